@@ -1,0 +1,177 @@
+//! Folds a response's events into its final shape and its metrics.
+//!
+//! The same fold serves the live runner, replays of stored events and tests on recordings, so a
+//! response shown live, stored and replayed can never disagree.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::error::ProviderError;
+use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::record::{Metrics, ToolCall};
+
+#[derive(Debug, Default)]
+pub struct Accumulator {
+    pub meta: ResponseMeta,
+    pub text: String,
+    pub reasoning: String,
+    tool_calls: BTreeMap<u32, ToolCall>,
+    pub usage: Option<Usage>,
+    pub finish_reason: Option<FinishReason>,
+    pub raw_finish_reason: Option<String>,
+    pub error: Option<ProviderError>,
+    content_chunks: u64,
+    first_content: Option<Duration>,
+    last_content: Option<Duration>,
+    last_event: Option<Duration>,
+    gaps_ms: Vec<f64>,
+}
+
+impl Accumulator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one event that arrived `elapsed` after the request was first sent.
+    pub fn apply(&mut self, event: &StreamEvent, elapsed: Duration) {
+        self.last_event = Some(elapsed);
+        if event.is_content() {
+            self.content_chunks += 1;
+            if let Some(previous) = self.last_content {
+                self.gaps_ms.push(milliseconds(elapsed.saturating_sub(previous)));
+            }
+            self.first_content.get_or_insert(elapsed);
+            self.last_content = Some(elapsed);
+        }
+        match event {
+            StreamEvent::Started(meta) => self.meta = meta.clone(),
+            StreamEvent::TextDelta { text } => self.text.push_str(text),
+            StreamEvent::ReasoningDelta { text } => self.reasoning.push_str(text),
+            StreamEvent::ToolCallDelta {
+                index,
+                id,
+                name,
+                arguments,
+            } => {
+                let call = self.tool_calls.entry(*index).or_insert_with(|| ToolCall {
+                    index: *index,
+                    ..ToolCall::default()
+                });
+                if id.is_some() {
+                    call.id.clone_from(id);
+                }
+                if name.is_some() {
+                    call.name.clone_from(name);
+                }
+                call.arguments.push_str(arguments);
+            }
+            StreamEvent::Usage(usage) => self.usage = Some(usage.clone()),
+            StreamEvent::Finished { reason, raw_reason } => {
+                self.finish_reason = Some(*reason);
+                self.raw_finish_reason.clone_from(raw_reason);
+            }
+            StreamEvent::Error(error) => {
+                // The first error is the cause; later ones are consequences.
+                if self.error.is_none() {
+                    self.error = Some(error.clone());
+                }
+            }
+        }
+    }
+
+    pub fn has_content(&self) -> bool {
+        self.content_chunks > 0
+    }
+
+    /// Complete means the cloud said why it stopped and nothing went wrong.
+    pub fn is_complete(&self) -> bool {
+        self.finish_reason.is_some() && self.error.is_none()
+    }
+
+    pub fn tool_calls(&self) -> Vec<ToolCall> {
+        self.tool_calls.values().cloned().collect()
+    }
+
+    pub fn time_to_first_token(&self) -> Option<Duration> {
+        self.first_content
+    }
+
+    /// Metrics for a response that ended `total` after its request was first sent.
+    pub fn metrics(&self, total: Duration) -> Metrics {
+        let mut gaps = self.gaps_ms.clone();
+        gaps.sort_by(f64::total_cmp);
+        let output_tokens = self
+            .usage
+            .as_ref()
+            .and_then(|usage| usage.output_tokens)
+            .unwrap_or(self.content_chunks);
+        // Speed after the first token: the tokens that followed it over the time they took.
+        let output_tokens_per_second = match (self.first_content, self.last_event) {
+            (Some(first), Some(last)) if last > first && output_tokens > 1 => {
+                Some((output_tokens - 1) as f64 / (last - first).as_secs_f64())
+            }
+            _ => None,
+        };
+        Metrics {
+            time_to_first_token_ms: self.first_content.map(milliseconds),
+            total_ms: milliseconds(total),
+            output_tokens_per_second,
+            content_chunks: self.content_chunks,
+            gap_p50_ms: percentile(&gaps, 0.50),
+            gap_p95_ms: percentile(&gaps, 0.95),
+            gap_max_ms: gaps.last().copied(),
+        }
+    }
+}
+
+fn milliseconds(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], quantile: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (quantile * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 0.5), Some(50.0));
+        assert_eq!(percentile(&values, 0.95), Some(95.0));
+        assert_eq!(percentile(&[7.0], 0.95), Some(7.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn metrics_measure_from_the_first_content() {
+        let mut accumulator = Accumulator::new();
+        let at = Duration::from_millis;
+        accumulator.apply(&StreamEvent::Started(ResponseMeta::default()), at(50));
+        for (index, time) in [200, 210, 220, 230, 240].into_iter().enumerate() {
+            accumulator.apply(&StreamEvent::TextDelta { text: format!("t{index}") }, at(time));
+        }
+        accumulator.apply(
+            &StreamEvent::Finished {
+                reason: FinishReason::Stop,
+                raw_reason: None,
+            },
+            at(240),
+        );
+        let metrics = accumulator.metrics(at(250));
+        assert_eq!(metrics.time_to_first_token_ms, Some(200.0));
+        assert_eq!(metrics.content_chunks, 5);
+        assert_eq!(metrics.gap_max_ms.map(f64::round), Some(10.0));
+        // 4 tokens after the first, over 40 ms.
+        assert_eq!(metrics.output_tokens_per_second.map(f64::round), Some(100.0));
+        assert!(accumulator.is_complete());
+        assert_eq!(accumulator.text, "t0t1t2t3t4");
+    }
+}

@@ -1,0 +1,211 @@
+//! Errors of the engine, and the one place cloud rejections are classified.
+//!
+//! A [`ProviderError`] is data, not just a message: it travels inside the event stream, into the
+//! database and out to the CLI and UI, so it carries the target, the HTTP status, the cloud's own
+//! code and message and whether a retry could help. Classification (retryable or not) happens in
+//! [`ErrorKind::from_status_and_code`] and nowhere else.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Engine-level errors: bad input and storage. Cloud failures are [`ProviderError`]s and live in
+/// responses, because one failing target must never stop the others.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("targets file {path}: {message}")]
+    TargetsFile { path: String, message: String },
+    #[error("target '{target}': {message}")]
+    Target { target: String, message: String },
+    #[error("missing credential for target '{target}': set the environment variable {variable}")]
+    MissingCredential { target: String, variable: String },
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Storage(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What went wrong, in the terms that decide what to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Wrong or missing key, or no permission (401/403).
+    Auth,
+    /// Out of credit or quota (`insufficient_quota`): waiting will not help.
+    Quota,
+    /// Rate limited (429 `rate_limit_exceeded`): retry after the hinted delay.
+    RateLimited,
+    /// The cloud is overloaded (Anthropic 529 / `overloaded_error`).
+    Overloaded,
+    /// 5xx or a server-side error inside the stream.
+    Server,
+    /// The request was rejected as invalid (400/404/413/422 and the like).
+    Validation,
+    /// The prompt or output was blocked by a content filter.
+    ContentFilter,
+    /// Could not connect.
+    Connect,
+    /// A timeout: connect, first token, idle between chunks or total.
+    Timeout,
+    /// The connection broke or the stream ended without its terminal event.
+    Network,
+    /// The bytes could not be decoded as the cloud's wire format.
+    Protocol,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Quota => "quota",
+            Self::RateLimited => "rate_limited",
+            Self::Overloaded => "overloaded",
+            Self::Server => "server",
+            Self::Validation => "validation",
+            Self::ContentFilter => "content_filter",
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Network => "network",
+            Self::Protocol => "protocol",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Auth,
+            Self::Quota,
+            Self::RateLimited,
+            Self::Overloaded,
+            Self::Server,
+            Self::Validation,
+            Self::ContentFilter,
+            Self::Connect,
+            Self::Timeout,
+            Self::Network,
+            Self::Protocol,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
+    }
+
+    /// Infrastructure failures may be retried; anything the caller must fix may not.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited | Self::Overloaded | Self::Server | Self::Connect
+        )
+    }
+
+    /// Classifies a cloud rejection from its HTTP status (if any) and its error code or type.
+    /// Codes win over statuses because clouds reuse statuses (429 is both rate limit and quota).
+    pub fn from_status_and_code(status: Option<u16>, code: Option<&str>) -> Self {
+        if let Some(code) = code {
+            let code = code.to_ascii_lowercase();
+            match code.as_str() {
+                "insufficient_quota" | "billing_hard_limit_reached" | "quota_exceeded" => {
+                    return Self::Quota;
+                }
+                "content_filter" | "responsibleaipolicyviolation" | "content_policy_violation" => {
+                    return Self::ContentFilter;
+                }
+                "overloaded_error" | "overloaded" => return Self::Overloaded,
+                "rate_limit_exceeded" | "rate_limit_error" | "ratelimitreached" | "too_many_requests" => {
+                    return Self::RateLimited;
+                }
+                "invalid_api_key" | "authentication_error" | "permission_error" | "unauthorized" => {
+                    return Self::Auth;
+                }
+                "server_error" | "api_error" | "internal_error" | "service_unavailable" => {
+                    return Self::Server;
+                }
+                _ => {}
+            }
+        }
+        match status {
+            Some(401 | 403) => Self::Auth,
+            Some(429) => Self::RateLimited,
+            Some(529) => Self::Overloaded,
+            Some(408 | 504) => Self::Timeout,
+            Some(status) if status >= 500 => Self::Server,
+            Some(400..=499) => Self::Validation,
+            _ => Self::Server,
+        }
+    }
+}
+
+/// A failure of one target's request, before or during its stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    /// The target's name; filled in by the runner (wire decoders do not know it).
+    #[serde(default)]
+    pub target: String,
+    pub provider: String,
+    pub status: Option<u16>,
+    /// The cloud's own error code or type (`invalid_api_key`, `overloaded_error`, ...).
+    pub code: Option<String>,
+    pub message: String,
+    pub retryable: bool,
+    /// The cloud's hint for when to retry (`retry-after-ms` / `retry-after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ProviderError {
+    pub fn new(kind: ErrorKind, provider: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            target: String::new(),
+            provider: provider.to_owned(),
+            status: None,
+            code: None,
+            message: message.into(),
+            retryable: kind.is_retryable(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// A rejection reported by the cloud (HTTP error body or error payload inside a stream).
+    pub fn from_cloud(provider: &str, status: Option<u16>, code: Option<String>, message: impl Into<String>) -> Self {
+        let kind = ErrorKind::from_status_and_code(status, code.as_deref());
+        Self {
+            status,
+            code,
+            ..Self::new(kind, provider, message)
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after_ms.map(Duration::from_millis)
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.target.is_empty() {
+            write!(formatter, "{}: ", self.provider)?;
+        } else {
+            write!(formatter, "target '{}' ({}): ", self.target, self.provider)?;
+        }
+        if let Some(status) = self.status {
+            write!(formatter, "HTTP {status} ")?;
+        }
+        if let Some(code) = &self.code {
+            write!(formatter, "[{code}] ")?;
+        }
+        write!(formatter, "{}", self.message)
+    }
+}
+
+impl std::error::Error for ProviderError {}

@@ -1,0 +1,148 @@
+//! The one stream-event vocabulary every provider is mapped into.
+//!
+//! Wire decoders (one per cloud) turn bytes into these events; the runner stamps them with the
+//! target, a sequence number and a monotonic time. Lifecycle (started, finished, error) is kept
+//! apart from content (text, reasoning, tool calls) so consumers never guess which is which.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProviderError;
+
+/// One event from a streaming response, provider-neutral.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// The cloud accepted the request. Emitted once, before any content.
+    Started(ResponseMeta),
+    TextDelta { text: String },
+    ReasoningDelta { text: String },
+    /// A fragment of a tool call. `id`/`name` arrive on the first fragment of an `index`;
+    /// `arguments` fragments are concatenated per `index`.
+    ToolCallDelta {
+        index: u32,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        name: Option<String>,
+        arguments: String,
+    },
+    /// Token counts as the cloud reports them. Later usage events replace earlier ones.
+    Usage(Usage),
+    Finished {
+        reason: FinishReason,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        raw_reason: Option<String>,
+    },
+    /// The stream broke or the cloud reported an error inside it. Terminal.
+    Error(ProviderError),
+}
+
+impl StreamEvent {
+    /// Content is what the user waits for: it is what time-to-first-token measures and what
+    /// forbids a retry once seen.
+    pub fn is_content(&self) -> bool {
+        matches!(
+            self,
+            Self::TextDelta { .. } | Self::ReasoningDelta { .. } | Self::ToolCallDelta { .. }
+        )
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Started(_) => "started",
+            Self::TextDelta { .. } => "text_delta",
+            Self::ReasoningDelta { .. } => "reasoning_delta",
+            Self::ToolCallDelta { .. } => "tool_call_delta",
+            Self::Usage(_) => "usage",
+            Self::Finished { .. } => "finished",
+            Self::Error(_) => "error",
+        }
+    }
+}
+
+/// What the cloud says about the response it is producing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseMeta {
+    pub request_id: Option<String>,
+    /// The model or model version the cloud reports having used (may differ from the requested one).
+    pub reported_model: Option<String>,
+    /// Region or data zone, where the cloud reports one (Azure `x-ms-region`).
+    pub region: Option<String>,
+}
+
+/// Token usage normalised across clouds. `None` means the cloud did not say.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+    pub cached_input_tokens: Option<u64>,
+    pub cache_creation_input_tokens: Option<u64>,
+    pub total_tokens: Option<u64>,
+    /// The cloud's own usage object, kept verbatim for audit.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub raw: serde_json::Value,
+}
+
+/// Why generation stopped, normalised. The raw value is kept beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+    Refusal,
+    Error,
+    Other,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::ToolCalls => "tool_calls",
+            Self::ContentFilter => "content_filter",
+            Self::Refusal => "refusal",
+            Self::Error => "error",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "stop" => Self::Stop,
+            "length" => Self::Length,
+            "tool_calls" => Self::ToolCalls,
+            "content_filter" => Self::ContentFilter,
+            "refusal" => Self::Refusal,
+            "error" => Self::Error,
+            "other" => Self::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// A stream event as the runner saw it: which response it belongs to, its place in that
+/// response's stream and when it arrived.
+#[derive(Clone, Debug, Serialize)]
+pub struct StampedEvent {
+    pub response_key: ResponseKey,
+    pub target: String,
+    /// 0-based attempt number (retries before first content start a new attempt).
+    pub attempt: u32,
+    /// Sequence number within the response, across attempts.
+    pub sequence: u64,
+    /// Microseconds since the response's first attempt was started (monotonic clock).
+    pub elapsed_us: u64,
+    pub event: StreamEvent,
+}
+
+/// Identifies one response inside a run: which prompt, which target, which repeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResponseKey {
+    pub prompt_index: u32,
+    pub target_index: u32,
+    pub repeat_index: u32,
+}

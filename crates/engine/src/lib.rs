@@ -1,0 +1,21 @@
+//! ModelBench engine: send one prompt to many model targets and measure how each behaves.
+//!
+//! The engine knows providers, streaming, timings and storage. It knows nothing of terminals,
+//! windows or Tauri: the CLI and the desktop shell are thin layers over it.
+
+pub mod error;
+pub mod event;
+pub mod record;
+pub mod request;
+pub mod target;
+
+pub use error::{Error, ErrorKind, ProviderError, Result};
+pub use event::{FinishReason, ResponseKey, ResponseMeta, StampedEvent, StreamEvent, Usage};
+pub use record::{Metrics, ResponseRecord, RunId, RunRecord, ToolCall};
+pub use request::{Message, Parameter, Parameters, Prompt, Role};
+pub use target::{Api, ProviderKind, Target, Timeouts};
+pub mod credentials;
+pub mod ndjson;
+pub mod providers;
+pub mod sse;
+pub mod accumulate;

@@ -1,0 +1,193 @@
+//! Where each cloud listens and how it wants to be authenticated.
+//!
+//! Base URLs follow each vendor SDK's convention, so users can paste what they already use:
+//! OpenAI's includes `/v1`, Anthropic's and Ollama's do not, Azure's is the resource endpoint.
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::Protocol;
+use crate::credentials::Secret;
+use crate::error::{Error, Result};
+use crate::target::{ProviderKind, Target};
+
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+pub const OLLAMA_BASE_URL: &str = "http://localhost:11434";
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+#[derive(Debug)]
+pub struct Endpoint {
+    pub url: String,
+    /// What goes in the body's `model` field.
+    pub body_model: String,
+    /// Azure's classic path names the deployment in the URL and ignores `model`.
+    pub omit_model: bool,
+}
+
+pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
+    let base = |default: &str| target.base_url.as_deref().unwrap_or(default).trim_end_matches('/').to_owned();
+    let path = match protocol {
+        Protocol::OpenAiChat => "chat/completions",
+        Protocol::OpenAiResponses => "responses",
+        Protocol::AnthropicMessages => "v1/messages",
+        Protocol::OllamaChat => "api/chat",
+    };
+    let model = target.model.clone();
+    let endpoint = match target.provider {
+        ProviderKind::OpenAi => Endpoint {
+            url: format!("{}/{path}", base(OPENAI_BASE_URL)),
+            body_model: model,
+            omit_model: false,
+        },
+        ProviderKind::Anthropic => Endpoint {
+            url: format!("{}/{path}", base(ANTHROPIC_BASE_URL)),
+            body_model: model,
+            omit_model: false,
+        },
+        ProviderKind::Ollama => Endpoint {
+            url: format!("{}/{path}", base(OLLAMA_BASE_URL)),
+            body_model: model,
+            omit_model: false,
+        },
+        ProviderKind::Azure => {
+            let root = match (&target.base_url, &target.resource) {
+                (Some(base_url), _) => base_url.trim_end_matches('/').to_owned(),
+                (None, Some(resource)) => format!("https://{resource}.openai.azure.com"),
+                (None, None) => {
+                    return Err(Error::Target {
+                        target: target.name.clone(),
+                        message: "azure targets need `resource` or `base_url`".to_owned(),
+                    });
+                }
+            };
+            match (&target.deployment, &target.api_version) {
+                (Some(deployment), Some(api_version)) => Endpoint {
+                    url: format!(
+                        "{root}/openai/deployments/{}/{path}?api-version={}",
+                        encode_path_segment(deployment),
+                        encode_path_segment(api_version)
+                    ),
+                    body_model: model,
+                    omit_model: true,
+                },
+                _ => Endpoint {
+                    url: format!("{root}/openai/v1/{path}"),
+                    body_model: model,
+                    omit_model: false,
+                },
+            }
+        }
+    };
+    Ok(endpoint)
+}
+
+/// Auth and protocol headers. Secret values are marked sensitive.
+pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
+    let invalid = |what: &str| Error::Target {
+        target: target.name.clone(),
+        message: format!("{what} contains characters not allowed in an HTTP header"),
+    };
+    let mut headers = HeaderMap::new();
+    let mut secret = |name: &'static str, value: String| -> Result<()> {
+        let mut value = HeaderValue::from_str(&value).map_err(|_| invalid("the key"))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+        Ok(())
+    };
+    match (target.provider, key) {
+        (ProviderKind::OpenAi | ProviderKind::Ollama, Some(key)) => {
+            secret("authorization", format!("Bearer {}", key.expose()))?;
+        }
+        (ProviderKind::Azure, Some(key)) => secret("api-key", key.expose().to_owned())?,
+        (ProviderKind::Anthropic, Some(key)) => secret("x-api-key", key.expose().to_owned())?,
+        (_, None) => {}
+    }
+    let mut plain = |name: &str, value: &str| -> Result<()> {
+        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(&format!("header name '{name}'")))?;
+        let header_value = HeaderValue::from_str(value).map_err(|_| invalid(&format!("header '{name}'")))?;
+        headers.insert(header_name, header_value);
+        Ok(())
+    };
+    if target.provider == ProviderKind::Anthropic {
+        plain(
+            "anthropic-version",
+            target.anthropic_version.as_deref().unwrap_or(ANTHROPIC_VERSION),
+        )?;
+    }
+    if let Some(organization) = &target.organization {
+        plain("openai-organization", organization)?;
+    }
+    if let Some(project) = &target.project {
+        plain("openai-project", project)?;
+    }
+    for (name, value) in &target.headers {
+        plain(name, value)?;
+    }
+    plain("content-type", "application/json")?;
+    Ok(headers)
+}
+
+fn encode_path_segment(segment: &str) -> String {
+    let mut encoded = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Api;
+
+    #[test]
+    fn urls_follow_each_clouds_layout() {
+        let mut openai = Target::new("o", ProviderKind::OpenAi, "gpt-5.4");
+        assert_eq!(resolve(&openai, Protocol::OpenAiChat).expect("url").url, "https://api.openai.com/v1/chat/completions");
+        openai.base_url = Some("http://127.0.0.1:9/v1/".into());
+        assert_eq!(resolve(&openai, Protocol::OpenAiResponses).expect("url").url, "http://127.0.0.1:9/v1/responses");
+
+        let mut azure = Target::new("a", ProviderKind::Azure, "gpt-5.4");
+        azure.resource = Some("contoso".into());
+        azure.deployment = Some("my deploy".into());
+        azure.api_version = Some("2024-10-21".into());
+        let endpoint = resolve(&azure, Protocol::OpenAiChat).expect("url");
+        assert_eq!(
+            endpoint.url,
+            "https://contoso.openai.azure.com/openai/deployments/my%20deploy/chat/completions?api-version=2024-10-21"
+        );
+        assert!(endpoint.omit_model);
+        azure.deployment = None;
+        azure.api_version = None;
+        azure.api = Some(Api::Responses);
+        assert_eq!(
+            resolve(&azure, Protocol::OpenAiResponses).expect("url").url,
+            "https://contoso.openai.azure.com/openai/v1/responses"
+        );
+
+        let anthropic = Target::new("c", ProviderKind::Anthropic, "claude");
+        assert_eq!(resolve(&anthropic, Protocol::AnthropicMessages).expect("url").url, "https://api.anthropic.com/v1/messages");
+        let ollama = Target::new("l", ProviderKind::Ollama, "llama3");
+        assert_eq!(resolve(&ollama, Protocol::OllamaChat).expect("url").url, "http://localhost:11434/api/chat");
+    }
+
+    #[test]
+    fn auth_headers_are_per_cloud_and_sensitive() {
+        let key = Secret::new("sk-test-1234");
+        let headers = headers(&Target::new("a", ProviderKind::Azure, "m"), Some(&key)).expect("headers");
+        assert!(headers["api-key"].is_sensitive());
+        assert!(!format!("{headers:?}").contains("sk-test-1234"));
+        let headers = headers_for(ProviderKind::Anthropic, &key);
+        assert_eq!(headers["x-api-key"], "sk-test-1234");
+        assert_eq!(headers["anthropic-version"], ANTHROPIC_VERSION);
+        assert_eq!(headers_for(ProviderKind::OpenAi, &key)["authorization"], "Bearer sk-test-1234");
+    }
+
+    fn headers_for(provider: ProviderKind, key: &Secret) -> HeaderMap {
+        headers(&Target::new("t", provider, "m"), Some(key)).expect("headers")
+    }
+}

@@ -1,0 +1,180 @@
+//! Ollama's native `/api/chat` (and `/api/generate`) NDJSON streaming.
+//!
+//! Every line is checked for `error` first: a mid-stream failure is a bare `{"error":"…"}` line
+//! with the HTTP status still 200. Tool calls arrive whole with object arguments, which are
+//! re-serialised so every provider reports arguments as a JSON string.
+
+use serde_json::{Value, json};
+
+use super::openai_chat::preview;
+use super::{Capabilities, StartGate, WireDecoder, count, protocol_error, stream_error, truncated};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::ndjson::NdjsonDecoder;
+use crate::request::{Parameters, Prompt, Role};
+
+pub const CAPABILITIES: Capabilities = Capabilities {
+    system_prompt: true,
+    temperature: true,
+    top_p: true,
+    max_output_tokens: true,
+    stop_sequences: true,
+    seed: true,
+};
+
+pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
+    let mut messages = Vec::with_capacity(prompt.messages.len() + 1);
+    if let Some(system) = &prompt.system {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    for message in &prompt.messages {
+        let role = match message.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        messages.push(json!({"role": role, "content": message.content}));
+    }
+    let mut options = serde_json::Map::new();
+    if let Some(temperature) = parameters.temperature {
+        options.insert("temperature".into(), json!(temperature));
+    }
+    if let Some(top_p) = parameters.top_p {
+        options.insert("top_p".into(), json!(top_p));
+    }
+    if let Some(max) = parameters.max_output_tokens {
+        options.insert("num_predict".into(), json!(max));
+    }
+    if !parameters.stop_sequences.is_empty() {
+        options.insert("stop".into(), json!(parameters.stop_sequences));
+    }
+    if let Some(seed) = parameters.seed {
+        options.insert("seed".into(), json!(seed));
+    }
+    let mut body = json!({"model": model, "messages": messages, "stream": true});
+    if !options.is_empty() {
+        body["options"] = Value::Object(options);
+    }
+    body
+}
+
+pub struct OllamaDecoder {
+    provider: &'static str,
+    lines: NdjsonDecoder,
+    pending: Vec<String>,
+    gate: StartGate,
+    tool_calls: u32,
+    ended: bool,
+}
+
+impl OllamaDecoder {
+    pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
+        Self {
+            provider,
+            lines: NdjsonDecoder::new(),
+            pending: Vec::new(),
+            gate: StartGate::new(meta),
+            tool_calls: 0,
+            ended: false,
+        }
+    }
+
+    fn handle(&mut self, line: &str, out: &mut Vec<StreamEvent>) {
+        if self.ended {
+            return;
+        }
+        let json: Value = match serde_json::from_str(line) {
+            Ok(json) => json,
+            Err(error) => {
+                let message = format!("undecodable line ({error}): {}", preview(line));
+                self.end(protocol_error(self.provider, message), out);
+                return;
+            }
+        };
+        if json.get("error").is_some_and(|error| !error.is_null()) {
+            self.end(stream_error(self.provider, &json), out);
+            return;
+        }
+        self.gate.observe_model(json.get("model").and_then(Value::as_str), out);
+        let message = json.get("message").unwrap_or(&Value::Null);
+        let text = |value: Option<&Value>| value.and_then(Value::as_str).filter(|text| !text.is_empty()).map(str::to_owned);
+        if let Some(thinking) = text(message.get("thinking")).or_else(|| text(json.get("thinking"))) {
+            self.gate.ensure(out);
+            out.push(StreamEvent::ReasoningDelta { text: thinking });
+        }
+        // `/api/chat` puts text in `message.content`, `/api/generate` in `response`.
+        if let Some(content) = text(message.get("content")).or_else(|| text(json.get("response"))) {
+            self.gate.ensure(out);
+            out.push(StreamEvent::TextDelta { text: content });
+        }
+        if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+            for call in calls {
+                self.gate.ensure(out);
+                let function = call.get("function").unwrap_or(&Value::Null);
+                let arguments = match function.get("arguments") {
+                    Some(Value::String(text)) => text.clone(),
+                    Some(value) if !value.is_null() => value.to_string(),
+                    _ => String::new(),
+                };
+                out.push(StreamEvent::ToolCallDelta {
+                    index: self.tool_calls,
+                    id: call.get("id").and_then(Value::as_str).map(str::to_owned),
+                    name: function.get("name").and_then(Value::as_str).map(str::to_owned),
+                    arguments,
+                });
+                self.tool_calls += 1;
+            }
+        }
+        if json.get("done").and_then(Value::as_bool) == Some(true) {
+            self.gate.ensure(out);
+            let mut raw = json.clone();
+            if let Some(object) = raw.as_object_mut() {
+                for noise in ["message", "context", "response", "model", "created_at", "done"] {
+                    object.remove(noise);
+                }
+            }
+            let input = count(&json, &["prompt_eval_count"]);
+            let output = count(&json, &["eval_count"]);
+            out.push(StreamEvent::Usage(Usage {
+                input_tokens: input,
+                output_tokens: output,
+                total_tokens: input.zip(output).map(|(input, output)| input + output),
+                raw,
+                ..Usage::default()
+            }));
+            let raw_reason = json.get("done_reason").and_then(Value::as_str).map(str::to_owned);
+            let reason = match raw_reason.as_deref() {
+                Some("length") => FinishReason::Length,
+                Some("stop") | None if self.tool_calls > 0 => FinishReason::ToolCalls,
+                Some("stop") | None => FinishReason::Stop,
+                Some(_) => FinishReason::Other,
+            };
+            self.end(StreamEvent::Finished { reason, raw_reason }, out);
+        }
+    }
+
+    fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
+        self.gate.ensure(out);
+        self.ended = true;
+        out.push(event);
+    }
+}
+
+impl WireDecoder for OllamaDecoder {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
+        self.lines.feed(bytes, &mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
+        for line in &pending {
+            self.handle(line, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) {
+        self.lines.finish(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
+        for line in &pending {
+            self.handle(line, out);
+        }
+        if !self.ended {
+            self.end(truncated(self.provider, "its final `done` line"), out);
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! OpenAI Chat Completions streaming, as spoken by OpenAI, Azure OpenAI and every
+//! OpenAI-compatible server (vLLM, LM Studio, OpenRouter, Groq, Ollama's `/v1`).
+//!
+//! Tolerates what those servers actually send: Azure's `choices:[]` prompt-filter chunk and
+//! annotation chunks without `delta`, usage only in a trailing `choices:[]` chunk, error payloads
+//! as `data: {"error":…}`, as `event: error` (Groq) or beside usage in a normal chunk (OpenRouter).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Capabilities, StartGate, WireDecoder, count, protocol_error, stream_error, truncated};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::request::{Parameters, Prompt, Role};
+use crate::sse::{SseDecoder, SseEvent};
+
+pub const CAPABILITIES: Capabilities = Capabilities {
+    system_prompt: true,
+    temperature: true,
+    top_p: true,
+    max_output_tokens: true,
+    stop_sequences: true,
+    seed: true,
+};
+
+pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
+    let mut messages = Vec::with_capacity(prompt.messages.len() + 1);
+    if let Some(system) = &prompt.system {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    for message in &prompt.messages {
+        let role = match message.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        messages.push(json!({"role": role, "content": message.content}));
+    }
+    let mut body = json!({
+        "model": model,
+        "messages": messages,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    let object = body.as_object_mut().expect("a JSON object literal");
+    if let Some(temperature) = parameters.temperature {
+        object.insert("temperature".into(), json!(temperature));
+    }
+    if let Some(top_p) = parameters.top_p {
+        object.insert("top_p".into(), json!(top_p));
+    }
+    if let Some(max) = parameters.max_output_tokens {
+        object.insert("max_completion_tokens".into(), json!(max));
+    }
+    if !parameters.stop_sequences.is_empty() {
+        object.insert("stop".into(), json!(parameters.stop_sequences));
+    }
+    if let Some(seed) = parameters.seed {
+        object.insert("seed".into(), json!(seed));
+    }
+    body
+}
+
+#[derive(Debug, Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+    /// OpenRouter, Groq, vLLM and Ollama's OpenAI endpoint put reasoning here.
+    #[serde(default)]
+    reasoning: Option<String>,
+    /// DeepSeek and some gateways use this name instead.
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallFragment>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ToolCallFragment {
+    #[serde(default)]
+    index: u32,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionFragment>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FunctionFragment {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+pub fn finish_reason(raw: &str) -> FinishReason {
+    match raw {
+        "stop" | "end_turn" | "stop_sequence" => FinishReason::Stop,
+        "length" | "max_tokens" => FinishReason::Length,
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
+        "content_filter" => FinishReason::ContentFilter,
+        _ => FinishReason::Other,
+    }
+}
+
+pub fn usage(raw: Value) -> Usage {
+    Usage {
+        input_tokens: count(&raw, &["prompt_tokens"]),
+        output_tokens: count(&raw, &["completion_tokens"]),
+        reasoning_tokens: count(&raw, &["completion_tokens_details", "reasoning_tokens"]),
+        cached_input_tokens: count(&raw, &["prompt_tokens_details", "cached_tokens"]),
+        cache_creation_input_tokens: None,
+        total_tokens: count(&raw, &["total_tokens"]),
+        raw,
+    }
+}
+
+pub struct ChatDecoder {
+    provider: &'static str,
+    sse: SseDecoder,
+    pending: Vec<SseEvent>,
+    gate: StartGate,
+    finished: bool,
+    done: bool,
+    /// An error ended the stream; anything after it is ignored.
+    failed: bool,
+}
+
+impl ChatDecoder {
+    pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
+        Self {
+            provider,
+            sse: SseDecoder::new(),
+            pending: Vec::new(),
+            gate: StartGate::new(meta),
+            finished: false,
+            done: false,
+            failed: false,
+        }
+    }
+
+    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        if self.failed || self.done {
+            return;
+        }
+        if event.data == "[DONE]" {
+            self.done = true;
+            return;
+        }
+        if event.event.as_deref() == Some("error") {
+            let json = serde_json::from_str::<Value>(&event.data).unwrap_or_else(|_| json!({"message": event.data}));
+            self.fail(stream_error(self.provider, &json), out);
+            return;
+        }
+        let chunk: Chunk = match serde_json::from_str(&event.data) {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                let message = format!("undecodable chunk ({error}): {}", preview(&event.data));
+                self.fail(protocol_error(self.provider, message), out);
+                return;
+            }
+        };
+        self.gate.observe_model(chunk.model.as_deref(), out);
+        // Only the first choice is compared; `n > 1` is not something ModelBench asks for.
+        for choice in chunk.choices.iter().take(1) {
+            if let Some(delta) = &choice.delta {
+                for reasoning in [&delta.reasoning, &delta.reasoning_content].into_iter().flatten() {
+                    if !reasoning.is_empty() {
+                        self.gate.ensure(out);
+                        out.push(StreamEvent::ReasoningDelta { text: reasoning.clone() });
+                    }
+                }
+                if let Some(content) = delta.content.as_ref().filter(|content| !content.is_empty()) {
+                    self.gate.ensure(out);
+                    out.push(StreamEvent::TextDelta { text: content.clone() });
+                }
+                for fragment in &delta.tool_calls {
+                    self.gate.ensure(out);
+                    let function = fragment.function.as_ref();
+                    out.push(StreamEvent::ToolCallDelta {
+                        index: fragment.index,
+                        id: fragment.id.clone(),
+                        name: function.and_then(|function| function.name.clone()),
+                        arguments: function.and_then(|function| function.arguments.clone()).unwrap_or_default(),
+                    });
+                }
+            }
+            if let Some(raw) = &choice.finish_reason {
+                self.gate.ensure(out);
+                self.finished = true;
+                out.push(StreamEvent::Finished {
+                    reason: finish_reason(raw),
+                    raw_reason: Some(raw.clone()),
+                });
+            }
+        }
+        if let Some(raw) = chunk.usage.filter(|usage| !usage.is_null()) {
+            self.gate.ensure(out);
+            out.push(StreamEvent::Usage(usage(raw)));
+        }
+        if let Some(error) = chunk.error.filter(|error| !error.is_null()) {
+            self.fail(stream_error(self.provider, &json!({"error": error})), out);
+        }
+    }
+
+    fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {
+        self.gate.ensure(out);
+        self.failed = true;
+        out.push(error);
+    }
+
+    fn drain(&mut self, out: &mut Vec<StreamEvent>) {
+        let pending = std::mem::take(&mut self.pending);
+        for event in &pending {
+            self.handle(event, out);
+        }
+        self.pending = pending;
+        self.pending.clear();
+    }
+}
+
+impl WireDecoder for ChatDecoder {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
+        self.sse.feed(bytes, &mut self.pending);
+        self.drain(out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) {
+        self.sse.finish(&mut self.pending);
+        self.drain(out);
+        // A stream cut after the finish reason lost at most its usage chunk; the answer itself
+        // is whole. Cut before it, the answer is partial.
+        if !self.failed && !self.finished {
+            self.gate.ensure(out);
+            out.push(truncated(self.provider, if self.done { "a finish reason" } else { "[DONE]" }));
+        }
+    }
+}
+
+pub(crate) fn preview(data: &str) -> String {
+    let mut preview: String = data.chars().take(200).collect();
+    if preview.len() < data.len() {
+        preview.push('…');
+    }
+    preview
+}

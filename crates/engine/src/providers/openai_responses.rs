@@ -1,0 +1,241 @@
+//! OpenAI Responses API streaming (OpenAI and Azure's v1 path).
+//!
+//! Every event names its type; text, reasoning summaries and function-call arguments arrive as
+//! deltas and the terminal event (`response.completed` / `.incomplete` / `.failed`) carries the
+//! usage. Mid-stream `error` events come flat (as documented) or nested (as recorded): both work.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use super::openai_chat::preview;
+use super::{Capabilities, StartGate, WireDecoder, count, protocol_error, stream_error, truncated};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::request::{Parameters, Prompt, Role};
+use crate::sse::{SseDecoder, SseEvent};
+
+/// The Responses API has no `stop` and no `seed`.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    system_prompt: true,
+    temperature: true,
+    top_p: true,
+    max_output_tokens: true,
+    stop_sequences: false,
+    seed: false,
+};
+
+pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
+    let input = match prompt.messages.as_slice() {
+        [only] if only.role == Role::User => json!(only.content),
+        messages => Value::Array(
+            messages
+                .iter()
+                .map(|message| {
+                    let role = match message.role {
+                        Role::User => "user",
+                        Role::Assistant => "assistant",
+                    };
+                    json!({"role": role, "content": message.content})
+                })
+                .collect(),
+        ),
+    };
+    let mut body = json!({"model": model, "input": input, "stream": true});
+    let object = body.as_object_mut().expect("a JSON object literal");
+    if let Some(system) = &prompt.system {
+        object.insert("instructions".into(), json!(system));
+    }
+    if let Some(temperature) = parameters.temperature {
+        object.insert("temperature".into(), json!(temperature));
+    }
+    if let Some(top_p) = parameters.top_p {
+        object.insert("top_p".into(), json!(top_p));
+    }
+    if let Some(max) = parameters.max_output_tokens {
+        object.insert("max_output_tokens".into(), json!(max));
+    }
+    body
+}
+
+pub fn usage(raw: Value) -> Usage {
+    Usage {
+        input_tokens: count(&raw, &["input_tokens"]),
+        output_tokens: count(&raw, &["output_tokens"]),
+        reasoning_tokens: count(&raw, &["output_tokens_details", "reasoning_tokens"]),
+        cached_input_tokens: count(&raw, &["input_tokens_details", "cached_tokens"]),
+        cache_creation_input_tokens: None,
+        total_tokens: count(&raw, &["total_tokens"]),
+        raw,
+    }
+}
+
+pub struct ResponsesDecoder {
+    provider: &'static str,
+    sse: SseDecoder,
+    pending: Vec<SseEvent>,
+    gate: StartGate,
+    /// Output indexes of function calls, so `.done` events and the finish reason know them.
+    function_calls: HashSet<u64>,
+    refused: bool,
+    ended: bool,
+}
+
+impl ResponsesDecoder {
+    pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
+        Self {
+            provider,
+            sse: SseDecoder::new(),
+            pending: Vec::new(),
+            gate: StartGate::new(meta),
+            function_calls: HashSet::new(),
+            refused: false,
+            ended: false,
+        }
+    }
+
+    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        if self.ended {
+            return;
+        }
+        let json: Value = match serde_json::from_str(&event.data) {
+            Ok(json) => json,
+            Err(error) => {
+                let message = format!("undecodable event ({error}): {}", preview(&event.data));
+                self.end(protocol_error(self.provider, message), out);
+                return;
+            }
+        };
+        let kind = json
+            .get("type")
+            .and_then(Value::as_str)
+            .or(event.event.as_deref())
+            .unwrap_or_default();
+        let text = |field: &str| json.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let output_index = json.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+        match kind {
+            "response.created" | "response.in_progress" => {
+                let model = json.pointer("/response/model").and_then(Value::as_str);
+                self.gate.observe_model(model, out);
+            }
+            "response.output_text.delta" => self.content(StreamEvent::TextDelta { text: text("delta") }, out),
+            "response.refusal.delta" => {
+                self.refused = true;
+                self.content(StreamEvent::TextDelta { text: text("delta") }, out);
+            }
+            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
+                self.content(StreamEvent::ReasoningDelta { text: text("delta") }, out);
+            }
+            "response.output_item.added" => {
+                let item = json.get("item").unwrap_or(&Value::Null);
+                if item.get("type").and_then(Value::as_str) == Some("function_call") {
+                    self.function_calls.insert(output_index);
+                    let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
+                    self.content(
+                        StreamEvent::ToolCallDelta {
+                            index: u32::try_from(output_index).unwrap_or(u32::MAX),
+                            id: field("call_id").or_else(|| field("id")),
+                            name: field("name"),
+                            arguments: field("arguments").unwrap_or_default(),
+                        },
+                        out,
+                    );
+                }
+            }
+            "response.function_call_arguments.delta" => self.content(
+                StreamEvent::ToolCallDelta {
+                    index: u32::try_from(output_index).unwrap_or(u32::MAX),
+                    id: None,
+                    name: None,
+                    arguments: text("delta"),
+                },
+                out,
+            ),
+            "response.completed" | "response.incomplete" => {
+                let response = json.get("response").unwrap_or(&Value::Null);
+                self.gate.observe_model(response.get("model").and_then(Value::as_str), out);
+                self.gate.ensure(out);
+                if let Some(raw) = response.get("usage").filter(|usage| !usage.is_null()) {
+                    out.push(StreamEvent::Usage(usage(raw.clone())));
+                }
+                let (reason, raw_reason) = if kind == "response.completed" {
+                    let reason = if self.refused {
+                        FinishReason::Refusal
+                    } else if self.function_calls.is_empty() {
+                        FinishReason::Stop
+                    } else {
+                        FinishReason::ToolCalls
+                    };
+                    (reason, "completed".to_owned())
+                } else {
+                    let raw = response
+                        .pointer("/incomplete_details/reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or("incomplete")
+                        .to_owned();
+                    let reason = match raw.as_str() {
+                        "max_output_tokens" => FinishReason::Length,
+                        "content_filter" => FinishReason::ContentFilter,
+                        _ => FinishReason::Other,
+                    };
+                    (reason, raw)
+                };
+                self.end(
+                    StreamEvent::Finished {
+                        reason,
+                        raw_reason: Some(raw_reason),
+                    },
+                    out,
+                );
+            }
+            "response.failed" => {
+                let error = json.pointer("/response/error").cloned().unwrap_or(Value::Null);
+                let payload = if error.is_null() {
+                    json!({"error": {"message": "the response failed without an error object"}})
+                } else {
+                    json!({"error": error})
+                };
+                self.end(stream_error(self.provider, &payload), out);
+            }
+            "error" => self.end(stream_error(self.provider, &json), out),
+            _ => {}
+        }
+    }
+
+    fn content(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
+        let empty = match &event {
+            StreamEvent::TextDelta { text } | StreamEvent::ReasoningDelta { text } => text.is_empty(),
+            _ => false,
+        };
+        if !empty {
+            self.gate.ensure(out);
+            out.push(event);
+        }
+    }
+
+    fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
+        self.gate.ensure(out);
+        self.ended = true;
+        out.push(event);
+    }
+}
+
+impl WireDecoder for ResponsesDecoder {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
+        self.sse.feed(bytes, &mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
+        for event in &pending {
+            self.handle(event, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) {
+        self.sse.finish(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
+        for event in &pending {
+            self.handle(event, out);
+        }
+        if !self.ended {
+            self.end(truncated(self.provider, "its terminal event (response.completed)"), out);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! What a run leaves behind: the records the runner produces and the store keeps.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ProviderError;
+use crate::event::{FinishReason, ResponseKey, Usage};
+use crate::request::{Parameters, Prompt};
+
+/// A run's id: a UUIDv7, so ids sort by creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub Uuid);
+
+impl RunId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(formatter)
+    }
+}
+
+impl FromStr for RunId {
+    type Err = uuid::Error;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(value).map(Self)
+    }
+}
+
+/// Wall-clock time in milliseconds since the Unix epoch (for records; durations use monotonic time).
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A run as started: what was asked of which targets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub started_at_ms: i64,
+    pub parameters: Parameters,
+    pub prompts: Vec<Prompt>,
+    /// The targets as run (secrets are never part of a target; only key references are).
+    pub targets: Vec<crate::target::Target>,
+    pub repeat: u32,
+}
+
+/// A finished tool call, arguments concatenated from their fragments.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub index: u32,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub arguments: String,
+}
+
+/// Timings measured in the engine on a monotonic clock, from the moment the request was sent
+/// (the first attempt, so retries count against the cloud).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Time to the first content delta (text, reasoning or tool call).
+    pub time_to_first_token_ms: Option<f64>,
+    pub total_ms: f64,
+    /// Output tokens per second after the first token (the cloud's count when it reports one).
+    pub output_tokens_per_second: Option<f64>,
+    /// Number of content deltas received.
+    pub content_chunks: u64,
+    /// Gaps between consecutive content deltas.
+    pub gap_p50_ms: Option<f64>,
+    pub gap_p95_ms: Option<f64>,
+    pub gap_max_ms: Option<f64>,
+}
+
+/// One response: one target answering one prompt, once (of `repeat`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResponseRecord {
+    pub run_id: RunId,
+    pub key: ResponseKey,
+    pub target: String,
+    pub provider: String,
+    pub model: String,
+    pub request_id: Option<String>,
+    pub reported_model: Option<String>,
+    pub region: Option<String>,
+    pub text: String,
+    pub reasoning: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub finish_reason: Option<FinishReason>,
+    pub raw_finish_reason: Option<String>,
+    pub usage: Usage,
+    pub metrics: Metrics,
+    /// True only when the cloud ended the stream normally. Partial output is kept either way.
+    pub complete: bool,
+    pub error: Option<ProviderError>,
+    pub attempts: u32,
+    /// Parameters the request set that this provider cannot honour (reported, never dropped silently).
+    pub unsupported_parameters: Vec<String>,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+}

@@ -1,0 +1,185 @@
+//! A Server-Sent Events decoder that works on bytes.
+//!
+//! Network chunks split lines, `\r\n` pairs and UTF-8 characters anywhere, so bytes are buffered
+//! and only complete lines are interpreted; text is decoded once per event. Follows the WHATWG
+//! rules the clouds rely on: `\n`, `\r\n` or `\r` line endings, `:` comments, multi-line `data`
+//! joined with `\n`, one optional space after the colon. Event-type-only blocks are dropped.
+
+/// One dispatched event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `event:` field, if any (`None` means the default "message").
+    pub event: Option<String>,
+    pub data: String,
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    buffer: Vec<u8>,
+    /// Where to resume looking for a line ending in `buffer`.
+    scanned: usize,
+    /// The previous chunk ended in `\r`: a leading `\n` in the next one belongs to it.
+    skip_line_feed: bool,
+    event: Option<String>,
+    data: Vec<u8>,
+    has_data: bool,
+    id: Option<String>,
+    /// Comment lines seen (OpenRouter's `: OPENROUTER PROCESSING` keep-alives).
+    pub comments: u64,
+}
+
+impl SseDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds raw bytes; complete events are appended to `out`.
+    pub fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<SseEvent>) {
+        if self.skip_line_feed && !bytes.is_empty() {
+            self.skip_line_feed = false;
+            if bytes[0] == b'\n' {
+                bytes = &bytes[1..];
+            }
+        }
+        self.buffer.extend_from_slice(bytes);
+        let mut line_start = 0;
+        let mut index = self.scanned;
+        while index < self.buffer.len() {
+            let byte = self.buffer[index];
+            if byte == b'\n' || byte == b'\r' {
+                let line_end = index;
+                index += 1;
+                if byte == b'\r' {
+                    if index < self.buffer.len() {
+                        if self.buffer[index] == b'\n' {
+                            index += 1;
+                        }
+                    } else {
+                        self.skip_line_feed = true;
+                    }
+                }
+                let line = std::mem::take(&mut self.buffer);
+                self.process_line(&line[line_start..line_end], out);
+                self.buffer = line;
+                line_start = index;
+            } else {
+                index += 1;
+            }
+        }
+        self.buffer.drain(..line_start);
+        self.scanned = self.buffer.len();
+    }
+
+    /// Ends the stream. A final line without its newline is processed and a pending event with
+    /// data is dispatched, so a body that ends without a trailing blank line loses nothing.
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if !self.buffer.is_empty() {
+            let line = std::mem::take(&mut self.buffer);
+            self.process_line(&line, out);
+        }
+        self.scanned = 0;
+        self.dispatch(out);
+    }
+
+    fn process_line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        if line[0] == b':' {
+            self.comments += 1;
+            return;
+        }
+        let (field, value) = match line.iter().position(|&byte| byte == b':') {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &[][..]),
+        };
+        match field {
+            b"data" => {
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+            }
+            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
+            b"id" => self.id = Some(String::from_utf8_lossy(value).into_owned()),
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        let event = self.event.take();
+        if !self.has_data {
+            return;
+        }
+        self.has_data = false;
+        let data = String::from_utf8_lossy(&self.data).into_owned();
+        self.data.clear();
+        out.push(SseEvent {
+            event,
+            data,
+            id: self.id.clone(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_in_pieces(body: &[u8], cuts: &[usize]) -> (Vec<SseEvent>, u64) {
+        let mut decoder = SseDecoder::new();
+        let mut out = Vec::new();
+        let mut start = 0;
+        for &cut in cuts {
+            decoder.feed(&body[start..cut], &mut out);
+            start = cut;
+        }
+        decoder.feed(&body[start..], &mut out);
+        decoder.finish(&mut out);
+        (out, decoder.comments)
+    }
+
+    #[test]
+    fn handles_every_line_ending_comments_and_multiline_data() {
+        let body = "event: a\r\ndata: one\r\ndata:two\r\n\r\n: comment\n\ndata: x\r\rdata:  y\n\nevent: only\n\n";
+        let (events, comments) = decode_in_pieces(body.as_bytes(), &[]);
+        assert_eq!(comments, 1);
+        assert_eq!(
+            events,
+            vec![
+                SseEvent { event: Some("a".into()), data: "one\ntwo".into(), id: None },
+                SseEvent { event: None, data: "x".into(), id: None },
+                SseEvent { event: None, data: " y".into(), id: None },
+            ]
+        );
+    }
+
+    #[test]
+    fn every_two_way_and_three_way_split_decodes_the_same() {
+        let body = "data: caf\u{e9} \u{1f604} \u{2019}\r\n\r\nevent: e\rdata: {\"a\":1}\r\r: c\n\ndata: end\n\n";
+        let bytes = body.as_bytes();
+        let (whole, _) = decode_in_pieces(bytes, &[]);
+        assert_eq!(whole.len(), 3);
+        assert_eq!(whole[0].data, "caf\u{e9} \u{1f604} \u{2019}");
+        for first in 0..=bytes.len() {
+            assert_eq!(decode_in_pieces(bytes, &[first]).0, whole, "split at {first}");
+            for second in first..=bytes.len() {
+                assert_eq!(decode_in_pieces(bytes, &[first, second]).0, whole, "split at {first},{second}");
+            }
+        }
+        let one_byte_cuts: Vec<usize> = (1..bytes.len()).collect();
+        assert_eq!(decode_in_pieces(bytes, &one_byte_cuts).0, whole);
+    }
+
+    #[test]
+    fn a_final_event_without_blank_line_is_kept() {
+        let (events, _) = decode_in_pieces(b"data: a\n\ndata: b", &[]);
+        assert_eq!(events.iter().map(|event| event.data.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    }
+}
