@@ -156,7 +156,12 @@ mod tests {
         let at = Duration::from_millis;
         accumulator.apply(&StreamEvent::Started(ResponseMeta::default()), at(50));
         for (index, time) in [200, 210, 220, 230, 240].into_iter().enumerate() {
-            accumulator.apply(&StreamEvent::TextDelta { text: format!("t{index}") }, at(time));
+            accumulator.apply(
+                &StreamEvent::TextDelta {
+                    text: format!("t{index}"),
+                },
+                at(time),
+            );
         }
         accumulator.apply(
             &StreamEvent::Finished {

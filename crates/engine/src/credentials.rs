@@ -110,7 +110,10 @@ mod tests {
         target.api_key_ref = Some("env:MODELBENCH_TEST_SURELY_UNSET_VARIABLE".into());
         let error = EnvCredentials.resolve(&target).expect_err("unset");
         let message = error.to_string();
-        assert!(message.contains("MODELBENCH_TEST_SURELY_UNSET_VARIABLE") && message.contains("t1"), "{message}");
+        assert!(
+            message.contains("MODELBENCH_TEST_SURELY_UNSET_VARIABLE") && message.contains("t1"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -14,8 +14,12 @@ use crate::error::ProviderError;
 pub enum StreamEvent {
     /// The cloud accepted the request. Emitted once, before any content.
     Started(ResponseMeta),
-    TextDelta { text: String },
-    ReasoningDelta { text: String },
+    TextDelta {
+        text: String,
+    },
+    ReasoningDelta {
+        text: String,
+    },
     /// A fragment of a tool call. `id`/`name` arrive on the first fragment of an `index`;
     /// `arguments` fragments are concatenated per `index`.
     ToolCallDelta {

@@ -124,7 +124,12 @@ pub struct PreparedRequest {
 }
 
 /// Builds the request for `target`.
-pub fn prepare(target: &Target, prompt: &Prompt, parameters: &Parameters, key: Option<&Secret>) -> Result<PreparedRequest> {
+pub fn prepare(
+    target: &Target,
+    prompt: &Prompt,
+    parameters: &Parameters,
+    key: Option<&Secret>,
+) -> Result<PreparedRequest> {
     let protocol = Protocol::for_target(target);
     let endpoint = endpoint::resolve(target, protocol)?;
     let mut body = protocol.body(&endpoint.body_model, prompt, parameters);
@@ -216,7 +221,11 @@ pub(crate) fn error_fields(json: &serde_json::Value) -> (Option<String>, Option<
         .filter(|code| !code.chars().all(|character| character.is_ascii_digit()))
         .or_else(|| text(inner.get("type")))
         .or_else(|| inner_code.map(str::to_owned))
-        .or_else(|| inner.get("code").map(|code| code.to_string().trim_matches('"').to_owned()))
+        .or_else(|| {
+            inner
+                .get("code")
+                .map(|code| code.to_string().trim_matches('"').to_owned())
+        })
         .filter(|code| !code.is_empty() && code != "null");
     (code, text(inner.get("message")))
 }

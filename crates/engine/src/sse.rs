@@ -153,9 +153,21 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                SseEvent { event: Some("a".into()), data: "one\ntwo".into(), id: None },
-                SseEvent { event: None, data: "x".into(), id: None },
-                SseEvent { event: None, data: " y".into(), id: None },
+                SseEvent {
+                    event: Some("a".into()),
+                    data: "one\ntwo".into(),
+                    id: None
+                },
+                SseEvent {
+                    event: None,
+                    data: "x".into(),
+                    id: None
+                },
+                SseEvent {
+                    event: None,
+                    data: " y".into(),
+                    id: None
+                },
             ]
         );
     }
@@ -170,7 +182,11 @@ mod tests {
         for first in 0..=bytes.len() {
             assert_eq!(decode_in_pieces(bytes, &[first]).0, whole, "split at {first}");
             for second in first..=bytes.len() {
-                assert_eq!(decode_in_pieces(bytes, &[first, second]).0, whole, "split at {first},{second}");
+                assert_eq!(
+                    decode_in_pieces(bytes, &[first, second]).0,
+                    whole,
+                    "split at {first},{second}"
+                );
             }
         }
         let one_byte_cuts: Vec<usize> = (1..bytes.len()).collect();
@@ -180,6 +196,9 @@ mod tests {
     #[test]
     fn a_final_event_without_blank_line_is_kept() {
         let (events, _) = decode_in_pieces(b"data: a\n\ndata: b", &[]);
-        assert_eq!(events.iter().map(|event| event.data.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            events.iter().map(|event| event.data.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
     }
 }

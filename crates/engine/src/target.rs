@@ -195,9 +195,7 @@ impl Target {
         match &self.api_key_ref {
             Some(reference) => match reference.split_once(':') {
                 Some(("env", variable)) if !variable.is_empty() => Ok(KeyRef::Env(variable.to_owned())),
-                _ => Err(self.error(
-                    "api_key_ref must be 'env:VARIABLE' (keys are never written into target files)",
-                )),
+                _ => Err(self.error("api_key_ref must be 'env:VARIABLE' (keys are never written into target files)")),
             },
             None => Ok(self
                 .provider
@@ -240,9 +238,7 @@ impl Target {
         for name in self.headers.keys() {
             let lower = name.to_ascii_lowercase();
             if matches!(lower.as_str(), "authorization" | "api-key" | "x-api-key") {
-                return Err(self.error(format!(
-                    "header '{name}' would hold a secret; use api_key_ref instead"
-                )));
+                return Err(self.error(format!("header '{name}' would hold a secret; use api_key_ref instead")));
             }
         }
         self.key_ref()?;
@@ -346,14 +342,18 @@ timeouts = { first_token_ms = 5000 }
     fn unknown_provider_and_fields_are_rejected() {
         let error = parse_targets("[[target]]\nname='a'\nprovider='nope'\nmodel='m'\n", "t").expect_err("bad provider");
         assert!(error.to_string().contains("nope"), "{error}");
-        let error = parse_targets("[[target]]\nname='a'\nprovider='openai'\nmodel='m'\napi_key='sk-1'\n", "t")
-            .expect_err("unknown field");
+        let error = parse_targets(
+            "[[target]]\nname='a'\nprovider='openai'\nmodel='m'\napi_key='sk-1'\n",
+            "t",
+        )
+        .expect_err("unknown field");
         assert!(error.to_string().contains("api_key"), "{error}");
     }
 
     #[test]
     fn azure_needs_resource_or_base_url() {
-        let error = parse_targets("[[target]]\nname='az'\nprovider='azure'\nmodel='m'\n", "t").expect_err("no resource");
+        let error =
+            parse_targets("[[target]]\nname='az'\nprovider='azure'\nmodel='m'\n", "t").expect_err("no resource");
         assert!(error.to_string().contains("target 'az'"), "{error}");
     }
 

@@ -23,19 +23,21 @@ fn expected() -> Value {
 
 /// Which decoder reads each recording, by file name.
 fn protocol_of(name: &str) -> Option<(Protocol, ProviderKind)> {
-    Some(if name.starts_with("openai_chat") || name.starts_with("groq") || name.starts_with("openrouter") {
-        (Protocol::OpenAiChat, ProviderKind::OpenAi)
-    } else if name.starts_with("azure_chat") {
-        (Protocol::OpenAiChat, ProviderKind::Azure)
-    } else if name.starts_with("openai_responses") {
-        (Protocol::OpenAiResponses, ProviderKind::OpenAi)
-    } else if name.starts_with("anthropic_messages") {
-        (Protocol::AnthropicMessages, ProviderKind::Anthropic)
-    } else if name.starts_with("ollama_api") {
-        (Protocol::OllamaChat, ProviderKind::Ollama)
-    } else {
-        return None;
-    })
+    Some(
+        if name.starts_with("openai_chat") || name.starts_with("groq") || name.starts_with("openrouter") {
+            (Protocol::OpenAiChat, ProviderKind::OpenAi)
+        } else if name.starts_with("azure_chat") {
+            (Protocol::OpenAiChat, ProviderKind::Azure)
+        } else if name.starts_with("openai_responses") {
+            (Protocol::OpenAiResponses, ProviderKind::OpenAi)
+        } else if name.starts_with("anthropic_messages") {
+            (Protocol::AnthropicMessages, ProviderKind::Anthropic)
+        } else if name.starts_with("ollama_api") {
+            (Protocol::OllamaChat, ProviderKind::Ollama)
+        } else {
+            return None;
+        },
+    )
 }
 
 fn decode(protocol: Protocol, provider: ProviderKind, body: &[u8], cuts: &[usize]) -> Vec<StreamEvent> {
@@ -81,12 +83,22 @@ fn check(name: &str, expected: &Value, accumulator: &Accumulator) {
             let want = &want[&call.index.to_string()];
             assert_eq!(call.id.as_deref(), want["id"].as_str(), "{name}: tool id");
             assert_eq!(call.name.as_deref(), want["name"].as_str(), "{name}: tool name");
-            assert_eq!(call.arguments, want["args"].as_str().expect("args"), "{name}: tool args");
+            assert_eq!(
+                call.arguments,
+                want["args"].as_str().expect("args"),
+                "{name}: tool args"
+            );
         }
     }
     if let Some(Value::Object(want)) = expected.get("tool_inputs") {
-        let got: Vec<(String, &str)> = calls.iter().map(|call| (call.index.to_string(), call.arguments.as_str())).collect();
-        let want: Vec<(String, &str)> = want.iter().map(|(index, args)| (index.clone(), args.as_str().expect("args"))).collect();
+        let got: Vec<(String, &str)> = calls
+            .iter()
+            .map(|call| (call.index.to_string(), call.arguments.as_str()))
+            .collect();
+        let want: Vec<(String, &str)> = want
+            .iter()
+            .map(|(index, args)| (index.clone(), args.as_str().expect("args")))
+            .collect();
         assert_eq!(got, want, "{name}: tool inputs");
     }
     if let Some(want) = expected.get("function_args").and_then(Value::as_str)
@@ -109,14 +121,20 @@ fn check(name: &str, expected: &Value, accumulator: &Accumulator) {
     if let Some(status) = expected.get("final_status").and_then(Value::as_str) {
         match status {
             "completed" => assert_eq!(raw, Some("completed"), "{name}"),
-            "failed" => assert!(accumulator.error.is_some(), "{name}: failed stream must report its error"),
+            "failed" => assert!(
+                accumulator.error.is_some(),
+                "{name}: failed stream must report its error"
+            ),
             other => panic!("{name}: unexpected final_status {other}"),
         }
     }
     // Errors inside the stream are surfaced, with the cloud's message, and mark the response incomplete.
     let errors = expected.get("errors").and_then(Value::as_array).map_or(0, Vec::len);
     if errors > 0 || expected.get("final_status").and_then(Value::as_str) == Some("failed") {
-        let error = accumulator.error.as_ref().unwrap_or_else(|| panic!("{name}: error expected"));
+        let error = accumulator
+            .error
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: error expected"));
         assert!(!error.message.is_empty(), "{name}: error message");
         assert!(!accumulator.is_complete(), "{name}: must be incomplete");
     } else {
@@ -130,9 +148,15 @@ fn every_recording_decodes_to_its_expected_result() {
     let expected = expected();
     let mut checked = 0;
     for (name, want) in expected.as_object().expect("object") {
-        let Some((protocol, provider)) = protocol_of(name) else { continue };
+        let Some((protocol, provider)) = protocol_of(name) else {
+            continue;
+        };
         let body = std::fs::read(fixtures_dir().join(name)).expect("fixture");
-        assert_eq!(body.len() as u64, want["size_bytes"].as_u64().expect("size"), "{name}: size");
+        assert_eq!(
+            body.len() as u64,
+            want["size_bytes"].as_u64().expect("size"),
+            "{name}: size"
+        );
         let whole = decode(protocol, provider, &body, &[]);
         let accumulator = fold(&whole);
         check(name, want, &accumulator);
@@ -142,13 +166,24 @@ fn every_recording_decodes_to_its_expected_result() {
         // plus one byte at a time.
         let stride = (body.len() / 4000).max(1);
         for cut in (1..body.len()).step_by(stride) {
-            assert_eq!(decode(protocol, provider, &body, &[cut]), whole, "{name}: split at {cut}");
+            assert_eq!(
+                decode(protocol, provider, &body, &[cut]),
+                whole,
+                "{name}: split at {cut}"
+            );
         }
         let every_byte: Vec<usize> = (1..body.len()).collect();
-        assert_eq!(decode(protocol, provider, &body, &every_byte), whole, "{name}: one byte at a time");
+        assert_eq!(
+            decode(protocol, provider, &body, &every_byte),
+            whole,
+            "{name}: one byte at a time"
+        );
         checked += 1;
     }
-    assert_eq!(checked, 15, "every OpenAI/Azure/Anthropic/Ollama/OpenRouter/Groq recording is covered");
+    assert_eq!(
+        checked, 15,
+        "every OpenAI/Azure/Anthropic/Ollama/OpenRouter/Groq recording is covered"
+    );
 }
 
 #[test]
@@ -157,37 +192,69 @@ fn specific_recordings_keep_their_quirks() {
     let read = |name: &str| std::fs::read(dir.join(name)).expect("fixture");
 
     // Azure: the first chunk is a prompt-filter chunk with model "", so the reported model comes later.
-    let events = decode(Protocol::OpenAiChat, ProviderKind::Azure, &read("azure_chat_content_filter_2026_emoji.sse"), &[]);
-    let StreamEvent::Started(meta) = &events[0] else { panic!("first event must be Started: {events:?}") };
+    let events = decode(
+        Protocol::OpenAiChat,
+        ProviderKind::Azure,
+        &read("azure_chat_content_filter_2026_emoji.sse"),
+        &[],
+    );
+    let StreamEvent::Started(meta) = &events[0] else {
+        panic!("first event must be Started: {events:?}")
+    };
     assert!(meta.reported_model.as_deref().is_some_and(|model| !model.is_empty()));
 
     // Anthropic: input tokens from message_start, output from the last message_delta.
-    let accumulator = fold(&decode(Protocol::AnthropicMessages, ProviderKind::Anthropic, &read("anthropic_messages_tool_use.sse"), &[]));
+    let accumulator = fold(&decode(
+        Protocol::AnthropicMessages,
+        ProviderKind::Anthropic,
+        &read("anthropic_messages_tool_use.sse"),
+        &[],
+    ));
     let usage = accumulator.usage.expect("usage");
     assert_eq!((usage.input_tokens, usage.output_tokens), (Some(506), Some(153)));
     assert_eq!(accumulator.finish_reason, Some(FinishReason::ToolCalls));
 
     // Groq: `event: error` mid-stream after reasoning; reasoning kept, classified as validation.
-    let accumulator = fold(&decode(Protocol::OpenAiChat, ProviderKind::OpenAi, &read("groq_chat_midstream_event_error.sse"), &[]));
+    let accumulator = fold(&decode(
+        Protocol::OpenAiChat,
+        ProviderKind::OpenAi,
+        &read("groq_chat_midstream_event_error.sse"),
+        &[],
+    ));
     let error = accumulator.error.expect("error");
     assert_eq!(error.code.as_deref(), Some("tool_use_failed"));
     assert_eq!(error.kind, modelbench_engine::ErrorKind::Validation);
     assert!(!accumulator.reasoning.is_empty());
 
     // OpenRouter: the error rides in a chunk next to usage; the finish reason before it is kept.
-    let accumulator = fold(&decode(Protocol::OpenAiChat, ProviderKind::OpenAi, &read("openrouter_chat_midstream_error.sse"), &[]));
+    let accumulator = fold(&decode(
+        Protocol::OpenAiChat,
+        ProviderKind::OpenAi,
+        &read("openrouter_chat_midstream_error.sse"),
+        &[],
+    ));
     assert_eq!(accumulator.finish_reason, Some(FinishReason::Length));
     assert_eq!(accumulator.error.expect("error").message, "Token limit reached");
     assert_eq!(accumulator.usage.and_then(|usage| usage.reasoning_tokens), Some(11));
 
     // Responses: the nested `error` event wins over the `response.failed` that follows it.
-    let accumulator = fold(&decode(Protocol::OpenAiResponses, ProviderKind::OpenAi, &read("openai_responses_midstream_error.sse"), &[]));
+    let accumulator = fold(&decode(
+        Protocol::OpenAiResponses,
+        ProviderKind::OpenAi,
+        &read("openai_responses_midstream_error.sse"),
+        &[],
+    ));
     let error = accumulator.error.expect("error");
     assert_eq!(error.kind, modelbench_engine::ErrorKind::Quota);
     assert!(!error.retryable);
 
     // Ollama: usage from the final line.
-    let accumulator = fold(&decode(Protocol::OllamaChat, ProviderKind::Ollama, &read("ollama_api_chat.ndjson"), &[]));
+    let accumulator = fold(&decode(
+        Protocol::OllamaChat,
+        ProviderKind::Ollama,
+        &read("ollama_api_chat.ndjson"),
+        &[],
+    ));
     let usage = accumulator.usage.expect("usage");
     assert_eq!((usage.input_tokens, usage.output_tokens), (Some(17), Some(50)));
 }
@@ -197,9 +264,19 @@ fn a_cut_stream_keeps_its_text_and_is_incomplete() {
     let body = std::fs::read(fixtures_dir().join("openai_chat_usage.sse")).expect("fixture");
     let text = String::from_utf8(body.clone()).expect("utf8");
     let cut = text.find("London").expect("word") + 10;
-    let cut = text[cut..].find("\n\n").map(|offset| cut + offset + 2).expect("event end");
+    let cut = text[cut..]
+        .find("\n\n")
+        .map(|offset| cut + offset + 2)
+        .expect("event end");
     let accumulator = fold(&decode(Protocol::OpenAiChat, ProviderKind::OpenAi, &body[..cut], &[]));
-    assert!(accumulator.text.starts_with("The capital of the UK is London"), "{}", accumulator.text);
+    assert!(
+        accumulator.text.starts_with("The capital of the UK is London"),
+        "{}",
+        accumulator.text
+    );
     assert!(!accumulator.is_complete());
-    assert_eq!(accumulator.error.expect("error").kind, modelbench_engine::ErrorKind::Network);
+    assert_eq!(
+        accumulator.error.expect("error").kind,
+        modelbench_engine::ErrorKind::Network
+    );
 }

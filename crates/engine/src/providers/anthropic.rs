@@ -138,7 +138,8 @@ impl MessagesDecoder {
         match kind {
             "message_start" => {
                 let message = json.get("message").unwrap_or(&Value::Null);
-                self.gate.observe_model(message.get("model").and_then(Value::as_str), out);
+                self.gate
+                    .observe_model(message.get("model").and_then(Value::as_str), out);
                 if let Some(Value::Object(usage)) = message.get("usage") {
                     self.usage.extend(usage.clone());
                 }
@@ -156,7 +157,12 @@ impl MessagesDecoder {
                         },
                         out,
                     ),
-                    Some("text") => self.content(StreamEvent::TextDelta { text: field("text").unwrap_or_default() }, out),
+                    Some("text") => self.content(
+                        StreamEvent::TextDelta {
+                            text: field("text").unwrap_or_default(),
+                        },
+                        out,
+                    ),
                     Some("thinking") => self.content(
                         StreamEvent::ReasoningDelta {
                             text: field("thinking").unwrap_or_default(),
@@ -171,7 +177,12 @@ impl MessagesDecoder {
                 let field = |name: &str| delta.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
                 match delta.get("type").and_then(Value::as_str) {
                     Some("text_delta") => self.content(StreamEvent::TextDelta { text: field("text") }, out),
-                    Some("thinking_delta") => self.content(StreamEvent::ReasoningDelta { text: field("thinking") }, out),
+                    Some("thinking_delta") => self.content(
+                        StreamEvent::ReasoningDelta {
+                            text: field("thinking"),
+                        },
+                        out,
+                    ),
                     Some("input_json_delta") => self.content(
                         StreamEvent::ToolCallDelta {
                             index,

@@ -25,7 +25,14 @@ pub struct Endpoint {
 }
 
 pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
-    let base = |default: &str| target.base_url.as_deref().unwrap_or(default).trim_end_matches('/').to_owned();
+    let base = |default: &str| {
+        target
+            .base_url
+            .as_deref()
+            .unwrap_or(default)
+            .trim_end_matches('/')
+            .to_owned()
+    };
     let path = match protocol {
         Protocol::OpenAiChat => "chat/completions",
         Protocol::OpenAiResponses => "responses",
@@ -103,7 +110,8 @@ pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
         (_, None) => {}
     }
     let mut plain = |name: &str, value: &str| -> Result<()> {
-        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(&format!("header name '{name}'")))?;
+        let header_name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(&format!("header name '{name}'")))?;
         let header_value = HeaderValue::from_str(value).map_err(|_| invalid(&format!("header '{name}'")))?;
         headers.insert(header_name, header_value);
         Ok(())
@@ -147,9 +155,15 @@ mod tests {
     #[test]
     fn urls_follow_each_clouds_layout() {
         let mut openai = Target::new("o", ProviderKind::OpenAi, "gpt-5.4");
-        assert_eq!(resolve(&openai, Protocol::OpenAiChat).expect("url").url, "https://api.openai.com/v1/chat/completions");
+        assert_eq!(
+            resolve(&openai, Protocol::OpenAiChat).expect("url").url,
+            "https://api.openai.com/v1/chat/completions"
+        );
         openai.base_url = Some("http://127.0.0.1:9/v1/".into());
-        assert_eq!(resolve(&openai, Protocol::OpenAiResponses).expect("url").url, "http://127.0.0.1:9/v1/responses");
+        assert_eq!(
+            resolve(&openai, Protocol::OpenAiResponses).expect("url").url,
+            "http://127.0.0.1:9/v1/responses"
+        );
 
         let mut azure = Target::new("a", ProviderKind::Azure, "gpt-5.4");
         azure.resource = Some("contoso".into());
@@ -170,9 +184,15 @@ mod tests {
         );
 
         let anthropic = Target::new("c", ProviderKind::Anthropic, "claude");
-        assert_eq!(resolve(&anthropic, Protocol::AnthropicMessages).expect("url").url, "https://api.anthropic.com/v1/messages");
+        assert_eq!(
+            resolve(&anthropic, Protocol::AnthropicMessages).expect("url").url,
+            "https://api.anthropic.com/v1/messages"
+        );
         let ollama = Target::new("l", ProviderKind::Ollama, "llama3");
-        assert_eq!(resolve(&ollama, Protocol::OllamaChat).expect("url").url, "http://localhost:11434/api/chat");
+        assert_eq!(
+            resolve(&ollama, Protocol::OllamaChat).expect("url").url,
+            "http://localhost:11434/api/chat"
+        );
     }
 
     #[test]
@@ -184,7 +204,10 @@ mod tests {
         let headers = headers_for(ProviderKind::Anthropic, &key);
         assert_eq!(headers["x-api-key"], "sk-test-1234");
         assert_eq!(headers["anthropic-version"], ANTHROPIC_VERSION);
-        assert_eq!(headers_for(ProviderKind::OpenAi, &key)["authorization"], "Bearer sk-test-1234");
+        assert_eq!(
+            headers_for(ProviderKind::OpenAi, &key)["authorization"],
+            "Bearer sk-test-1234"
+        );
     }
 
     fn headers_for(provider: ProviderKind, key: &Secret) -> HeaderMap {

@@ -95,7 +95,12 @@ impl OllamaDecoder {
         }
         self.gate.observe_model(json.get("model").and_then(Value::as_str), out);
         let message = json.get("message").unwrap_or(&Value::Null);
-        let text = |value: Option<&Value>| value.and_then(Value::as_str).filter(|text| !text.is_empty()).map(str::to_owned);
+        let text = |value: Option<&Value>| {
+            value
+                .and_then(Value::as_str)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        };
         if let Some(thinking) = text(message.get("thinking")).or_else(|| text(json.get("thinking"))) {
             self.gate.ensure(out);
             out.push(StreamEvent::ReasoningDelta { text: thinking });

@@ -185,7 +185,9 @@ impl ChatDecoder {
                 for reasoning in [&delta.reasoning, &delta.reasoning_content].into_iter().flatten() {
                     if !reasoning.is_empty() {
                         self.gate.ensure(out);
-                        out.push(StreamEvent::ReasoningDelta { text: reasoning.clone() });
+                        out.push(StreamEvent::ReasoningDelta {
+                            text: reasoning.clone(),
+                        });
                     }
                 }
                 if let Some(content) = delta.content.as_ref().filter(|content| !content.is_empty()) {
@@ -199,7 +201,9 @@ impl ChatDecoder {
                         index: fragment.index,
                         id: fragment.id.clone(),
                         name: function.and_then(|function| function.name.clone()),
-                        arguments: function.and_then(|function| function.arguments.clone()).unwrap_or_default(),
+                        arguments: function
+                            .and_then(|function| function.arguments.clone())
+                            .unwrap_or_default(),
                     });
                 }
             }
@@ -250,7 +254,10 @@ impl WireDecoder for ChatDecoder {
         // is whole. Cut before it, the answer is partial.
         if !self.failed && !self.finished {
             self.gate.ensure(out);
-            out.push(truncated(self.provider, if self.done { "a finish reason" } else { "[DONE]" }));
+            out.push(truncated(
+                self.provider,
+                if self.done { "a finish reason" } else { "[DONE]" },
+            ));
         }
     }
 }

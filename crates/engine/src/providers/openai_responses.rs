@@ -152,7 +152,8 @@ impl ResponsesDecoder {
             ),
             "response.completed" | "response.incomplete" => {
                 let response = json.get("response").unwrap_or(&Value::Null);
-                self.gate.observe_model(response.get("model").and_then(Value::as_str), out);
+                self.gate
+                    .observe_model(response.get("model").and_then(Value::as_str), out);
                 self.gate.ensure(out);
                 if let Some(raw) = response.get("usage").filter(|usage| !usage.is_null()) {
                     out.push(StreamEvent::Usage(usage(raw.clone())));

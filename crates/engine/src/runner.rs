@@ -1,0 +1,674 @@
+//! The runner: sends every prompt to every target (times every repeat) concurrently and
+//! measures each response honestly.
+//!
+//! Each response is one task. It waits for a global and a per-provider permit, then its clock
+//! starts: queueing never counts against a cloud. Events are stamped (target, sequence,
+//! monotonic time), folded by the [`Accumulator`], sent to the live consumer and to the store's
+//! writer, which never makes streaming wait on disk. Retries happen only for infrastructure
+//! failures and only while no content has arrived; one target failing never stops another.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::accumulate::Accumulator;
+use crate::credentials::{CredentialSource, Secret};
+use crate::error::{Error, ErrorKind, ProviderError, Result};
+use crate::event::{ResponseKey, StampedEvent, StreamEvent};
+use crate::providers::{self, PreparedRequest};
+use crate::record::{ResponseRecord, RunId, RunRecord, now_unix_ms};
+use crate::request::{Parameters, Prompt};
+use crate::store::StoreWriter;
+use crate::target::{ProviderKind, Target, Timeouts};
+
+/// Retries for infrastructure failures (connect errors, 429 rate limits, 5xx, overloaded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base_delay: Duration,
+    /// A longer `retry-after` than this is not waited for: the failure is reported instead.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// How many requests are in flight at once, across all targets.
+    pub concurrency: usize,
+    /// Optional tighter limits per provider (a cloud's rate limit, a local Ollama's one GPU).
+    pub per_provider_concurrency: HashMap<ProviderKind, usize>,
+    pub repeat: u32,
+    /// Defaults; each target's `timeouts` table overrides them.
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            per_provider_concurrency: HashMap::new(),
+            repeat: 1,
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    pub targets: Vec<Target>,
+    pub prompts: Vec<Prompt>,
+    pub parameters: Parameters,
+    pub options: RunOptions,
+}
+
+/// What a consumer sees while a run goes on.
+#[derive(Clone, Debug)]
+pub enum RunEvent {
+    Stream(StampedEvent),
+    ResponseFinished(Box<ResponseRecord>),
+}
+
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub run: RunRecord,
+    /// Ordered by prompt, target, repeat.
+    pub responses: Vec<ResponseRecord>,
+    pub cancelled: bool,
+}
+
+pub struct RunHandle {
+    pub run_id: RunId,
+    /// Live events. Dropping the receiver is fine: the run goes on and is still stored.
+    pub events: mpsc::UnboundedReceiver<RunEvent>,
+    task: tokio::task::JoinHandle<Result<RunOutcome>>,
+}
+
+impl RunHandle {
+    /// Waits for every response and for the store to have committed them.
+    pub async fn outcome(self) -> Result<RunOutcome> {
+        self.task
+            .await
+            .map_err(|error| Error::InvalidInput(format!("the run task failed: {error}")))?
+    }
+}
+
+/// Sends runs. Holds the HTTP clients (one per connect timeout, so connections are pooled) and
+/// the credential source.
+pub struct Runner {
+    credentials: Arc<dyn CredentialSource>,
+    store: Option<StoreWriter>,
+    clients: Mutex<HashMap<Duration, reqwest::Client>>,
+}
+
+impl Runner {
+    pub fn new(credentials: Arc<dyn CredentialSource>) -> Self {
+        Self {
+            credentials,
+            store: None,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn with_store(mut self, writer: StoreWriter) -> Self {
+        self.store = Some(writer);
+        self
+    }
+
+    fn client(&self, connect_timeout: Duration) -> Result<reqwest::Client> {
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| Error::InvalidInput("client cache poisoned".into()))?;
+        if let Some(client) = clients.get(&connect_timeout) {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(256)
+            .user_agent(concat!("modelbench/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| Error::InvalidInput(format!("cannot build the HTTP client: {error}")))?;
+        clients.insert(connect_timeout, client.clone());
+        Ok(client)
+    }
+
+    /// Validates the plan, resolves every credential (a missing key fails the whole run before
+    /// anything is sent, naming the variable to set) and starts the run.
+    pub fn start(&self, plan: RunPlan, cancel: CancellationToken) -> Result<RunHandle> {
+        if plan.targets.is_empty() {
+            return Err(Error::InvalidInput("no targets to run".into()));
+        }
+        if plan.prompts.is_empty() {
+            return Err(Error::InvalidInput("no prompts to run".into()));
+        }
+        for prompt in &plan.prompts {
+            if prompt.messages.is_empty() || prompt.last_user_text().trim().is_empty() {
+                return Err(Error::InvalidInput("a prompt is empty".into()));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut prepared_targets = Vec::with_capacity(plan.targets.len());
+        for target in &plan.targets {
+            target.validate()?;
+            if !names.insert(target.name.as_str()) {
+                return Err(Error::InvalidInput(format!("target '{}' is listed twice", target.name)));
+            }
+            let key = self.credentials.resolve(target)?;
+            let timeouts = plan.options.timeouts.with_overrides(&target.timeouts);
+            prepared_targets.push(Arc::new(TargetContext {
+                client: self.client(timeouts.connect)?,
+                target: target.clone(),
+                key,
+                timeouts,
+            }));
+        }
+        let run = RunRecord {
+            id: RunId::new(),
+            started_at_ms: now_unix_ms(),
+            parameters: plan.parameters.clone(),
+            prompts: plan.prompts.clone(),
+            targets: plan.targets.clone(),
+            repeat: plan.options.repeat.max(1),
+        };
+        if let Some(store) = &self.store {
+            store.run_started(&run);
+        }
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let run_id = run.id;
+        let task = tokio::spawn(drive(
+            run,
+            prepared_targets,
+            plan.options,
+            self.store.clone(),
+            sender,
+            cancel,
+        ));
+        Ok(RunHandle {
+            run_id,
+            events: receiver,
+            task,
+        })
+    }
+}
+
+struct TargetContext {
+    client: reqwest::Client,
+    target: Target,
+    key: Option<Secret>,
+    timeouts: Timeouts,
+}
+
+async fn drive(
+    run: RunRecord,
+    targets: Vec<Arc<TargetContext>>,
+    options: RunOptions,
+    store: Option<StoreWriter>,
+    sender: mpsc::UnboundedSender<RunEvent>,
+    cancel: CancellationToken,
+) -> Result<RunOutcome> {
+    let global = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let per_provider: HashMap<ProviderKind, Arc<Semaphore>> = options
+        .per_provider_concurrency
+        .iter()
+        .map(|(provider, limit)| (*provider, Arc::new(Semaphore::new((*limit).max(1)))))
+        .collect();
+    let prompts: Vec<Arc<Prompt>> = run.prompts.iter().cloned().map(Arc::new).collect();
+    let parameters = Arc::new(run.parameters.clone());
+    let mut tasks = JoinSet::new();
+    // Repeat-major order: the first answer of every prompt comes before the second of any.
+    for repeat_index in 0..run.repeat {
+        for (prompt_index, prompt) in prompts.iter().enumerate() {
+            for (target_index, context) in targets.iter().enumerate() {
+                let key = ResponseKey {
+                    prompt_index: u32::try_from(prompt_index).unwrap_or(u32::MAX),
+                    target_index: u32::try_from(target_index).unwrap_or(u32::MAX),
+                    repeat_index,
+                };
+                let job = Job {
+                    run_id: run.id,
+                    key,
+                    context: Arc::clone(context),
+                    prompt: Arc::clone(prompt),
+                    parameters: Arc::clone(&parameters),
+                    retry: options.retry,
+                    store: store.clone(),
+                    sender: sender.clone(),
+                    cancel: cancel.clone(),
+                };
+                let global = Arc::clone(&global);
+                let provider = per_provider.get(&context.target.provider).cloned();
+                tasks.spawn(async move {
+                    let permits = tokio::select! {
+                        biased;
+                        () = job.cancel.cancelled() => None,
+                        permits = acquire(&global, provider.as_deref()) => Some(permits),
+                    };
+                    let record = match permits {
+                        Some(_permits) => job.run().await,
+                        None => job.cancelled_before_start(),
+                    };
+                    let _ = job.sender.send(RunEvent::ResponseFinished(Box::new(record.clone())));
+                    record
+                });
+            }
+        }
+    }
+    drop(sender);
+    let mut responses = Vec::with_capacity(tasks.len());
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(record) => responses.push(record),
+            Err(error) => tracing::error!("a response task panicked: {error}"),
+        }
+    }
+    responses.sort_by_key(|response| response.key);
+    let cancelled = cancel.is_cancelled();
+    if let Some(store) = &store {
+        store.run_finished(run.id, now_unix_ms(), if cancelled { "cancelled" } else { "completed" });
+        store.flush().await?;
+    }
+    Ok(RunOutcome {
+        run,
+        responses,
+        cancelled,
+    })
+}
+
+async fn acquire<'a>(
+    global: &'a Semaphore,
+    provider: Option<&'a Semaphore>,
+) -> (
+    Option<tokio::sync::SemaphorePermit<'a>>,
+    Option<tokio::sync::SemaphorePermit<'a>>,
+) {
+    // Take the scarcer provider permit first so a throttled provider does not hold global slots.
+    let provider_permit = match provider {
+        Some(semaphore) => semaphore.acquire().await.ok(),
+        None => None,
+    };
+    (global.acquire().await.ok(), provider_permit)
+}
+
+struct Job {
+    run_id: RunId,
+    key: ResponseKey,
+    context: Arc<TargetContext>,
+    prompt: Arc<Prompt>,
+    parameters: Arc<Parameters>,
+    retry: RetryPolicy,
+    store: Option<StoreWriter>,
+    sender: mpsc::UnboundedSender<RunEvent>,
+    cancel: CancellationToken,
+}
+
+/// The per-response state while it streams.
+struct Progress {
+    started: Instant,
+    started_at_ms: i64,
+    sequence: u64,
+    attempt: u32,
+    accumulator: Accumulator,
+}
+
+enum AttemptEnd {
+    /// The stream ended (normally or not); the accumulator says which.
+    Ended,
+    /// The attempt failed before any content; the error is in the accumulator.
+    FailedBeforeContent(ProviderError),
+}
+
+impl Job {
+    fn provider(&self) -> &'static str {
+        self.context.target.provider.as_str()
+    }
+
+    async fn run(&self) -> ResponseRecord {
+        let target = &self.context.target;
+        let mut progress = Progress {
+            started: Instant::now(),
+            started_at_ms: now_unix_ms(),
+            sequence: 0,
+            attempt: 0,
+            accumulator: Accumulator::new(),
+        };
+        if let Some(store) = &self.store {
+            store.response_started(
+                self.run_id,
+                self.key,
+                &target.name,
+                self.provider(),
+                &target.model,
+                progress.started_at_ms,
+            );
+        }
+        let prepared = providers::prepare(target, &self.prompt, &self.parameters, self.context.key.as_ref());
+        let unsupported: Vec<String> = match &prepared {
+            Ok(prepared) => prepared
+                .unsupported
+                .iter()
+                .map(|parameter| parameter.as_str().to_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        match prepared {
+            Ok(prepared) => loop {
+                match self.attempt(&prepared, &mut progress).await {
+                    AttemptEnd::Ended => break,
+                    AttemptEnd::FailedBeforeContent(error) => {
+                        let Some(delay) = self.retry_delay(&error, progress.attempt, progress.started) else {
+                            break;
+                        };
+                        tracing::debug!(target = %target.name, "retrying in {delay:?} after: {error}");
+                        let cancelled = tokio::select! {
+                            () = self.cancel.cancelled() => true,
+                            () = tokio::time::sleep(delay) => false,
+                        };
+                        if cancelled {
+                            self.emit(
+                                &mut progress,
+                                StreamEvent::Error(self.error(ErrorKind::Cancelled, "cancelled")),
+                            );
+                            break;
+                        }
+                        progress.attempt += 1;
+                        // The failed attempt delivered no content; its events stay in the audit log.
+                        progress.accumulator = Accumulator::new();
+                    }
+                }
+            },
+            Err(error) => {
+                let message = error.to_string();
+                self.emit(
+                    &mut progress,
+                    StreamEvent::Error(self.error(ErrorKind::Validation, message)),
+                );
+            }
+        }
+        self.finish(progress, unsupported)
+    }
+
+    fn cancelled_before_start(&self) -> ResponseRecord {
+        let mut progress = Progress {
+            started: Instant::now(),
+            started_at_ms: now_unix_ms(),
+            sequence: 0,
+            attempt: 0,
+            accumulator: Accumulator::new(),
+        };
+        let target = &self.context.target;
+        if let Some(store) = &self.store {
+            store.response_started(
+                self.run_id,
+                self.key,
+                &target.name,
+                self.provider(),
+                &target.model,
+                progress.started_at_ms,
+            );
+        }
+        self.emit(
+            &mut progress,
+            StreamEvent::Error(self.error(ErrorKind::Cancelled, "cancelled before it started")),
+        );
+        self.finish(progress, Vec::new())
+    }
+
+    fn retry_delay(&self, error: &ProviderError, attempt: u32, started: Instant) -> Option<Duration> {
+        if !error.retryable || attempt >= self.retry.max_retries || self.cancel.is_cancelled() {
+            return None;
+        }
+        let backoff = self.retry.base_delay.saturating_mul(2u32.saturating_pow(attempt));
+        // Up to 25% jitter so targets that failed together do not retry together.
+        let jitter_seed = u64::from(started.elapsed().subsec_nanos()) ^ (u64::from(self.key.target_index) << 7);
+        let jitter = backoff.mul_f64((jitter_seed % 1000) as f64 / 4000.0);
+        let delay = match error.retry_after() {
+            Some(hint) if hint > self.retry.max_delay => return None,
+            Some(hint) => hint,
+            None => (backoff + jitter).min(self.retry.max_delay),
+        };
+        let total_left = self.context.timeouts.total.checked_sub(started.elapsed())?;
+        (delay < total_left).then_some(delay)
+    }
+
+    fn error(&self, kind: ErrorKind, message: impl Into<String>) -> ProviderError {
+        let mut error = ProviderError::new(kind, self.provider(), message);
+        error.target.clone_from(&self.context.target.name);
+        error
+    }
+
+    /// Stamps an event, folds it, and hands it to the store and the live consumer.
+    fn emit(&self, progress: &mut Progress, mut event: StreamEvent) {
+        if let StreamEvent::Error(error) = &mut event {
+            error.target.clone_from(&self.context.target.name);
+            if let Some(key) = &self.context.key {
+                error.message = key.redact(&error.message);
+            }
+        }
+        let elapsed = progress.started.elapsed();
+        progress.accumulator.apply(&event, elapsed);
+        let stamped = StampedEvent {
+            response_key: self.key,
+            target: self.context.target.name.clone(),
+            attempt: progress.attempt,
+            sequence: progress.sequence,
+            elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            event,
+        };
+        progress.sequence += 1;
+        if let Some(store) = &self.store {
+            store.event(self.run_id, &stamped);
+        }
+        let _ = self.sender.send(RunEvent::Stream(stamped));
+    }
+
+    /// One HTTP exchange. Any failure becomes an `Error` event.
+    async fn attempt(&self, prepared: &PreparedRequest, progress: &mut Progress) -> AttemptEnd {
+        let timeouts = self.context.timeouts;
+        let total_deadline = progress.started + timeouts.total;
+        let first_token_deadline = Instant::now() + timeouts.first_token;
+        let request = self
+            .context
+            .client
+            .post(&prepared.url)
+            .headers(prepared.headers.clone())
+            .json(&prepared.body);
+        let deadline = first_token_deadline.min(total_deadline);
+        let response = match self.wait(deadline, request.send()).await {
+            Wait::Done(Ok(response)) => response,
+            Wait::Done(Err(error)) => return self.fail_before_content(progress, self.transport_error(&error)),
+            Wait::TimedOut => {
+                return self.fail_before_content(progress, self.timeout_error(deadline, total_deadline, progress));
+            }
+            Wait::Cancelled => return self.cancelled(progress),
+        };
+        let status = response.status();
+        let provider = self.context.target.provider;
+        if !status.is_success() {
+            let headers = response.headers().clone();
+            let body = match self.wait(deadline, response.bytes()).await {
+                Wait::Done(Ok(body)) => body,
+                _ => bytes::Bytes::new(),
+            };
+            let error = providers::error_from_response(provider, status.as_u16(), &headers, &body);
+            return self.fail_before_content(progress, error);
+        }
+        let meta = providers::response_meta(provider, response.headers());
+        let mut decoder = prepared.protocol.decoder(provider, meta);
+        let mut response = response;
+        let mut events = Vec::new();
+        loop {
+            let deadline = if progress.accumulator.has_content() {
+                (Instant::now() + timeouts.idle).min(total_deadline)
+            } else {
+                first_token_deadline.min(total_deadline)
+            };
+            let chunk = match self.wait(deadline, response.chunk()).await {
+                Wait::Done(Ok(chunk)) => chunk,
+                Wait::Done(Err(error)) => {
+                    let mut error = self.transport_error(&error);
+                    error.kind = ErrorKind::Network;
+                    error.retryable = false;
+                    error.message = format!("the stream broke: {}", error.message);
+                    return self.end_with(progress, error);
+                }
+                Wait::TimedOut => {
+                    let error = self.timeout_error(deadline, total_deadline, progress);
+                    return self.end_with(progress, error);
+                }
+                Wait::Cancelled => return self.cancelled(progress),
+            };
+            let ended = chunk.is_none();
+            match chunk {
+                Some(bytes) => decoder.feed(&bytes, &mut events),
+                None => decoder.finish(&mut events),
+            }
+            for event in events.drain(..) {
+                self.emit(progress, event);
+            }
+            if let Some(error) = progress.accumulator.error.clone() {
+                // An error inside the stream before any content may still be retried (overloaded).
+                return if progress.accumulator.has_content() {
+                    AttemptEnd::Ended
+                } else {
+                    AttemptEnd::FailedBeforeContent(error)
+                };
+            }
+            if ended {
+                return AttemptEnd::Ended;
+            }
+        }
+    }
+
+    /// Ends a broken stream. Partial frames still in the decoder are incomplete and dropped;
+    /// every complete event before them was already kept.
+    fn end_with(&self, progress: &mut Progress, error: ProviderError) -> AttemptEnd {
+        let had_content = progress.accumulator.has_content();
+        self.emit(progress, StreamEvent::Error(error.clone()));
+        if had_content {
+            AttemptEnd::Ended
+        } else {
+            AttemptEnd::FailedBeforeContent(error)
+        }
+    }
+
+    fn fail_before_content(&self, progress: &mut Progress, error: ProviderError) -> AttemptEnd {
+        self.emit(progress, StreamEvent::Error(error.clone()));
+        AttemptEnd::FailedBeforeContent(error)
+    }
+
+    fn cancelled(&self, progress: &mut Progress) -> AttemptEnd {
+        self.emit(
+            progress,
+            StreamEvent::Error(self.error(ErrorKind::Cancelled, "cancelled")),
+        );
+        AttemptEnd::Ended
+    }
+
+    fn transport_error(&self, error: &reqwest::Error) -> ProviderError {
+        let kind = if error.is_connect() {
+            ErrorKind::Connect
+        } else if error.is_timeout() {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Network
+        };
+        // reqwest's Display leaves out the cause chain, which is where "connection refused" is.
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        let mut provider_error = self.error(kind, message);
+        if kind == ErrorKind::Connect {
+            provider_error.retryable = true;
+        }
+        provider_error
+    }
+
+    fn timeout_error(&self, deadline: Instant, total_deadline: Instant, progress: &Progress) -> ProviderError {
+        let timeouts = self.context.timeouts;
+        let message = if deadline >= total_deadline {
+            format!(
+                "no complete answer within the total timeout of {} ms",
+                timeouts.total.as_millis()
+            )
+        } else if progress.accumulator.has_content() {
+            format!("no data for {} ms (idle timeout)", timeouts.idle.as_millis())
+        } else {
+            format!("no first token within {} ms", timeouts.first_token.as_millis())
+        };
+        let mut error = self.error(ErrorKind::Timeout, message);
+        error.retryable = false;
+        error
+    }
+
+    async fn wait<T>(&self, deadline: Instant, future: impl Future<Output = T>) -> Wait<T> {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Wait::Cancelled,
+            result = tokio::time::timeout_at(deadline, future) => match result {
+                Ok(value) => Wait::Done(value),
+                Err(_) => Wait::TimedOut,
+            },
+        }
+    }
+
+    fn finish(&self, progress: Progress, unsupported_parameters: Vec<String>) -> ResponseRecord {
+        let total = progress.started.elapsed();
+        let accumulator = progress.accumulator;
+        let target = &self.context.target;
+        let record = ResponseRecord {
+            run_id: self.run_id,
+            key: self.key,
+            target: target.name.clone(),
+            provider: self.provider().to_owned(),
+            model: target.model.clone(),
+            request_id: accumulator.meta.request_id.clone(),
+            reported_model: accumulator.meta.reported_model.clone(),
+            region: accumulator.meta.region.clone(),
+            metrics: accumulator.metrics(total),
+            tool_calls: accumulator.tool_calls(),
+            complete: accumulator.is_complete(),
+            text: accumulator.text,
+            reasoning: accumulator.reasoning,
+            finish_reason: accumulator.finish_reason,
+            raw_finish_reason: accumulator.raw_finish_reason,
+            usage: accumulator.usage.unwrap_or_default(),
+            error: accumulator.error,
+            attempts: progress.attempt + 1,
+            unsupported_parameters,
+            started_at_ms: progress.started_at_ms,
+            finished_at_ms: now_unix_ms(),
+        };
+        if let Some(store) = &self.store {
+            store.response_finished(&record);
+        }
+        record
+    }
+}
+
+enum Wait<T> {
+    Done(T),
+    TimedOut,
+    Cancelled,
+}

@@ -1,0 +1,1260 @@
+//! The run database: saved targets, and every run with its prompts, responses and stream events.
+//!
+//! One SQLite file in WAL mode, so the CLI and the desktop app can read it while a run writes.
+//! Writes from a run go through [`StoreWriter`], a single thread that batches them, so streaming
+//! never waits on disk; reads and saved-target edits use the store's own connection and answer
+//! at once. The schema lives in timestamped migration files (see `migrations`).
+//!
+//! Left out on purpose: secrets (targets hold key references only), costs and metrics (computed
+//! elsewhere from what is stored here), and deleting runs (the schema cascades and keeps the
+//! search index right, but nothing asks for it yet).
+
+mod migrations;
+mod replay;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use writer::StoreWriter;
+
+use crate::error::{Error, Result};
+use crate::event::{FinishReason, ResponseKey, StreamEvent, Usage};
+use crate::record::{Metrics, ResponseRecord, RunId, RunRecord, now_unix_ms};
+use crate::request::Prompt;
+use crate::target::Target;
+
+/// `runs.status` while the run is going (and forever, if its process died).
+pub const RUN_STATUS_RUNNING: &str = "running";
+pub const RUN_STATUS_COMPLETED: &str = "completed";
+pub const RUN_STATUS_CANCELLED: &str = "cancelled";
+
+/// `responses.status`: the store's own vocabulary, derived from what the runner reports.
+const RESPONSE_STATUS_RUNNING: &str = "running";
+const RESPONSE_STATUS_COMPLETE: &str = "complete";
+const RESPONSE_STATUS_INCOMPLETE: &str = "incomplete";
+
+/// How long a connection waits for another to release the write lock (another ModelBench process
+/// writing its own run) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long dropping the store waits for its pending writes to commit. Bounded, so a stuck disk
+/// cannot hang shutdown.
+const DROP_WAIT: Duration = Duration::from_secs(10);
+
+/// Short run ids are prefixes; fewer characters than this would match too much to be useful.
+const MIN_RUN_ID_PREFIX: usize = 4;
+
+/// The database. Share it behind an `Arc`; reads take turns on one connection.
+///
+/// Dropping it blocks (ten seconds at most) until what its writers sent has been committed.
+pub struct Store {
+    path: PathBuf,
+    /// For reads and for the few writes that need an answer (saved targets).
+    connection: Mutex<Connection>,
+    writer: StoreWriter,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line of the run list.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub id: RunId,
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    pub status: String,
+    /// The first prompt's last user turn.
+    pub first_prompt: String,
+    pub prompt_count: u32,
+    pub target_names: Vec<String>,
+    pub repeat: u32,
+    /// Responses the run asked for: prompts × targets × repeat.
+    pub response_count: u32,
+    /// Responses that ended without completing, counting those a finished run left unfinished.
+    pub failed_count: u32,
+}
+
+/// A run as stored, with its responses.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredRun {
+    pub record: RunRecord,
+    pub finished_at_ms: Option<i64>,
+    pub status: String,
+    /// Ordered by prompt, target, repeat. A response that never finished (its process died, or
+    /// the run is still going) comes back rebuilt from its events, with `complete` false.
+    pub responses: Vec<ResponseRecord>,
+}
+
+/// One stored stream event of a response.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredEvent {
+    pub sequence: u64,
+    pub attempt: u32,
+    pub elapsed_us: u64,
+    pub event: StreamEvent,
+}
+
+/// A full-text match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SearchHit {
+    pub run_id: RunId,
+    /// `"prompt"`, `"system"` or `"response"`.
+    pub kind: String,
+    /// The responding target; `None` for prompt and system text.
+    pub target: Option<String>,
+    pub prompt_index: u32,
+    /// The matching passage, matches marked `[like this]`.
+    pub snippet: String,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it and its folder if needed, applies pending
+    /// migrations and starts the writer thread.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut writer_connection = open_connection(path)?;
+        migrations::apply(&mut writer_connection)?;
+        let connection = open_connection(path)?;
+        let writer = StoreWriter::spawn(writer_connection)?;
+        Ok(Store {
+            path: path.to_owned(),
+            connection: Mutex::new(connection),
+            writer,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A handle for the runner's writes; cheap to clone.
+    pub fn writer(&self) -> StoreWriter {
+        self.writer.clone()
+    }
+
+    /// How many stream events are stored, over all runs (the benchmark checks nothing was dropped).
+    pub fn count_events(&self) -> Result<u64> {
+        let count: i64 = self
+            .connection()
+            .query_row("SELECT count(*) FROM response_events", [], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The DDL of every table, index and trigger, sorted by name and separated by blank lines.
+    /// FTS5's own shadow tables are left out: SQLite, not this schema, decides their shape.
+    pub fn schema_sql(&self) -> Result<String> {
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT object.sql FROM sqlite_master AS object
+             WHERE object.sql IS NOT NULL
+               AND object.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+               AND NOT EXISTS (
+                   SELECT 1 FROM sqlite_master AS virtual
+                   WHERE virtual.sql LIKE 'CREATE VIRTUAL TABLE%'
+                     AND object.name LIKE replace(virtual.name, '_', '\\_') || '\\_%' ESCAPE '\\'
+               )
+             ORDER BY object.name",
+        )?;
+        let statements = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(statements
+            .iter()
+            .map(|sql| format!("{sql};\n"))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    /// Saves `target` under its name, replacing a saved target of that name (which keeps its
+    /// creation time).
+    pub fn save_target(&self, target: &Target) -> Result<()> {
+        let config_json = to_json(target, "target")?;
+        let mut connection = self.connection();
+        // IMMEDIATE takes the write lock up front, where the busy timeout applies, instead of
+        // failing at once if the writer thread commits between this statement's read and write.
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        transaction.execute(
+            "INSERT INTO targets (name, provider, model, config_json, created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (name) DO UPDATE SET
+                 provider = excluded.provider,
+                 model = excluded.model,
+                 config_json = excluded.config_json,
+                 updated_at_ms = excluded.updated_at_ms",
+            params![
+                target.name,
+                target.provider.as_str(),
+                target.model,
+                config_json,
+                now_unix_ms()
+            ],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Saved targets, ordered by name.
+    pub fn list_targets(&self) -> Result<Vec<Target>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare("SELECT config_json FROM targets ORDER BY name")?;
+        let mut rows = statement.query([])?;
+        let mut targets = Vec::new();
+        while let Some(row) = rows.next()? {
+            targets.push(from_json(&row.get::<_, String>(0)?, "target")?);
+        }
+        Ok(targets)
+    }
+
+    pub fn get_target(&self, name: &str) -> Result<Option<Target>> {
+        let connection = self.connection();
+        let config_json: Option<String> = connection
+            .query_row("SELECT config_json FROM targets WHERE name = ?1", [name], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        config_json.map(|text| from_json(&text, "target")).transpose()
+    }
+
+    /// Removes the saved target `name`; returns whether there was one.
+    pub fn remove_target(&self, name: &str) -> Result<bool> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let removed = transaction.execute("DELETE FROM targets WHERE name = ?1", [name])?;
+        transaction.commit()?;
+        Ok(removed > 0)
+    }
+
+    /// The `limit` most recent runs, newest first.
+    pub fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT runs.id, runs.started_at_ms, runs.finished_at_ms, runs.status, runs.targets_json,
+                 runs.repeat, runs.prompt_count, runs.response_count,
+                 coalesce((SELECT user_text FROM run_prompts
+                           WHERE run_prompts.run_id = runs.id ORDER BY prompt_index LIMIT 1), '')
+                     AS first_prompt,
+                 (SELECT count(*) FROM responses
+                  WHERE responses.run_id = runs.id AND responses.complete = 0
+                    AND (responses.status = ?2 OR runs.status <> ?3)) AS failed_count
+             FROM runs
+             ORDER BY runs.started_at_ms DESC, runs.id DESC
+             LIMIT ?1",
+        )?;
+        let mut rows = statement.query(params![
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            RESPONSE_STATUS_INCOMPLETE,
+            RUN_STATUS_RUNNING
+        ])?;
+        let mut summaries = Vec::new();
+        while let Some(row) = rows.next()? {
+            let targets: Vec<TargetName> = from_json(&row.get::<_, String>("targets_json")?, "run targets")?;
+            summaries.push(RunSummary {
+                id: parse_run_id(&row.get::<_, String>("id")?)?,
+                started_at_ms: row.get("started_at_ms")?,
+                finished_at_ms: row.get("finished_at_ms")?,
+                status: row.get("status")?,
+                first_prompt: row.get("first_prompt")?,
+                prompt_count: row.get("prompt_count")?,
+                target_names: targets.into_iter().map(|target| target.name).collect(),
+                repeat: row.get("repeat")?,
+                response_count: row.get("response_count")?,
+                failed_count: row.get("failed_count")?,
+            });
+        }
+        Ok(summaries)
+    }
+
+    /// The run `id` with its prompts and responses, or `None` if there is no such run.
+    pub fn load_run(&self, id: RunId) -> Result<Option<StoredRun>> {
+        let mut connection = self.connection();
+        // One read transaction, so a run the writer is still filling in is seen at one moment.
+        let transaction = connection.transaction()?;
+        let run_id = id.to_string();
+        let run = transaction
+            .query_row(
+                "SELECT started_at_ms, finished_at_ms, status, parameters_json, targets_json, repeat
+                 FROM runs WHERE id = ?1",
+                [&run_id],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Option<i64>>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, u32>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((started_at_ms, finished_at_ms, status, parameters_json, targets_json, repeat)) = run else {
+            return Ok(None);
+        };
+
+        let mut prompts = Vec::new();
+        {
+            let mut statement = transaction
+                .prepare("SELECT system, messages_json FROM run_prompts WHERE run_id = ?1 ORDER BY prompt_index")?;
+            let mut rows = statement.query([&run_id])?;
+            while let Some(row) = rows.next()? {
+                prompts.push(Prompt {
+                    system: row.get(0)?,
+                    messages: from_json(&row.get::<_, String>(1)?, "prompt messages")?,
+                });
+            }
+        }
+
+        let mut responses = Vec::new();
+        {
+            let mut statement = transaction.prepare(&format!(
+                "SELECT {RESPONSE_COLUMNS} FROM responses WHERE run_id = ?1
+                 ORDER BY prompt_index, target_index, repeat_index"
+            ))?;
+            let mut rows = statement.query([&run_id])?;
+            while let Some(row) = rows.next()? {
+                let mut response = response_from_row(row)?;
+                if row.get::<_, String>("status")? == RESPONSE_STATUS_RUNNING {
+                    let events = events_of_response(&transaction, row.get("id")?)?;
+                    replay::fold_events(&mut response, &events);
+                }
+                responses.push(response);
+            }
+        }
+
+        Ok(Some(StoredRun {
+            record: RunRecord {
+                id,
+                started_at_ms,
+                parameters: from_json(&parameters_json, "run parameters")?,
+                prompts,
+                targets: from_json(&targets_json, "run targets")?,
+                repeat,
+            },
+            finished_at_ms,
+            status,
+            responses,
+        }))
+    }
+
+    /// Finds a run from a full id or a unique prefix of one (at least four characters), so users
+    /// can type short ids. Ids are UUIDv7, whose leading characters are a timestamp: runs started
+    /// within a minute of each other share their first eight.
+    pub fn resolve_run_id(&self, text: &str) -> Result<Option<RunId>> {
+        let text = text.trim().to_ascii_lowercase();
+        let connection = self.connection();
+        if let Ok(id) = text.parse::<RunId>() {
+            let exists = connection
+                .query_row("SELECT 1 FROM runs WHERE id = ?1", [id.to_string()], |_| Ok(()))
+                .optional()?
+                .is_some();
+            return Ok(exists.then_some(id));
+        }
+        if text.chars().count() < MIN_RUN_ID_PREFIX {
+            return Err(Error::InvalidInput(format!(
+                "run id '{text}' is too short: give at least {MIN_RUN_ID_PREFIX} characters"
+            )));
+        }
+        if !text
+            .chars()
+            .all(|character| character.is_ascii_hexdigit() || character == '-')
+        {
+            return Ok(None);
+        }
+        // The text is only hex digits and dashes, so it holds no GLOB wildcard.
+        let mut statement = connection.prepare("SELECT id FROM runs WHERE id GLOB ?1 ORDER BY id LIMIT 2")?;
+        let matches = statement
+            .query_map([format!("{text}*")], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        match matches.as_slice() {
+            [] => Ok(None),
+            [only] => parse_run_id(only).map(Some),
+            _ => Err(Error::InvalidInput(format!(
+                "run id '{text}' matches more than one run: give more characters"
+            ))),
+        }
+    }
+
+    /// The stored events of one response, in sequence order (empty if there is no such response).
+    pub fn load_events(&self, id: RunId, key: ResponseKey) -> Result<Vec<StoredEvent>> {
+        let connection = self.connection();
+        let response_id: Option<i64> = connection
+            .query_row(
+                "SELECT id FROM responses
+                 WHERE run_id = ?1 AND prompt_index = ?2 AND target_index = ?3 AND repeat_index = ?4",
+                params![id.to_string(), key.prompt_index, key.target_index, key.repeat_index],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match response_id {
+            Some(response_id) => events_of_response(&connection, response_id),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Full-text search over prompts, system prompts and response texts, best matches first.
+    /// `query` is taken as plain words (all must match), never as FTS5 syntax, so any user text
+    /// is safe.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let Some(match_expression) = fts_match_expression(query) else {
+            return Ok(Vec::new());
+        };
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT run_id, kind, target, prompt_index,
+                 snippet(search_index, 0, '[', ']', '…', 16) AS snippet
+             FROM search_index
+             WHERE search_index MATCH ?1
+             ORDER BY rank
+             LIMIT ?2",
+        )?;
+        let mut rows = statement.query(params![match_expression, i64::try_from(limit).unwrap_or(i64::MAX)])?;
+        let mut hits = Vec::new();
+        while let Some(row) = rows.next()? {
+            hits.push(SearchHit {
+                run_id: parse_run_id(&row.get::<_, String>("run_id")?)?,
+                kind: row.get("kind")?,
+                target: row.get("target")?,
+                prompt_index: row.get("prompt_index")?,
+                snippet: row.get("snippet")?,
+            });
+        }
+        Ok(hits)
+    }
+
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held cannot leave the connection half-changed: an open
+        // transaction rolls back when dropped. So a poisoned lock is still safe to use.
+        self.connection.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Runner tasks may still hold writers, so the writer thread can outlive the store; but
+        // whoever drops the store (a CLI about to exit) expects what it sent to be on disk.
+        if !self.writer.wait_until_committed(DROP_WAIT) {
+            tracing::warn!(path = %self.path.display(), "closing the store before its pending writes were confirmed");
+        }
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let connection =
+        Connection::open(path).map_err(|error| Error::Storage(format!("cannot open {}: {error}", path.display())))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "foreign_keys", true)?;
+    let journal_mode: String = connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
+    if !journal_mode.eq_ignore_ascii_case("wal") {
+        // Some file systems (network shares) cannot do WAL; the store still works, with readers
+        // and the writer taking turns.
+        tracing::warn!(path = %path.display(), %journal_mode, "the database could not switch to WAL mode");
+    }
+    // In WAL mode NORMAL only risks the last commits on power loss, never corruption, and spares
+    // an fsync per batch.
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.set_prepared_statement_cache_capacity(32);
+    Ok(connection)
+}
+
+/// Turns user text into an FTS5 query that matches rows containing every word. Each word becomes
+/// a quoted phrase, so FTS5 operators and punctuation (`-`, `(`, `AND`, `*`, `:`) are just text.
+/// Words without a letter or digit are dropped: they tokenize to nothing, and an empty phrase
+/// would make the whole query match nothing. Control characters separate words too: FTS5 reads a
+/// NUL as the end of the query, which would leave a quote open.
+fn fts_match_expression(query: &str) -> Option<String> {
+    let phrases: Vec<String> = query
+        .split(|character: char| character.is_whitespace() || character.is_control())
+        .filter(|word| word.chars().any(char::is_alphanumeric))
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect();
+    (!phrases.is_empty()).then(|| phrases.join(" "))
+}
+
+/// The columns [`response_from_row`] reads.
+const RESPONSE_COLUMNS: &str = "id, run_id, prompt_index, target_index, repeat_index, target, provider, model, \
+     status, request_id, reported_model, region, text, reasoning, tool_calls_json, finish_reason, \
+     raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens, \
+     cache_creation_input_tokens, total_tokens, usage_raw_json, time_to_first_token_ms, total_ms, \
+     output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms, complete, \
+     error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms";
+
+fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
+    let usage_raw_json: Option<String> = row.get("usage_raw_json")?;
+    let error_json: Option<String> = row.get("error_json")?;
+    let finish_reason: Option<String> = row.get("finish_reason")?;
+    Ok(ResponseRecord {
+        run_id: parse_run_id(&row.get::<_, String>("run_id")?)?,
+        key: ResponseKey {
+            prompt_index: row.get("prompt_index")?,
+            target_index: row.get("target_index")?,
+            repeat_index: row.get("repeat_index")?,
+        },
+        target: row.get("target")?,
+        provider: row.get("provider")?,
+        model: row.get("model")?,
+        request_id: row.get("request_id")?,
+        reported_model: row.get("reported_model")?,
+        region: row.get("region")?,
+        text: row.get("text")?,
+        reasoning: row.get("reasoning")?,
+        tool_calls: from_json(&row.get::<_, String>("tool_calls_json")?, "tool calls")?,
+        // A newer ModelBench may know reasons this build does not; the raw reason is kept beside.
+        finish_reason: finish_reason.map(|reason| FinishReason::parse(&reason).unwrap_or(FinishReason::Other)),
+        raw_finish_reason: row.get("raw_finish_reason")?,
+        usage: Usage {
+            input_tokens: row.get("input_tokens")?,
+            output_tokens: row.get("output_tokens")?,
+            reasoning_tokens: row.get("reasoning_tokens")?,
+            cached_input_tokens: row.get("cached_input_tokens")?,
+            cache_creation_input_tokens: row.get("cache_creation_input_tokens")?,
+            total_tokens: row.get("total_tokens")?,
+            raw: usage_raw_json
+                .map(|text| from_json(&text, "usage"))
+                .transpose()?
+                .unwrap_or_default(),
+        },
+        metrics: Metrics {
+            time_to_first_token_ms: row.get("time_to_first_token_ms")?,
+            total_ms: row.get::<_, Option<f64>>("total_ms")?.unwrap_or_default(),
+            output_tokens_per_second: row.get("output_tokens_per_second")?,
+            content_chunks: row.get("content_chunks")?,
+            gap_p50_ms: row.get("gap_p50_ms")?,
+            gap_p95_ms: row.get("gap_p95_ms")?,
+            gap_max_ms: row.get("gap_max_ms")?,
+        },
+        complete: row.get("complete")?,
+        error: error_json.map(|text| from_json(&text, "error")).transpose()?,
+        attempts: row.get("attempts")?,
+        unsupported_parameters: from_json(
+            &row.get::<_, String>("unsupported_parameters_json")?,
+            "unsupported parameters",
+        )?,
+        started_at_ms: row.get("started_at_ms")?,
+        // A response that never finished has no end yet; replay fills in its last event's time.
+        finished_at_ms: row.get::<_, Option<i64>>("finished_at_ms")?.unwrap_or_default(),
+    })
+}
+
+fn events_of_response(connection: &Connection, response_id: i64) -> Result<Vec<StoredEvent>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT sequence, attempt, elapsed_us, payload_json FROM response_events
+         WHERE response_id = ?1 ORDER BY sequence",
+    )?;
+    let mut rows = statement.query([response_id])?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        events.push(StoredEvent {
+            sequence: row.get(0)?,
+            attempt: row.get(1)?,
+            elapsed_us: row.get(2)?,
+            event: from_json(&row.get::<_, String>(3)?, "event")?,
+        });
+    }
+    Ok(events)
+}
+
+/// Just the name of a stored target, so listing runs neither parses nor depends on the rest.
+#[derive(Deserialize)]
+struct TargetName {
+    name: String,
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {
+    serde_json::to_string(value).map_err(|error| Error::Storage(format!("cannot serialise {what}: {error}")))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|error| Error::Storage(format!("stored {what} is unreadable: {error}")))
+}
+
+fn parse_run_id(text: &str) -> Result<RunId> {
+    text.parse()
+        .map_err(|error| Error::Storage(format!("stored run id '{text}' is unreadable: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::error::ProviderError;
+    use crate::event::{ResponseMeta, StampedEvent};
+    use crate::record::ToolCall;
+    use crate::request::{Message, Parameters, Role};
+    use crate::target::ProviderKind;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn open_store() -> Result<(TempDir, Store)> {
+        let directory = TempDir::new()?;
+        // A nested folder, so `open` has to create it.
+        let store = Store::open(&directory.path().join("data").join("modelbench.db"))?;
+        Ok((directory, store))
+    }
+
+    fn sample_targets() -> Vec<Target> {
+        let mut openai = Target::new("gpt", ProviderKind::OpenAi, "gpt-5.4");
+        openai.base_url = Some("http://127.0.0.1:8787/v1".to_owned());
+        let mut anthropic = Target::new("claude", ProviderKind::Anthropic, "claude-sonnet-4-5");
+        anthropic.api_key_ref = Some("env:MY_ANTHROPIC_KEY".to_owned());
+        anthropic.headers = BTreeMap::from([("x-route".to_owned(), "eu".to_owned())]);
+        vec![openai, anthropic]
+    }
+
+    fn sample_run() -> RunRecord {
+        RunRecord {
+            id: RunId::new(),
+            started_at_ms: 1_790_000_000_000,
+            parameters: Parameters {
+                temperature: Some(0.2),
+                top_p: None,
+                max_output_tokens: Some(256),
+                stop_sequences: vec!["END".to_owned()],
+                seed: Some(7),
+            },
+            prompts: vec![
+                Prompt::user("Explain the aurora borealis").with_system(Some("Answer like a pirate".to_owned())),
+                Prompt {
+                    system: None,
+                    messages: vec![
+                        Message {
+                            role: Role::User,
+                            content: "What is Rust?".to_owned(),
+                        },
+                        Message {
+                            role: Role::Assistant,
+                            content: "A programming language.".to_owned(),
+                        },
+                        Message {
+                            role: Role::User,
+                            content: "Why is it fast?".to_owned(),
+                        },
+                    ],
+                },
+            ],
+            targets: sample_targets(),
+            repeat: 2,
+        }
+    }
+
+    fn key(prompt_index: u32, target_index: u32, repeat_index: u32) -> ResponseKey {
+        ResponseKey {
+            prompt_index,
+            target_index,
+            repeat_index,
+        }
+    }
+
+    fn stamped(key: ResponseKey, sequence: u64, attempt: u32, event: StreamEvent) -> StampedEvent {
+        StampedEvent {
+            response_key: key,
+            target: "gpt".to_owned(),
+            attempt,
+            sequence,
+            elapsed_us: 1_000 + sequence * 2_500,
+            event,
+        }
+    }
+
+    /// A complete stream with every kind of event but an error.
+    fn sample_events(key: ResponseKey) -> Vec<StampedEvent> {
+        let events = vec![
+            StreamEvent::Started(ResponseMeta {
+                request_id: Some("req_123".to_owned()),
+                reported_model: Some("gpt-5.4-2026-01-01".to_owned()),
+                region: Some("swedencentral".to_owned()),
+            }),
+            StreamEvent::ReasoningDelta {
+                text: "Solar wind...".to_owned(),
+            },
+            StreamEvent::TextDelta {
+                text: "Charged particles ".to_owned(),
+            },
+            StreamEvent::TextDelta {
+                text: "make the sky glow.".to_owned(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                id: Some("call_1".to_owned()),
+                name: Some("lookup".to_owned()),
+                arguments: "{\"q\":".to_owned(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                id: None,
+                name: None,
+                arguments: "\"aurora\"}".to_owned(),
+            },
+            StreamEvent::Usage(Usage {
+                input_tokens: Some(12),
+                output_tokens: Some(9),
+                reasoning_tokens: Some(3),
+                cached_input_tokens: Some(0),
+                cache_creation_input_tokens: None,
+                total_tokens: Some(21),
+                raw: json!({"prompt_tokens": 12, "completion_tokens": 9}),
+            }),
+            StreamEvent::Finished {
+                reason: FinishReason::Stop,
+                raw_reason: Some("stop".to_owned()),
+            },
+        ];
+        events
+            .into_iter()
+            .zip(0..)
+            .map(|(event, sequence)| stamped(key, sequence, 0, event))
+            .collect()
+    }
+
+    /// The record the runner would build from [`sample_events`].
+    fn complete_response(run_id: RunId, key: ResponseKey) -> ResponseRecord {
+        ResponseRecord {
+            run_id,
+            key,
+            target: "gpt".to_owned(),
+            provider: "openai".to_owned(),
+            model: "gpt-5.4".to_owned(),
+            request_id: Some("req_123".to_owned()),
+            reported_model: Some("gpt-5.4-2026-01-01".to_owned()),
+            region: Some("swedencentral".to_owned()),
+            text: "Charged particles make the sky glow.".to_owned(),
+            reasoning: "Solar wind...".to_owned(),
+            tool_calls: vec![ToolCall {
+                index: 0,
+                id: Some("call_1".to_owned()),
+                name: Some("lookup".to_owned()),
+                arguments: "{\"q\":\"aurora\"}".to_owned(),
+            }],
+            finish_reason: Some(FinishReason::Stop),
+            raw_finish_reason: Some("stop".to_owned()),
+            usage: Usage {
+                input_tokens: Some(12),
+                output_tokens: Some(9),
+                reasoning_tokens: Some(3),
+                cached_input_tokens: Some(0),
+                cache_creation_input_tokens: None,
+                total_tokens: Some(21),
+                raw: json!({"prompt_tokens": 12, "completion_tokens": 9}),
+            },
+            metrics: Metrics {
+                time_to_first_token_ms: Some(3.5),
+                total_ms: 18.5,
+                output_tokens_per_second: Some(612.25),
+                content_chunks: 4,
+                gap_p50_ms: Some(2.5),
+                gap_p95_ms: Some(2.5),
+                gap_max_ms: Some(2.5),
+            },
+            complete: true,
+            error: None,
+            attempts: 1,
+            unsupported_parameters: vec!["seed".to_owned()],
+            started_at_ms: 1_790_000_000_010,
+            finished_at_ms: 1_790_000_000_029,
+        }
+    }
+
+    /// A response that failed before any content, after a retry.
+    fn failed_response(run_id: RunId, key: ResponseKey) -> ResponseRecord {
+        let mut error = ProviderError::from_cloud(
+            "anthropic",
+            Some(529),
+            Some("overloaded_error".to_owned()),
+            "Overloaded",
+        );
+        error.target = "claude".to_owned();
+        error.retry_after_ms = Some(1_500);
+        ResponseRecord {
+            run_id,
+            key,
+            target: "claude".to_owned(),
+            provider: "anthropic".to_owned(),
+            model: "claude-sonnet-4-5".to_owned(),
+            request_id: None,
+            reported_model: None,
+            region: None,
+            text: String::new(),
+            reasoning: String::new(),
+            tool_calls: Vec::new(),
+            finish_reason: None,
+            raw_finish_reason: None,
+            usage: Usage::default(),
+            metrics: Metrics {
+                total_ms: 812.0,
+                ..Metrics::default()
+            },
+            complete: false,
+            error: Some(error),
+            attempts: 2,
+            unsupported_parameters: Vec::new(),
+            started_at_ms: 1_790_000_000_011,
+            finished_at_ms: 1_790_000_000_823,
+        }
+    }
+
+    fn count_rows(store: &Store, table: &str) -> Result<i64> {
+        Ok(store
+            .connection()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0))?)
+    }
+
+    #[test]
+    fn schema_matches_snapshot() -> TestResult {
+        let (_directory, store) = open_store()?;
+        insta::assert_snapshot!("schema", store.schema_sql()?);
+        Ok(())
+    }
+
+    #[test]
+    fn migrations_apply_once_in_wal_mode() -> TestResult {
+        let directory = TempDir::new()?;
+        let path = directory.path().join("modelbench.db");
+        let applied_at = {
+            let store = Store::open(&path)?;
+            let connection = store.connection();
+            let journal_mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+            assert_eq!(journal_mode, "wal");
+            let foreign_keys: bool = connection.query_row("PRAGMA foreign_keys", [], |row| row.get(0))?;
+            assert!(foreign_keys);
+            let rows: Vec<(String, i64)> = connection
+                .prepare("SELECT version, applied_at_ms FROM schema_migrations")?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].0, "20261124100000_initial");
+            rows[0].1
+        };
+
+        let store = Store::open(&path)?;
+        let applied_at_again: i64 = store.connection().query_row(
+            "SELECT applied_at_ms FROM schema_migrations WHERE version = '20261124100000_initial'",
+            [],
+            |row| row.get(0),
+        )?;
+        assert_eq!(applied_at_again, applied_at);
+        assert_eq!(count_rows(&store, "schema_migrations")?, 1);
+        assert!(migrations::apply(&mut Connection::open(&path)?)?.is_empty());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_run_round_trips() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let writer = store.writer();
+        let run = sample_run();
+        let complete_key = key(0, 0, 0);
+        let failed_key = key(0, 1, 0);
+
+        writer.run_started(&run);
+        writer.response_started(run.id, complete_key, "gpt", "openai", "gpt-5.4", 1_790_000_000_010);
+        let events = sample_events(complete_key);
+        for event in &events {
+            writer.event(run.id, event);
+        }
+        writer.response_finished(&complete_response(run.id, complete_key));
+        // This one never sent `response_started`: finishing inserts it.
+        writer.response_finished(&failed_response(run.id, failed_key));
+        writer.run_finished(run.id, 1_790_000_001_000, RUN_STATUS_COMPLETED);
+        writer.flush().await?;
+
+        let stored = store.load_run(run.id)?.ok_or("the run is missing")?;
+        assert_eq!(stored.record, run);
+        assert_eq!(stored.status, RUN_STATUS_COMPLETED);
+        assert_eq!(stored.finished_at_ms, Some(1_790_000_001_000));
+        assert_eq!(
+            stored.responses,
+            vec![
+                complete_response(run.id, complete_key),
+                failed_response(run.id, failed_key)
+            ]
+        );
+
+        let stored_events = store.load_events(run.id, complete_key)?;
+        let expected: Vec<StoredEvent> = events
+            .into_iter()
+            .map(|event| StoredEvent {
+                sequence: event.sequence,
+                attempt: event.attempt,
+                elapsed_us: event.elapsed_us,
+                event: event.event,
+            })
+            .collect();
+        assert_eq!(stored_events, expected);
+        assert!(store.load_events(run.id, key(1, 0, 0))?.is_empty());
+        assert!(store.load_run(RunId::new())?.is_none());
+
+        let summaries = store.list_runs(10)?;
+        assert_eq!(
+            summaries,
+            vec![RunSummary {
+                id: run.id,
+                started_at_ms: run.started_at_ms,
+                finished_at_ms: Some(1_790_000_001_000),
+                status: RUN_STATUS_COMPLETED.to_owned(),
+                first_prompt: "Explain the aurora borealis".to_owned(),
+                prompt_count: 2,
+                target_names: vec!["gpt".to_owned(), "claude".to_owned()],
+                repeat: 2,
+                response_count: 8,
+                failed_count: 1,
+            }]
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn runs_are_listed_newest_first() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let writer = store.writer();
+        let mut older = sample_run();
+        older.started_at_ms -= 60_000;
+        let newer = sample_run();
+        writer.run_started(&newer);
+        writer.run_started(&older);
+        writer.flush().await?;
+
+        let ids: Vec<RunId> = store.list_runs(10)?.into_iter().map(|summary| summary.id).collect();
+        assert_eq!(ids, vec![newer.id, older.id]);
+        assert_eq!(store.list_runs(1)?.len(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_crashed_response_keeps_its_partial_output() -> TestResult {
+        let directory = TempDir::new()?;
+        let path = directory.path().join("modelbench.db");
+        let run = sample_run();
+        let crashed_key = key(1, 0, 1);
+        let events: Vec<StampedEvent> = sample_events(crashed_key).into_iter().take(4).collect();
+        {
+            let store = Store::open(&path)?;
+            let writer = store.writer();
+            writer.run_started(&run);
+            writer.response_started(run.id, crashed_key, "gpt", "openai", "gpt-5.4", 1_790_000_000_010);
+            for event in &events {
+                writer.event(run.id, event);
+            }
+            // No flush, no finish: the process "dies" here, and dropping the store must still
+            // commit what was sent.
+        }
+
+        let store = Store::open(&path)?;
+        let stored = store.load_run(run.id)?.ok_or("the run is missing")?;
+        assert_eq!(stored.status, RUN_STATUS_RUNNING);
+        assert_eq!(stored.finished_at_ms, None);
+        let [response] = stored.responses.as_slice() else {
+            panic!("expected one response, got {:?}", stored.responses);
+        };
+        assert!(!response.complete);
+        assert_eq!(response.key, crashed_key);
+        assert_eq!(response.request_id.as_deref(), Some("req_123"));
+        assert_eq!(response.reasoning, "Solar wind...");
+        assert_eq!(response.text, "Charged particles make the sky glow.");
+        let milliseconds = |value: Option<f64>| value.map(|value| (value * 1_000.0).round() / 1_000.0);
+        assert_eq!(response.metrics.content_chunks, 3);
+        assert_eq!(milliseconds(response.metrics.time_to_first_token_ms), Some(3.5));
+        assert_eq!(milliseconds(Some(response.metrics.total_ms)), Some(8.5));
+        assert_eq!(milliseconds(response.metrics.gap_max_ms), Some(2.5));
+        // Two chunks after the first, over 5 ms.
+        assert_eq!(milliseconds(response.metrics.output_tokens_per_second), Some(400.0));
+        assert_eq!(response.attempts, 1);
+        assert_eq!(response.finished_at_ms, 1_790_000_000_018);
+        assert_eq!(response.error, None);
+        assert_eq!(store.load_events(run.id, crashed_key)?.len(), events.len());
+        // The run is still "running" (nobody finished it), so its unfinished response is not
+        // counted as failed yet.
+        assert_eq!(store.list_runs(1)?[0].failed_count, 0);
+
+        // Once the run is marked finished, the response that never ended counts as failed.
+        store
+            .writer()
+            .run_finished(run.id, 1_790_000_009_000, RUN_STATUS_CANCELLED);
+        store.writer().flush().await?;
+        assert_eq!(store.list_runs(1)?[0].failed_count, 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn search_finds_prompts_and_responses() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let writer = store.writer();
+        let run = sample_run();
+        let response_key = key(0, 0, 0);
+        writer.run_started(&run);
+        writer.response_started(run.id, response_key, "gpt", "openai", "gpt-5.4", 1_790_000_000_010);
+        let mut response = complete_response(run.id, response_key);
+        response.text = "Les aurores boréales: the sky glows green".to_owned();
+        writer.response_finished(&response);
+        writer.flush().await?;
+
+        let hits = store.search("aurora", 10)?;
+        assert_eq!(
+            hits,
+            vec![SearchHit {
+                run_id: run.id,
+                kind: "prompt".to_owned(),
+                target: None,
+                prompt_index: 0,
+                snippet: "Explain the [aurora] borealis".to_owned(),
+            }]
+        );
+
+        let hits = store.search("pirate", 10)?;
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].kind, "system");
+
+        let hits = store.search("fast", 10)?;
+        assert_eq!((hits.len(), hits[0].prompt_index), (1, 1));
+
+        // Diacritics are folded: "boreales" finds "boréales".
+        let hits = store.search("boreales GREEN", 10)?;
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].kind, "response");
+        assert_eq!(hits[0].target.as_deref(), Some("gpt"));
+        assert_eq!(hits[0].run_id, run.id);
+        assert_eq!(hits[0].snippet, "Les aurores [boréales]: the sky glows [green]");
+
+        // A response finished again replaces its document instead of adding one.
+        response.text = "Something else entirely".to_owned();
+        writer.response_finished(&response);
+        writer.flush().await?;
+        assert!(store.search("green", 10)?.is_empty());
+        assert_eq!(store.search("entirely", 10)?.len(), 1);
+
+        // Punctuation inside a word is literal text, not FTS5 syntax.
+        assert_eq!(store.search("aurora-borealis", 10)?.len(), 1);
+        for hostile in [
+            "foo-bar (",
+            "\"",
+            "\"\"\"",
+            "'",
+            "*",
+            "aurora*",
+            "NEAR(aurora borealis)",
+            "AND",
+            "OR NOT",
+            "^aurora",
+            "body:aurora",
+            "{body kind}: aurora",
+            "aurora\"",
+            "-",
+            "",
+            "   ",
+            "(((",
+            "a\0b",
+        ] {
+            store.search(hostile, 10)?;
+        }
+        assert_eq!(store.search("aurora\"", 10)?.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn targets_are_saved_replaced_and_removed() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let [gpt, claude] = <[Target; 2]>::try_from(sample_targets()).map_err(|_| "two targets")?;
+        store.save_target(&gpt)?;
+        store.save_target(&claude)?;
+        assert_eq!(store.list_targets()?, vec![claude.clone(), gpt.clone()]);
+        assert_eq!(store.get_target("gpt")?, Some(gpt.clone()));
+        assert_eq!(store.get_target("missing")?, None);
+
+        let created_at = |store: &Store| -> Result<(i64, i64)> {
+            Ok(store
+                .connection()
+                .query_row("SELECT id, created_at_ms FROM targets WHERE name = 'gpt'", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?)
+        };
+        let before = created_at(&store)?;
+        store.connection().execute(
+            "UPDATE targets SET created_at_ms = created_at_ms - 1000 WHERE name = 'gpt'",
+            [],
+        )?;
+        let mut changed = gpt.clone();
+        changed.model = "gpt-5.4-mini".to_owned();
+        changed.label = Some("cheap".to_owned());
+        store.save_target(&changed)?;
+        assert_eq!(store.get_target("gpt")?, Some(changed.clone()));
+        assert_eq!(store.list_targets()?.len(), 2);
+        assert_eq!(created_at(&store)?, (before.0, before.1 - 1000));
+        let model: String =
+            store
+                .connection()
+                .query_row("SELECT model FROM targets WHERE name = 'gpt'", [], |row| row.get(0))?;
+        assert_eq!(model, "gpt-5.4-mini");
+
+        assert!(store.remove_target("gpt")?);
+        assert!(!store.remove_target("gpt")?);
+        assert_eq!(store.get_target("gpt")?, None);
+        assert_eq!(store.list_targets()?, vec![claude]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_writer_keeps_up_with_a_flood_of_events() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let writer = store.writer();
+        let run = sample_run();
+        writer.run_started(&run);
+        let keys = [key(0, 0, 0), key(0, 1, 0), key(1, 0, 0), key(1, 1, 1)];
+        for response_key in keys {
+            writer.response_started(run.id, response_key, "gpt", "openai", "gpt-5.4", 1_790_000_000_010);
+        }
+        for sequence in 0..5_000 {
+            for response_key in keys {
+                let event = StreamEvent::TextDelta {
+                    text: format!("token {sequence} "),
+                };
+                writer.event(run.id, &stamped(response_key, sequence, 0, event));
+            }
+        }
+        writer.flush().await?;
+        assert_eq!(count_rows(&store, "response_events")?, 20_000);
+        assert_eq!(store.load_events(run.id, keys[3])?.len(), 5_000);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn write_errors_reach_the_next_flush_and_spare_other_writes() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let writer = store.writer();
+        let run = sample_run();
+        let orphan_key = key(1, 1, 1);
+        writer.run_started(&run);
+        // Neither of these has anything to attach to.
+        writer.event(
+            run.id,
+            &stamped(orphan_key, 0, 0, StreamEvent::TextDelta { text: "x".to_owned() }),
+        );
+        writer.run_finished(RunId::new(), 1, RUN_STATUS_COMPLETED);
+        // The same run twice breaks its primary key.
+        writer.run_started(&run);
+        writer.response_started(run.id, key(0, 0, 0), "gpt", "openai", "gpt-5.4", 1);
+        writer.event(
+            run.id,
+            &stamped(key(0, 0, 0), 0, 0, StreamEvent::TextDelta { text: "ok".to_owned() }),
+        );
+        writer.run_finished(run.id, 2, RUN_STATUS_COMPLETED);
+
+        let error = writer
+            .flush()
+            .await
+            .expect_err("the failed writes are reported")
+            .to_string();
+        assert!(error.contains("no such response"), "{error}");
+        assert!(error.contains("and 2 more failed writes"), "{error}");
+        writer.flush().await?;
+
+        let stored = store.load_run(run.id)?.ok_or("the run is missing")?;
+        assert_eq!(stored.status, RUN_STATUS_COMPLETED);
+        assert_eq!(stored.responses.len(), 1);
+        assert_eq!(store.load_events(run.id, key(0, 0, 0))?.len(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn run_ids_resolve_from_a_prefix() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let writer = store.writer();
+        let ids = [
+            "01900000-0000-7000-8000-000000000001",
+            "01900000-0000-7000-8000-000000000002",
+            "01910000-0000-7000-8000-000000000003",
+        ]
+        .map(|text| text.parse::<RunId>());
+        for id in &ids {
+            let mut run = sample_run();
+            run.id = id.clone()?;
+            writer.run_started(&run);
+        }
+        writer.flush().await?;
+        let [first, _, third] = ids.map(|id| id.ok());
+
+        assert_eq!(store.resolve_run_id("0191")?, third);
+        assert_eq!(store.resolve_run_id(" 01910000-0000 ")?, third);
+        assert_eq!(store.resolve_run_id("01900000-0000-7000-8000-000000000001")?, first);
+        assert_eq!(
+            store.resolve_run_id("01900000-0000-7000-8000-000000000001".to_uppercase().as_str())?,
+            first
+        );
+        assert_eq!(store.resolve_run_id("01900000000070008000000000000001")?, first);
+        assert_eq!(store.resolve_run_id("01900000-0000-7000-8000-000000000009")?, None);
+        assert_eq!(store.resolve_run_id("ffff")?, None);
+        assert_eq!(store.resolve_run_id("zzzz*")?, None);
+        let ambiguous = store.resolve_run_id("0190").expect_err("two runs share the prefix");
+        assert!(ambiguous.to_string().contains("more than one run"), "{ambiguous}");
+        assert!(store.resolve_run_id("019").is_err());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn deleting_a_run_takes_its_rows_and_search_documents() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let writer = store.writer();
+        let kept = sample_run();
+        let deleted = sample_run();
+        for run in [&kept, &deleted] {
+            writer.run_started(run);
+            let response_key = key(0, 0, 0);
+            writer.response_started(run.id, response_key, "gpt", "openai", "gpt-5.4", 1);
+            for event in sample_events(response_key) {
+                writer.event(run.id, &event);
+            }
+            writer.response_finished(&complete_response(run.id, response_key));
+        }
+        writer.flush().await?;
+        assert_eq!(store.search("aurora", 10)?.len(), 2);
+        assert_eq!(store.search("glow", 10)?.len(), 2);
+
+        store
+            .connection()
+            .execute("DELETE FROM runs WHERE id = ?1", [deleted.id.to_string()])?;
+        for query in ["aurora", "pirate", "fast", "glow"] {
+            let runs: Vec<RunId> = store.search(query, 10)?.into_iter().map(|hit| hit.run_id).collect();
+            assert_eq!(runs, vec![kept.id], "{query}");
+        }
+        assert_eq!(count_rows(&store, "responses")?, 1);
+        assert_eq!(count_rows(&store, "response_events")?, 8);
+        assert_eq!(count_rows(&store, "run_prompts")?, 2);
+        assert!(store.load_run(kept.id)?.is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn the_store_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Store>();
+        assert_send_sync::<StoreWriter>();
+    }
+
+    #[test]
+    fn user_text_becomes_quoted_phrases() {
+        assert_eq!(fts_match_expression("foo-bar ("), Some("\"foo-bar\"".to_owned()));
+        assert_eq!(
+            fts_match_expression("say \"hi\" OR"),
+            Some("\"say\" \"\"\"hi\"\"\" \"OR\"".to_owned())
+        );
+        assert_eq!(fts_match_expression("  ( - * "), None);
+    }
+}

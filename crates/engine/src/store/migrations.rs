@@ -1,0 +1,104 @@
+//! Schema migrations: timestamped SQL files compiled into the binary and applied in order.
+//!
+//! A shipped migration is never edited, only followed by a new file, because databases in the
+//! wild have already run the old text. Each migration runs in its own `IMMEDIATE` transaction
+//! that also re-checks whether it was applied, so two processes opening the same new database at
+//! once (the CLI and the desktop app) cannot both apply it.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::record::now_unix_ms;
+
+/// One migration file: its version (the file name without `.sql`) and its SQL.
+pub(super) struct Migration {
+    pub version: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first. Append only.
+pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+    version: "20261124100000_initial",
+    sql: include_str!("../../migrations/20261124100000_initial.sql"),
+}];
+
+/// Applies the migrations this database has not seen yet and returns their versions.
+pub(super) fn apply(connection: &mut Connection) -> Result<Vec<&'static str>> {
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if is_applied(&transaction, migration.version)? {
+            continue;
+        }
+        transaction
+            .execute_batch(migration.sql)
+            .map_err(|error| Error::Storage(format!("migration {}: {error}", migration.version)))?;
+        transaction.execute(
+            "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, ?2)",
+            (migration.version, now_unix_ms()),
+        )?;
+        transaction.commit()?;
+        tracing::info!(version = migration.version, "applied database migration");
+        applied.push(migration.version);
+    }
+    warn_about_unknown_versions(connection)?;
+    Ok(applied)
+}
+
+/// The first migration creates `schema_migrations` itself, so a database without that table has
+/// had nothing applied.
+fn is_applied(connection: &Connection, version: &str) -> Result<bool> {
+    let has_table: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_table {
+        return Ok(false);
+    }
+    let found = connection
+        .query_row("SELECT 1 FROM schema_migrations WHERE version = ?1", [version], |_| {
+            Ok(())
+        })
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// A newer ModelBench may have migrated this database further. Its additions are meant to be
+/// compatible, so this build carries on, but the log should say why something might look odd.
+fn warn_about_unknown_versions(connection: &Connection) -> Result<()> {
+    let mut statement = connection.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
+    let versions = statement.query_map([], |row| row.get::<_, String>(0))?;
+    for version in versions {
+        let version = version?;
+        if !MIGRATIONS.iter().any(|migration| migration.version == version) {
+            tracing::warn!(%version, "the database has a migration this build does not know (written by a newer ModelBench?)");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_unique_and_in_order() {
+        let versions: Vec<&str> = MIGRATIONS.iter().map(|migration| migration.version).collect();
+        let mut sorted = versions.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(versions, sorted);
+    }
+
+    #[test]
+    fn every_migration_opens_with_a_comment_about_its_tables() {
+        for migration in MIGRATIONS {
+            assert!(
+                migration.sql.starts_with("-- "),
+                "{} must open with an SQL comment saying what its tables are for",
+                migration.version
+            );
+        }
+    }
+}

@@ -1,0 +1,623 @@
+//! The store's single writer: one thread that owns a connection and commits what runs produce.
+//!
+//! Streaming code calls [`StoreWriter`] from async tasks, tens of thousands of events a second.
+//! Each call only pushes onto an unbounded channel, so a slow disk never slows a stream. The thread
+//! drains whatever is queued and applies it in one transaction, which is what makes that rate cheap
+//! for SQLite. A caller that did not wait cannot be handed an error, so failed writes are logged and
+//! kept for the next [`StoreWriter::flush`]; one failed write never costs the writes around it.
+//!
+//! Reads and the rare synchronous writes (saved targets) go through the [`Store`](super::Store)'s
+//! own connection, not through here.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params, params};
+use tokio::sync::oneshot;
+
+use super::{
+    RESPONSE_STATUS_COMPLETE, RESPONSE_STATUS_INCOMPLETE, RESPONSE_STATUS_RUNNING, RUN_STATUS_RUNNING, to_json,
+};
+use crate::error::{Error, Result};
+use crate::event::{ResponseKey, StampedEvent, StreamEvent};
+use crate::record::{ResponseRecord, RunId, RunRecord};
+
+/// Bounds one transaction, so the memory a batch holds and the WAL it grows stay small even when
+/// events pile up behind a slow disk.
+const MAX_BATCH: usize = 10_000;
+
+/// What streaming code asks the writer thread to do.
+enum WriteCommand {
+    RunStarted(Box<RunRecord>),
+    ResponseStarted {
+        run: RunId,
+        key: ResponseKey,
+        target: String,
+        provider: String,
+        model: String,
+        started_at_ms: i64,
+    },
+    Event {
+        run: RunId,
+        key: ResponseKey,
+        sequence: u64,
+        attempt: u32,
+        elapsed_us: u64,
+        event: StreamEvent,
+    },
+    ResponseFinished(Box<ResponseRecord>),
+    RunFinished {
+        run: RunId,
+        finished_at_ms: i64,
+        status: String,
+    },
+    /// Answered once everything before it is committed, with the write errors since the last flush.
+    Flush(oneshot::Sender<Result<()>>),
+    /// Answered once everything before it is committed; for code that cannot await (drop).
+    Barrier(mpsc::SyncSender<()>),
+}
+
+impl WriteCommand {
+    /// Names the write in error messages, since nobody is waiting on it to say which one failed.
+    fn describe(&self) -> String {
+        match self {
+            Self::RunStarted(run) => format!("run {} start", run.id),
+            Self::ResponseStarted { run, key, .. } => {
+                format!("run {run} {} start", describe_key(*key))
+            }
+            Self::Event { run, key, sequence, .. } => {
+                format!("run {run} {} event {sequence}", describe_key(*key))
+            }
+            Self::ResponseFinished(response) => {
+                format!("run {} {} finish", response.run_id, describe_key(response.key))
+            }
+            Self::RunFinished { run, .. } => format!("run {run} finish"),
+            Self::Flush(_) => "flush".to_owned(),
+            Self::Barrier(_) => "barrier".to_owned(),
+        }
+    }
+
+    fn is_write(&self) -> bool {
+        !matches!(self, Self::Flush(_) | Self::Barrier(_))
+    }
+}
+
+fn describe_key(key: ResponseKey) -> String {
+    format!(
+        "response (prompt {}, target {}, repeat {})",
+        key.prompt_index, key.target_index, key.repeat_index
+    )
+}
+
+/// A cheap, cloneable handle onto the writer thread. Every method but [`flush`](Self::flush)
+/// returns at once.
+#[derive(Clone, Debug)]
+pub struct StoreWriter {
+    sender: mpsc::Sender<WriteCommand>,
+}
+
+impl StoreWriter {
+    /// Starts the writer thread on `connection`. It ends once every handle is dropped, after
+    /// committing everything they sent.
+    pub(super) fn spawn(connection: Connection) -> Result<Self> {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("modelbench-store-writer".to_owned())
+            .spawn(move || WriterThread::new(connection).run(&receiver))?;
+        Ok(Self { sender })
+    }
+
+    /// Records the run, its prompts and their search documents.
+    pub fn run_started(&self, run: &RunRecord) {
+        self.send(WriteCommand::RunStarted(Box::new(run.clone())));
+    }
+
+    /// Creates the response's row, so its events have somewhere to go before it finishes.
+    pub fn response_started(
+        &self,
+        run: RunId,
+        key: ResponseKey,
+        target: &str,
+        provider: &str,
+        model: &str,
+        started_at_ms: i64,
+    ) {
+        self.send(WriteCommand::ResponseStarted {
+            run,
+            key,
+            target: target.to_owned(),
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            started_at_ms,
+        });
+    }
+
+    /// Records one stamped event. The hot path: it clones the event and nothing more; the thread
+    /// serialises it.
+    pub fn event(&self, run: RunId, event: &StampedEvent) {
+        self.send(WriteCommand::Event {
+            run,
+            key: event.response_key,
+            sequence: event.sequence,
+            attempt: event.attempt,
+            elapsed_us: event.elapsed_us,
+            event: event.event.clone(),
+        });
+    }
+
+    /// Fills in the response's row (creating it if `response_started` never came) and indexes
+    /// its text for search.
+    pub fn response_finished(&self, response: &ResponseRecord) {
+        self.send(WriteCommand::ResponseFinished(Box::new(response.clone())));
+    }
+
+    pub fn run_finished(&self, run: RunId, finished_at_ms: i64, status: &str) {
+        self.send(WriteCommand::RunFinished {
+            run,
+            finished_at_ms,
+            status: status.to_owned(),
+        });
+    }
+
+    /// Resolves when everything sent before it is committed. Returns the first write error since
+    /// the last flush (from any handle: they share one thread), if any.
+    pub async fn flush(&self) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        if self.sender.send(WriteCommand::Flush(reply)).is_err() {
+            return Err(writer_stopped());
+        }
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
+    /// Blocks until everything sent before it is committed, or `timeout` passes. Returns whether
+    /// the writer confirmed.
+    pub(super) fn wait_until_committed(&self, timeout: Duration) -> bool {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.sender.send(WriteCommand::Barrier(reply)).is_ok() && answer.recv_timeout(timeout).is_ok()
+    }
+
+    fn send(&self, command: WriteCommand) {
+        // Only a panic ends the thread while handles exist; the write cannot go anywhere then.
+        if self.sender.send(command).is_err() {
+            tracing::error!("the store writer has stopped; a write was dropped");
+        }
+    }
+}
+
+fn writer_stopped() -> Error {
+    Error::Storage("the store writer has stopped".to_owned())
+}
+
+/// The state owned by the writer thread.
+struct WriterThread {
+    connection: Connection,
+    /// Row ids of responses that may still receive events, so an event costs one insert.
+    response_ids: HashMap<(RunId, ResponseKey), i64>,
+    /// The first write error since the last flush, and how many followed it.
+    unreported_error: Option<String>,
+    unreported_more: usize,
+}
+
+impl WriterThread {
+    fn new(connection: Connection) -> Self {
+        Self {
+            connection,
+            response_ids: HashMap::new(),
+            unreported_error: None,
+            unreported_more: 0,
+        }
+    }
+
+    fn run(mut self, receiver: &mpsc::Receiver<WriteCommand>) {
+        // `recv` hands over everything queued before it reports that every sender is gone, so
+        // writes sent just before the last handle dropped are still committed.
+        while let Ok(first) = receiver.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH
+                && let Ok(command) = receiver.try_recv()
+            {
+                batch.push(command);
+            }
+            self.apply_batch(batch);
+        }
+        tracing::debug!("store writer finished: every handle was dropped");
+    }
+
+    fn apply_batch(&mut self, batch: Vec<WriteCommand>) {
+        let outcomes = match self.apply_in_one_transaction(&batch) {
+            Ok(outcomes) => outcomes,
+            Err(BatchFailure::NotStarted(error)) => {
+                // Nothing was applied and retrying write by write would only wait on the same
+                // lock again for each of them.
+                let message = error.to_string();
+                batch
+                    .iter()
+                    .map(|command| command.is_write().then(|| format!("{}: {message}", command.describe())))
+                    .collect()
+            }
+            Err(BatchFailure::RolledBack(error)) => {
+                tracing::warn!(%error, "a store batch was rolled back; applying its writes one by one");
+                // Ids cached during the rolled-back transaction may name rows that no longer exist.
+                self.response_ids.clear();
+                self.apply_one_by_one(&batch)
+            }
+        };
+        self.settle(batch, outcomes);
+    }
+
+    /// The fast path. Returns, per command, the error that command met (SQLite undoes just the
+    /// failed statement, so the rest of the batch still commits).
+    fn apply_in_one_transaction(&mut self, batch: &[WriteCommand]) -> Result<Vec<Option<String>>, BatchFailure> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(BatchFailure::NotStarted)?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for command in batch {
+            let outcome = apply(&transaction, &mut self.response_ids, command).err();
+            // Some errors (disk full, I/O) make SQLite roll back the whole transaction; anything
+            // applied after that would run outside it, one autocommit at a time.
+            if outcome.is_some() && transaction.is_autocommit() {
+                return Err(BatchFailure::RolledBack(Error::Storage(
+                    "SQLite rolled the transaction back".to_owned(),
+                )));
+            }
+            outcomes.push(outcome.map(|error| format!("{}: {error}", command.describe())));
+        }
+        transaction
+            .commit()
+            .map_err(|error| BatchFailure::RolledBack(error.into()))?;
+        Ok(outcomes)
+    }
+
+    /// The slow path after a rolled-back batch: each write in its own transaction, so the writes
+    /// that can succeed do.
+    fn apply_one_by_one(&mut self, batch: &[WriteCommand]) -> Vec<Option<String>> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for command in batch {
+            if !command.is_write() {
+                outcomes.push(None);
+                continue;
+            }
+            let result = self
+                .connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(Error::from)
+                .and_then(|transaction| {
+                    apply(&transaction, &mut self.response_ids, command)?;
+                    transaction.commit().map_err(Error::from)
+                });
+            if let Err(error) = result {
+                self.response_ids.clear();
+                outcomes.push(Some(format!("{}: {error}", command.describe())));
+            } else {
+                outcomes.push(None);
+            }
+        }
+        outcomes
+    }
+
+    /// Logs and remembers errors, then answers flushes and barriers, in the order they were sent.
+    fn settle(&mut self, batch: Vec<WriteCommand>, outcomes: Vec<Option<String>>) {
+        let mut failures = 0_usize;
+        for (command, outcome) in batch.into_iter().zip(outcomes) {
+            if let Some(message) = outcome {
+                // One bad stream can fail thousands of events; the first says what happened.
+                if failures == 0 {
+                    tracing::error!(error = %message, "store write failed");
+                }
+                failures += 1;
+                if self.unreported_error.is_none() {
+                    self.unreported_error = Some(message);
+                } else {
+                    self.unreported_more += 1;
+                }
+            }
+            match command {
+                WriteCommand::Flush(reply) => {
+                    let result = match self.unreported_error.take() {
+                        None => Ok(()),
+                        Some(message) if self.unreported_more == 0 => Err(Error::Storage(message)),
+                        Some(message) => Err(Error::Storage(format!(
+                            "{message} (and {} more failed writes)",
+                            self.unreported_more
+                        ))),
+                    };
+                    self.unreported_more = 0;
+                    // The flushing task may have given up waiting; the error is logged either way.
+                    let _ = reply.send(result);
+                }
+                WriteCommand::Barrier(reply) => {
+                    // The dropping store may have stopped waiting; nothing else needs telling.
+                    let _ = reply.send(());
+                }
+                _ => {}
+            }
+        }
+        if failures > 1 {
+            tracing::error!(failures, "store writes failed in one batch (the first is logged above)");
+        }
+    }
+}
+
+enum BatchFailure {
+    /// The transaction could not begin (the database is locked or unreachable).
+    NotStarted(rusqlite::Error),
+    /// The transaction began but was rolled back as a whole.
+    RolledBack(Error),
+}
+
+fn apply(
+    connection: &Connection,
+    response_ids: &mut HashMap<(RunId, ResponseKey), i64>,
+    command: &WriteCommand,
+) -> Result<()> {
+    match command {
+        WriteCommand::RunStarted(run) => atomically(connection, || insert_run(connection, run)),
+        WriteCommand::ResponseStarted {
+            run,
+            key,
+            target,
+            provider,
+            model,
+            started_at_ms,
+        } => {
+            connection
+                .prepare_cached(
+                    "INSERT INTO responses (run_id, prompt_index, target_index, repeat_index, target, provider, \
+                     model, status, started_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![
+                    run.to_string(),
+                    key.prompt_index,
+                    key.target_index,
+                    key.repeat_index,
+                    target,
+                    provider,
+                    model,
+                    RESPONSE_STATUS_RUNNING,
+                    started_at_ms,
+                ])?;
+            response_ids.insert((*run, *key), connection.last_insert_rowid());
+            Ok(())
+        }
+        WriteCommand::Event {
+            run,
+            key,
+            sequence,
+            attempt,
+            elapsed_us,
+            event,
+        } => {
+            let response_id = match response_ids.get(&(*run, *key)) {
+                Some(response_id) => *response_id,
+                None => {
+                    let response_id = find_response_id(connection, *run, *key)?
+                        .ok_or_else(|| Error::Storage("no such response (response_started was not sent)".to_owned()))?;
+                    response_ids.insert((*run, *key), response_id);
+                    response_id
+                }
+            };
+            connection
+                .prepare_cached(
+                    "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    response_id,
+                    sequence,
+                    attempt,
+                    elapsed_us,
+                    event.kind(),
+                    to_json(event, "event")?,
+                ])?;
+            Ok(())
+        }
+        WriteCommand::ResponseFinished(response) => {
+            upsert_response(connection, response)?;
+            // Events after the end are not expected; a late one finds the row by query.
+            response_ids.remove(&(response.run_id, response.key));
+            Ok(())
+        }
+        WriteCommand::RunFinished {
+            run,
+            finished_at_ms,
+            status,
+        } => {
+            let changed = connection
+                .prepare_cached("UPDATE runs SET finished_at_ms = ?1, status = ?2 WHERE id = ?3")?
+                .execute(params![finished_at_ms, status, run.to_string()])?;
+            response_ids.retain(|(response_run, _), _| response_run != run);
+            if changed == 0 {
+                return Err(Error::Storage("no such run (run_started was not sent)".to_owned()));
+            }
+            Ok(())
+        }
+        WriteCommand::Flush(_) | WriteCommand::Barrier(_) => Ok(()),
+    }
+}
+
+/// Applies a write of several statements whole or not at all. The batch's transaction only undoes
+/// a failed statement, which would leave, say, a run without some of its prompts.
+fn atomically(connection: &Connection, write: impl FnOnce() -> Result<()>) -> Result<()> {
+    connection.execute_batch("SAVEPOINT write")?;
+    let result = write();
+    // After an error that already ended the transaction there is no savepoint left to undo; the
+    // batch notices and retries its writes one by one.
+    if !connection.is_autocommit() {
+        let end = if result.is_ok() {
+            "RELEASE write"
+        } else {
+            "ROLLBACK TO write; RELEASE write"
+        };
+        connection.execute_batch(end)?;
+    }
+    result
+}
+
+fn find_response_id(connection: &Connection, run: RunId, key: ResponseKey) -> Result<Option<i64>> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT id FROM responses \
+             WHERE run_id = ?1 AND prompt_index = ?2 AND target_index = ?3 AND repeat_index = ?4",
+        )?
+        .query_row(
+            params![run.to_string(), key.prompt_index, key.target_index, key.repeat_index],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+fn insert_run(connection: &Connection, run: &RunRecord) -> Result<()> {
+    let run_id = run.id.to_string();
+    let prompt_count = u32::try_from(run.prompts.len()).unwrap_or(u32::MAX);
+    let target_count = u32::try_from(run.targets.len()).unwrap_or(u32::MAX);
+    let response_count = u64::from(prompt_count) * u64::from(target_count) * u64::from(run.repeat);
+    connection
+        .prepare_cached(
+            "INSERT INTO runs (id, started_at_ms, finished_at_ms, status, parameters_json, targets_json, repeat, \
+             prompt_count, response_count) VALUES (?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            run_id,
+            run.started_at_ms,
+            RUN_STATUS_RUNNING,
+            to_json(&run.parameters, "parameters")?,
+            to_json(&run.targets, "targets")?,
+            run.repeat,
+            prompt_count,
+            response_count,
+        ])?;
+    let mut insert_prompt = connection.prepare_cached(
+        "INSERT INTO run_prompts (run_id, prompt_index, system, user_text, messages_json) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (prompt_index, prompt) in run.prompts.iter().enumerate() {
+        insert_prompt.execute(params![
+            run_id,
+            prompt_index,
+            prompt.system,
+            prompt.last_user_text(),
+            to_json(&prompt.messages, "prompt messages")?,
+        ])?;
+    }
+    Ok(())
+}
+
+fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result<()> {
+    let status = if response.complete {
+        RESPONSE_STATUS_COMPLETE
+    } else {
+        RESPONSE_STATUS_INCOMPLETE
+    };
+    let usage_raw_json = if response.usage.raw.is_null() {
+        None
+    } else {
+        Some(to_json(&response.usage.raw, "usage")?)
+    };
+    let error = response.error.as_ref();
+    let error_json = error.map(|error| to_json(error, "error")).transpose()?;
+    connection
+        .prepare_cached(
+            "INSERT INTO responses (
+                run_id, prompt_index, target_index, repeat_index, target, provider, model, status,
+                request_id, reported_model, region, text, reasoning, tool_calls_json, finish_reason,
+                raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens,
+                cache_creation_input_tokens, total_tokens, usage_raw_json, time_to_first_token_ms,
+                total_ms, output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms,
+                complete, error_kind, error_message, error_status, error_code, error_retryable,
+                error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms
+            ) VALUES (
+                :run_id, :prompt_index, :target_index, :repeat_index, :target, :provider, :model, :status,
+                :request_id, :reported_model, :region, :text, :reasoning, :tool_calls_json, :finish_reason,
+                :raw_finish_reason, :input_tokens, :output_tokens, :reasoning_tokens, :cached_input_tokens,
+                :cache_creation_input_tokens, :total_tokens, :usage_raw_json, :time_to_first_token_ms,
+                :total_ms, :output_tokens_per_second, :content_chunks, :gap_p50_ms, :gap_p95_ms, :gap_max_ms,
+                :complete, :error_kind, :error_message, :error_status, :error_code, :error_retryable,
+                :error_json, :attempts, :unsupported_parameters_json, :started_at_ms, :finished_at_ms
+            )
+            ON CONFLICT (run_id, prompt_index, target_index, repeat_index) DO UPDATE SET
+                target = excluded.target,
+                provider = excluded.provider,
+                model = excluded.model,
+                status = excluded.status,
+                request_id = excluded.request_id,
+                reported_model = excluded.reported_model,
+                region = excluded.region,
+                text = excluded.text,
+                reasoning = excluded.reasoning,
+                tool_calls_json = excluded.tool_calls_json,
+                finish_reason = excluded.finish_reason,
+                raw_finish_reason = excluded.raw_finish_reason,
+                input_tokens = excluded.input_tokens,
+                output_tokens = excluded.output_tokens,
+                reasoning_tokens = excluded.reasoning_tokens,
+                cached_input_tokens = excluded.cached_input_tokens,
+                cache_creation_input_tokens = excluded.cache_creation_input_tokens,
+                total_tokens = excluded.total_tokens,
+                usage_raw_json = excluded.usage_raw_json,
+                time_to_first_token_ms = excluded.time_to_first_token_ms,
+                total_ms = excluded.total_ms,
+                output_tokens_per_second = excluded.output_tokens_per_second,
+                content_chunks = excluded.content_chunks,
+                gap_p50_ms = excluded.gap_p50_ms,
+                gap_p95_ms = excluded.gap_p95_ms,
+                gap_max_ms = excluded.gap_max_ms,
+                complete = excluded.complete,
+                error_kind = excluded.error_kind,
+                error_message = excluded.error_message,
+                error_status = excluded.error_status,
+                error_code = excluded.error_code,
+                error_retryable = excluded.error_retryable,
+                error_json = excluded.error_json,
+                attempts = excluded.attempts,
+                unsupported_parameters_json = excluded.unsupported_parameters_json,
+                started_at_ms = excluded.started_at_ms,
+                finished_at_ms = excluded.finished_at_ms",
+        )?
+        .execute(named_params! {
+            ":run_id": response.run_id.to_string(),
+            ":prompt_index": response.key.prompt_index,
+            ":target_index": response.key.target_index,
+            ":repeat_index": response.key.repeat_index,
+            ":target": response.target,
+            ":provider": response.provider,
+            ":model": response.model,
+            ":status": status,
+            ":request_id": response.request_id,
+            ":reported_model": response.reported_model,
+            ":region": response.region,
+            ":text": response.text,
+            ":reasoning": response.reasoning,
+            ":tool_calls_json": to_json(&response.tool_calls, "tool calls")?,
+            ":finish_reason": response.finish_reason.map(|reason| reason.as_str()),
+            ":raw_finish_reason": response.raw_finish_reason,
+            ":input_tokens": response.usage.input_tokens,
+            ":output_tokens": response.usage.output_tokens,
+            ":reasoning_tokens": response.usage.reasoning_tokens,
+            ":cached_input_tokens": response.usage.cached_input_tokens,
+            ":cache_creation_input_tokens": response.usage.cache_creation_input_tokens,
+            ":total_tokens": response.usage.total_tokens,
+            ":usage_raw_json": usage_raw_json,
+            ":time_to_first_token_ms": response.metrics.time_to_first_token_ms,
+            ":total_ms": response.metrics.total_ms,
+            ":output_tokens_per_second": response.metrics.output_tokens_per_second,
+            ":content_chunks": response.metrics.content_chunks,
+            ":gap_p50_ms": response.metrics.gap_p50_ms,
+            ":gap_p95_ms": response.metrics.gap_p95_ms,
+            ":gap_max_ms": response.metrics.gap_max_ms,
+            ":complete": response.complete,
+            ":error_kind": error.map(|error| error.kind.as_str()),
+            ":error_message": error.map(|error| error.message.as_str()),
+            ":error_status": error.and_then(|error| error.status),
+            ":error_code": error.and_then(|error| error.code.as_deref()),
+            ":error_retryable": error.map(|error| error.retryable),
+            ":error_json": error_json,
+            ":attempts": response.attempts,
+            ":unsupported_parameters_json": to_json(&response.unsupported_parameters, "unsupported parameters")?,
+            ":started_at_ms": response.started_at_ms,
+            ":finished_at_ms": response.finished_at_ms,
+        })?;
+    Ok(())
+}
