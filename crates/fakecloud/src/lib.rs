@@ -1,0 +1,179 @@
+//! fakecloud: local servers that speak the streaming wire formats of OpenAI
+//! (Chat Completions and Responses), Azure OpenAI (classic deployments and
+//! v1 paths), Anthropic Messages and Ollama `/api/chat`, for tests, benches
+//! and demos.
+//!
+//! It checks auth and body shape like each real service, then streams text
+//! on a scripted schedule ([`Scenario`]): delays, slow chunks, byte-level
+//! splits, rate limits, mid-stream errors, cut connections, or a recorded
+//! body replayed verbatim. Every request is logged ([`RequestRecord`]).
+//!
+//! fakecloud only *encodes*. It shares no code with the engine's decoders on
+//! purpose: a bug shared by both would pass every test.
+//!
+//! Routes (all `POST` unless noted): `/v1/chat/completions`, `/v1/responses`,
+//! `/openai/deployments/{deployment}/chat/completions?api-version=…`,
+//! `/openai/v1/chat/completions`, `/openai/v1/responses`, `/v1/messages`,
+//! `/api/chat`, `GET /_fakecloud/requests`, `GET /_fakecloud/health`.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+mod clock;
+mod json;
+mod scenario;
+mod server;
+mod stream;
+mod text;
+mod wire;
+
+pub use scenario::{Failure, Scenario, SpecError, apply_spec, parse_spec};
+pub use server::request_log::RequestRecord;
+pub use text::tokens_for;
+
+/// The header that selects a scenario for one request.
+pub const SCENARIO_HEADER: &str = server::SCENARIO_HEADER;
+
+/// How a [`FakeCloud`] is set up.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    pub keys: Keys,
+    /// Where `replay=` fixtures live. When `None`: `$FAKECLOUD_FIXTURES`,
+    /// else the first `shared/fixtures/streams` found walking up from the
+    /// current directory, then from this crate's directory.
+    pub fixtures_dir: Option<PathBuf>,
+    /// Scenarios for exact model (or Azure deployment) names.
+    pub scenarios: HashMap<String, Scenario>,
+    /// The scenario for requests nothing else selects.
+    pub default_scenario: Scenario,
+}
+
+/// The API key each cloud accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys {
+    /// `Authorization: Bearer` on the OpenAI routes.
+    pub openai: String,
+    /// `api-key` or `Authorization: Bearer` on the Azure routes.
+    pub azure: String,
+    /// `x-api-key` on `/v1/messages`.
+    pub anthropic: String,
+    /// `None`: Ollama needs no key, as a local Ollama does.
+    pub ollama: Option<String>,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            openai: "fake-key".to_owned(),
+            azure: "fake-key".to_owned(),
+            anthropic: "fake-key".to_owned(),
+            ollama: None,
+        }
+    }
+}
+
+/// How long [`FakeCloud::shutdown`] lets in-flight streams run before it
+/// cuts them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// A running fake cloud on 127.0.0.1. Dropping it stops the server and cuts
+/// any streams still running, so tests never leak servers.
+pub struct FakeCloud {
+    address: SocketAddr,
+    state: Arc<server::ServerState>,
+    graceful: Option<oneshot::Sender<()>>,
+    abort_streams: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl FakeCloud {
+    /// Binds 127.0.0.1 on `config.port` and starts serving in the background.
+    pub async fn start(config: Config) -> io::Result<FakeCloud> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
+        let address = listener.local_addr()?;
+        let (abort_streams, abort_receiver) = watch::channel(false);
+        let state = Arc::new(server::ServerState::new(config, abort_receiver));
+        let router = server::router(Arc::clone(&state));
+        let (graceful, graceful_receiver) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                // A dropped sender also means "stop".
+                let _ = graceful_receiver.await;
+            });
+            if let Err(error) = serve.await {
+                tracing::warn!(%error, "fakecloud server stopped with an error");
+            }
+        });
+        tracing::debug!(%address, "fakecloud listening");
+        Ok(FakeCloud {
+            address,
+            state,
+            graceful: Some(graceful),
+            abort_streams,
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// A snapshot of every request answered so far, oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.log.snapshot()
+    }
+
+    /// Stops accepting connections, lets in-flight streams finish for up to
+    /// a second, then cuts whatever is left.
+    pub async fn shutdown(mut self) {
+        if let Some(graceful) = self.graceful.take() {
+            let _ = graceful.send(());
+        }
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_ok() {
+            return;
+        }
+        let _ = self.abort_streams.send(true);
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for FakeCloud {
+    fn drop(&mut self) {
+        if let Some(graceful) = self.graceful.take() {
+            let _ = graceful.send(());
+        }
+        let _ = self.abort_streams.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for FakeCloud {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("FakeCloud")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,516 @@
+//! Scenarios: how one fake response behaves (timing, text, failures), and the
+//! compact `key=value;…` spec language that selects one from a header or a
+//! model name.
+//!
+//! A scenario says nothing about wire formats; every provider encoder reads
+//! the same scenario, so one spec means the same thing on every route.
+
+use std::fmt;
+use std::time::Duration;
+
+/// How one response behaves. Defaults: no delays, 8 tokens of filler text,
+/// success.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// Delay from request arrival to the first content token. Headers and the
+    /// provider's preamble (role chunk, `response.created`, `message_start`)
+    /// go out immediately, as the real clouds do.
+    pub time_to_first_token: Duration,
+    /// Number of filler tokens to stream; ignored when `text` is set.
+    pub tokens: usize,
+    /// Delay between consecutive content tokens.
+    pub inter_token_delay: Duration,
+    /// Exact text to stream instead of filler words.
+    pub text: Option<String>,
+    /// How the response goes wrong, if it does.
+    pub failure: Option<Failure>,
+    /// Write the body in pieces of this many bytes, each its own body frame,
+    /// so clients see UTF-8 characters and lines cut at awkward places.
+    pub split: Option<usize>,
+    /// After this many tokens, pause this long once (a slow chunk).
+    pub stall: Option<(usize, Duration)>,
+    /// Fixture file to serve verbatim after auth and body validation.
+    pub replay: Option<String>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self {
+            time_to_first_token: Duration::ZERO,
+            tokens: 8,
+            inter_token_delay: Duration::ZERO,
+            text: None,
+            failure: None,
+            split: None,
+            stall: None,
+            replay: None,
+        }
+    }
+}
+
+/// A way for a response to go wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Answer with this HTTP status for the first `times` requests of the
+    /// scenario key (`None` = always), then succeed.
+    Status {
+        status: u16,
+        times: Option<u32>,
+        retry_after: Option<Duration>,
+    },
+    /// Out of credit: OpenAI/Azure 429 `insufficient_quota`, Anthropic 400
+    /// "credit balance is too low", Ollama 429.
+    Quota,
+    /// The prompt is blocked before streaming starts (HTTP 400).
+    ContentFilter,
+    /// After N tokens the provider's mid-stream error event, then the body ends.
+    MidStreamError { after_tokens: usize },
+    /// After N tokens the body simply ends cleanly: no terminal event, no
+    /// usage, no `[DONE]`.
+    Truncate { after_tokens: usize },
+    /// After N tokens the connection is aborted at the transport level, so
+    /// the client sees an I/O error rather than a clean end of body.
+    Disconnect { after_tokens: usize },
+    /// HTTP 200 that stops after N tokens because the output was filtered.
+    FinishContentFilter { after_tokens: usize },
+}
+
+/// A spec string that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("unknown fakecloud scenario key `{0}`")]
+    UnknownKey(String),
+    #[error("fakecloud scenario key `{0}` needs a value (`{0}=…`)")]
+    MissingValue(String),
+    #[error("invalid value `{value}` for fakecloud scenario key `{key}`: {reason}")]
+    InvalidValue { key: String, value: String, reason: String },
+    #[error("fakecloud scenario sets two failures: `{first}` and `{second}`")]
+    ConflictingFailures { first: String, second: String },
+    #[error("fakecloud scenario key `{0}` needs a status failure (`fail=429` and the like)")]
+    RetryAfterWithoutStatus(String),
+}
+
+/// Parses a spec such as `ttft_ms=200;tokens=50,fail=429x1` on top of
+/// [`Scenario::default`].
+pub fn parse_spec(spec: &str) -> Result<Scenario, SpecError> {
+    apply_spec(Scenario::default(), spec)
+}
+
+/// Parses a spec on top of an existing scenario; keys not named keep the
+/// base's values.
+pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
+    let mut scenario = base;
+    // Remember which key set the failure so a conflict can name both.
+    let mut failure_key: Option<String> = None;
+    let mut retry_after: Option<(String, Duration)> = None;
+
+    for pair in spec.split([';', ',']) {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            continue;
+        }
+        let (key, value) = match pair.split_once('=') {
+            Some((key, value)) => (key.trim(), value.trim()),
+            None => (pair, ""),
+        };
+        let needs_value = |value: &str| {
+            if value.is_empty() {
+                Err(SpecError::MissingValue(key.to_owned()))
+            } else {
+                Ok(())
+            }
+        };
+        let mut set_failure = |failure: Failure, scenario: &mut Scenario| {
+            if let Some(first) = failure_key.replace(pair.to_owned()) {
+                return Err(SpecError::ConflictingFailures {
+                    first,
+                    second: pair.to_owned(),
+                });
+            }
+            scenario.failure = Some(failure);
+            Ok(())
+        };
+        match key {
+            "ttft_ms" => {
+                needs_value(value)?;
+                scenario.time_to_first_token = Duration::from_millis(parse_number(key, value)?);
+            }
+            "tokens" => {
+                needs_value(value)?;
+                scenario.tokens = parse_number(key, value)?;
+            }
+            "gap_ms" => {
+                needs_value(value)?;
+                scenario.inter_token_delay = Duration::from_millis(parse_number(key, value)?);
+            }
+            "split" => {
+                needs_value(value)?;
+                let size: usize = parse_number(key, value)?;
+                if size == 0 {
+                    return Err(invalid(key, value, "the piece size must be at least 1"));
+                }
+                scenario.split = Some(size);
+            }
+            "stall" => {
+                needs_value(value)?;
+                let (after, millis) = value
+                    .split_once(':')
+                    .ok_or_else(|| invalid(key, value, "expected TOKENS:MILLISECONDS"))?;
+                scenario.stall = Some((
+                    parse_number(key, after)?,
+                    Duration::from_millis(parse_number(key, millis)?),
+                ));
+            }
+            "text" => {
+                scenario.text = Some(
+                    percent_decode(value)
+                        .ok_or_else(|| invalid(key, value, "bad percent escape (use %XX with two hex digits)"))?,
+                );
+            }
+            "replay" => {
+                needs_value(value)?;
+                if value.contains('/') || value.contains('\\') || value.contains("..") {
+                    return Err(invalid(key, value, "a fixture name may not contain `/`, `\\` or `..`"));
+                }
+                scenario.replay = Some(value.to_owned());
+            }
+            "fail" => {
+                needs_value(value)?;
+                let failure = match value {
+                    "quota" => Failure::Quota,
+                    "content_filter" => Failure::ContentFilter,
+                    _ => parse_status_failure(key, value)?,
+                };
+                set_failure(failure, &mut scenario)?;
+            }
+            "retry_after_ms" => {
+                needs_value(value)?;
+                retry_after = Some((key.to_owned(), Duration::from_millis(parse_number(key, value)?)));
+            }
+            "retry_after" => {
+                needs_value(value)?;
+                retry_after = Some((key.to_owned(), Duration::from_secs(parse_number(key, value)?)));
+            }
+            "midstream_error" => {
+                needs_value(value)?;
+                let after_tokens = parse_number(key, value)?;
+                set_failure(Failure::MidStreamError { after_tokens }, &mut scenario)?;
+            }
+            "truncate" => {
+                needs_value(value)?;
+                let after_tokens = parse_number(key, value)?;
+                set_failure(Failure::Truncate { after_tokens }, &mut scenario)?;
+            }
+            "disconnect" => {
+                needs_value(value)?;
+                let after_tokens = parse_number(key, value)?;
+                set_failure(Failure::Disconnect { after_tokens }, &mut scenario)?;
+            }
+            "finish_content_filter" => {
+                needs_value(value)?;
+                let after_tokens = parse_number(key, value)?;
+                set_failure(Failure::FinishContentFilter { after_tokens }, &mut scenario)?;
+            }
+            unknown => return Err(SpecError::UnknownKey(unknown.to_owned())),
+        }
+    }
+
+    // Applied last so `retry_after_ms=50;fail=429` works in either order.
+    if let Some((key, delay)) = retry_after {
+        match &mut scenario.failure {
+            Some(Failure::Status { retry_after, .. }) => *retry_after = Some(delay),
+            _ => return Err(SpecError::RetryAfterWithoutStatus(key)),
+        }
+    }
+    Ok(scenario)
+}
+
+impl Scenario {
+    /// The spec that reproduces this scenario from [`Scenario::default`]:
+    /// only keys that differ from the default are written.
+    pub fn to_spec(&self) -> String {
+        let default = Scenario::default();
+        let mut pairs: Vec<String> = Vec::new();
+        if self.time_to_first_token != default.time_to_first_token {
+            pairs.push(format!("ttft_ms={}", self.time_to_first_token.as_millis()));
+        }
+        if self.tokens != default.tokens {
+            pairs.push(format!("tokens={}", self.tokens));
+        }
+        if self.inter_token_delay != default.inter_token_delay {
+            pairs.push(format!("gap_ms={}", self.inter_token_delay.as_millis()));
+        }
+        if let Some(text) = &self.text {
+            pairs.push(format!("text={}", percent_encode(text)));
+        }
+        if let Some(size) = self.split {
+            pairs.push(format!("split={size}"));
+        }
+        if let Some((after, pause)) = self.stall {
+            pairs.push(format!("stall={after}:{}", pause.as_millis()));
+        }
+        if let Some(name) = &self.replay {
+            pairs.push(format!("replay={name}"));
+        }
+        match &self.failure {
+            None => {}
+            Some(Failure::Status {
+                status,
+                times,
+                retry_after,
+            }) => {
+                match times {
+                    Some(times) => pairs.push(format!("fail={status}x{times}")),
+                    None => pairs.push(format!("fail={status}")),
+                }
+                if let Some(delay) = retry_after {
+                    pairs.push(format!("retry_after_ms={}", delay.as_millis()));
+                }
+            }
+            Some(Failure::Quota) => pairs.push("fail=quota".to_owned()),
+            Some(Failure::ContentFilter) => pairs.push("fail=content_filter".to_owned()),
+            Some(Failure::MidStreamError { after_tokens }) => {
+                pairs.push(format!("midstream_error={after_tokens}"));
+            }
+            Some(Failure::Truncate { after_tokens }) => {
+                pairs.push(format!("truncate={after_tokens}"));
+            }
+            Some(Failure::Disconnect { after_tokens }) => {
+                pairs.push(format!("disconnect={after_tokens}"));
+            }
+            Some(Failure::FinishContentFilter { after_tokens }) => {
+                pairs.push(format!("finish_content_filter={after_tokens}"));
+            }
+        }
+        pairs.join(";")
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.to_spec())
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> SpecError {
+    SpecError::InvalidValue {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, SpecError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "expected a non-negative whole number"))
+}
+
+/// `429`, `503x2`: a status code with an optional number of times.
+fn parse_status_failure(key: &str, value: &str) -> Result<Failure, SpecError> {
+    let (status, times) = match value.split_once(['x', 'X']) {
+        Some((status, times)) => (status, Some(parse_number::<u32>(key, times)?)),
+        None => (value, None),
+    };
+    let status: u16 = status.parse().map_err(|_| {
+        invalid(
+            key,
+            value,
+            "expected quota, content_filter or an HTTP status such as 429 or 503x2",
+        )
+    })?;
+    if !(400..=599).contains(&status) {
+        return Err(invalid(key, value, "the status must be between 400 and 599"));
+    }
+    Ok(Failure::Status {
+        status,
+        times,
+        retry_after: None,
+    })
+}
+
+/// Characters that would end a pair or a spec, so `text=` must escape them.
+const RESERVED: &[char] = &['%', ';', ',', '=', '~'];
+
+fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for character in text.chars() {
+        if RESERVED.contains(&character) || character.is_control() {
+            let mut buffer = [0u8; 4];
+            for byte in character.encode_utf8(&mut buffer).bytes() {
+                encoded.push_str(&format!("%{byte:02X}"));
+            }
+        } else {
+            encoded.push(character);
+        }
+    }
+    encoded
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = text.get(index + 1..index + 3)?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_spec_is_the_default() {
+        assert_eq!(parse_spec("").expect("spec parses"), Scenario::default());
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let scenario = parse_spec("ttft_ms=200; tokens=50,gap_ms=5;split=7;stall=10:500;replay=openai_chat_usage.sse")
+            .expect("spec parses");
+        assert_eq!(scenario.time_to_first_token, Duration::from_millis(200));
+        assert_eq!(scenario.tokens, 50);
+        assert_eq!(scenario.inter_token_delay, Duration::from_millis(5));
+        assert_eq!(scenario.split, Some(7));
+        assert_eq!(scenario.stall, Some((10, Duration::from_millis(500))));
+        assert_eq!(scenario.replay.as_deref(), Some("openai_chat_usage.sse"));
+    }
+
+    #[test]
+    fn failures_parse() {
+        let cases = [
+            (
+                "fail=401",
+                Failure::Status {
+                    status: 401,
+                    times: None,
+                    retry_after: None,
+                },
+            ),
+            (
+                "fail=429x1;retry_after_ms=50",
+                Failure::Status {
+                    status: 429,
+                    times: Some(1),
+                    retry_after: Some(Duration::from_millis(50)),
+                },
+            ),
+            (
+                "retry_after=2,fail=503x2",
+                Failure::Status {
+                    status: 503,
+                    times: Some(2),
+                    retry_after: Some(Duration::from_secs(2)),
+                },
+            ),
+            ("fail=quota", Failure::Quota),
+            ("fail=content_filter", Failure::ContentFilter),
+            ("midstream_error=5", Failure::MidStreamError { after_tokens: 5 }),
+            ("truncate=5", Failure::Truncate { after_tokens: 5 }),
+            ("disconnect=2", Failure::Disconnect { after_tokens: 2 }),
+            (
+                "finish_content_filter=3",
+                Failure::FinishContentFilter { after_tokens: 3 },
+            ),
+        ];
+        for (spec, expected) in cases {
+            assert_eq!(parse_spec(spec).expect("spec parses").failure, Some(expected), "{spec}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert_eq!(
+            parse_spec("tokens=3;bogus=1").expect_err("spec is rejected"),
+            SpecError::UnknownKey("bogus".to_owned())
+        );
+        assert!(
+            parse_spec("bogus=1")
+                .expect_err("spec is rejected")
+                .to_string()
+                .contains("bogus")
+        );
+        assert!(matches!(
+            parse_spec("tokens=many").expect_err("spec is rejected"),
+            SpecError::InvalidValue { key, .. } if key == "tokens"
+        ));
+        assert_eq!(
+            parse_spec("tokens").expect_err("spec is rejected"),
+            SpecError::MissingValue("tokens".to_owned())
+        );
+        assert!(matches!(
+            parse_spec("fail=429;truncate=2").expect_err("spec is rejected"),
+            SpecError::ConflictingFailures { .. }
+        ));
+        assert!(matches!(
+            parse_spec("fail=200").expect_err("spec is rejected"),
+            SpecError::InvalidValue { .. }
+        ));
+        assert!(matches!(
+            parse_spec("replay=../secret.sse").expect_err("spec is rejected"),
+            SpecError::InvalidValue { .. }
+        ));
+        assert!(matches!(
+            parse_spec("replay=dir/file.sse").expect_err("spec is rejected"),
+            SpecError::InvalidValue { .. }
+        ));
+        assert_eq!(
+            parse_spec("retry_after_ms=5").expect_err("spec is rejected"),
+            SpecError::RetryAfterWithoutStatus("retry_after_ms".to_owned())
+        );
+        assert!(matches!(
+            parse_spec("split=0").expect_err("spec is rejected"),
+            SpecError::InvalidValue { .. }
+        ));
+    }
+
+    #[test]
+    fn apply_spec_keeps_unnamed_keys() {
+        let base = Scenario {
+            tokens: 3,
+            inter_token_delay: Duration::from_millis(9),
+            ..Scenario::default()
+        };
+        let scenario = apply_spec(base, "tokens=5").expect("spec parses");
+        assert_eq!(scenario.tokens, 5);
+        assert_eq!(scenario.inter_token_delay, Duration::from_millis(9));
+    }
+
+    #[test]
+    fn to_spec_round_trips() {
+        let scenarios = [
+            Scenario::default(),
+            parse_spec("ttft_ms=200;tokens=50;gap_ms=5;split=7;stall=10:500").expect("spec parses"),
+            parse_spec("fail=429x1;retry_after_ms=1500").expect("spec parses"),
+            parse_spec("fail=500;replay=ollama_api_chat.ndjson").expect("spec parses"),
+            parse_spec("finish_content_filter=3").expect("spec parses"),
+            Scenario {
+                text: Some("a;b,c=d~e%f naïve 😄\n".to_owned()),
+                ..Scenario::default()
+            },
+        ];
+        for scenario in scenarios {
+            let spec = scenario.to_spec();
+            assert_eq!(parse_spec(&spec).expect("spec parses"), scenario, "{spec}");
+            assert_eq!(scenario.to_string(), spec);
+        }
+        assert_eq!(Scenario::default().to_spec(), "");
+    }
+
+    #[test]
+    fn text_is_percent_decoded() {
+        let scenario = parse_spec("text=Hello%2C world%3B ’").expect("spec parses");
+        assert_eq!(scenario.text.as_deref(), Some("Hello, world; ’"));
+        assert!(parse_spec("text=%G1").is_err());
+    }
+}

@@ -1,0 +1,519 @@
+//! The HTTP side: routes, the checks every request goes through in the
+//! order the real clouds apply them, scenario selection, and handing the
+//! response to the stream driver.
+//!
+//! Order for a cloud route: auth → version header/query → JSON parse →
+//! scenario selection → body validation → scheduled failure → stream (or
+//! replay). Each refusal is rendered by `rejection` in the cloud's own
+//! envelope and logged.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::scenario::{Failure, Scenario, parse_spec};
+use crate::stream::generated::{GeneratedSource, Plan};
+use crate::stream::replay::{FixtureKind, ReplaySource, pieces};
+use crate::stream::{BodyDriver, FrameSource};
+use crate::wire::anthropic::AnthropicEncoder;
+use crate::wire::ollama::OllamaEncoder;
+use crate::wire::openai_chat::{ChatEncoder, ChatFlavour};
+use crate::wire::openai_responses::ResponsesEncoder;
+use crate::wire::{EncoderContext, WireEncoder};
+use crate::{Config, Keys};
+
+pub(crate) mod auth;
+pub(crate) mod headers;
+pub(crate) mod rejection;
+pub(crate) mod request_log;
+pub(crate) mod validate;
+
+use auth::{AuthFailure, presented_key};
+use rejection::{Rejection, RejectionContext};
+use request_log::{RequestLog, RequestRecord};
+use validate::{Invalid, Validated};
+
+/// Header that selects a scenario for one request, overriding everything.
+pub(crate) const SCENARIO_HEADER: &str = "x-fakecloud-scenario";
+
+/// Anthropic versions the real API accepts.
+const ANTHROPIC_VERSIONS: &[&str] = &["2023-06-01", "2023-01-01"];
+
+/// Whose auth, errors and headers a route uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Provider {
+    OpenAi,
+    Azure,
+    Anthropic,
+    Ollama,
+}
+
+impl Provider {
+    fn name(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "openai",
+            Provider::Azure => "azure",
+            Provider::Anthropic => "anthropic",
+            Provider::Ollama => "ollama",
+        }
+    }
+}
+
+/// One cloud route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
+    OpenAiChat,
+    OpenAiResponses,
+    AzureClassicChat,
+    AzureV1Chat,
+    AzureV1Responses,
+    AnthropicMessages,
+    OllamaChat,
+}
+
+impl Endpoint {
+    fn provider(self) -> Provider {
+        match self {
+            Endpoint::OpenAiChat | Endpoint::OpenAiResponses => Provider::OpenAi,
+            Endpoint::AzureClassicChat | Endpoint::AzureV1Chat | Endpoint::AzureV1Responses => Provider::Azure,
+            Endpoint::AnthropicMessages => Provider::Anthropic,
+            Endpoint::OllamaChat => Provider::Ollama,
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub(crate) struct ServerState {
+    keys: Keys,
+    scenarios: HashMap<String, Scenario>,
+    default_scenario: Scenario,
+    fixtures_dir: Option<PathBuf>,
+    pub(crate) log: RequestLog,
+    /// Status failures served so far, per scenario key, for `fail=429x1`.
+    failure_counts: Mutex<HashMap<String, u32>>,
+    serial: AtomicU64,
+    /// Random per server, so ids differ between fakecloud instances.
+    instance_tag: String,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl ServerState {
+    pub(crate) fn new(config: Config, shutdown: watch::Receiver<bool>) -> Self {
+        let fixtures_dir = crate::stream::replay::find_fixtures_dir(config.fixtures_dir.as_deref());
+        // RandomState is seeded randomly per process and per instance.
+        let random = RandomState::new().hash_one(std::process::id());
+        Self {
+            keys: config.keys,
+            scenarios: config.scenarios,
+            default_scenario: config.default_scenario,
+            fixtures_dir,
+            log: RequestLog::default(),
+            failure_counts: Mutex::new(HashMap::new()),
+            serial: AtomicU64::new(0),
+            instance_tag: format!("{:08x}", random & 0xffff_ffff),
+            shutdown,
+        }
+    }
+}
+
+type SharedState = Arc<ServerState>;
+
+pub(crate) fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai_chat))
+        .route("/v1/responses", post(openai_responses))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(azure_classic_chat),
+        )
+        .route("/openai/v1/chat/completions", post(azure_v1_chat))
+        .route("/openai/v1/responses", post(azure_v1_responses))
+        .route("/v1/messages", post(anthropic_messages))
+        .route("/api/chat", post(ollama_chat))
+        .route("/_fakecloud/requests", get(list_requests))
+        .route("/_fakecloud/health", get(health))
+        .with_state(state)
+}
+
+async fn openai_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, Endpoint::OpenAiChat, None, uri, headers, body).await
+}
+
+async fn openai_responses(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, Endpoint::OpenAiResponses, None, uri, headers, body).await
+}
+
+async fn azure_classic_chat(
+    State(state): State<SharedState>,
+    Path(deployment): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(state, Endpoint::AzureClassicChat, Some(deployment), uri, headers, body).await
+}
+
+async fn azure_v1_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, Endpoint::AzureV1Chat, None, uri, headers, body).await
+}
+
+async fn azure_v1_responses(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, Endpoint::AzureV1Responses, None, uri, headers, body).await
+}
+
+async fn anthropic_messages(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, Endpoint::AnthropicMessages, None, uri, headers, body).await
+}
+
+async fn ollama_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, Endpoint::OllamaChat, None, uri, headers, body).await
+}
+
+async fn list_requests(State(state): State<SharedState>) -> Response {
+    Json(state.log.snapshot()).into_response()
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// What a request that passed every check streams.
+struct Prepared {
+    scenario: Scenario,
+    validated: Validated,
+    replay: Option<(Bytes, FixtureKind)>,
+}
+
+/// The request as parsed once, shared by the checks.
+struct Incoming<'a> {
+    endpoint: Endpoint,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a Value,
+    parse_error: Option<&'a serde_json::Error>,
+    /// As requested, including any `~SPEC`.
+    model: &'a str,
+}
+
+async fn handle(
+    state: SharedState,
+    endpoint: Endpoint,
+    deployment: Option<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    raw_body: Bytes,
+) -> Response {
+    let entry = Instant::now();
+    let provider = endpoint.provider();
+    let serial = state.serial.fetch_add(1, Ordering::Relaxed) + 1;
+    let id_suffix = format!("{}{serial:06}", state.instance_tag);
+    let request_id = match provider {
+        // Azure's apim-request-id is a UUID.
+        Provider::Azure => format!("{}-0000-4000-8000-{serial:012x}", state.instance_tag),
+        _ => format!("req_fake_{id_suffix}"),
+    };
+    let (body, parse_error) = match serde_json::from_slice::<Value>(&raw_body) {
+        Ok(body) => (body, None),
+        Err(error) => (Value::Null, Some(error)),
+    };
+    let model = deployment.unwrap_or_else(|| body.get("model").and_then(Value::as_str).unwrap_or_default().to_owned());
+    // The name the cloud reports back: the model without its spec suffix.
+    let reported_model = model
+        .split_once('~')
+        .map_or(model.as_str(), |(name, _)| name)
+        .to_owned();
+    let incoming = Incoming {
+        endpoint,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+        parse_error: parse_error.as_ref(),
+        model: &model,
+    };
+    let prepared = prepare(&state, &incoming).await;
+    let mut record = RequestRecord {
+        request_id: request_id.clone(),
+        provider: provider.name().to_owned(),
+        path: uri.path().to_owned(),
+        model: model.clone(),
+        status: 200,
+        server_time_to_first_token_us: None,
+        completed: false,
+        body: Value::Null,
+    };
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(rejection) => {
+            tracing::debug!(?rejection, %request_id, "fakecloud refused a request");
+            record.status = rejection.status(provider);
+            record.completed = true;
+            record.body = body;
+            state.log.push(record);
+            let context = RejectionContext {
+                request_id: &request_id,
+                model: &reported_model,
+            };
+            return rejection.into_response(provider, &context);
+        }
+    };
+
+    let Prepared {
+        scenario,
+        validated,
+        replay,
+    } = prepared;
+    let (source, content_type, split): (Box<dyn FrameSource>, &str, Option<usize>) = match replay {
+        Some((fixture, kind)) => (
+            Box::new(ReplaySource::new(
+                pieces(&fixture, kind, scenario.split),
+                &scenario,
+                entry,
+            )),
+            kind.content_type(),
+            // The replay pieces are already cut to size.
+            None,
+        ),
+        None => {
+            let plan = Plan::new(&scenario, validated.max_tokens);
+            let context = EncoderContext {
+                id_suffix,
+                request_id: request_id.clone(),
+                model: reported_model,
+                input_tokens: validated.input_tokens,
+                started: SystemTime::now(),
+            };
+            let (encoder, content_type) = encoder_for(endpoint, context, &validated, plan.tokens.len());
+            (
+                Box::new(GeneratedSource::new(plan, encoder, entry)),
+                content_type,
+                scenario.split,
+            )
+        }
+    };
+    record.body = body;
+    let handle = state.log.push(record);
+    let driver = BodyDriver::new(source, split, entry, handle, state.shutdown.clone());
+
+    let mut response_headers = headers::provider_headers(provider, &request_id, false);
+    headers::insert(&mut response_headers, "content-type", content_type);
+    if content_type == headers::EVENT_STREAM {
+        headers::insert(&mut response_headers, "cache-control", "no-cache");
+    }
+    let mut response = Response::new(Body::from_stream(driver.into_stream()));
+    *response.headers_mut() = response_headers;
+    response
+}
+
+fn encoder_for(
+    endpoint: Endpoint,
+    context: EncoderContext,
+    validated: &Validated,
+    planned_tokens: usize,
+) -> (Box<dyn WireEncoder>, &'static str) {
+    match endpoint {
+        Endpoint::OpenAiChat => (
+            Box::new(ChatEncoder::new(
+                ChatFlavour::OpenAi,
+                context,
+                validated.include_usage,
+                planned_tokens,
+            )),
+            headers::EVENT_STREAM,
+        ),
+        Endpoint::AzureClassicChat | Endpoint::AzureV1Chat => (
+            Box::new(ChatEncoder::new(
+                ChatFlavour::Azure,
+                context,
+                validated.include_usage,
+                planned_tokens,
+            )),
+            headers::EVENT_STREAM,
+        ),
+        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses => (
+            Box::new(ResponsesEncoder::new(context, validated.echoed.clone())),
+            headers::EVENT_STREAM,
+        ),
+        Endpoint::AnthropicMessages => (Box::new(AnthropicEncoder::new(context)), headers::EVENT_STREAM),
+        Endpoint::OllamaChat => (Box::new(OllamaEncoder::new(context)), headers::NDJSON),
+    }
+}
+
+async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepared, Rejection> {
+    let provider = incoming.endpoint.provider();
+    auth::check(provider, &state.keys, incoming.headers).map_err(Rejection::Unauthorized)?;
+    check_version(incoming)?;
+    if let Some(error) = incoming.parse_error {
+        return Err(Rejection::Invalid(match provider {
+            Provider::OpenAi | Provider::Azure => validate::openai_malformed(),
+            Provider::Anthropic => validate::anthropic_malformed(error),
+            Provider::Ollama => validate::ollama_malformed(error),
+        }));
+    }
+    let (scenario, scenario_key) = select_scenario(state, incoming)?;
+    let validated = match incoming.endpoint {
+        Endpoint::OpenAiChat | Endpoint::AzureV1Chat => validate::chat_completions(incoming.body, true),
+        Endpoint::AzureClassicChat => validate::chat_completions(incoming.body, false),
+        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses => validate::responses(incoming.body),
+        Endpoint::AnthropicMessages => validate::anthropic_messages(incoming.body),
+        Endpoint::OllamaChat => validate::ollama_chat(incoming.body),
+    }
+    .map_err(Rejection::Invalid)?;
+    if let Some(rejection) = scheduled_failure(state, &scenario, &scenario_key, provider, incoming.headers) {
+        return Err(rejection);
+    }
+    let replay = match &scenario.replay {
+        Some(name) => Some(read_fixture(state, name).await?),
+        None => None,
+    };
+    Ok(Prepared {
+        scenario,
+        validated,
+        replay,
+    })
+}
+
+/// Azure classic needs `?api-version=`; Anthropic needs `anthropic-version`.
+fn check_version(incoming: &Incoming<'_>) -> Result<(), Rejection> {
+    match incoming.endpoint {
+        Endpoint::AzureClassicChat => {
+            let has_version = incoming.uri.query().is_some_and(|query| {
+                query.split('&').any(|pair| {
+                    pair.split_once('=')
+                        .is_some_and(|(key, value)| key == "api-version" && !value.is_empty())
+                })
+            });
+            if has_version {
+                Ok(())
+            } else {
+                Err(Rejection::MissingApiVersion)
+            }
+        }
+        Endpoint::AnthropicMessages => match incoming.headers.get("anthropic-version") {
+            None => Err(Rejection::MissingApiVersion),
+            Some(value) => {
+                let version = value.to_str().unwrap_or_default().trim();
+                if ANTHROPIC_VERSIONS.contains(&version) {
+                    Ok(())
+                } else {
+                    Err(Rejection::Invalid(Invalid::new(format!(
+                        "anthropic-version: \"{version}\" is not a valid version"
+                    ))))
+                }
+            }
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Highest precedence first: the scenario header, a `NAME~SPEC` model, a
+/// scenario registered for the exact model name, the default. Returns the
+/// scenario and its key for failure counting (the model as requested plus
+/// the header spec).
+fn select_scenario(state: &ServerState, incoming: &Incoming<'_>) -> Result<(Scenario, String), Rejection> {
+    let header_spec = match incoming.headers.get(SCENARIO_HEADER) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| Rejection::Invalid(Invalid::new(format!("{SCENARIO_HEADER} must be ASCII"))))?,
+        ),
+    };
+    let model_spec = incoming.model.split_once('~').map(|(_, spec)| spec);
+    let spec_error = |source: &str, error: crate::scenario::SpecError| {
+        Rejection::Invalid(Invalid {
+            message: format!("{error} (from {source})"),
+            param: Some(source.to_owned()),
+            code: Some("invalid_value"),
+        })
+    };
+    let scenario = if let Some(spec) = header_spec {
+        parse_spec(spec).map_err(|error| spec_error(SCENARIO_HEADER, error))?
+    } else if let Some(spec) = model_spec {
+        parse_spec(spec).map_err(|error| spec_error("model", error))?
+    } else if let Some(scenario) = state.scenarios.get(incoming.model) {
+        scenario.clone()
+    } else {
+        state.default_scenario.clone()
+    };
+    let key = format!("{}\u{0}{}", incoming.model, header_spec.unwrap_or_default());
+    Ok((scenario, key))
+}
+
+/// The pre-stream failure the scenario calls for on this request, if any.
+/// Counted failures (`fail=429x1`) tick per scenario key.
+fn scheduled_failure(
+    state: &ServerState,
+    scenario: &Scenario,
+    key: &str,
+    provider: Provider,
+    headers: &HeaderMap,
+) -> Option<Rejection> {
+    match scenario.failure.as_ref()? {
+        Failure::Status {
+            status,
+            times,
+            retry_after,
+        } => {
+            if let Some(times) = times {
+                let mut counts = state.failure_counts.lock().unwrap_or_else(PoisonError::into_inner);
+                let served = counts.entry(key.to_owned()).or_insert(0);
+                if *served >= *times {
+                    return None;
+                }
+                *served += 1;
+            }
+            let retry_after = *retry_after;
+            Some(match status {
+                401 => Rejection::Unauthorized(
+                    presented_key(provider, headers).map_or(AuthFailure::Missing, AuthFailure::Wrong),
+                ),
+                429 => Rejection::RateLimited { retry_after },
+                400 => Rejection::Invalid(Invalid::new("fakecloud scenario: simulated bad request")),
+                status => Rejection::Status {
+                    status: *status,
+                    retry_after,
+                },
+            })
+        }
+        Failure::Quota => Some(Rejection::Quota),
+        Failure::ContentFilter => Some(Rejection::ContentFilter),
+        _ => None,
+    }
+}
+
+async fn read_fixture(state: &ServerState, name: &str) -> Result<(Bytes, FixtureKind), Rejection> {
+    let missing = |detail: String| Rejection::Invalid(Invalid::new(format!("fakecloud replay: {detail}")));
+    // parse_spec already refuses these; a registered Scenario may not have.
+    if name.contains('/') || name.contains('\\') || name.contains("..") {
+        return Err(missing(format!(
+            "fixture name `{name}` may not contain `/`, `\\` or `..`"
+        )));
+    }
+    let Some(directory) = &state.fixtures_dir else {
+        return Err(missing(
+            "no fixtures directory (set Config.fixtures_dir or FAKECLOUD_FIXTURES)".to_owned(),
+        ));
+    };
+    let path = directory.join(name);
+    let display = path.display().to_string();
+    let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+        .await
+        .map_err(|error| missing(format!("reading `{display}` failed: {error}")))?
+        .map_err(|error| missing(format!("cannot read `{display}`: {error}")))?;
+    Ok((Bytes::from(bytes), FixtureKind::from_name(name)))
+}

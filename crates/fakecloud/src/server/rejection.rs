@@ -1,0 +1,305 @@
+//! Every way a request is refused before streaming starts, rendered in each
+//! cloud's own error envelope, status and headers.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use crate::json::JsonObject;
+use crate::server::Provider;
+use crate::server::auth::{AuthFailure, mask_key};
+use crate::server::headers::{self, insert, provider_headers, retry_after_headers};
+use crate::server::validate::Invalid;
+use crate::wire::anthropic::error_envelope;
+use crate::wire::openai_chat::azure_prompt_filter_results;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Rejection {
+    Unauthorized(AuthFailure),
+    /// Azure classic path without `?api-version=`.
+    MissingApiVersion,
+    /// A malformed or invalid body, a bad scenario spec or a missing fixture.
+    Invalid(Invalid),
+    RateLimited {
+        retry_after: Option<Duration>,
+    },
+    Quota,
+    ContentFilter,
+    /// Any other simulated status (5xx, 403, 404, …).
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// What the error body may mention about the request.
+pub(crate) struct RejectionContext<'a> {
+    pub request_id: &'a str,
+    pub model: &'a str,
+}
+
+const OPENAI_QUOTA_MESSAGE: &str = "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.";
+const OPENAI_SERVER_ERROR_MESSAGE: &str = "The server had an error while processing your request. Sorry about that!";
+const AZURE_UNAUTHORIZED_MESSAGE: &str = "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.";
+const CONTENT_FILTER_MESSAGE: &str = "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry. To learn more about our content filtering policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766";
+
+impl Rejection {
+    /// The HTTP status this rejection gets from `provider`.
+    pub(crate) fn status(&self, provider: Provider) -> u16 {
+        match self {
+            Rejection::Unauthorized(_) => 401,
+            Rejection::MissingApiVersion | Rejection::Invalid(_) | Rejection::ContentFilter => 400,
+            Rejection::RateLimited { .. } => 429,
+            // Anthropic reports an empty balance as a bad request.
+            Rejection::Quota if provider == Provider::Anthropic => 400,
+            Rejection::Quota => 429,
+            Rejection::Status { status, .. } => *status,
+        }
+    }
+
+    pub(crate) fn into_response(self, provider: Provider, context: &RejectionContext<'_>) -> Response {
+        let status = self.status(provider);
+        let exhausted = matches!(self, Rejection::RateLimited { .. });
+        let mut headers = provider_headers(provider, context.request_id, exhausted);
+        let retry_after = match &self {
+            Rejection::RateLimited { retry_after } | Rejection::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        if let Some(delay) = retry_after {
+            retry_after_headers(&mut headers, delay);
+        }
+        let (body, content_type) = match provider {
+            Provider::OpenAi => (self.openai_body(context, status), headers::JSON),
+            Provider::Azure => (self.azure_body(context, status), headers::JSON),
+            Provider::Anthropic => (self.anthropic_body(context, status), headers::JSON),
+            Provider::Ollama => (self.ollama_body(context, status), headers::OLLAMA_JSON),
+        };
+        insert(&mut headers, "content-type", content_type);
+        build(status, headers, body)
+    }
+
+    fn openai_body(&self, context: &RejectionContext<'_>, status: u16) -> String {
+        match self {
+            Rejection::Unauthorized(AuthFailure::Wrong(key)) => openai_error(
+                &format!(
+                    "Incorrect API key provided: {}. You can find your API key at https://platform.openai.com/account/api-keys.",
+                    mask_key(key)
+                ),
+                Some("invalid_request_error"),
+                None,
+                Some("invalid_api_key"),
+            ),
+            Rejection::Unauthorized(AuthFailure::Missing) => openai_error(
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+                Some("invalid_request_error"),
+                None,
+                None,
+            ),
+            Rejection::MissingApiVersion => openai_error(
+                "The api-version query parameter (?api-version=) is required for all requests.",
+                Some("invalid_request_error"),
+                None,
+                None,
+            ),
+            Rejection::Invalid(invalid) => openai_error(
+                &invalid.message,
+                Some("invalid_request_error"),
+                invalid.param.as_deref(),
+                invalid.code,
+            ),
+            Rejection::RateLimited { retry_after } => openai_error(
+                &format!(
+                    "Rate limit reached for {} in organization org-fakecloud on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in {}s. Visit https://platform.openai.com/account/rate-limits to learn more.",
+                    context.model,
+                    retry_after.map_or(1, |delay| delay.as_millis().div_ceil(1000))
+                ),
+                Some("requests"),
+                None,
+                Some("rate_limit_exceeded"),
+            ),
+            Rejection::Quota => openai_error(
+                OPENAI_QUOTA_MESSAGE,
+                Some("insufficient_quota"),
+                None,
+                Some("insufficient_quota"),
+            ),
+            Rejection::ContentFilter => content_filter_error(false),
+            Rejection::Status { .. } => match status {
+                403 => openai_error(
+                    &format!(
+                        "Project `proj_fakecloud` does not have access to model `{}`",
+                        context.model
+                    ),
+                    Some("invalid_request_error"),
+                    None,
+                    Some("model_not_found"),
+                ),
+                404 => openai_error(
+                    &format!(
+                        "The model `{}` does not exist or you do not have access to it.",
+                        context.model
+                    ),
+                    Some("invalid_request_error"),
+                    None,
+                    Some("model_not_found"),
+                ),
+                503 => openai_error(
+                    "The engine is currently overloaded, please try again later",
+                    Some("server_error"),
+                    None,
+                    None,
+                ),
+                500.. => openai_error(OPENAI_SERVER_ERROR_MESSAGE, Some("server_error"), None, None),
+                _ => openai_error(
+                    &format!("fakecloud: simulated HTTP {status}"),
+                    Some("invalid_request_error"),
+                    None,
+                    None,
+                ),
+            },
+        }
+    }
+
+    fn azure_body(&self, context: &RejectionContext<'_>, status: u16) -> String {
+        match self {
+            Rejection::Unauthorized(_) => azure_error("401", AZURE_UNAUTHORIZED_MESSAGE),
+            Rejection::MissingApiVersion => azure_error(
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            ),
+            // Azure passes OpenAI's own validation errors through.
+            Rejection::Invalid(_) => self.openai_body(context, status),
+            Rejection::RateLimited { retry_after } => {
+                let seconds = retry_after.map_or(1, |delay| delay.as_millis().div_ceil(1000));
+                azure_error(
+                    "429",
+                    &format!(
+                        "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after {seconds} second{}. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.",
+                        if seconds == 1 { "" } else { "s" }
+                    ),
+                )
+            }
+            Rejection::Quota => azure_error("insufficient_quota", OPENAI_QUOTA_MESSAGE),
+            Rejection::ContentFilter => content_filter_error(true),
+            Rejection::Status { .. } => match status {
+                403 => azure_error("403", "Access denied due to Virtual Network/Firewall rules."),
+                404 => azure_error(
+                    "DeploymentNotFound",
+                    "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.",
+                ),
+                503 => azure_error(
+                    "ServiceUnavailable",
+                    "The service is temporarily unable to process your request. Please try again later.",
+                ),
+                500.. => azure_error(
+                    "InternalServerError",
+                    "Backend returned unexpected response. Please contact Microsoft for help.",
+                ),
+                _ => azure_error(&status.to_string(), &format!("fakecloud: simulated HTTP {status}")),
+            },
+        }
+    }
+
+    fn anthropic_body(&self, context: &RejectionContext<'_>, status: u16) -> String {
+        let (error_type, message): (&str, String) = match self {
+            Rejection::Unauthorized(AuthFailure::Wrong(_)) => {
+                ("authentication_error", "invalid x-api-key".to_owned())
+            }
+            Rejection::Unauthorized(AuthFailure::Missing) => {
+                ("authentication_error", "x-api-key header is required".to_owned())
+            }
+            Rejection::MissingApiVersion => (
+                "invalid_request_error",
+                "anthropic-version: header is required".to_owned(),
+            ),
+            Rejection::Invalid(invalid) => ("invalid_request_error", invalid.message.clone()),
+            Rejection::RateLimited { .. } => (
+                "rate_limit_error",
+                "Number of request tokens has exceeded your per-minute rate limit (https://docs.claude.com/en/api/rate-limits); see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.".to_owned(),
+            ),
+            Rejection::Quota => (
+                "invalid_request_error",
+                "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.".to_owned(),
+            ),
+            Rejection::ContentFilter => (
+                "invalid_request_error",
+                "Output blocked by content filtering policy".to_owned(),
+            ),
+            Rejection::Status { .. } => match status {
+                403 => (
+                    "permission_error",
+                    "Your API key does not have permission to use the specified resource.".to_owned(),
+                ),
+                404 => ("not_found_error", format!("model: {}", context.model)),
+                413 => ("request_too_large", "Request exceeds the maximum allowed number of bytes.".to_owned()),
+                529 => ("overloaded_error", "Overloaded".to_owned()),
+                500.. => ("api_error", "Internal server error".to_owned()),
+                _ => (
+                    "invalid_request_error",
+                    format!("fakecloud: simulated HTTP {status}"),
+                ),
+            },
+        };
+        error_envelope(error_type, &message, context.request_id, false)
+    }
+
+    fn ollama_body(&self, context: &RejectionContext<'_>, status: u16) -> String {
+        let message = match self {
+            Rejection::Unauthorized(_) => "unauthorized".to_owned(),
+            Rejection::MissingApiVersion => "api-version is required".to_owned(),
+            Rejection::Invalid(invalid) => invalid.message.clone(),
+            Rejection::RateLimited { .. } => "too many requests, please try again later".to_owned(),
+            Rejection::Quota => "you have reached your usage limit, please upgrade your plan to continue".to_owned(),
+            Rejection::ContentFilter => "the request was blocked by the content safety filter".to_owned(),
+            Rejection::Status { .. } => match status {
+                404 => format!("model \"{}\" not found, try pulling it first", context.model),
+                503 => "server busy, please try again.  maximum pending requests exceeded".to_owned(),
+                500.. => "llama runner process has terminated: exit status 2".to_owned(),
+                _ => format!("fakecloud: simulated HTTP {status}"),
+            },
+        };
+        JsonObject::new().value("error", message).finish()
+    }
+}
+
+fn openai_error(message: &str, error_type: Option<&str>, param: Option<&str>, code: Option<&str>) -> String {
+    let error = JsonObject::new()
+        .value("message", message)
+        .value("type", error_type)
+        .value("param", param)
+        .value("code", code);
+    JsonObject::new().object("error", error).finish()
+}
+
+fn azure_error(code: &str, message: &str) -> String {
+    let error = JsonObject::new().value("code", code).value("message", message);
+    JsonObject::new().object("error", error).finish()
+}
+
+/// A blocked prompt: Azure's envelope (OpenAI gets the same shape, without
+/// the `status` field Azure adds).
+fn content_filter_error(azure: bool) -> String {
+    let inner = JsonObject::new()
+        .value("code", "ResponsibleAIPolicyViolation")
+        .raw("content_filter_result", &azure_prompt_filter_results(true));
+    let mut error = JsonObject::new()
+        .value("message", CONTENT_FILTER_MESSAGE)
+        .null("type")
+        .value("param", "prompt")
+        .value("code", "content_filter");
+    if azure {
+        error = error.value("status", 400);
+    }
+    let error = error.object("innererror", inner);
+    JsonObject::new().object("error", error).finish()
+}
+
+/// A complete non-streaming response.
+pub(crate) fn build(status: u16, headers: HeaderMap, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.headers_mut() = headers;
+    response
+}

@@ -1,0 +1,209 @@
+//! Replays a recorded response body byte for byte.
+//!
+//! The recordings in `shared/fixtures/streams` are real cloud bodies; serving
+//! them verbatim lets the engine's decoders meet real bytes through a real
+//! HTTP stack. Without `split` a piece is one SSE event or one NDJSON line;
+//! with it, fixed-size byte pieces. Pieces follow the scenario's timing.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::scenario::Scenario;
+use crate::stream::{Frame, FrameSource, Step};
+
+/// Where fixtures live relative to some ancestor of the working directory or
+/// of this crate.
+const FIXTURES_RELATIVE: &str = "shared/fixtures/streams";
+const FIXTURES_ENVIRONMENT: &str = "FAKECLOUD_FIXTURES";
+
+/// The fixtures directory: the configured one, else `$FAKECLOUD_FIXTURES`,
+/// else the first `shared/fixtures/streams` found walking up from the
+/// current directory, then from this crate's directory.
+pub(crate) fn find_fixtures_dir(configured: Option<&Path>) -> Option<PathBuf> {
+    if let Some(directory) = configured {
+        return Some(directory.to_path_buf());
+    }
+    if let Some(directory) = std::env::var_os(FIXTURES_ENVIRONMENT) {
+        return Some(PathBuf::from(directory));
+    }
+    let current = std::env::current_dir().ok();
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    current
+        .iter()
+        .chain(std::iter::once(&crate_dir))
+        .flat_map(|start| start.ancestors())
+        .map(|ancestor| ancestor.join(FIXTURES_RELATIVE))
+        .find(|candidate| candidate.is_dir())
+}
+
+/// How a fixture's bytes are framed, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FixtureKind {
+    ServerSentEvents,
+    NewlineDelimitedJson,
+    Opaque,
+}
+
+impl FixtureKind {
+    pub(crate) fn from_name(name: &str) -> Self {
+        if name.ends_with(".sse") {
+            FixtureKind::ServerSentEvents
+        } else if name.ends_with(".ndjson") {
+            FixtureKind::NewlineDelimitedJson
+        } else {
+            FixtureKind::Opaque
+        }
+    }
+
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            FixtureKind::ServerSentEvents => crate::server::headers::EVENT_STREAM,
+            FixtureKind::NewlineDelimitedJson => crate::server::headers::NDJSON,
+            FixtureKind::Opaque => "application/octet-stream",
+        }
+    }
+}
+
+/// Cuts a body into the pieces sent one at a time. Concatenated, the pieces
+/// are exactly the input.
+pub(crate) fn pieces(body: &Bytes, kind: FixtureKind, split: Option<usize>) -> Vec<Bytes> {
+    if let Some(size) = split.filter(|size| *size > 0) {
+        return (0..body.len())
+            .step_by(size)
+            .map(|start| body.slice(start..(start + size).min(body.len())))
+            .collect();
+    }
+    let mut pieces = Vec::new();
+    let mut piece_start = 0;
+    let mut line_start = 0;
+    for (line_end, terminator_length) in line_ends(body) {
+        let is_blank = line_end == line_start;
+        let next = line_end + terminator_length;
+        let piece_ends = match kind {
+            FixtureKind::ServerSentEvents => is_blank,
+            FixtureKind::NewlineDelimitedJson => true,
+            FixtureKind::Opaque => false,
+        };
+        if piece_ends {
+            pieces.push(body.slice(piece_start..next));
+            piece_start = next;
+        }
+        line_start = next;
+    }
+    if piece_start < body.len() {
+        pieces.push(body.slice(piece_start..));
+    }
+    pieces
+}
+
+/// `(end of line content, terminator length)` for each terminated line,
+/// accepting `\n`, `\r\n` and a lone `\r`, as SSE does.
+fn line_ends(body: &[u8]) -> Vec<(usize, usize)> {
+    let mut ends = Vec::new();
+    let mut index = 0;
+    while index < body.len() {
+        match body[index] {
+            b'\n' => {
+                ends.push((index, 1));
+                index += 1;
+            }
+            b'\r' if body.get(index + 1) == Some(&b'\n') => {
+                ends.push((index, 2));
+                index += 2;
+            }
+            b'\r' => {
+                ends.push((index, 1));
+                index += 1;
+            }
+            _ => index += 1,
+        }
+    }
+    ends
+}
+
+pub(crate) struct ReplaySource {
+    pieces: std::vec::IntoIter<Bytes>,
+    sent: usize,
+    entry: Instant,
+    last_deadline: Option<Instant>,
+    time_to_first_token: Duration,
+    inter_token_delay: Duration,
+    stall: Option<(usize, Duration)>,
+}
+
+impl ReplaySource {
+    pub(crate) fn new(pieces: Vec<Bytes>, scenario: &Scenario, entry: Instant) -> Self {
+        Self {
+            pieces: pieces.into_iter(),
+            sent: 0,
+            entry,
+            last_deadline: None,
+            time_to_first_token: scenario.time_to_first_token,
+            inter_token_delay: scenario.inter_token_delay,
+            stall: scenario.stall,
+        }
+    }
+}
+
+impl FrameSource for ReplaySource {
+    fn next_step(&mut self) -> Step {
+        let Some(bytes) = self.pieces.next() else {
+            return Step::Finish;
+        };
+        let mut at = match self.last_deadline {
+            None => self.entry + self.time_to_first_token,
+            Some(previous) => previous + self.inter_token_delay,
+        };
+        if let Some((after, pause)) = self.stall
+            && after == self.sent
+        {
+            at += pause;
+        }
+        self.last_deadline = Some(at);
+        self.sent += 1;
+        Step::Send(Frame {
+            at: Some(at),
+            bytes,
+            first_content: self.sent == 1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_pieces_are_events() {
+        let body = Bytes::from_static(b"data: a\n\nevent: x\r\ndata: b\r\n\r\ndata: c\r\rtail");
+        let pieces = pieces(&body, FixtureKind::ServerSentEvents, None);
+        assert_eq!(
+            pieces,
+            [
+                Bytes::from_static(b"data: a\n\n"),
+                Bytes::from_static(b"event: x\r\ndata: b\r\n\r\n"),
+                Bytes::from_static(b"data: c\r\r"),
+                Bytes::from_static(b"tail"),
+            ]
+        );
+    }
+
+    #[test]
+    fn ndjson_pieces_are_lines_and_split_is_exact() {
+        let body = Bytes::from_static(b"{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(pieces(&body, FixtureKind::NewlineDelimitedJson, None).len(), 2);
+        let split = pieces(&body, FixtureKind::NewlineDelimitedJson, Some(5));
+        assert!(split.iter().all(|piece| piece.len() <= 5));
+        assert_eq!(split.concat(), body.to_vec());
+        assert_eq!(pieces(&body, FixtureKind::Opaque, None), vec![body]);
+    }
+
+    #[test]
+    fn fixtures_are_found_from_the_crate() {
+        let directory = find_fixtures_dir(None).expect("shared/fixtures/streams above the crate");
+        assert!(directory.join("openai_chat_usage.sse").is_file());
+    }
+}

@@ -1,0 +1,15 @@
+//! fakecloud's integration tests, one binary: each cloud's happy path and
+//! refusals over real HTTP, scenarios, replay, the request log and the
+//! binary. Outputs are checked with plain string and JSON handling, never
+//! with the engine's decoders.
+
+mod support;
+
+mod anthropic;
+mod azure;
+mod binary;
+mod log;
+mod ollama;
+mod openai;
+mod replay;
+mod scenarios;

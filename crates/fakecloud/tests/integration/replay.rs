@@ -1,0 +1,139 @@
+//! Replaying recorded bodies byte for byte.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fakecloud::{Config, Scenario};
+use serde_json::Value;
+
+use crate::support::*;
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/streams")
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures_dir().join(name)).unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+/// Route, auth headers and a valid body for each fixture's cloud.
+fn route_for(name: &str, model: &str) -> (&'static str, &'static [(&'static str, &'static str)], Value) {
+    if name.starts_with("openai_responses") {
+        ("/v1/responses", OPENAI, responses_body(model))
+    } else if name.starts_with("openai_chat") {
+        ("/v1/chat/completions", OPENAI, chat_body(model))
+    } else if name.starts_with("azure_chat") {
+        ("/openai/v1/chat/completions", AZURE, chat_body(model))
+    } else if name.starts_with("anthropic") {
+        ("/v1/messages", ANTHROPIC, anthropic_body(model, 1000))
+    } else if name.starts_with("ollama") {
+        ("/api/chat", NO_HEADERS, ollama_body(model))
+    } else {
+        panic!("no route for {name}")
+    }
+}
+
+const FIXTURES: &[&str] = &[
+    "openai_chat_usage.sse",
+    "azure_chat_content_filter_2026_emoji.sse",
+    "openai_responses_text_seq.sse",
+    "anthropic_messages_short.sse",
+    "ollama_api_chat.ndjson",
+];
+
+#[tokio::test]
+async fn replays_are_byte_identical_whole_and_split() {
+    let cloud = start().await;
+    for name in FIXTURES {
+        let expected = fixture(name);
+        for spec in [
+            format!("replay={name}"),
+            format!("replay={name};split=1"),
+            format!("replay={name};split=7"),
+        ] {
+            let (path, headers, body) = route_for(name, &format!("model~{spec}"));
+            let reply = post(&cloud, path, headers, &body).await;
+            assert_eq!(reply.status, 200, "{spec}: {}", String::from_utf8_lossy(&reply.body));
+            assert!(reply.body == expected, "{spec}: replay differs from the fixture");
+            let content_type = reply.header("content-type");
+            if name.ends_with(".ndjson") {
+                assert_eq!(content_type, "application/x-ndjson");
+            } else {
+                assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn replay_pacing_uses_the_gap_between_events() {
+    let cloud = start().await;
+    // anthropic_messages_short.sse has 7 events: 6 gaps of 30 ms.
+    let (path, headers, body) = route_for(
+        "anthropic_messages_short.sse",
+        "claude~replay=anthropic_messages_short.sse;gap_ms=30",
+    );
+    let reply = post(&cloud, path, headers, &body).await;
+    assert_eq!(reply.body, fixture("anthropic_messages_short.sse"));
+    assert!(reply.elapsed >= Duration::from_millis(180), "{:?}", reply.elapsed);
+}
+
+#[tokio::test]
+async fn replay_still_checks_auth_and_body() {
+    let cloud = start().await;
+    let wrong_key = post(
+        &cloud,
+        "/v1/chat/completions",
+        &[("authorization", "Bearer wrong")],
+        &chat_body("m~replay=openai_chat_usage.sse"),
+    )
+    .await;
+    assert_eq!(wrong_key.status, 401);
+    let mut no_max_tokens = anthropic_body("c~replay=anthropic_messages_short.sse", 10);
+    no_max_tokens.as_object_mut().expect("object").remove("max_tokens");
+    let invalid = post(&cloud, "/v1/messages", ANTHROPIC, &no_max_tokens).await;
+    assert_eq!(invalid.status, 400);
+}
+
+#[tokio::test]
+async fn replay_names_are_confined_to_the_fixtures_directory() {
+    let cloud = start().await;
+    for model in [
+        "m~replay=../Cargo.toml",
+        "m~replay=sub/file.sse",
+        "m~replay=missing.sse",
+    ] {
+        let reply = post(&cloud, "/v1/chat/completions", OPENAI, &chat_body(model)).await;
+        assert_eq!(reply.status, 400, "{model}");
+    }
+    // A registered scenario bypasses parse_spec, so the server checks too.
+    let registered = start_with(Config {
+        scenarios: [(
+            "sneaky".to_owned(),
+            Scenario {
+                replay: Some("../streams/openai_chat_usage.sse".to_owned()),
+                ..Scenario::default()
+            },
+        )]
+        .into(),
+        ..Config::default()
+    })
+    .await;
+    let reply = post(&registered, "/v1/chat/completions", OPENAI, &chat_body("sneaky")).await;
+    assert_eq!(reply.status, 400);
+}
+
+#[tokio::test]
+async fn configured_fixtures_dir_is_used() {
+    let directory = std::env::temp_dir().join(format!("fakecloud-fixtures-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    std::fs::write(directory.join("tiny.ndjson"), b"{\"a\":1}\n{\"b\":2}\n").expect("write fixture");
+    let cloud = start_with(Config {
+        fixtures_dir: Some(directory.clone()),
+        ..Config::default()
+    })
+    .await;
+    let reply = post(&cloud, "/api/chat", NO_HEADERS, &ollama_body("m~replay=tiny.ndjson")).await;
+    assert_eq!(reply.body, b"{\"a\":1}\n{\"b\":2}\n");
+    let _ = std::fs::remove_dir_all(directory);
+}
