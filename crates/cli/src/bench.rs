@@ -1,0 +1,318 @@
+//! `modelbench bench`: the engine's shipped benchmark.
+//!
+//! 200 streaming calls (50 prompts × 4 targets on four different wire protocols) against a
+//! fakecloud *process* (so its CPU and memory are not counted as ours), with full persistence to
+//! a real SQLite file, at each requested concurrency. Each concurrency runs in a fresh child
+//! process so peak RSS and CPU belong to that level alone. Reports wall time against the ideal
+//! (ceil(calls / C) × per-call server time), CPU seconds, peak RSS and the engine's
+//! time-to-first-token overhead: engine-observed TTFT minus the TTFT fakecloud itself measured
+//! for the same request id.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use modelbench_engine::accumulate::percentile;
+use modelbench_engine::credentials::{Secret, StaticCredentials};
+use modelbench_engine::runner::{RunOptions, RunPlan, Runner};
+use modelbench_engine::store::Store;
+use modelbench_engine::target::Api;
+use modelbench_engine::{Parameters, Prompt, ProviderKind, Target};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Args, Clone)]
+pub struct BenchArgs {
+    /// Concurrency levels to measure, comma-separated.
+    #[arg(long, default_value = "4,50", value_delimiter = ',')]
+    concurrency: Vec<usize>,
+    #[arg(long, default_value_t = 50)]
+    prompts: usize,
+    #[arg(long, default_value_t = 200)]
+    first_token_ms: u64,
+    #[arg(long, default_value_t = 200)]
+    tokens: usize,
+    #[arg(long, default_value_t = 5)]
+    gap_ms: u64,
+    /// Use a fakecloud already running at this base URL instead of starting one.
+    #[arg(long)]
+    fakecloud: Option<String>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Internal: measure one concurrency level in this process and print its JSON.
+    #[arg(long, hide = true)]
+    phase: bool,
+}
+
+const TARGETS: usize = 4;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PhaseResult {
+    concurrency: usize,
+    calls: usize,
+    failed: usize,
+    wall_s: f64,
+    ideal_s: f64,
+    wall_over_ideal_percent: f64,
+    cpu_s: f64,
+    peak_rss_mb: f64,
+    ttft_overhead_p50_ms: f64,
+    ttft_overhead_p95_ms: f64,
+    ttft_overhead_max_ms: f64,
+    events_stored: u64,
+}
+
+pub async fn run(args: BenchArgs) -> Result<ExitCode> {
+    if args.phase {
+        let base = args.fakecloud.clone().context("--phase needs --fakecloud")?;
+        let concurrency = *args.concurrency.first().context("--phase needs one --concurrency")?;
+        let result = phase(&args, &base, concurrency).await?;
+        println!("{}", serde_json::to_string(&result)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut server = None;
+    let base = match &args.fakecloud {
+        Some(base) => base.clone(),
+        None => {
+            let (child, base) = start_fakecloud(&args)?;
+            server = Some(child);
+            base
+        }
+    };
+    let mut results = Vec::new();
+    for &concurrency in &args.concurrency {
+        let output = Command::new(std::env::current_exe()?)
+            .args(["bench", "--phase", "--fakecloud", &base])
+            .args(["--concurrency", &concurrency.to_string()])
+            .args(["--prompts", &args.prompts.to_string()])
+            .args(["--first-token-ms", &args.first_token_ms.to_string()])
+            .args(["--tokens", &args.tokens.to_string()])
+            .args(["--gap-ms", &args.gap_ms.to_string()])
+            .stderr(Stdio::inherit())
+            .output()
+            .context("cannot start the benchmark phase")?;
+        if !output.status.success() {
+            bail!("the benchmark phase at concurrency {concurrency} failed");
+        }
+        let result: PhaseResult = serde_json::from_slice(&output.stdout).context("unreadable phase result")?;
+        results.push(result);
+    }
+    if let Some(mut child) = server {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &results)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{} calls each ({} prompts × {TARGETS} targets: openai chat, openai responses, azure, anthropic); fakecloud: {} ms to first token, {} tokens {} ms apart; full persistence",
+        args.prompts * TARGETS,
+        args.prompts,
+        args.first_token_ms,
+        args.tokens,
+        args.gap_ms
+    )?;
+    writeln!(
+        out,
+        "{:>4}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}  {:>14}  {:>14}  {:>6}",
+        "C", "wall s", "ideal s", "over %", "CPU s", "RSS MB", "TTFT+ p50 ms", "TTFT+ p95 ms", "failed"
+    )?;
+    for result in &results {
+        writeln!(
+            out,
+            "{:>4}  {:>8.3}  {:>8.3}  {:>8.2}  {:>6.2}  {:>8.1}  {:>14.3}  {:>14.3}  {:>6}",
+            result.concurrency,
+            result.wall_s,
+            result.ideal_s,
+            result.wall_over_ideal_percent,
+            result.cpu_s,
+            result.peak_rss_mb,
+            result.ttft_overhead_p50_ms,
+            result.ttft_overhead_p95_ms,
+            result.failed
+        )?;
+    }
+    writeln!(
+        out,
+        "targets at C=50: wall within 2% of ideal, CPU < 1.2 s, RSS < 40 MB, TTFT overhead p50 <= 1 ms and p95 <= 5 ms"
+    )?;
+    for result in results.iter().filter(|result| result.concurrency == 50) {
+        let checks = [
+            ("wall", result.wall_over_ideal_percent <= 2.0),
+            ("cpu", result.cpu_s < 1.2),
+            ("rss", result.peak_rss_mb < 40.0),
+            ("ttft p50", result.ttft_overhead_p50_ms <= 1.0),
+            ("ttft p95", result.ttft_overhead_p95_ms <= 5.0),
+        ];
+        let summary: Vec<String> = checks
+            .iter()
+            .map(|(name, ok)| format!("{name} {}", if *ok { "met" } else { "MISSED" }))
+            .collect();
+        writeln!(out, "C=50: {}", summary.join(", "))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the `fakecloud` binary that sits next to this one and reads its address.
+fn start_fakecloud(args: &BenchArgs) -> Result<(Child, String)> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name(format!("fakecloud{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        bail!(
+            "the fakecloud binary was not found at {} (build it with `cargo build --release -p fakecloud`, or pass --fakecloud URL)",
+            path.display()
+        );
+    }
+    let spec = format!(
+        "ttft_ms={};tokens={};gap_ms={}",
+        args.first_token_ms, args.tokens, args.gap_ms
+    );
+    let mut child = Command::new(&path)
+        .args(["--port", "0", "--default", &spec])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", path.display()))?;
+    let stdout = child.stdout.take().context("no stdout from fakecloud")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let base = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .filter(|url| url.starts_with("http://"))
+        .with_context(|| format!("unexpected fakecloud greeting: {line:?}"))?
+        .to_owned();
+    Ok((child, base))
+}
+
+fn bench_targets(base: &str) -> Vec<Target> {
+    let mut openai = Target::new("openai-chat", ProviderKind::OpenAi, "bench-model");
+    openai.base_url = Some(format!("{base}/v1"));
+    let mut responses = Target::new("openai-responses", ProviderKind::OpenAi, "bench-model");
+    responses.base_url = Some(format!("{base}/v1"));
+    responses.api = Some(Api::Responses);
+    let mut azure = Target::new("azure-v1", ProviderKind::Azure, "bench-model");
+    azure.base_url = Some(base.to_owned());
+    let mut anthropic = Target::new("anthropic", ProviderKind::Anthropic, "bench-model");
+    anthropic.base_url = Some(base.to_owned());
+    vec![openai, responses, azure, anthropic]
+}
+
+async fn phase(args: &BenchArgs, base: &str, concurrency: usize) -> Result<PhaseResult> {
+    let data_dir = std::env::temp_dir().join(format!("modelbench-bench-{}-{concurrency}", std::process::id()));
+    let store = Store::open(&data_dir.join("modelbench.db"))?;
+    let credentials = StaticCredentials::new()
+        .with("OPENAI_API_KEY", Secret::new("fake-key"))
+        .with("AZURE_OPENAI_API_KEY", Secret::new("fake-key"))
+        .with("ANTHROPIC_API_KEY", Secret::new("fake-key"));
+    let plan = RunPlan {
+        targets: bench_targets(base),
+        prompts: (0..args.prompts)
+            .map(|index| Prompt::user(format!("Benchmark prompt number {index}: say something long.")))
+            .collect(),
+        parameters: Parameters::default(),
+        options: RunOptions {
+            concurrency,
+            retry: modelbench_engine::runner::RetryPolicy {
+                max_retries: 0,
+                ..Default::default()
+            },
+            ..RunOptions::default()
+        },
+    };
+    let runner = Runner::new(Arc::new(credentials)).with_store(store.writer());
+    let cpu_before = process_cpu_seconds()?;
+    let started = Instant::now();
+    let mut handle = runner.start(plan, CancellationToken::new())?;
+    while handle.events.recv().await.is_some() {}
+    let outcome = handle.outcome().await?;
+    let wall = started.elapsed();
+    let cpu = process_cpu_seconds()? - cpu_before;
+    let peak_rss_mb = peak_rss_kb()? as f64 / 1024.0;
+
+    // What fakecloud measured for each request, by request id.
+    let records: Vec<serde_json::Value> = reqwest::get(format!("{base}/_fakecloud/requests"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let server_ttft: std::collections::HashMap<String, f64> = records
+        .iter()
+        .filter_map(|record| {
+            Some((
+                record.get("request_id")?.as_str()?.to_owned(),
+                record.get("server_time_to_first_token_us")?.as_f64()? / 1000.0,
+            ))
+        })
+        .collect();
+    let mut overheads: Vec<f64> = outcome
+        .responses
+        .iter()
+        .filter_map(|response| {
+            let engine = response.metrics.time_to_first_token_ms?;
+            let server = server_ttft.get(response.request_id.as_deref()?)?;
+            Some(engine - server)
+        })
+        .collect();
+    overheads.sort_by(f64::total_cmp);
+    let calls = outcome.responses.len();
+    if overheads.len() != calls {
+        bail!(
+            "matched {} of {calls} responses to fakecloud's records",
+            overheads.len()
+        );
+    }
+    let events_stored = store.count_events()?;
+    let per_call = Duration::from_millis(args.first_token_ms)
+        + Duration::from_millis(args.gap_ms) * (args.tokens.saturating_sub(1) as u32);
+    let ideal = per_call.as_secs_f64() * calls.div_ceil(concurrency) as f64;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(PhaseResult {
+        concurrency,
+        calls,
+        failed: outcome.responses.iter().filter(|response| !response.complete).count(),
+        wall_s: wall.as_secs_f64(),
+        ideal_s: ideal,
+        wall_over_ideal_percent: (wall.as_secs_f64() / ideal - 1.0) * 100.0,
+        cpu_s: cpu,
+        peak_rss_mb,
+        ttft_overhead_p50_ms: percentile(&overheads, 0.5).unwrap_or(f64::NAN),
+        ttft_overhead_p95_ms: percentile(&overheads, 0.95).unwrap_or(f64::NAN),
+        ttft_overhead_max_ms: overheads.last().copied().unwrap_or(f64::NAN),
+        events_stored,
+    })
+}
+
+/// User + system CPU of this process (all threads), from /proc (Linux clock ticks of 1/100 s).
+fn process_cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("CPU time needs /proc (Linux)")?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc/self/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks =
+        |index: usize| -> Result<f64> { Ok(fields.get(index).context("short /proc/self/stat")?.parse::<f64>()?) };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// Peak resident set size of this process, from /proc/self/status (VmHWM).
+fn peak_rss_kb() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").context("peak RSS needs /proc (Linux)")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/self/status")
+}

@@ -1,0 +1,640 @@
+//! `modelbench`: send one prompt (or a batch) to many model targets, stream the answers side by
+//! side, and keep every run in the local database. A thin clap layer over the engine.
+
+mod bench;
+mod demo;
+mod output;
+mod prompts;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use modelbench_engine::credentials::{CredentialSource, EnvCredentials};
+use modelbench_engine::runner::{RunEvent, RunOptions, RunOutcome, RunPlan, Runner};
+use modelbench_engine::store::Store;
+use modelbench_engine::target::{Api, load_targets_file, targets_to_toml};
+use modelbench_engine::{Parameters, Prompt, ProviderKind, Target};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "modelbench", version, about = "Compare one prompt across many model targets")]
+struct Cli {
+    /// Where the database lives (default: the platform data directory).
+    #[arg(long, global = true, env = "MODELBENCH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send a prompt (or a prompts file) to every target and compare.
+    Run(RunArgs),
+    /// Run a keyless comparison against simulated clouds (fakecloud) to see ModelBench work.
+    Demo {
+        /// Print the result as JSON instead of the live view.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Past runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Full-text search over prompts and responses.
+    Search {
+        text: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Targets saved in the database.
+    #[command(subcommand)]
+    Targets(TargetsCommand),
+    /// Measure the engine: 200 streaming calls against fakecloud at several concurrencies.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The prompt; `-` reads it from stdin.
+    prompt: Option<String>,
+    /// A TOML file of `[[target]]` tables (default: the targets saved in the database).
+    #[arg(long)]
+    targets: Option<PathBuf>,
+    /// Only these targets (repeatable).
+    #[arg(long = "target", value_name = "NAME")]
+    target_names: Vec<String>,
+    /// A batch of prompts: JSONL (`{"prompt":…, "system":…}`) or one prompt per line.
+    #[arg(long, conflicts_with = "prompt")]
+    prompts: Option<PathBuf>,
+    #[arg(long)]
+    system: Option<String>,
+    #[arg(long)]
+    temperature: Option<f64>,
+    #[arg(long)]
+    top_p: Option<f64>,
+    #[arg(long)]
+    max_tokens: Option<u32>,
+    /// A stop sequence (repeatable).
+    #[arg(long = "stop")]
+    stop: Vec<String>,
+    #[arg(long)]
+    seed: Option<i64>,
+    /// Ask every target this many times per prompt.
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+    /// Requests in flight at once, across all targets.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Requests in flight at once per provider, e.g. `ollama=1` (repeatable).
+    #[arg(long = "provider-concurrency", value_name = "PROVIDER=N")]
+    provider_concurrency: Vec<String>,
+    /// Retries for infrastructure failures (429, 5xx, overloaded, connect) before the first token.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    #[arg(long, value_name = "MS")]
+    connect_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS")]
+    first_token_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS")]
+    idle_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS")]
+    total_timeout_ms: Option<u64>,
+    /// Print one JSON document with every result at the end.
+    #[arg(long)]
+    json: bool,
+    /// Print each stream event as a JSON line as it happens.
+    #[arg(long)]
+    events: bool,
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// The most recent runs.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run: prompts, per-target metrics and full outputs.
+    Show {
+        /// A run id or a unique prefix of one.
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TargetsCommand {
+    /// Save a target (replaces one with the same name).
+    Add(AddTargetArgs),
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        name: String,
+    },
+    /// Save every target of a TOML file, replacing same-named ones.
+    Import {
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct AddTargetArgs {
+    #[arg(long)]
+    name: String,
+    /// openai | azure | anthropic | ollama
+    #[arg(long)]
+    provider: String,
+    #[arg(long)]
+    model: String,
+    /// chat | responses (openai and azure)
+    #[arg(long)]
+    api: Option<String>,
+    #[arg(long)]
+    base_url: Option<String>,
+    #[arg(long)]
+    resource: Option<String>,
+    #[arg(long)]
+    deployment: Option<String>,
+    #[arg(long)]
+    api_version: Option<String>,
+    /// Where the key comes from: `env:VARIABLE`.
+    #[arg(long)]
+    api_key_ref: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MODELBENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Bench(args) => return bench::run(args).await,
+        Command::Run(args) => {
+            let store = open_store(cli.data_dir.as_deref())?;
+            return run(&store, args).await;
+        }
+        Command::Demo { json } => {
+            let store = open_store(cli.data_dir.as_deref())?;
+            return demo::run(&store, json).await;
+        }
+        Command::Runs(command) => runs(&open_store(cli.data_dir.as_deref())?, command)?,
+        Command::Search { text, limit, json } => search(&open_store(cli.data_dir.as_deref())?, &text, limit, json)?,
+        Command::Targets(command) => targets(&open_store(cli.data_dir.as_deref())?, command)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn default_data_dir() -> Result<PathBuf> {
+    directories::ProjectDirs::from("dev", "ModelBench", "modelbench")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .context("cannot find the platform data directory; pass --data-dir")
+}
+
+fn open_store(data_dir: Option<&Path>) -> Result<Store> {
+    let dir = match data_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => default_data_dir()?,
+    };
+    let path = dir.join("modelbench.db");
+    Store::open(&path).with_context(|| format!("cannot open the database at {}", path.display()))
+}
+
+fn read_prompt(prompt: Option<String>, args: &RunArgs) -> Result<Vec<Prompt>> {
+    if let Some(path) = &args.prompts {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read prompts file {}", path.display()))?;
+        return prompts::parse_prompts_file(&text, &path.display().to_string(), args.system.as_deref());
+    }
+    let text = match prompt.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the prompt from stdin")?;
+            text
+        }
+        Some(text) => text.to_owned(),
+        None => bail!("give a PROMPT (or `-` for stdin) or --prompts FILE"),
+    };
+    if text.trim().is_empty() {
+        bail!("the prompt is empty");
+    }
+    Ok(vec![Prompt::user(text).with_system(args.system.clone())])
+}
+
+fn select_targets(store: &Store, args: &RunArgs) -> Result<Vec<Target>> {
+    let (available, origin) = match &args.targets {
+        Some(path) => (load_targets_file(path)?, path.display().to_string()),
+        None => (store.list_targets()?, "the database".to_owned()),
+    };
+    if available.is_empty() {
+        bail!("no targets in {origin}: pass --targets FILE or save some with `modelbench targets import FILE`");
+    }
+    if args.target_names.is_empty() {
+        return Ok(available);
+    }
+    args.target_names
+        .iter()
+        .map(|name| {
+            available
+                .iter()
+                .find(|target| &target.name == name)
+                .cloned()
+                .with_context(|| {
+                    let known: Vec<&str> = available.iter().map(|target| target.name.as_str()).collect();
+                    format!("unknown target '{name}' (known in {origin}: {})", known.join(", "))
+                })
+        })
+        .collect()
+}
+
+fn run_options(args: &RunArgs) -> Result<RunOptions> {
+    let mut options = RunOptions {
+        concurrency: args.concurrency.max(1),
+        repeat: args.repeat.max(1),
+        ..RunOptions::default()
+    };
+    options.retry.max_retries = args.retries;
+    let timeouts = &mut options.timeouts;
+    for (value, slot) in [
+        (args.connect_timeout_ms, &mut timeouts.connect),
+        (args.first_token_timeout_ms, &mut timeouts.first_token),
+        (args.idle_timeout_ms, &mut timeouts.idle),
+        (args.total_timeout_ms, &mut timeouts.total),
+    ] {
+        if let Some(milliseconds) = value {
+            *slot = Duration::from_millis(milliseconds);
+        }
+    }
+    for entry in &args.provider_concurrency {
+        let (provider, limit) = entry
+            .split_once('=')
+            .with_context(|| format!("--provider-concurrency '{entry}' must be PROVIDER=N"))?;
+        let provider = ProviderKind::parse(provider).with_context(|| format!("unknown provider '{provider}'"))?;
+        let limit: usize = limit.parse().with_context(|| format!("'{limit}' is not a number"))?;
+        options.per_provider_concurrency.insert(provider, limit);
+    }
+    Ok(options)
+}
+
+async fn run(store: &Store, args: RunArgs) -> Result<ExitCode> {
+    let targets = select_targets(store, &args)?;
+    let prompts = read_prompt(args.prompt.clone(), &args)?;
+    let parameters = Parameters {
+        temperature: args.temperature,
+        top_p: args.top_p,
+        max_output_tokens: args.max_tokens,
+        stop_sequences: args.stop.clone(),
+        seed: args.seed,
+    };
+    let plan = RunPlan {
+        targets,
+        prompts,
+        parameters,
+        options: run_options(&args)?,
+    };
+    let view = ViewMode {
+        json: args.json,
+        events: args.events,
+    };
+    let outcome = execute(store, plan, Arc::new(EnvCredentials), view).await?;
+    Ok(if outcome.cancelled {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Clone, Copy)]
+pub struct ViewMode {
+    pub json: bool,
+    pub events: bool,
+}
+
+/// Runs a plan with live output, then prints the summary (or the JSON document).
+pub async fn execute(
+    store: &Store,
+    plan: RunPlan,
+    credentials: Arc<dyn CredentialSource>,
+    view: ViewMode,
+) -> Result<RunOutcome> {
+    let total_responses = plan.targets.len() * plan.prompts.len() * plan.options.repeat.max(1) as usize;
+    let batch = plan.prompts.len() > 1 || plan.options.repeat > 1;
+    let names: Vec<String> = plan.targets.iter().map(|target| target.name.clone()).collect();
+    let runner = Runner::new(credentials).with_store(store.writer());
+    let cancel = CancellationToken::new();
+    let mut handle = runner.start(plan, cancel.clone())?;
+    let cancel_on_interrupt = cancel.clone();
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: cancelling; partial answers are kept");
+            cancel_on_interrupt.cancel();
+        }
+    });
+
+    let stdout = std::io::stdout();
+    let live_text = !view.json && !view.events && !batch;
+    let progress = (batch && std::io::stderr().is_terminal() && !view.events).then(|| {
+        let bar = indicatif::ProgressBar::new(total_responses as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} responses  {elapsed_precise}  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    if !view.json && !view.events {
+        let mut out = stdout.lock();
+        writeln!(
+            out,
+            "run {}: {} target(s) × {} response(s) each",
+            handle.run_id,
+            names.len(),
+            total_responses / names.len().max(1)
+        )?;
+    }
+    let mut live = output::LiveView::new(&names, batch);
+    let mut failures = 0usize;
+    while let Some(event) = handle.events.recv().await {
+        let mut out = stdout.lock();
+        match &event {
+            RunEvent::Stream(stamped) => {
+                if view.events {
+                    serde_json::to_writer(&mut out, stamped)?;
+                    writeln!(out)?;
+                } else if live_text {
+                    live.on_event(stamped, &mut out)?;
+                }
+            }
+            RunEvent::ResponseFinished(response) => {
+                if live_text {
+                    live.on_response_finished(response, &mut out)?;
+                }
+                if response.error.is_some() {
+                    failures += 1;
+                }
+                if let Some(bar) = &progress {
+                    bar.inc(1);
+                    if failures > 0 {
+                        bar.set_message(format!("{failures} failed"));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    interrupt.abort();
+    let outcome = handle.outcome().await?;
+    let mut out = stdout.lock();
+    if view.json {
+        let document = json!({
+            "run_id": outcome.run.id.to_string(),
+            "cancelled": outcome.cancelled,
+            "results": outcome.responses.iter().map(output::result_json).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &document)?;
+        writeln!(out)?;
+    } else if !view.events {
+        writeln!(out)?;
+        write!(out, "{}", output::summary_table(&outcome.responses, batch))?;
+        let errors = output::error_details(&outcome.responses);
+        if !errors.is_empty() {
+            writeln!(out, "\nerrors:\n{errors}")?;
+        }
+        writeln!(out, "stored as run {} in {}", outcome.run.id, store.path().display())?;
+    }
+    Ok(outcome)
+}
+
+fn runs(store: &Store, command: RunsCommand) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        RunsCommand::List { limit, json } => {
+            let runs = store.list_runs(limit)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &runs)?;
+                writeln!(out)?;
+                return Ok(());
+            }
+            if runs.is_empty() {
+                writeln!(out, "no runs yet: try `modelbench demo`")?;
+            }
+            for run in runs {
+                let prompt: String = run.first_prompt.chars().take(60).collect::<String>().replace('\n', " ");
+                writeln!(
+                    out,
+                    "{}  {}  {:>3} responses ({} failed)  {}  \"{}\"",
+                    run.id,
+                    format_time(run.started_at_ms),
+                    run.response_count,
+                    run.failed_count,
+                    run.target_names.join(","),
+                    prompt
+                )?;
+            }
+        }
+        RunsCommand::Show { run_id, json } => {
+            let id = store
+                .resolve_run_id(&run_id)?
+                .with_context(|| format!("no run matches '{run_id}' (see `modelbench runs list`)"))?;
+            let run = store.load_run(id)?.with_context(|| format!("run {id} not found"))?;
+            if json {
+                let document = json!({
+                    "run_id": run.record.id.to_string(),
+                    "status": run.status,
+                    "started_at_ms": run.record.started_at_ms,
+                    "finished_at_ms": run.finished_at_ms,
+                    "parameters": run.record.parameters,
+                    "prompts": run.record.prompts,
+                    "targets": run.record.targets,
+                    "repeat": run.record.repeat,
+                    "results": run.responses.iter().map(output::result_json).collect::<Vec<_>>(),
+                });
+                serde_json::to_writer_pretty(&mut out, &document)?;
+                writeln!(out)?;
+                return Ok(());
+            }
+            writeln!(
+                out,
+                "run {}  {}  {}",
+                run.record.id,
+                format_time(run.record.started_at_ms),
+                run.status
+            )?;
+            let parameters = serde_json::to_string(&run.record.parameters)?;
+            writeln!(out, "parameters: {parameters}")?;
+            for (index, prompt) in run.record.prompts.iter().enumerate() {
+                if let Some(system) = &prompt.system {
+                    writeln!(out, "system #{}: {system}", index + 1)?;
+                }
+                writeln!(out, "prompt #{}: {}", index + 1, prompt.last_user_text())?;
+            }
+            let batch = run.record.prompts.len() > 1 || run.record.repeat > 1;
+            writeln!(out)?;
+            write!(out, "{}", output::summary_table(&run.responses, batch))?;
+            for response in &run.responses {
+                writeln!(
+                    out,
+                    "\n── {} #{}.{} ({} {}{}) ──",
+                    response.target,
+                    response.key.prompt_index + 1,
+                    response.key.repeat_index + 1,
+                    response.provider,
+                    response.reported_model.as_deref().unwrap_or(&response.model),
+                    if response.complete { "" } else { ", incomplete" }
+                )?;
+                writeln!(out, "{}", response.text)?;
+                if let Some(error) = &response.error {
+                    writeln!(out, "✗ {error}")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn search(store: &Store, text: &str, limit: usize, json: bool) -> Result<()> {
+    let hits = store.search(text, limit)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &hits)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if hits.is_empty() {
+        writeln!(out, "nothing matches '{text}'")?;
+    }
+    for hit in hits {
+        let place = match &hit.target {
+            Some(target) => format!("{} #{} {target}", hit.kind, hit.prompt_index + 1),
+            None => format!("{} #{}", hit.kind, hit.prompt_index + 1),
+        };
+        writeln!(out, "{}  {place}: {}", hit.run_id, hit.snippet.replace('\n', " "))?;
+    }
+    Ok(())
+}
+
+fn targets(store: &Store, command: TargetsCommand) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        TargetsCommand::Add(args) => {
+            let provider = ProviderKind::parse(&args.provider).with_context(|| {
+                format!(
+                    "unknown provider '{}' (openai, azure, anthropic, ollama)",
+                    args.provider
+                )
+            })?;
+            let mut target = Target::new(args.name, provider, args.model);
+            target.api = match args.api.as_deref() {
+                None => None,
+                Some("chat") => Some(Api::Chat),
+                Some("responses") => Some(Api::Responses),
+                Some(other) => bail!("unknown api '{other}' (chat, responses)"),
+            };
+            target.base_url = args.base_url;
+            target.resource = args.resource;
+            target.deployment = args.deployment;
+            target.api_version = args.api_version;
+            target.api_key_ref = args.api_key_ref;
+            target.validate()?;
+            store.save_target(&target)?;
+            writeln!(out, "saved target '{}'", target.name)?;
+        }
+        TargetsCommand::List { json } => {
+            let targets = store.list_targets()?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &targets)?;
+                writeln!(out)?;
+            } else if targets.is_empty() {
+                writeln!(
+                    out,
+                    "no saved targets: `modelbench targets import FILE` or `targets add`"
+                )?;
+            } else {
+                write!(out, "{}", targets_to_toml(&targets))?;
+            }
+        }
+        TargetsCommand::Remove { name } => {
+            if !store.remove_target(&name)? {
+                bail!("no saved target named '{name}'");
+            }
+            writeln!(out, "removed target '{name}'")?;
+        }
+        TargetsCommand::Import { file } => {
+            let targets = load_targets_file(&file)?;
+            for target in &targets {
+                store.save_target(target)?;
+            }
+            writeln!(out, "imported {} target(s) from {}", targets.len(), file.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` UTC from Unix milliseconds (civil-from-days, no date crate needed).
+pub fn format_time(unix_ms: i64) -> String {
+    let seconds = unix_ms.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let second_of_day = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(super::format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(super::format_time(1_795_000_000_000), "2026-11-18 11:06:40");
+    }
+}

@@ -1,0 +1,287 @@
+//! How runs look on a terminal and in JSON.
+//!
+//! The JSON shapes here are the CLI's contract with scripts and CI: `run --json` and
+//! `runs show --json` print the same per-response objects.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use modelbench_engine::{ResponseRecord, StampedEvent, StreamEvent};
+use serde_json::{Value, json};
+
+/// One response as scripts see it.
+pub fn result_json(response: &ResponseRecord) -> Value {
+    let usage = &response.usage;
+    json!({
+        "target": response.target,
+        "provider": response.provider,
+        "model": response.model,
+        "reported_model": response.reported_model,
+        "prompt_index": response.key.prompt_index,
+        "repeat_index": response.key.repeat_index,
+        "request_id": response.request_id,
+        "region": response.region,
+        "text": response.text,
+        "reasoning": response.reasoning,
+        "tool_calls": response.tool_calls,
+        "finish_reason": response.finish_reason.map(|reason| reason.as_str()),
+        "raw_finish_reason": response.raw_finish_reason,
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+            "total_tokens": usage.total_tokens,
+        },
+        "time_to_first_token_ms": response.metrics.time_to_first_token_ms.map(round2),
+        "total_ms": round2(response.metrics.total_ms),
+        "output_tokens_per_second": response.metrics.output_tokens_per_second.map(round2),
+        "inter_chunk_gap_ms": {
+            "p50": response.metrics.gap_p50_ms.map(round2),
+            "p95": response.metrics.gap_p95_ms.map(round2),
+            "max": response.metrics.gap_max_ms.map(round2),
+        },
+        "complete": response.complete,
+        "attempts": response.attempts,
+        "unsupported_parameters": response.unsupported_parameters,
+        "error": response.error.as_ref().map(|error| json!({
+            "kind": error.kind.as_str(),
+            "message": error.to_string(),
+            "status": error.status,
+            "code": error.code,
+            "retryable": error.retryable,
+        })),
+    })
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// Live, interleaved output: each target's text is printed line by line, prefixed with its
+/// name, so concurrent streams stay readable in a terminal and in a log file.
+pub struct LiveView {
+    width: usize,
+    buffers: HashMap<(u32, u32, u32), String>,
+    multiple_prompts: bool,
+}
+
+/// Long lines are broken at a word boundary after this many characters.
+const WRAP_AT: usize = 100;
+
+impl LiveView {
+    pub fn new(target_names: &[String], multiple_prompts: bool) -> Self {
+        Self {
+            width: target_names.iter().map(|name| name.chars().count()).max().unwrap_or(0),
+            buffers: HashMap::new(),
+            multiple_prompts,
+        }
+    }
+
+    fn label(&self, event: &StampedEvent) -> String {
+        let key = event.response_key;
+        if self.multiple_prompts {
+            format!(
+                "{:<width$} #{}.{}",
+                event.target,
+                key.prompt_index + 1,
+                key.repeat_index + 1,
+                width = self.width
+            )
+        } else {
+            format!("{:<width$}", event.target, width = self.width)
+        }
+    }
+
+    pub fn on_event(&mut self, event: &StampedEvent, out: &mut impl Write) -> std::io::Result<()> {
+        let key = event.response_key;
+        let id = (key.prompt_index, key.target_index, key.repeat_index);
+        match &event.event {
+            StreamEvent::TextDelta { text } => {
+                let buffer = self.buffers.entry(id).or_default();
+                buffer.push_str(text);
+                let ready = take_ready_lines(buffer);
+                let label = self.label(event);
+                for line in ready {
+                    writeln!(out, "{label} │ {line}")?;
+                }
+            }
+            StreamEvent::Error(error) if event.attempt == 0 || key.repeat_index == 0 => {
+                self.flush_one(id, event, out)?;
+                writeln!(out, "{} ✗ {}", self.label(event), error)?;
+            }
+            StreamEvent::Finished { .. } => self.flush_one(id, event, out)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn flush_one(&mut self, id: (u32, u32, u32), event: &StampedEvent, out: &mut impl Write) -> std::io::Result<()> {
+        if let Some(rest) = self.buffers.remove(&id)
+            && !rest.is_empty()
+        {
+            writeln!(out, "{} │ {rest}", self.label(event))?;
+        }
+        Ok(())
+    }
+
+    /// Prints whatever is still buffered for a finished response (a stream cut mid-line).
+    pub fn on_response_finished(&mut self, response: &ResponseRecord, out: &mut impl Write) -> std::io::Result<()> {
+        let key = response.key;
+        if let Some(rest) = self
+            .buffers
+            .remove(&(key.prompt_index, key.target_index, key.repeat_index))
+            && !rest.is_empty()
+        {
+            writeln!(out, "{:<width$} │ {rest}", response.target, width = self.width)?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes and returns the complete lines of `buffer` (and over-long partial lines, broken at
+/// the last space).
+fn take_ready_lines(buffer: &mut String) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Some(newline) = buffer.find('\n') {
+        let line: String = buffer.drain(..=newline).collect();
+        lines.push(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    while buffer.chars().count() > WRAP_AT {
+        let limit = buffer
+            .char_indices()
+            .nth(WRAP_AT)
+            .map_or(buffer.len(), |(index, _)| index);
+        let cut = buffer[..limit].rfind(' ').filter(|&index| index > 0).unwrap_or(limit);
+        let line: String = buffer.drain(..cut).collect();
+        if buffer.starts_with(' ') {
+            buffer.remove(0);
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+fn format_ms(value: Option<f64>) -> String {
+    match value {
+        Some(ms) if ms >= 10_000.0 => format!("{:.1}s", ms / 1000.0),
+        Some(ms) => format!("{ms:.0}ms"),
+        None => "-".to_owned(),
+    }
+}
+
+fn format_count(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |count| count.to_string())
+}
+
+/// The summary table printed after a run: one row per response.
+pub fn summary_table(responses: &[ResponseRecord], multiple: bool) -> String {
+    let header = ["TARGET", "TTFT", "TOTAL", "IN", "OUT", "TOK/S", "STOP", "STATUS"];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for response in responses {
+        let name = if multiple {
+            format!(
+                "{} #{}.{}",
+                response.target,
+                response.key.prompt_index + 1,
+                response.key.repeat_index + 1
+            )
+        } else {
+            response.target.clone()
+        };
+        let status = match (&response.error, response.complete) {
+            (None, true) => "ok".to_owned(),
+            (Some(error), _) => {
+                let mut status = error.kind.as_str().to_owned();
+                if let Some(code) = error.status {
+                    status.push_str(&format!(" {code}"));
+                }
+                if let Some(code) = &error.code {
+                    status.push_str(&format!(" {code}"));
+                }
+                if !response.text.is_empty() {
+                    status.push_str(" (partial kept)");
+                }
+                status
+            }
+            (None, false) => "incomplete".to_owned(),
+        };
+        let status = if response.attempts > 1 {
+            format!("{status}, {} attempts", response.attempts)
+        } else {
+            status
+        };
+        let status = if response.unsupported_parameters.is_empty() {
+            status
+        } else {
+            format!("{status}; not sent: {}", response.unsupported_parameters.join(", "))
+        };
+        rows.push(vec![
+            name,
+            format_ms(response.metrics.time_to_first_token_ms),
+            format_ms(Some(response.metrics.total_ms)),
+            format_count(response.usage.input_tokens),
+            format_count(response.usage.output_tokens),
+            response
+                .metrics
+                .output_tokens_per_second
+                .map_or_else(|| "-".to_owned(), |speed| format!("{speed:.1}")),
+            response.raw_finish_reason.clone().unwrap_or_else(|| "-".to_owned()),
+            status,
+        ]);
+    }
+    let mut widths: Vec<usize> = header.iter().map(|title| title.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut table = String::new();
+    let mut push_row = |cells: &[String]| {
+        let last = cells.len() - 1;
+        for (index, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if index == last {
+                table.push_str(cell);
+            } else if index == 0 {
+                table.push_str(&format!("{cell:<width$}  "));
+            } else {
+                table.push_str(&format!("{cell:>width$}  "));
+            }
+        }
+        table.push('\n');
+    };
+    push_row(&header.map(str::to_owned));
+    for row in &rows {
+        push_row(row);
+    }
+    table
+}
+
+/// Error details printed under the table: the full message names the target, status and code.
+pub fn error_details(responses: &[ResponseRecord]) -> String {
+    let mut text = String::new();
+    for response in responses {
+        if let Some(error) = &response.error {
+            text.push_str(&format!("  {error}\n"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_released_whole_and_long_ones_wrapped() {
+        let mut buffer = "first\nsecond\r\nthird".to_owned();
+        assert_eq!(take_ready_lines(&mut buffer), ["first", "second"]);
+        assert_eq!(buffer, "third");
+        let mut long = "word ".repeat(40);
+        let lines = take_ready_lines(&mut long);
+        assert!(!lines.is_empty());
+        assert!(lines.iter().all(|line| line.chars().count() <= WRAP_AT));
+        assert_eq!(format!("{} {}", lines.join(" "), long).split_whitespace().count(), 40);
+    }
+}
