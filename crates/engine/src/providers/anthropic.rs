@@ -142,6 +142,9 @@ impl MessagesDecoder {
                     .observe_model(message.get("model").and_then(Value::as_str), out);
                 if let Some(Value::Object(usage)) = message.get("usage") {
                     self.usage.extend(usage.clone());
+                    // Input tokens are known now; a stream that breaks later still reports them.
+                    self.gate.ensure(out);
+                    out.push(StreamEvent::Usage(self::usage(self.usage.clone())));
                 }
             }
             "content_block_start" => {
