@@ -418,3 +418,70 @@ async fn registered_scenarios_and_concurrency_limits_apply() {
     assert_eq!(outcome.responses[4].text, "naïve café 😄 — ’quoted’");
     assert!(outcome.responses.iter().all(|response| response.complete));
 }
+
+#[tokio::test]
+async fn the_global_limit_holds_and_queued_jobs_are_cancelled_cleanly() {
+    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
+    let targets: Vec<Target> = (0..6)
+        .map(|index| {
+            target(
+                &format!("t{index}"),
+                ProviderKind::OpenAi,
+                "m~tokens=5;gap_ms=15",
+                &cloud.base_url(),
+            )
+        })
+        .collect();
+    let mut options = quick_options();
+    options.concurrency = 2;
+    let outcome = run(
+        &Runner::new(credentials()),
+        targets.clone(),
+        Parameters::default(),
+        options.clone(),
+    )
+    .await;
+    assert!(outcome.responses.iter().all(|response| response.complete));
+    // At any moment at most two responses were in flight.
+    for response in &outcome.responses {
+        let at = response.started_at_ms;
+        let in_flight = outcome
+            .responses
+            .iter()
+            .filter(|other| other.started_at_ms <= at && at < other.finished_at_ms)
+            .count();
+        assert!(in_flight <= 2, "{in_flight} in flight at {at}");
+    }
+
+    // Cancel while four of the six are still queued: each queued one is recorded as cancelled.
+    let runner = Runner::new(credentials());
+    let plan = RunPlan {
+        targets,
+        prompts: vec![Prompt::user("go")],
+        parameters: Parameters::default(),
+        options,
+    };
+    let cancel = CancellationToken::new();
+    let mut handle = runner.start(plan, cancel.clone()).expect("start");
+    while let Some(event) = handle.events.recv().await {
+        if let RunEvent::Stream(stamped) = event
+            && matches!(stamped.event, modelbench_engine::StreamEvent::TextDelta { .. })
+        {
+            cancel.cancel();
+        }
+    }
+    let outcome = handle.outcome().await.expect("outcome");
+    assert_eq!(outcome.responses.len(), 6, "every response is accounted for");
+    let never_started = outcome
+        .responses
+        .iter()
+        .filter(|response| {
+            response
+                .error
+                .as_ref()
+                .is_some_and(|error| error.message.contains("before it started"))
+        })
+        .count();
+    assert_eq!(never_started, 4);
+    assert!(outcome.responses.iter().all(|response| !response.complete));
+}

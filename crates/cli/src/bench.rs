@@ -63,6 +63,9 @@ struct PhaseResult {
     ttft_overhead_p50_ms: f64,
     ttft_overhead_p95_ms: f64,
     ttft_overhead_max_ms: f64,
+    /// The same after the first wave, when every request reuses a pooled connection.
+    warm_ttft_overhead_p50_ms: f64,
+    warm_ttft_overhead_p95_ms: f64,
     events_stored: u64,
 }
 
@@ -128,7 +131,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     for result in &results {
         writeln!(
             out,
-            "{:>4}  {:>8.3}  {:>8.3}  {:>8.2}  {:>6.2}  {:>8.1}  {:>14.3}  {:>14.3}  {:>6}",
+            "{:>4}  {:>8.3}  {:>8.3}  {:>8.2}  {:>6.2}  {:>8.1}  {:>14.3}  {:>14.3}  {:>18}  {:>6}",
             result.concurrency,
             result.wall_s,
             result.ideal_s,
@@ -137,6 +140,10 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
             result.peak_rss_mb,
             result.ttft_overhead_p50_ms,
             result.ttft_overhead_p95_ms,
+            format!(
+                "{:.3}/{:.3}",
+                result.warm_ttft_overhead_p50_ms, result.warm_ttft_overhead_p95_ms
+            ),
             result.failed
         )?;
     }
@@ -254,18 +261,26 @@ async fn phase(args: &BenchArgs, base: &str, concurrency: usize) -> Result<Phase
             ))
         })
         .collect();
-    let mut overheads: Vec<f64> = outcome
+    // (start time, overhead) per response; the first `concurrency` to start opened the connections.
+    let mut measured: Vec<(i64, f64)> = outcome
         .responses
         .iter()
         .filter_map(|response| {
             let engine = response.metrics.time_to_first_token_ms?;
             let server = server_ttft.get(response.request_id.as_deref()?)?;
-            Some(engine - server)
+            Some((response.started_at_ms, engine - server))
         })
         .collect();
-    overheads.sort_by(f64::total_cmp);
+    measured.sort_by_key(|(started, _)| *started);
+    let sorted = |values: &[(i64, f64)]| {
+        let mut values: Vec<f64> = values.iter().map(|(_, overhead)| *overhead).collect();
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    let overheads = sorted(&measured);
+    let warm = sorted(measured.get(concurrency..).unwrap_or_default());
     let calls = outcome.responses.len();
-    if overheads.len() != calls {
+    if measured.len() != calls {
         bail!(
             "matched {} of {calls} responses to fakecloud's records",
             overheads.len()
@@ -289,6 +304,8 @@ async fn phase(args: &BenchArgs, base: &str, concurrency: usize) -> Result<Phase
         ttft_overhead_p50_ms: percentile(&overheads, 0.5).unwrap_or(f64::NAN),
         ttft_overhead_p95_ms: percentile(&overheads, 0.95).unwrap_or(f64::NAN),
         ttft_overhead_max_ms: overheads.last().copied().unwrap_or(f64::NAN),
+        warm_ttft_overhead_p50_ms: percentile(&warm, 0.5).unwrap_or(f64::NAN),
+        warm_ttft_overhead_p95_ms: percentile(&warm, 0.95).unwrap_or(f64::NAN),
         events_stored,
     })
 }

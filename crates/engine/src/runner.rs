@@ -233,18 +233,18 @@ async fn drive(
     let prompts: Vec<Arc<Prompt>> = run.prompts.iter().cloned().map(Arc::new).collect();
     let parameters = Arc::new(run.parameters.clone());
     let mut tasks = JoinSet::new();
+    let mut responses = Vec::new();
     // Repeat-major order: the first answer of every prompt comes before the second of any.
     for repeat_index in 0..run.repeat {
         for (prompt_index, prompt) in prompts.iter().enumerate() {
             for (target_index, context) in targets.iter().enumerate() {
-                let key = ResponseKey {
-                    prompt_index: u32::try_from(prompt_index).unwrap_or(u32::MAX),
-                    target_index: u32::try_from(target_index).unwrap_or(u32::MAX),
-                    repeat_index,
-                };
                 let job = Job {
                     run_id: run.id,
-                    key,
+                    key: ResponseKey {
+                        prompt_index: u32::try_from(prompt_index).unwrap_or(u32::MAX),
+                        target_index: u32::try_from(target_index).unwrap_or(u32::MAX),
+                        repeat_index,
+                    },
                     context: Arc::clone(context),
                     prompt: Arc::clone(prompt),
                     parameters: Arc::clone(&parameters),
@@ -253,31 +253,54 @@ async fn drive(
                     sender: sender.clone(),
                     cancel: cancel.clone(),
                 };
+                // A job is spawned only once it may run, so a batch of thousands never holds
+                // thousands of parked tasks. A provider with its own limit is the exception: its
+                // jobs wait for that limit first, so a throttled provider never sits on global
+                // slots that other providers could use.
                 let global = Arc::clone(&global);
-                let provider = per_provider.get(&context.target.provider).cloned();
-                tasks.spawn(async move {
-                    let permits = tokio::select! {
-                        biased;
-                        () = job.cancel.cancelled() => None,
-                        permits = acquire(&global, provider.as_deref()) => Some(permits),
-                    };
-                    let record = match permits {
-                        Some(_permits) => job.run().await,
-                        None => job.cancelled_before_start(),
-                    };
-                    let _ = job.sender.send(RunEvent::ResponseFinished(Box::new(record.clone())));
-                    record
-                });
+                match per_provider.get(&context.target.provider).cloned() {
+                    None => {
+                        let permit = tokio::select! {
+                            biased;
+                            () = cancel.cancelled() => None,
+                            permit = global.acquire_owned() => permit.ok(),
+                        };
+                        match permit {
+                            Some(permit) => {
+                                tasks.spawn(async move {
+                                    let record = job.run().await;
+                                    drop(permit);
+                                    job.announce(record)
+                                });
+                            }
+                            None => responses.push(job.announce(job.cancelled_before_start())),
+                        }
+                    }
+                    Some(provider) => {
+                        tasks.spawn(async move {
+                            let permits = tokio::select! {
+                                biased;
+                                () = job.cancel.cancelled() => None,
+                                permits = acquire_both(&provider, &global) => Some(permits),
+                            };
+                            let record = match permits {
+                                Some(_permits) => job.run().await,
+                                None => job.cancelled_before_start(),
+                            };
+                            job.announce(record)
+                        });
+                    }
+                }
+                // Collect what finished meanwhile, so a long batch does not keep every task.
+                while let Some(joined) = tasks.try_join_next() {
+                    collect(joined, &mut responses);
+                }
             }
         }
     }
     drop(sender);
-    let mut responses = Vec::with_capacity(tasks.len());
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(record) => responses.push(record),
-            Err(error) => tracing::error!("a response task panicked: {error}"),
-        }
+        collect(joined, &mut responses);
     }
     responses.sort_by_key(|response| response.key);
     let cancelled = cancel.is_cancelled();
@@ -292,18 +315,22 @@ async fn drive(
     })
 }
 
-async fn acquire<'a>(
+fn collect(joined: std::result::Result<ResponseRecord, tokio::task::JoinError>, responses: &mut Vec<ResponseRecord>) {
+    match joined {
+        Ok(record) => responses.push(record),
+        Err(error) => tracing::error!("a response task panicked: {error}"),
+    }
+}
+
+async fn acquire_both<'a>(
+    provider: &'a Semaphore,
     global: &'a Semaphore,
-    provider: Option<&'a Semaphore>,
 ) -> (
     Option<tokio::sync::SemaphorePermit<'a>>,
     Option<tokio::sync::SemaphorePermit<'a>>,
 ) {
-    // Take the scarcer provider permit first so a throttled provider does not hold global slots.
-    let provider_permit = match provider {
-        Some(semaphore) => semaphore.acquire().await.ok(),
-        None => None,
-    };
+    // The scarcer provider permit first, so a throttled provider does not hold global slots.
+    let provider_permit = provider.acquire().await.ok();
     (global.acquire().await.ok(), provider_permit)
 }
 
@@ -336,6 +363,12 @@ enum AttemptEnd {
 }
 
 impl Job {
+    /// Tells the live consumer a response is done and hands the record on.
+    fn announce(&self, record: ResponseRecord) -> ResponseRecord {
+        let _ = self.sender.send(RunEvent::ResponseFinished(Box::new(record.clone())));
+        record
+    }
+
     fn provider(&self) -> &'static str {
         self.context.target.provider.as_str()
     }
@@ -455,14 +488,21 @@ impl Job {
     }
 
     /// Stamps an event, folds it, and hands it to the store and the live consumer.
-    fn emit(&self, progress: &mut Progress, mut event: StreamEvent) {
+    fn emit(&self, progress: &mut Progress, event: StreamEvent) {
+        let elapsed = progress.started.elapsed();
+        self.emit_at(progress, event, elapsed);
+    }
+
+    /// Like [`Self::emit`], for an event decoded from bytes that arrived at `elapsed`: every
+    /// event of one network chunk carries the chunk's arrival time, not the time its decoding
+    /// finished, so a chunk holding several events does not make its first token look late.
+    fn emit_at(&self, progress: &mut Progress, mut event: StreamEvent, elapsed: Duration) {
         if let StreamEvent::Error(error) = &mut event {
             error.target.clone_from(&self.context.target.name);
             if let Some(key) = &self.context.key {
                 error.message = key.redact(&error.message);
             }
         }
-        let elapsed = progress.started.elapsed();
         progress.accumulator.apply(&event, elapsed);
         let stamped = StampedEvent {
             response_key: self.key,
@@ -535,13 +575,14 @@ impl Job {
                 }
                 Wait::Cancelled => return self.cancelled(progress),
             };
+            let arrived = progress.started.elapsed();
             let ended = chunk.is_none();
             match chunk {
                 Some(bytes) => decoder.feed(&bytes, &mut events),
                 None => decoder.finish(&mut events),
             }
             for event in events.drain(..) {
-                self.emit(progress, event);
+                self.emit_at(progress, event, arrived);
             }
             if let Some(error) = progress.accumulator.error.clone() {
                 // An error inside the stream before any content may still be retried (overloaded).

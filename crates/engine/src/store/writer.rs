@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params, params};
 use tokio::sync::oneshot;
@@ -26,6 +26,10 @@ use crate::record::{ResponseRecord, RunId, RunRecord};
 /// Bounds one transaction, so the memory a batch holds and the WAL it grows stay small even when
 /// events pile up behind a slow disk.
 const MAX_BATCH: usize = 10_000;
+
+/// How long the writer gathers commands into one transaction. Streaming never waits on it; it
+/// bounds how far the database trails the stream (a crash loses at most this much).
+const GATHER_WINDOW: Duration = Duration::from_millis(25);
 
 /// What streaming code asks the writer thread to do.
 enum WriteCommand {
@@ -59,6 +63,11 @@ enum WriteCommand {
 }
 
 impl WriteCommand {
+    /// Someone is blocked until this command's batch commits.
+    fn is_awaited(&self) -> bool {
+        matches!(self, Self::Flush(_) | Self::Barrier(_))
+    }
+
     /// Names the write in error messages, since nobody is waiting on it to say which one failed.
     fn describe(&self) -> String {
         match self {
@@ -95,6 +104,8 @@ fn describe_key(key: ResponseKey) -> String {
 #[derive(Clone, Debug)]
 pub struct StoreWriter {
     sender: mpsc::Sender<WriteCommand>,
+    /// The writer thread, woken early when someone waits on a flush.
+    thread: std::thread::Thread,
 }
 
 impl StoreWriter {
@@ -102,10 +113,13 @@ impl StoreWriter {
     /// committing everything they sent.
     pub(super) fn spawn(connection: Connection) -> Result<Self> {
         let (sender, receiver) = mpsc::channel();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("modelbench-store-writer".to_owned())
             .spawn(move || WriterThread::new(connection).run(&receiver))?;
-        Ok(Self { sender })
+        Ok(Self {
+            sender,
+            thread: handle.thread().clone(),
+        })
     }
 
     /// Records the run, its prompts and their search documents.
@@ -167,6 +181,7 @@ impl StoreWriter {
         if self.sender.send(WriteCommand::Flush(reply)).is_err() {
             return Err(writer_stopped());
         }
+        self.thread.unpark();
         answer.await.map_err(|_| writer_stopped())?
     }
 
@@ -174,7 +189,11 @@ impl StoreWriter {
     /// the writer confirmed.
     pub(super) fn wait_until_committed(&self, timeout: Duration) -> bool {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.sender.send(WriteCommand::Barrier(reply)).is_ok() && answer.recv_timeout(timeout).is_ok()
+        if self.sender.send(WriteCommand::Barrier(reply)).is_err() {
+            return false;
+        }
+        self.thread.unpark();
+        answer.recv_timeout(timeout).is_ok()
     }
 
     fn send(&self, command: WriteCommand) {
@@ -213,11 +232,27 @@ impl WriterThread {
         // `recv` hands over everything queued before it reports that every sender is gone, so
         // writes sent just before the last handle dropped are still committed.
         while let Ok(first) = receiver.recv() {
+            // Gather for a moment before committing: a stream delivers events one by one, and a
+            // transaction per event would cost a WAL write and a lock round trip each. The thread
+            // sleeps through the window instead of waiting on the channel, so the events sent
+            // meanwhile do not each wake it; someone waiting on a flush unparks it at once.
+            let deadline = Instant::now() + GATHER_WINDOW;
+            let mut waiting = first.is_awaited();
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH
-                && let Ok(command) = receiver.try_recv()
-            {
-                batch.push(command);
+            loop {
+                while batch.len() < MAX_BATCH
+                    && let Ok(command) = receiver.try_recv()
+                {
+                    waiting |= command.is_awaited();
+                    batch.push(command);
+                }
+                if waiting || batch.len() >= MAX_BATCH {
+                    break;
+                }
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                    break;
+                };
+                std::thread::park_timeout(left);
             }
             self.apply_batch(batch);
         }
