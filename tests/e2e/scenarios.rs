@@ -485,3 +485,39 @@ async fn the_global_limit_holds_and_queued_jobs_are_cancelled_cleanly() {
     assert_eq!(never_started, 4);
     assert!(outcome.responses.iter().all(|response| !response.complete));
 }
+
+#[tokio::test]
+async fn connect_errors_are_retried_then_reported_with_their_cause() {
+    // A port nothing listens on: bind one, learn its number, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let unreachable = target(
+        "nowhere",
+        ProviderKind::OpenAi,
+        "m",
+        &format!("http://127.0.0.1:{port}"),
+    );
+    let outcome = run(
+        &Runner::new(credentials()),
+        vec![unreachable],
+        Parameters::default(),
+        quick_options(),
+    )
+    .await;
+    let response = &outcome.responses[0];
+    let error = response.error.as_ref().expect("connect error");
+    assert_eq!(error.kind, ErrorKind::Connect, "{error}");
+    assert!(error.retryable);
+    assert_eq!(
+        response.attempts, 3,
+        "connect errors are infrastructure failures: retried"
+    );
+    assert!(error.to_string().contains("target 'nowhere'"), "{error}");
+    assert!(
+        error.message.to_lowercase().contains("refused"),
+        "the cause is named: {error}"
+    );
+}

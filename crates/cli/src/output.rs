@@ -107,9 +107,10 @@ impl LiveView {
                     writeln!(out, "{label} │ {line}")?;
                 }
             }
-            StreamEvent::Error(error) if event.attempt == 0 || key.repeat_index == 0 => {
+            StreamEvent::Error(error) => {
                 self.flush_one(id, event, out)?;
-                writeln!(out, "{} ✗ {}", self.label(event), error)?;
+                // Whether this ends the response or a retry follows is told by the final line.
+                writeln!(out, "{} ⚠ {}", self.label(event), error)?;
             }
             StreamEvent::Finished { .. } => self.flush_one(id, event, out)?,
             _ => {}
@@ -126,17 +127,52 @@ impl LiveView {
         Ok(())
     }
 
-    /// Prints whatever is still buffered for a finished response (a stream cut mid-line).
+    /// Prints whatever is still buffered for a finished response (a stream cut mid-line), then
+    /// its final status.
     pub fn on_response_finished(&mut self, response: &ResponseRecord, out: &mut impl Write) -> std::io::Result<()> {
         let key = response.key;
+        let label = if self.multiple_prompts {
+            format!(
+                "{:<width$} #{}.{}",
+                response.target,
+                key.prompt_index + 1,
+                key.repeat_index + 1,
+                width = self.width
+            )
+        } else {
+            format!("{:<width$}", response.target, width = self.width)
+        };
         if let Some(rest) = self
             .buffers
             .remove(&(key.prompt_index, key.target_index, key.repeat_index))
             && !rest.is_empty()
         {
-            writeln!(out, "{:<width$} │ {rest}", response.target, width = self.width)?;
+            writeln!(out, "{label} │ {rest}")?;
         }
-        Ok(())
+        let attempts = if response.attempts > 1 {
+            format!(" after {} attempts", response.attempts)
+        } else {
+            String::new()
+        };
+        match &response.error {
+            None if response.complete => writeln!(
+                out,
+                "{label} ✓ {} in {}{attempts}",
+                response.raw_finish_reason.as_deref().unwrap_or("done"),
+                format_ms(Some(response.metrics.total_ms))
+            ),
+            Some(error) => writeln!(
+                out,
+                "{label} ✗ {}{attempts}{}",
+                error.kind.as_str(),
+                if response.text.is_empty() {
+                    ""
+                } else {
+                    " (partial answer kept)"
+                }
+            ),
+            None => writeln!(out, "{label} ✗ incomplete{attempts}"),
+        }
     }
 }
 

@@ -428,7 +428,11 @@ impl Job {
                 }
             },
             Err(error) => {
-                let message = error.to_string();
+                // The error names the target already; the event's own display adds it again.
+                let message = match error {
+                    Error::Target { message, .. } => message,
+                    other => other.to_string(),
+                };
                 self.emit(
                     &mut progress,
                     StreamEvent::Error(self.error(ErrorKind::Validation, message)),
