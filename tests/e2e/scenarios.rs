@@ -521,3 +521,67 @@ async fn connect_errors_are_retried_then_reported_with_their_cause() {
         "the cause is named: {error}"
     );
 }
+
+#[tokio::test]
+async fn a_key_echoed_back_by_a_server_is_redacted_everywhere() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A careless gateway: answers 401 and quotes the Authorization header it was sent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 16 * 1024];
+                let read = socket.read(&mut request).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..read]).into_owned();
+                let authorization = request
+                    .lines()
+                    .find_map(|line| line.strip_prefix("authorization: "))
+                    .unwrap_or("none")
+                    .to_owned();
+                let body =
+                    format!(r#"{{"error":{{"message":"bad credentials: {authorization}","code":"invalid_api_key"}}}}"#);
+                let response = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    let secret = "sk-echoed-SECRET-987654321";
+    let data = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&data.path().join("modelbench.db")).expect("store");
+    let credentials = Arc::new(StaticCredentials::new().with("OPENAI_API_KEY", Secret::new(secret)));
+    let runner = Runner::new(credentials).with_store(store.writer());
+    let plan = RunPlan {
+        targets: vec![target("gateway", ProviderKind::OpenAi, "m", &base)],
+        prompts: vec![Prompt::user("hi")],
+        parameters: Parameters::default(),
+        options: quick_options(),
+    };
+    let mut handle = runner.start(plan, CancellationToken::new()).expect("start");
+    let mut streamed = String::new();
+    while let Some(event) = handle.events.recv().await {
+        if let RunEvent::Stream(stamped) = event {
+            streamed.push_str(&serde_json::to_string(&stamped).expect("json"));
+        }
+    }
+    let outcome = handle.outcome().await.expect("outcome");
+    let error = outcome.responses[0].error.as_ref().expect("401");
+    assert_eq!(error.kind, ErrorKind::Auth);
+    assert!(
+        error.message.contains("[redacted]"),
+        "the echo is still visible as redacted: {error}"
+    );
+    assert!(!error.to_string().contains(secret), "{error}");
+    assert!(!streamed.contains(secret), "live events leak the key");
+    drop(store);
+    for file in std::fs::read_dir(data.path()).expect("dir") {
+        let bytes = std::fs::read(file.expect("entry").path()).expect("read");
+        assert!(
+            !bytes.windows(secret.len()).any(|window| window == secret.as_bytes()),
+            "key found on disk"
+        );
+    }
+}

@@ -373,9 +373,10 @@ impl Job {
         self.context.target.provider.as_str()
     }
 
-    async fn run(&self) -> ResponseRecord {
+    /// Starts a response's clock and records that it started.
+    fn begin(&self) -> Progress {
         let target = &self.context.target;
-        let mut progress = Progress {
+        let progress = Progress {
             started: Instant::now(),
             started_at_ms: now_unix_ms(),
             sequence: 0,
@@ -392,41 +393,22 @@ impl Job {
                 progress.started_at_ms,
             );
         }
-        let prepared = providers::prepare(target, &self.prompt, &self.parameters, self.context.key.as_ref());
-        let unsupported: Vec<String> = match &prepared {
-            Ok(prepared) => prepared
-                .unsupported
-                .iter()
-                .map(|parameter| parameter.as_str().to_owned())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        match prepared {
-            Ok(prepared) => loop {
-                match self.attempt(&prepared, &mut progress).await {
-                    AttemptEnd::Ended => break,
-                    AttemptEnd::FailedBeforeContent(error) => {
-                        let Some(delay) = self.retry_delay(&error, progress.attempt, progress.started) else {
-                            break;
-                        };
-                        tracing::debug!(target = %target.name, "retrying in {delay:?} after: {error}");
-                        let cancelled = tokio::select! {
-                            () = self.cancel.cancelled() => true,
-                            () = tokio::time::sleep(delay) => false,
-                        };
-                        if cancelled {
-                            self.emit(
-                                &mut progress,
-                                StreamEvent::Error(self.error(ErrorKind::Cancelled, "cancelled")),
-                            );
-                            break;
-                        }
-                        progress.attempt += 1;
-                        // The failed attempt delivered no content; its events stay in the audit log.
-                        progress.accumulator = Accumulator::new();
-                    }
-                }
-            },
+        progress
+    }
+
+    async fn run(&self) -> ResponseRecord {
+        let target = &self.context.target;
+        let mut progress = self.begin();
+        let mut unsupported = Vec::new();
+        match providers::prepare(target, &self.prompt, &self.parameters, self.context.key.as_ref()) {
+            Ok(prepared) => {
+                unsupported = prepared
+                    .unsupported
+                    .iter()
+                    .map(|parameter| parameter.as_str().to_owned())
+                    .collect();
+                self.attempt_until_done(&prepared, &mut progress).await;
+            }
             Err(error) => {
                 // The error names the target already; the event's own display adds it again.
                 let message = match error {
@@ -442,25 +424,37 @@ impl Job {
         self.finish(progress, unsupported)
     }
 
-    fn cancelled_before_start(&self) -> ResponseRecord {
-        let mut progress = Progress {
-            started: Instant::now(),
-            started_at_ms: now_unix_ms(),
-            sequence: 0,
-            attempt: 0,
-            accumulator: Accumulator::new(),
-        };
-        let target = &self.context.target;
-        if let Some(store) = &self.store {
-            store.response_started(
-                self.run_id,
-                self.key,
-                &target.name,
-                self.provider(),
-                &target.model,
-                progress.started_at_ms,
-            );
+    /// Attempts until the response ends or a failure may not (or need not) be retried.
+    async fn attempt_until_done(&self, prepared: &PreparedRequest, progress: &mut Progress) {
+        loop {
+            match self.attempt(prepared, progress).await {
+                AttemptEnd::Ended => break,
+                AttemptEnd::FailedBeforeContent(error) => {
+                    let Some(delay) = self.retry_delay(&error, progress.attempt, progress.started) else {
+                        break;
+                    };
+                    tracing::debug!(target = %self.context.target.name, "retrying in {delay:?} after: {error}");
+                    let cancelled = tokio::select! {
+                        () = self.cancel.cancelled() => true,
+                        () = tokio::time::sleep(delay) => false,
+                    };
+                    if cancelled {
+                        self.emit(
+                            progress,
+                            StreamEvent::Error(self.error(ErrorKind::Cancelled, "cancelled")),
+                        );
+                        break;
+                    }
+                    progress.attempt += 1;
+                    // The failed attempt delivered no content; its events stay in the audit log.
+                    progress.accumulator = Accumulator::new();
+                }
+            }
         }
+    }
+
+    fn cancelled_before_start(&self) -> ResponseRecord {
+        let mut progress = self.begin();
         self.emit(
             &mut progress,
             StreamEvent::Error(self.error(ErrorKind::Cancelled, "cancelled before it started")),
@@ -605,18 +599,22 @@ impl Job {
     /// Ends a broken stream. Partial frames still in the decoder are incomplete and dropped;
     /// every complete event before them was already kept.
     fn end_with(&self, progress: &mut Progress, error: ProviderError) -> AttemptEnd {
-        let had_content = progress.accumulator.has_content();
-        self.emit(progress, StreamEvent::Error(error.clone()));
-        if had_content {
+        if progress.accumulator.has_content() {
+            self.emit(progress, StreamEvent::Error(error));
             AttemptEnd::Ended
         } else {
-            AttemptEnd::FailedBeforeContent(error)
+            self.fail_before_content(progress, error)
         }
     }
 
     fn fail_before_content(&self, progress: &mut Progress, error: ProviderError) -> AttemptEnd {
-        self.emit(progress, StreamEvent::Error(error.clone()));
-        AttemptEnd::FailedBeforeContent(error)
+        self.emit(progress, StreamEvent::Error(error));
+        // Hand on the error as recorded: named and with the key redacted, so a retry's log line
+        // cannot leak what the cloud echoed back.
+        match progress.accumulator.error.clone() {
+            Some(recorded) => AttemptEnd::FailedBeforeContent(recorded),
+            None => AttemptEnd::Ended,
+        }
     }
 
     fn cancelled(&self, progress: &mut Progress) -> AttemptEnd {
