@@ -119,6 +119,8 @@ pub struct PreparedRequest {
     pub url: String,
     pub headers: reqwest::header::HeaderMap,
     pub body: serde_json::Value,
+    /// `body`, serialised once: retries resend these bytes.
+    pub body_bytes: bytes::Bytes,
     pub protocol: Protocol,
     pub unsupported: Vec<Parameter>,
 }
@@ -139,10 +141,14 @@ pub fn prepare(
         object.remove("model");
     }
     let headers = endpoint::headers(target, key)?;
+    let body_bytes = serde_json::to_vec(&body)
+        .map(bytes::Bytes::from)
+        .map_err(|error| crate::error::Error::InvalidInput(format!("cannot serialise the request: {error}")))?;
     Ok(PreparedRequest {
         url: endpoint.url,
         headers,
         body,
+        body_bytes,
         protocol,
         unsupported: protocol.capabilities().unsupported(prompt, parameters),
     })

@@ -398,9 +398,11 @@ impl Job {
 
     async fn run(&self) -> ResponseRecord {
         let target = &self.context.target;
+        // Building the request is local work: the clock starts once it is ready to be sent.
+        let prepared = providers::prepare(target, &self.prompt, &self.parameters, self.context.key.as_ref());
         let mut progress = self.begin();
         let mut unsupported = Vec::new();
-        match providers::prepare(target, &self.prompt, &self.parameters, self.context.key.as_ref()) {
+        match prepared {
             Ok(prepared) => {
                 unsupported = prepared
                     .unsupported
@@ -527,7 +529,7 @@ impl Job {
             .client
             .post(&prepared.url)
             .headers(prepared.headers.clone())
-            .json(&prepared.body);
+            .body(prepared.body_bytes.clone());
         let deadline = first_token_deadline.min(total_deadline);
         let response = match self.wait(deadline, request.send()).await {
             Wait::Done(Ok(response)) => response,
