@@ -19,6 +19,7 @@ use crate::credentials::Secret;
 use crate::error::{ErrorKind, ProviderError, Result};
 use crate::event::{ResponseMeta, StreamEvent};
 use crate::request::{Parameter, Parameters, Prompt};
+use crate::sse::{SseDecoder, SseEvent};
 use crate::target::{Api, ProviderKind, Target};
 
 /// What a protocol can honour. Data, not `if` chains: the runner reports every requested
@@ -53,6 +54,63 @@ impl Capabilities {
             .filter(|parameter| !self.supports(*parameter))
             .collect()
     }
+}
+
+/// Handles one SSE event of a protocol; [`SseWire`] does the framing around it.
+pub(crate) trait SseProtocol: Send {
+    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>);
+    /// The body ended: reports the terminal event that never came, if it did not.
+    fn end_of_body(&mut self, out: &mut Vec<StreamEvent>);
+}
+
+/// SSE framing (bytes to events) in front of a protocol's event handling.
+pub(crate) struct SseWire<P> {
+    sse: SseDecoder,
+    pending: Vec<SseEvent>,
+    protocol: P,
+}
+
+impl<P> SseWire<P> {
+    pub fn new(protocol: P) -> Self {
+        Self {
+            sse: SseDecoder::new(),
+            pending: Vec::new(),
+            protocol,
+        }
+    }
+}
+
+impl<P: SseProtocol> WireDecoder for SseWire<P> {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
+        self.sse.feed(bytes, &mut self.pending);
+        for event in self.pending.drain(..) {
+            self.protocol.handle(&event, out);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) {
+        self.sse.finish(&mut self.pending);
+        for event in self.pending.drain(..) {
+            self.protocol.handle(&event, out);
+        }
+        self.protocol.end_of_body(out);
+    }
+}
+
+/// The conversation as `[{role, content}]`, led by the system prompt for protocols that take it
+/// as a message (Chat Completions, Ollama) rather than as a field of its own.
+pub(crate) fn messages_json(prompt: &Prompt, system_as_message: bool) -> Vec<serde_json::Value> {
+    let system = prompt.system.as_ref().filter(|_| system_as_message);
+    system
+        .map(|system| serde_json::json!({"role": "system", "content": system}))
+        .into_iter()
+        .chain(
+            prompt
+                .messages
+                .iter()
+                .map(|message| serde_json::json!({"role": message.role.as_str(), "content": message.content})),
+        )
+        .collect()
 }
 
 /// Turns a cloud's stream bytes into events. Implementations buffer partial frames.
@@ -104,9 +162,9 @@ impl Protocol {
     pub fn decoder(self, provider: ProviderKind, meta: ResponseMeta) -> Box<dyn WireDecoder> {
         let provider = provider.as_str();
         match self {
-            Self::OpenAiChat => Box::new(openai_chat::ChatDecoder::new(provider, meta)),
-            Self::OpenAiResponses => Box::new(openai_responses::ResponsesDecoder::new(provider, meta)),
-            Self::AnthropicMessages => Box::new(anthropic::MessagesDecoder::new(provider, meta)),
+            Self::OpenAiChat => Box::new(SseWire::new(openai_chat::ChatDecoder::new(provider, meta))),
+            Self::OpenAiResponses => Box::new(SseWire::new(openai_responses::ResponsesDecoder::new(provider, meta))),
+            Self::AnthropicMessages => Box::new(SseWire::new(anthropic::MessagesDecoder::new(provider, meta))),
             Self::OllamaChat => Box::new(ollama::OllamaDecoder::new(provider, meta)),
         }
     }
@@ -303,6 +361,18 @@ impl StartGate {
         if let Some(meta) = self.pending.take() {
             out.push(StreamEvent::Started(meta));
         }
+    }
+
+    /// Emits a content event after `Started`, dropping empty text (clouds send empty deltas to
+    /// open blocks; they are not tokens and must not start the time-to-first-token clock).
+    pub fn content(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
+        if let StreamEvent::TextDelta { text } | StreamEvent::ReasoningDelta { text } = &event
+            && text.is_empty()
+        {
+            return;
+        }
+        self.ensure(out);
+        out.push(event);
     }
 }
 

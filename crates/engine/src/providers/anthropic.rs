@@ -7,10 +7,10 @@
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, StartGate, WireDecoder, count, protocol_error, stream_error, truncated};
+use super::{Capabilities, SseProtocol, StartGate, count, messages_json, protocol_error, stream_error, truncated};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
-use crate::request::{Parameters, Prompt, Role};
-use crate::sse::{SseDecoder, SseEvent};
+use crate::request::{Parameters, Prompt};
+use crate::sse::SseEvent;
 
 /// Messages has no seed.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -26,17 +26,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
-    let messages: Vec<Value> = prompt
-        .messages
-        .iter()
-        .map(|message| {
-            let role = match message.role {
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            json!({"role": role, "content": message.content})
-        })
-        .collect();
+    let messages = messages_json(prompt, false);
     let mut body = json!({
         "model": model,
         "max_tokens": parameters.max_output_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
@@ -92,8 +82,6 @@ fn usage(raw: Map<String, Value>) -> Usage {
 
 pub struct MessagesDecoder {
     provider: &'static str,
-    sse: SseDecoder,
-    pending: Vec<SseEvent>,
     gate: StartGate,
     usage: Map<String, Value>,
     finished: bool,
@@ -104,8 +92,6 @@ impl MessagesDecoder {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            sse: SseDecoder::new(),
-            pending: Vec::new(),
             gate: StartGate::new(meta),
             usage: Map::new(),
             finished: false,
@@ -113,7 +99,7 @@ impl MessagesDecoder {
         }
     }
 
-    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+    fn handle_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
         if self.ended {
             return;
         }
@@ -151,7 +137,7 @@ impl MessagesDecoder {
                 let block = json.get("content_block").unwrap_or(&Value::Null);
                 let field = |name: &str| block.get(name).and_then(Value::as_str).map(str::to_owned);
                 match block.get("type").and_then(Value::as_str) {
-                    Some("tool_use" | "server_tool_use") => self.content(
+                    Some("tool_use" | "server_tool_use") => self.gate.content(
                         StreamEvent::ToolCallDelta {
                             index,
                             id: field("id"),
@@ -160,13 +146,13 @@ impl MessagesDecoder {
                         },
                         out,
                     ),
-                    Some("text") => self.content(
+                    Some("text") => self.gate.content(
                         StreamEvent::TextDelta {
                             text: field("text").unwrap_or_default(),
                         },
                         out,
                     ),
-                    Some("thinking") => self.content(
+                    Some("thinking") => self.gate.content(
                         StreamEvent::ReasoningDelta {
                             text: field("thinking").unwrap_or_default(),
                         },
@@ -179,14 +165,14 @@ impl MessagesDecoder {
                 let delta = json.get("delta").unwrap_or(&Value::Null);
                 let field = |name: &str| delta.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
                 match delta.get("type").and_then(Value::as_str) {
-                    Some("text_delta") => self.content(StreamEvent::TextDelta { text: field("text") }, out),
-                    Some("thinking_delta") => self.content(
+                    Some("text_delta") => self.gate.content(StreamEvent::TextDelta { text: field("text") }, out),
+                    Some("thinking_delta") => self.gate.content(
                         StreamEvent::ReasoningDelta {
                             text: field("thinking"),
                         },
                         out,
                     ),
-                    Some("input_json_delta") => self.content(
+                    Some("input_json_delta") => self.gate.content(
                         StreamEvent::ToolCallDelta {
                             index,
                             id: None,
@@ -231,17 +217,6 @@ impl MessagesDecoder {
         }
     }
 
-    fn content(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
-        let empty = match &event {
-            StreamEvent::TextDelta { text } | StreamEvent::ReasoningDelta { text } => text.is_empty(),
-            _ => false,
-        };
-        if !empty {
-            self.gate.ensure(out);
-            out.push(event);
-        }
-    }
-
     fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
         self.gate.ensure(out);
         self.ended = true;
@@ -249,21 +224,12 @@ impl MessagesDecoder {
     }
 }
 
-impl WireDecoder for MessagesDecoder {
-    fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
-        self.sse.feed(bytes, &mut self.pending);
-        let pending = std::mem::take(&mut self.pending);
-        for event in &pending {
-            self.handle(event, out);
-        }
+impl SseProtocol for MessagesDecoder {
+    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        self.handle_event(event, out);
     }
 
-    fn finish(&mut self, out: &mut Vec<StreamEvent>) {
-        self.sse.finish(&mut self.pending);
-        let pending = std::mem::take(&mut self.pending);
-        for event in &pending {
-            self.handle(event, out);
-        }
+    fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
         if !self.ended && !self.finished {
             self.end(truncated(self.provider, "message_stop"), out);
         }

@@ -7,10 +7,10 @@
 use serde_json::{Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, StartGate, WireDecoder, count, protocol_error, stream_error, truncated};
+use super::{Capabilities, StartGate, WireDecoder, count, messages_json, protocol_error, stream_error, truncated};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::ndjson::NdjsonDecoder;
-use crate::request::{Parameters, Prompt, Role};
+use crate::request::{Parameters, Prompt};
 
 pub const CAPABILITIES: Capabilities = Capabilities {
     system_prompt: true,
@@ -22,17 +22,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 };
 
 pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
-    let mut messages = Vec::with_capacity(prompt.messages.len() + 1);
-    if let Some(system) = &prompt.system {
-        messages.push(json!({"role": "system", "content": system}));
-    }
-    for message in &prompt.messages {
-        let role = match message.role {
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        };
-        messages.push(json!({"role": role, "content": message.content}));
-    }
+    let messages = messages_json(prompt, true);
     let mut options = serde_json::Map::new();
     if let Some(temperature) = parameters.temperature {
         options.insert("temperature".into(), json!(temperature));

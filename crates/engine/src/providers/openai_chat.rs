@@ -8,10 +8,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Capabilities, StartGate, WireDecoder, count, protocol_error, stream_error, truncated};
+use super::{Capabilities, SseProtocol, StartGate, count, messages_json, protocol_error, stream_error, truncated};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
-use crate::request::{Parameters, Prompt, Role};
-use crate::sse::{SseDecoder, SseEvent};
+use crate::request::{Parameters, Prompt};
+use crate::sse::SseEvent;
 
 pub const CAPABILITIES: Capabilities = Capabilities {
     system_prompt: true,
@@ -23,17 +23,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 };
 
 pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
-    let mut messages = Vec::with_capacity(prompt.messages.len() + 1);
-    if let Some(system) = &prompt.system {
-        messages.push(json!({"role": "system", "content": system}));
-    }
-    for message in &prompt.messages {
-        let role = match message.role {
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        };
-        messages.push(json!({"role": role, "content": message.content}));
-    }
+    let messages = messages_json(prompt, true);
     let mut body = json!({
         "model": model,
         "messages": messages,
@@ -135,8 +125,6 @@ pub fn usage(raw: Value) -> Usage {
 
 pub struct ChatDecoder {
     provider: &'static str,
-    sse: SseDecoder,
-    pending: Vec<SseEvent>,
     gate: StartGate,
     finished: bool,
     done: bool,
@@ -148,8 +136,6 @@ impl ChatDecoder {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            sse: SseDecoder::new(),
-            pending: Vec::new(),
             gate: StartGate::new(meta),
             finished: false,
             done: false,
@@ -157,7 +143,7 @@ impl ChatDecoder {
         }
     }
 
-    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+    fn handle_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
         if self.failed || self.done {
             return;
         }
@@ -230,28 +216,14 @@ impl ChatDecoder {
         self.failed = true;
         out.push(error);
     }
-
-    fn drain(&mut self, out: &mut Vec<StreamEvent>) {
-        let pending = std::mem::take(&mut self.pending);
-        for event in &pending {
-            self.handle(event, out);
-        }
-        self.pending = pending;
-        self.pending.clear();
-    }
 }
 
-impl WireDecoder for ChatDecoder {
-    fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
-        self.sse.feed(bytes, &mut self.pending);
-        self.drain(out);
+impl SseProtocol for ChatDecoder {
+    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        self.handle_event(event, out);
     }
 
-    fn finish(&mut self, out: &mut Vec<StreamEvent>) {
-        self.sse.finish(&mut self.pending);
-        self.drain(out);
-        // A stream cut after the finish reason lost at most its usage chunk; the answer itself
-        // is whole. Cut before it, the answer is partial.
+    fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
         if !self.failed && !self.finished {
             self.gate.ensure(out);
             out.push(truncated(

@@ -9,10 +9,10 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, StartGate, WireDecoder, count, protocol_error, stream_error, truncated};
+use super::{Capabilities, SseProtocol, StartGate, count, messages_json, protocol_error, stream_error, truncated};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::request::{Parameters, Prompt, Role};
-use crate::sse::{SseDecoder, SseEvent};
+use crate::sse::SseEvent;
 
 /// The Responses API has no `stop` and no `seed`.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -27,18 +27,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
     let input = match prompt.messages.as_slice() {
         [only] if only.role == Role::User => json!(only.content),
-        messages => Value::Array(
-            messages
-                .iter()
-                .map(|message| {
-                    let role = match message.role {
-                        Role::User => "user",
-                        Role::Assistant => "assistant",
-                    };
-                    json!({"role": role, "content": message.content})
-                })
-                .collect(),
-        ),
+        _ => Value::Array(messages_json(prompt, false)),
     };
     let mut body = json!({"model": model, "input": input, "stream": true});
     let object = body.as_object_mut().expect("a JSON object literal");
@@ -71,8 +60,6 @@ pub fn usage(raw: Value) -> Usage {
 
 pub struct ResponsesDecoder {
     provider: &'static str,
-    sse: SseDecoder,
-    pending: Vec<SseEvent>,
     gate: StartGate,
     /// Output indexes of function calls, so `.done` events and the finish reason know them.
     function_calls: HashSet<u64>,
@@ -84,8 +71,6 @@ impl ResponsesDecoder {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            sse: SseDecoder::new(),
-            pending: Vec::new(),
             gate: StartGate::new(meta),
             function_calls: HashSet::new(),
             refused: false,
@@ -93,7 +78,7 @@ impl ResponsesDecoder {
         }
     }
 
-    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+    fn handle_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
         if self.ended {
             return;
         }
@@ -117,20 +102,21 @@ impl ResponsesDecoder {
                 let model = json.pointer("/response/model").and_then(Value::as_str);
                 self.gate.observe_model(model, out);
             }
-            "response.output_text.delta" => self.content(StreamEvent::TextDelta { text: text("delta") }, out),
+            "response.output_text.delta" => self.gate.content(StreamEvent::TextDelta { text: text("delta") }, out),
             "response.refusal.delta" => {
                 self.refused = true;
-                self.content(StreamEvent::TextDelta { text: text("delta") }, out);
+                self.gate.content(StreamEvent::TextDelta { text: text("delta") }, out);
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
-                self.content(StreamEvent::ReasoningDelta { text: text("delta") }, out);
+                self.gate
+                    .content(StreamEvent::ReasoningDelta { text: text("delta") }, out);
             }
             "response.output_item.added" => {
                 let item = json.get("item").unwrap_or(&Value::Null);
                 if item.get("type").and_then(Value::as_str) == Some("function_call") {
                     self.function_calls.insert(output_index);
                     let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
-                    self.content(
+                    self.gate.content(
                         StreamEvent::ToolCallDelta {
                             index: u32::try_from(output_index).unwrap_or(u32::MAX),
                             id: field("call_id").or_else(|| field("id")),
@@ -141,7 +127,7 @@ impl ResponsesDecoder {
                     );
                 }
             }
-            "response.function_call_arguments.delta" => self.content(
+            "response.function_call_arguments.delta" => self.gate.content(
                 StreamEvent::ToolCallDelta {
                     index: u32::try_from(output_index).unwrap_or(u32::MAX),
                     id: None,
@@ -202,17 +188,6 @@ impl ResponsesDecoder {
         }
     }
 
-    fn content(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
-        let empty = match &event {
-            StreamEvent::TextDelta { text } | StreamEvent::ReasoningDelta { text } => text.is_empty(),
-            _ => false,
-        };
-        if !empty {
-            self.gate.ensure(out);
-            out.push(event);
-        }
-    }
-
     fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
         self.gate.ensure(out);
         self.ended = true;
@@ -220,21 +195,12 @@ impl ResponsesDecoder {
     }
 }
 
-impl WireDecoder for ResponsesDecoder {
-    fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
-        self.sse.feed(bytes, &mut self.pending);
-        let pending = std::mem::take(&mut self.pending);
-        for event in &pending {
-            self.handle(event, out);
-        }
+impl SseProtocol for ResponsesDecoder {
+    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        self.handle_event(event, out);
     }
 
-    fn finish(&mut self, out: &mut Vec<StreamEvent>) {
-        self.sse.finish(&mut self.pending);
-        let pending = std::mem::take(&mut self.pending);
-        for event in &pending {
-            self.handle(event, out);
-        }
+    fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
         if !self.ended {
             self.end(truncated(self.provider, "its terminal event (response.completed)"), out);
         }
