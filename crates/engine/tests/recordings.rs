@@ -280,3 +280,23 @@ fn a_cut_stream_keeps_its_text_and_is_incomplete() {
         modelbench_engine::ErrorKind::Network
     );
 }
+
+#[test]
+fn an_anthropic_stream_broken_after_message_start_reports_input_but_no_output_tokens() {
+    let body = std::fs::read(fixtures_dir().join("anthropic_messages_short.sse")).expect("fixture");
+    let text = String::from_utf8(body.clone()).expect("utf8");
+    let cut = text.find("event: content_block_start").expect("a content block");
+    let accumulator = fold(&decode(
+        Protocol::AnthropicMessages,
+        ProviderKind::Anthropic,
+        &body[..cut],
+        &[],
+    ));
+    let usage = accumulator.usage.clone().expect("usage from message_start");
+    assert_eq!(usage.input_tokens, Some(20));
+    assert_eq!(
+        usage.output_tokens, None,
+        "message_start's output_tokens is a placeholder"
+    );
+    assert!(!accumulator.is_complete());
+}

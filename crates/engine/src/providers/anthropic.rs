@@ -129,8 +129,11 @@ impl MessagesDecoder {
                 if let Some(Value::Object(usage)) = message.get("usage") {
                     self.usage.extend(usage.clone());
                     // Input tokens are known now; a stream that breaks later still reports them.
+                    // Its `output_tokens` is a placeholder (1) until message_delta says more.
+                    let mut known = self.usage.clone();
+                    known.remove("output_tokens");
                     self.gate.ensure(out);
-                    out.push(StreamEvent::Usage(self::usage(self.usage.clone())));
+                    out.push(StreamEvent::Usage(self::usage(known)));
                 }
             }
             "content_block_start" => {
