@@ -4,10 +4,8 @@ use std::path::Path;
 use std::process::Output;
 
 use fakecloud::{Config, FakeCloud};
-use modelbench_e2e::{FAKE_KEYS, expected, modelbench};
+use modelbench_e2e::{FAKE_KEYS, check_against_expected, expected, modelbench};
 use serde_json::Value;
-
-use crate::recordings::check_against_expected;
 
 async fn cli(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let data_dir = data_dir.to_owned();
@@ -338,7 +336,7 @@ async fn every_recording_through_the_cli() {
     let run = store.load_run(run_id).expect("load").expect("run");
     assert_eq!(run.responses.len(), 15);
     for response in &run.responses {
-        check_against_expected(&response.target, &expected[&response.target], response);
+        check_against_expected(&response.target, &expected[&response.target], &response.into());
     }
 }
 

@@ -2,5 +2,6 @@
 //! fakecloud on 127.0.0.1, with real SQLite files in temp dirs.
 
 mod cli;
+mod decoders;
 mod recordings;
 mod scenarios;

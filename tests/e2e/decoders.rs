@@ -1,43 +1,18 @@
-//! Replays every real recording in `shared/fixtures/streams` through the engine's decoders,
-//! whole and split at byte boundaries, and checks the result against `expected.json`.
+//! Every real recording through the engine's decoders alone, whole and split at byte
+//! boundaries, checked against `expected.json`; and the quirks each recording exists to show.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use modelbench_e2e::{check_against_expected, expected, fixtures_dir, target_for_recording};
 use modelbench_engine::accumulate::Accumulator;
 use modelbench_engine::event::{FinishReason, ResponseMeta, StreamEvent};
 use modelbench_engine::providers::Protocol;
 use modelbench_engine::target::ProviderKind;
-use serde_json::Value;
 
-fn fixtures_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/streams");
-    assert!(dir.is_dir(), "fixtures not found at {}", dir.display());
-    dir
-}
-
-fn expected() -> Value {
-    let text = std::fs::read_to_string(fixtures_dir().join("expected.json")).expect("expected.json");
-    serde_json::from_str(&text).expect("valid json")
-}
-
-/// Which decoder reads each recording, by file name.
+/// Which decoder reads a recording: the protocol and provider of the target that replays it.
 fn protocol_of(name: &str) -> Option<(Protocol, ProviderKind)> {
-    Some(
-        if name.starts_with("openai_chat") || name.starts_with("groq") || name.starts_with("openrouter") {
-            (Protocol::OpenAiChat, ProviderKind::OpenAi)
-        } else if name.starts_with("azure_chat") {
-            (Protocol::OpenAiChat, ProviderKind::Azure)
-        } else if name.starts_with("openai_responses") {
-            (Protocol::OpenAiResponses, ProviderKind::OpenAi)
-        } else if name.starts_with("anthropic_messages") {
-            (Protocol::AnthropicMessages, ProviderKind::Anthropic)
-        } else if name.starts_with("ollama_api") {
-            (Protocol::OllamaChat, ProviderKind::Ollama)
-        } else {
-            return None;
-        },
-    )
+    let target = target_for_recording(name, "http://127.0.0.1:1", "m")?;
+    Some((Protocol::for_target(&target), target.provider))
 }
 
 fn decode(protocol: Protocol, provider: ProviderKind, body: &[u8], cuts: &[usize]) -> Vec<StreamEvent> {
@@ -61,88 +36,6 @@ fn fold(events: &[StreamEvent]) -> Accumulator {
     accumulator
 }
 
-fn check(name: &str, expected: &Value, accumulator: &Accumulator) {
-    let text = expected["text"].as_str().expect("text");
-    assert_eq!(accumulator.text, text, "{name}: text");
-    let reasoning = expected
-        .get("reasoning")
-        .or_else(|| expected.get("thinking"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    assert_eq!(accumulator.reasoning, reasoning, "{name}: reasoning");
-    let usage = accumulator.usage.as_ref().map(|usage| usage.raw.clone());
-    match &expected["usage"] {
-        Value::Null if expected.get("done").is_some() => {}
-        Value::Null => assert_eq!(usage, None, "{name}: usage"),
-        want => assert_eq!(usage.as_ref(), Some(want), "{name}: usage"),
-    }
-    let calls = accumulator.tool_calls();
-    if let Some(Value::Object(want)) = expected.get("tool_calls") {
-        assert_eq!(calls.len(), want.len(), "{name}: tool calls");
-        for call in &calls {
-            let want = &want[&call.index.to_string()];
-            assert_eq!(call.id.as_deref(), want["id"].as_str(), "{name}: tool id");
-            assert_eq!(call.name.as_deref(), want["name"].as_str(), "{name}: tool name");
-            assert_eq!(
-                call.arguments,
-                want["args"].as_str().expect("args"),
-                "{name}: tool args"
-            );
-        }
-    }
-    if let Some(Value::Object(want)) = expected.get("tool_inputs") {
-        let got: Vec<(String, &str)> = calls
-            .iter()
-            .map(|call| (call.index.to_string(), call.arguments.as_str()))
-            .collect();
-        let want: Vec<(String, &str)> = want
-            .iter()
-            .map(|(index, args)| (index.clone(), args.as_str().expect("args")))
-            .collect();
-        assert_eq!(got, want, "{name}: tool inputs");
-    }
-    if let Some(want) = expected.get("function_args").and_then(Value::as_str)
-        && !want.is_empty()
-    {
-        assert_eq!(calls.len(), 1, "{name}");
-        assert_eq!(calls[0].arguments, want, "{name}: function args");
-    }
-    // Finish reasons, in each recording's own vocabulary.
-    let raw = accumulator.raw_finish_reason.as_deref();
-    if let Some(want) = expected.get("finish_reason") {
-        assert_eq!(raw, want.as_str(), "{name}: finish_reason");
-    }
-    if let Some(want) = expected.get("stop_reason") {
-        assert_eq!(raw, want.as_str(), "{name}: stop_reason");
-    }
-    if let Some(want) = expected.get("done_reason") {
-        assert_eq!(raw, want.as_str(), "{name}: done_reason");
-    }
-    if let Some(status) = expected.get("final_status").and_then(Value::as_str) {
-        match status {
-            "completed" => assert_eq!(raw, Some("completed"), "{name}"),
-            "failed" => assert!(
-                accumulator.error.is_some(),
-                "{name}: failed stream must report its error"
-            ),
-            other => panic!("{name}: unexpected final_status {other}"),
-        }
-    }
-    // Errors inside the stream are surfaced, with the cloud's message, and mark the response incomplete.
-    let errors = expected.get("errors").and_then(Value::as_array).map_or(0, Vec::len);
-    if errors > 0 || expected.get("final_status").and_then(Value::as_str) == Some("failed") {
-        let error = accumulator
-            .error
-            .as_ref()
-            .unwrap_or_else(|| panic!("{name}: error expected"));
-        assert!(!error.message.is_empty(), "{name}: error message");
-        assert!(!accumulator.is_complete(), "{name}: must be incomplete");
-    } else {
-        assert_eq!(accumulator.error, None, "{name}: unexpected error");
-        assert!(accumulator.is_complete(), "{name}: must be complete");
-    }
-}
-
 #[test]
 fn every_recording_decodes_to_its_expected_result() {
     let expected = expected();
@@ -159,7 +52,7 @@ fn every_recording_decodes_to_its_expected_result() {
         );
         let whole = decode(protocol, provider, &body, &[]);
         let accumulator = fold(&whole);
-        check(name, want, &accumulator);
+        check_against_expected(name, want, &(&accumulator).into());
 
         // Byte-exact splits: two pieces at every boundary (every few bytes for the largest
         // recordings, where every UTF-8 and CRLF position is still hit by the stride's offsets),
