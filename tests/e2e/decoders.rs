@@ -198,7 +198,11 @@ fn an_anthropic_stream_broken_after_message_start_reports_input_but_no_output_to
 /// what consumers (CLI, store, UI) see is a reviewed snapshot change.
 #[test]
 fn event_sequences_are_pinned() {
-    for name in ["anthropic_messages_short.sse", "openai_chat_usage.sse", "openai_responses_function_call.sse"] {
+    for name in [
+        "anthropic_messages_short.sse",
+        "openai_chat_usage.sse",
+        "openai_responses_function_call.sse",
+    ] {
         let (protocol, provider) = protocol_of(name).expect("a known recording");
         let body = std::fs::read(fixtures_dir().join(name)).expect("fixture");
         let events = decode(protocol, provider, &body, &[]);
