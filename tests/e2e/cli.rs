@@ -46,6 +46,17 @@ fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {}", stdout(output)))
 }
 
+/// fakecloud, a temporary data dir, and the standard targets file (as a path string) in it.
+/// Keep the returned `FakeCloud` bound: dropping it stops the server.
+async fn with_targets_file() -> (FakeCloud, tempfile::TempDir, String) {
+    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
+    let data = tempfile::tempdir().expect("tempdir");
+    let file = data.path().join("targets.toml");
+    std::fs::write(&file, targets_toml(&cloud.base_url())).expect("write targets");
+    let file = file.to_str().expect("utf8 path").to_owned();
+    (cloud, data, file)
+}
+
 fn targets_toml(base: &str) -> String {
     format!(
         r#"
@@ -81,11 +92,8 @@ base_url = "{base}/v1"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_json_then_runs_list_show_and_search() {
-    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let file = data.path().join("targets.toml");
-    std::fs::write(&file, targets_toml(&cloud.base_url())).expect("write targets");
-    let file = file.to_str().expect("utf8 path");
+    let (_cloud, data, file) = with_targets_file().await;
+    let file = file.as_str();
 
     let output = cli(
         data.path(),
@@ -186,11 +194,8 @@ async fn run_json_then_runs_list_show_and_search() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_view_summary_and_events() {
-    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let file = data.path().join("targets.toml");
-    std::fs::write(&file, targets_toml(&cloud.base_url())).expect("write");
-    let file = file.to_str().expect("utf8");
+    let (_cloud, data, file) = with_targets_file().await;
+    let file = file.as_str();
 
     let output = cli(
         data.path(),
@@ -251,10 +256,8 @@ async fn live_view_summary_and_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_mode_stores_every_prompt_target_and_repeat_under_one_run() {
-    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let file = data.path().join("targets.toml");
-    std::fs::write(&file, targets_toml(&cloud.base_url())).expect("write");
+    let (cloud, data, file) = with_targets_file().await;
+    let file = file.as_str();
     let prompts = data.path().join("prompts.jsonl");
     std::fs::write(
         &prompts,
@@ -266,7 +269,7 @@ async fn batch_mode_stores_every_prompt_target_and_repeat_under_one_run() {
         &[
             "run",
             "--targets",
-            file.to_str().expect("utf8"),
+            file,
             "--target",
             "gpt-openai",
             "--target",
@@ -342,27 +345,13 @@ async fn every_recording_through_the_cli() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn targets_commands_and_runs_from_saved_targets() {
-    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let file = data.path().join("targets.toml");
-    std::fs::write(&file, targets_toml(&cloud.base_url())).expect("write");
-    let output = cli(
-        data.path(),
-        &["targets", "import", file.to_str().expect("utf8")],
-        &[],
-        None,
-    )
-    .await;
+    let (cloud, data, file) = with_targets_file().await;
+    let file = file.as_str();
+    let output = cli(data.path(), &["targets", "import", file], &[], None).await;
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("imported 4"));
     // Importing again replaces same-named targets instead of duplicating them.
-    let output = cli(
-        data.path(),
-        &["targets", "import", file.to_str().expect("utf8")],
-        &[],
-        None,
-    )
-    .await;
+    let output = cli(data.path(), &["targets", "import", file], &[], None).await;
     assert!(output.status.success());
     let base_url = format!("{}/v1", cloud.base_url());
     let output = cli(
@@ -404,11 +393,8 @@ async fn targets_commands_and_runs_from_saved_targets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_fails_clearly_without_a_panic() {
-    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let file = data.path().join("targets.toml");
-    std::fs::write(&file, targets_toml(&cloud.base_url())).expect("write");
-    let file = file.to_str().expect("utf8");
+    let (cloud, data, file) = with_targets_file().await;
+    let file = file.as_str();
     let bad_toml = data.path().join("bad.toml");
     std::fs::write(
         &bad_toml,

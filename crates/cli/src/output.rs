@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use modelbench_engine::{ResponseRecord, StampedEvent, StreamEvent};
+use modelbench_engine::{ResponseKey, ResponseRecord, StampedEvent, StreamEvent};
 use serde_json::{Value, json};
 
 /// One response as scripts see it.
@@ -79,18 +79,16 @@ impl LiveView {
         }
     }
 
-    fn label(&self, event: &StampedEvent) -> String {
-        let key = event.response_key;
+    fn label(&self, target: &str, key: ResponseKey) -> String {
         if self.multiple_prompts {
             format!(
-                "{:<width$} #{}.{}",
-                event.target,
+                "{target:<width$} #{}.{}",
                 key.prompt_index + 1,
                 key.repeat_index + 1,
                 width = self.width
             )
         } else {
-            format!("{:<width$}", event.target, width = self.width)
+            format!("{target:<width$}", width = self.width)
         }
     }
 
@@ -102,7 +100,7 @@ impl LiveView {
                 let buffer = self.buffers.entry(id).or_default();
                 buffer.push_str(text);
                 let ready = take_ready_lines(buffer);
-                let label = self.label(event);
+                let label = self.label(&event.target, event.response_key);
                 for line in ready {
                     writeln!(out, "{label} │ {line}")?;
                 }
@@ -110,7 +108,7 @@ impl LiveView {
             StreamEvent::Error(error) => {
                 self.flush_one(id, event, out)?;
                 // Whether this ends the response or a retry follows is told by the final line.
-                writeln!(out, "{} ⚠ {}", self.label(event), error)?;
+                writeln!(out, "{} ⚠ {}", self.label(&event.target, event.response_key), error)?;
             }
             StreamEvent::Finished { .. } => self.flush_one(id, event, out)?,
             _ => {}
@@ -122,7 +120,7 @@ impl LiveView {
         if let Some(rest) = self.buffers.remove(&id)
             && !rest.is_empty()
         {
-            writeln!(out, "{} │ {rest}", self.label(event))?;
+            writeln!(out, "{} │ {rest}", self.label(&event.target, event.response_key))?;
         }
         Ok(())
     }
@@ -131,17 +129,7 @@ impl LiveView {
     /// its final status.
     pub fn on_response_finished(&mut self, response: &ResponseRecord, out: &mut impl Write) -> std::io::Result<()> {
         let key = response.key;
-        let label = if self.multiple_prompts {
-            format!(
-                "{:<width$} #{}.{}",
-                response.target,
-                key.prompt_index + 1,
-                key.repeat_index + 1,
-                width = self.width
-            )
-        } else {
-            format!("{:<width$}", response.target, width = self.width)
-        };
+        let label = self.label(&response.target, key);
         if let Some(rest) = self
             .buffers
             .remove(&(key.prompt_index, key.target_index, key.repeat_index))
