@@ -16,7 +16,7 @@ fn protocol_of(name: &str) -> Option<(Protocol, ProviderKind)> {
 }
 
 fn decode(protocol: Protocol, provider: ProviderKind, body: &[u8], cuts: &[usize]) -> Vec<StreamEvent> {
-    let mut decoder = protocol.decoder(provider, ResponseMeta::default());
+    let mut decoder = protocol.decoder(provider, "m", ResponseMeta::default());
     let mut events = Vec::new();
     let mut start = 0;
     for &cut in cuts {

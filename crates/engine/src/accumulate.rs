@@ -25,6 +25,8 @@ pub struct Accumulator {
     last_content: Option<Duration>,
     last_event: Option<Duration>,
     gaps_ms: Vec<f64>,
+    server_latency_ms: Option<u64>,
+    server_first_byte_ms: Option<u64>,
 }
 
 impl Accumulator {
@@ -66,6 +68,13 @@ impl Accumulator {
                 call.arguments.push_str(arguments);
             }
             StreamEvent::Usage(usage) => self.usage = Some(usage.clone()),
+            StreamEvent::ServerTiming {
+                latency_ms,
+                first_byte_latency_ms,
+            } => {
+                self.server_latency_ms = latency_ms.or(self.server_latency_ms);
+                self.server_first_byte_ms = first_byte_latency_ms.or(self.server_first_byte_ms);
+            }
             StreamEvent::Finished { reason, raw_reason } => {
                 self.finish_reason = Some(*reason);
                 self.raw_finish_reason.clone_from(raw_reason);
@@ -120,6 +129,8 @@ impl Accumulator {
             gap_p50_ms: percentile(&gaps, 0.50),
             gap_p95_ms: percentile(&gaps, 0.95),
             gap_max_ms: gaps.last().copied(),
+            server_latency_ms: self.server_latency_ms.map(|value| value as f64),
+            server_first_byte_ms: self.server_first_byte_ms.map(|value| value as f64),
         }
     }
 }

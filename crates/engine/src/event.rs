@@ -32,6 +32,14 @@ pub enum StreamEvent {
     },
     /// Token counts as the cloud reports them. Later usage events replace earlier ones.
     Usage(Usage),
+    /// The cloud's own timing of the response (Bedrock's `latencyMs`, its invoke
+    /// `invocationLatency`/`firstByteLatency`), kept beside the engine's measurements.
+    ServerTiming {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        latency_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        first_byte_latency_ms: Option<u64>,
+    },
     Finished {
         reason: FinishReason,
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -58,6 +66,7 @@ impl StreamEvent {
             Self::ReasoningDelta { .. } => "reasoning_delta",
             Self::ToolCallDelta { .. } => "tool_call_delta",
             Self::Usage(_) => "usage",
+            Self::ServerTiming { .. } => "server_timing",
             Self::Finished { .. } => "finished",
             Self::Error(_) => "error",
         }

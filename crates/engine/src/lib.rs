@@ -17,6 +17,7 @@ pub use request::{Message, Parameter, Parameters, Prompt, Role};
 pub use store::{RunSummary, SearchHit, Store, StoreWriter, StoredEvent, StoredRun};
 pub use target::{Api, ProviderKind, Target, Timeouts};
 pub mod accumulate;
+pub mod auth;
 pub mod credentials;
 pub mod ndjson;
 pub mod providers;

@@ -8,7 +8,9 @@
 //! Rejections are classified in [`error_from_response`] and nowhere else.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod endpoint;
+pub mod gemini;
 pub mod ollama;
 pub mod openai_chat;
 pub mod openai_responses;
@@ -20,7 +22,7 @@ use crate::error::{ErrorKind, ProviderError, Result};
 use crate::event::{ResponseMeta, StreamEvent};
 use crate::request::{Parameter, Parameters, Prompt};
 use crate::sse::{SseDecoder, SseEvent};
-use crate::target::{Api, ProviderKind, Target};
+use crate::target::{Api, ProviderKind, Publisher, Target};
 
 /// What a protocol can honour. Data, not `if` chains: the runner reports every requested
 /// parameter that is `false` here instead of silently dropping it.
@@ -127,6 +129,12 @@ pub enum Protocol {
     OpenAiResponses,
     AnthropicMessages,
     OllamaChat,
+    /// Bedrock ConverseStream (AWS event-stream framing).
+    BedrockConverse,
+    /// Bedrock InvokeModelWithResponseStream: event-stream `chunk`s of the model's native JSON.
+    BedrockInvoke,
+    /// Gemini `streamGenerateContent?alt=sse` (AI Studio and Vertex).
+    GeminiGenerate,
 }
 
 impl Protocol {
@@ -134,8 +142,16 @@ impl Protocol {
         match (target.provider, target.api()) {
             (ProviderKind::OpenAi | ProviderKind::Azure, Api::Chat) => Self::OpenAiChat,
             (ProviderKind::OpenAi | ProviderKind::Azure, Api::Responses) => Self::OpenAiResponses,
+            (ProviderKind::OpenAi | ProviderKind::Azure, _) => Self::OpenAiChat,
             (ProviderKind::Anthropic, _) => Self::AnthropicMessages,
             (ProviderKind::Ollama, _) => Self::OllamaChat,
+            (ProviderKind::Bedrock, Api::Invoke) => Self::BedrockInvoke,
+            (ProviderKind::Bedrock, _) => Self::BedrockConverse,
+            (ProviderKind::Gemini, _) => Self::GeminiGenerate,
+            (ProviderKind::Vertex, _) => match target.publisher() {
+                Publisher::Google => Self::GeminiGenerate,
+                Publisher::Anthropic => Self::AnthropicMessages,
+            },
         }
     }
 
@@ -145,27 +161,41 @@ impl Protocol {
             Self::OpenAiResponses => openai_responses::CAPABILITIES,
             Self::AnthropicMessages => anthropic::CAPABILITIES,
             Self::OllamaChat => ollama::CAPABILITIES,
+            Self::BedrockConverse => bedrock::CONVERSE_CAPABILITIES,
+            Self::BedrockInvoke => bedrock::INVOKE_CAPABILITIES,
+            Self::GeminiGenerate => gemini::CAPABILITIES,
         }
     }
 
     /// The JSON body for a streaming request. Unsupported parameters are left out here and
     /// reported by the runner via [`Capabilities::unsupported`].
-    pub fn body(self, model: &str, prompt: &Prompt, parameters: &Parameters) -> serde_json::Value {
+    pub fn body(self, target: &Target, model: &str, prompt: &Prompt, parameters: &Parameters) -> serde_json::Value {
         match self {
             Self::OpenAiChat => openai_chat::request_body(model, prompt, parameters),
             Self::OpenAiResponses => openai_responses::request_body(model, prompt, parameters),
+            Self::AnthropicMessages if target.provider == ProviderKind::Vertex => {
+                anthropic::vertex_request_body(prompt, parameters)
+            }
             Self::AnthropicMessages => anthropic::request_body(model, prompt, parameters),
             Self::OllamaChat => ollama::request_body(model, prompt, parameters),
+            Self::BedrockConverse => bedrock::converse_request_body(prompt, parameters),
+            Self::BedrockInvoke => bedrock::invoke_request_body(model, prompt, parameters),
+            Self::GeminiGenerate => gemini::request_body(prompt, parameters),
         }
     }
 
-    pub fn decoder(self, provider: ProviderKind, meta: ResponseMeta) -> Box<dyn WireDecoder> {
+    /// The decoder for one response. `model` is the target's model (Bedrock's invoke bodies
+    /// depend on the model family).
+    pub fn decoder(self, provider: ProviderKind, model: &str, meta: ResponseMeta) -> Box<dyn WireDecoder> {
         let provider = provider.as_str();
         match self {
             Self::OpenAiChat => Box::new(SseWire::new(openai_chat::ChatDecoder::new(provider, meta))),
             Self::OpenAiResponses => Box::new(SseWire::new(openai_responses::ResponsesDecoder::new(provider, meta))),
             Self::AnthropicMessages => Box::new(SseWire::new(anthropic::MessagesDecoder::new(provider, meta))),
             Self::OllamaChat => Box::new(ollama::OllamaDecoder::new(provider, meta)),
+            Self::BedrockConverse => bedrock::converse_decoder(provider, meta),
+            Self::BedrockInvoke => bedrock::invoke_decoder(provider, model, meta),
+            Self::GeminiGenerate => Box::new(SseWire::new(gemini::GeminiDecoder::new(provider, meta))),
         }
     }
 }
@@ -192,7 +222,7 @@ pub fn prepare(
 ) -> Result<PreparedRequest> {
     let protocol = Protocol::for_target(target);
     let endpoint = endpoint::resolve(target, protocol)?;
-    let mut body = protocol.body(&endpoint.body_model, prompt, parameters);
+    let mut body = protocol.body(target, &endpoint.body_model, prompt, parameters);
     if endpoint.omit_model
         && let Some(object) = body.as_object_mut()
     {
@@ -225,6 +255,8 @@ pub fn response_meta(provider: ProviderKind, headers: &HeaderMap) -> ResponseMet
         ProviderKind::OpenAi => header("x-request-id"),
         ProviderKind::Azure => header("apim-request-id").or_else(|| header("x-request-id")),
         ProviderKind::Anthropic => header("request-id"),
+        ProviderKind::Bedrock => header("x-amzn-requestid"),
+        ProviderKind::Gemini | ProviderKind::Vertex => header("x-goog-request-id"),
         ProviderKind::Ollama => None,
     };
     ResponseMeta {

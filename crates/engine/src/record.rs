@@ -83,6 +83,12 @@ pub struct Metrics {
     pub gap_p50_ms: Option<f64>,
     pub gap_p95_ms: Option<f64>,
     pub gap_max_ms: Option<f64>,
+    /// The cloud's own measurement of the whole response (Bedrock `latencyMs`/`invocationLatency`).
+    #[serde(default)]
+    pub server_latency_ms: Option<f64>,
+    /// The cloud's own time to first byte (Bedrock invoke `firstByteLatency`).
+    #[serde(default)]
+    pub server_first_byte_ms: Option<f64>,
 }
 
 /// One response: one target answering one prompt, once (of `repeat`).
@@ -103,6 +109,14 @@ pub struct ResponseRecord {
     pub raw_finish_reason: Option<String>,
     pub usage: Usage,
     pub metrics: Metrics,
+    /// What the response cost in US dollars, from its reported usage and the price in force.
+    /// `None` when it cannot be known; never a silent 0.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    /// Where the price came from (catalog entry and date, or a user override), or, when
+    /// `cost_usd` is `None`, why there is no cost.
+    #[serde(default)]
+    pub cost_source: Option<String>,
     /// True only when the cloud ended the stream normally. Partial output is kept either way.
     pub complete: bool,
     pub error: Option<ProviderError>,

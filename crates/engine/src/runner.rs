@@ -17,7 +17,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::accumulate::Accumulator;
-use crate::credentials::{CredentialSource, Secret};
+use crate::auth;
+use crate::credentials::{Credential, CredentialSource};
 use crate::error::{Error, ErrorKind, ProviderError, Result};
 use crate::event::{ResponseKey, StampedEvent, StreamEvent};
 use crate::providers::{self, PreparedRequest};
@@ -171,12 +172,12 @@ impl Runner {
             if !names.insert(target.name.as_str()) {
                 return Err(Error::InvalidInput(format!("target '{}' is listed twice", target.name)));
             }
-            let key = self.credentials.resolve(target)?;
+            let credential = self.credentials.resolve(target)?;
             let timeouts = plan.options.timeouts.with_overrides(&target.timeouts);
             prepared_targets.push(Arc::new(TargetContext {
                 client: self.client(timeouts.connect)?,
                 target: target.clone(),
-                key,
+                credential,
                 timeouts,
             }));
         }
@@ -212,7 +213,7 @@ impl Runner {
 struct TargetContext {
     client: reqwest::Client,
     target: Target,
-    key: Option<Secret>,
+    credential: Credential,
     timeouts: Timeouts,
 }
 
@@ -399,7 +400,7 @@ impl Job {
     async fn run(&self) -> ResponseRecord {
         let target = &self.context.target;
         // Building the request is local work: the clock starts once it is ready to be sent.
-        let prepared = providers::prepare(target, &self.prompt, &self.parameters, self.context.key.as_ref());
+        let prepared = providers::prepare(target, &self.prompt, &self.parameters, self.context.credential.key());
         let mut progress = self.begin();
         let mut unsupported = Vec::new();
         match prepared {
@@ -499,8 +500,8 @@ impl Job {
     fn emit_at(&self, progress: &mut Progress, mut event: StreamEvent, elapsed: Duration) {
         if let StreamEvent::Error(error) = &mut event {
             error.target.clone_from(&self.context.target.name);
-            if let Some(key) = &self.context.key {
-                error.message = key.redact(&error.message);
+            for secret in self.context.credential.secrets() {
+                error.message = secret.redact(&error.message);
             }
         }
         progress.accumulator.apply(&event, elapsed);
@@ -524,11 +525,28 @@ impl Job {
         let timeouts = self.context.timeouts;
         let total_deadline = progress.started + timeouts.total;
         let first_token_deadline = Instant::now() + timeouts.first_token;
+        let mut headers = prepared.headers.clone();
+        let authorized = auth::authorize(
+            &self.context.credential,
+            &self.context.target,
+            &prepared.url,
+            &mut headers,
+            &prepared.body_bytes,
+        );
+        match self.wait(first_token_deadline.min(total_deadline), authorized).await {
+            Wait::Done(Ok(())) => {}
+            Wait::Done(Err(error)) => return self.fail_before_content(progress, error),
+            Wait::TimedOut => {
+                let error = self.timeout_error(first_token_deadline, total_deadline, progress);
+                return self.fail_before_content(progress, error);
+            }
+            Wait::Cancelled => return self.cancelled(progress),
+        }
         let request = self
             .context
             .client
             .post(&prepared.url)
-            .headers(prepared.headers.clone())
+            .headers(headers)
             .body(prepared.body_bytes.clone());
         let deadline = first_token_deadline.min(total_deadline);
         let response = match self.wait(deadline, request.send()).await {
@@ -551,7 +569,7 @@ impl Job {
             return self.fail_before_content(progress, error);
         }
         let meta = providers::response_meta(provider, response.headers());
-        let mut decoder = prepared.protocol.decoder(provider, meta);
+        let mut decoder = prepared.protocol.decoder(provider, &self.context.target.model, meta);
         let mut response = response;
         let mut events = Vec::new();
         loop {
@@ -699,6 +717,8 @@ impl Job {
             finish_reason: accumulator.finish_reason,
             raw_finish_reason: accumulator.raw_finish_reason,
             usage: accumulator.usage.unwrap_or_default(),
+            cost_usd: None,
+            cost_source: None,
             error: accumulator.error,
             attempts: progress.attempt + 1,
             unsupported_parameters,

@@ -492,8 +492,8 @@ const RESPONSE_COLUMNS: &str = "id, run_id, prompt_index, target_index, repeat_i
      status, request_id, reported_model, region, text, reasoning, tool_calls_json, finish_reason, \
      raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens, \
      cache_creation_input_tokens, total_tokens, usage_raw_json, time_to_first_token_ms, total_ms, \
-     output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms, complete, \
-     error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms";
+     output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms, \
+     server_latency_ms, server_first_byte_ms, cost_usd, cost_source, complete, error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms";
 
 fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
     let usage_raw_json: Option<String> = row.get("usage_raw_json")?;
@@ -538,7 +538,11 @@ fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
             gap_p50_ms: row.get("gap_p50_ms")?,
             gap_p95_ms: row.get("gap_p95_ms")?,
             gap_max_ms: row.get("gap_max_ms")?,
+            server_latency_ms: row.get("server_latency_ms")?,
+            server_first_byte_ms: row.get("server_first_byte_ms")?,
         },
+        cost_usd: row.get("cost_usd")?,
+        cost_source: row.get("cost_source")?,
         complete: row.get("complete")?,
         error: error_json.map(|text| from_json(&text, "error")).transpose()?,
         attempts: row.get("attempts")?,
@@ -764,7 +768,11 @@ mod tests {
                 gap_p50_ms: Some(2.5),
                 gap_p95_ms: Some(2.5),
                 gap_max_ms: Some(2.5),
+                server_latency_ms: Some(40.0),
+                server_first_byte_ms: None,
             },
+            cost_usd: Some(0.000_123),
+            cost_source: Some("catalog".into()),
             complete: true,
             error: None,
             attempts: 1,
@@ -803,6 +811,8 @@ mod tests {
                 total_ms: 812.0,
                 ..Metrics::default()
             },
+            cost_usd: None,
+            cost_source: Some("no usage reported".into()),
             complete: false,
             error: Some(error),
             attempts: 2,
@@ -840,8 +850,9 @@ mod tests {
                 .prepare("SELECT version, applied_at_ms FROM schema_migrations")?
                 .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            assert_eq!(rows.len(), 1);
+            assert_eq!(rows.len(), 2);
             assert_eq!(rows[0].0, "20261124100000_initial");
+            assert_eq!(rows[1].0, "20261125090000_server_timing_cost_prices");
             rows[0].1
         };
 
@@ -852,7 +863,7 @@ mod tests {
             |row| row.get(0),
         )?;
         assert_eq!(applied_at_again, applied_at);
-        assert_eq!(count_rows(&store, "schema_migrations")?, 1);
+        assert_eq!(count_rows(&store, "schema_migrations")?, 2);
         assert!(migrations::apply(&mut Connection::open(&path)?)?.is_empty());
         Ok(())
     }

@@ -21,10 +21,24 @@ pub enum ProviderKind {
     Azure,
     Anthropic,
     Ollama,
+    /// AWS Bedrock Runtime (ConverseStream or InvokeModelWithResponseStream), SigV4 or API key.
+    Bedrock,
+    /// Google AI Studio (Gemini API), `x-goog-api-key`.
+    Gemini,
+    /// Google Vertex AI: Gemini (`publisher = "google"`) or Claude (`publisher = "anthropic"`).
+    Vertex,
 }
 
 impl ProviderKind {
-    pub const ALL: [Self; 4] = [Self::OpenAi, Self::Azure, Self::Anthropic, Self::Ollama];
+    pub const ALL: [Self; 7] = [
+        Self::OpenAi,
+        Self::Azure,
+        Self::Anthropic,
+        Self::Ollama,
+        Self::Bedrock,
+        Self::Gemini,
+        Self::Vertex,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +46,9 @@ impl ProviderKind {
             Self::Azure => "azure",
             Self::Anthropic => "anthropic",
             Self::Ollama => "ollama",
+            Self::Bedrock => "bedrock",
+            Self::Gemini => "gemini",
+            Self::Vertex => "vertex",
         }
     }
 
@@ -45,6 +62,11 @@ impl ProviderKind {
             Self::OpenAi => Some("OPENAI_API_KEY"),
             Self::Azure => Some("AZURE_OPENAI_API_KEY"),
             Self::Anthropic => Some("ANTHROPIC_API_KEY"),
+            Self::Gemini => Some("GEMINI_API_KEY"),
+            // Bedrock API keys and Vertex access tokens are optional: without them the AWS and
+            // Google credential chains are used.
+            Self::Bedrock => Some("AWS_BEARER_TOKEN_BEDROCK"),
+            Self::Vertex => Some("GOOGLE_OAUTH_ACCESS_TOKEN"),
             Self::Ollama => None,
         }
     }
@@ -56,13 +78,44 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// Which OpenAI-style API to speak (OpenAI and Azure only).
+/// Which API of a cloud to speak: `chat`/`responses` for OpenAI and Azure, `converse`/`invoke`
+/// for Bedrock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Api {
     #[default]
     Chat,
     Responses,
+    /// Bedrock ConverseStream (the default for Bedrock).
+    Converse,
+    /// Bedrock InvokeModelWithResponseStream with the model's native body.
+    Invoke,
+}
+
+impl Api {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Responses => "responses",
+            Self::Converse => "converse",
+            Self::Invoke => "invoke",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Chat, Self::Responses, Self::Converse, Self::Invoke]
+            .into_iter()
+            .find(|api| api.as_str() == value)
+    }
+}
+
+/// Who publishes a Vertex model: Google (Gemini) or Anthropic (Claude).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Publisher {
+    #[default]
+    Google,
+    Anthropic,
 }
 
 /// Per-target timeouts in milliseconds; unset ones use the run's defaults.
@@ -133,14 +186,31 @@ pub struct Target {
     /// Azure classic path: the `api-version` query parameter. Without it Azure uses the v1 path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
-    /// Where the key comes from: `env:VARIABLE`. Default: the provider's usual variable.
+    /// The name of a key in the OS keychain (`modelbench keys set NAME`). Looked up first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The environment variable holding the key: `env:VARIABLE`. Default: the provider's usual
+    /// variable. Used when `key` is unset or not in the keychain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_ref: Option<String>,
-    /// OpenAI: optional `OpenAI-Organization` / `OpenAI-Project` headers.
+    /// OpenAI: optional `OpenAI-Organization` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
+    /// OpenAI: the `OpenAI-Project` header. Vertex: the Google Cloud project id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Bedrock: the AWS region (`us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Bedrock: the AWS profile to take credentials from (default: the standard chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Vertex: the location (`us-east5`, `europe-west1`, `global`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Vertex: `google` (Gemini, default) or `anthropic` (Claude).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<Publisher>,
     /// Anthropic: `anthropic-version` header (default 2023-06-01).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anthropic_version: Option<String>,
@@ -176,9 +246,14 @@ impl Target {
             resource: None,
             deployment: None,
             api_version: None,
+            key: None,
             api_key_ref: None,
             organization: None,
             project: None,
+            region: None,
+            profile: None,
+            location: None,
+            publisher: None,
             anthropic_version: None,
             headers: BTreeMap::new(),
             timeouts: TimeoutOverrides::default(),
@@ -187,7 +262,15 @@ impl Target {
     }
 
     pub fn api(&self) -> Api {
-        self.api.unwrap_or_default()
+        match (self.api, self.provider) {
+            (Some(api), _) => api,
+            (None, ProviderKind::Bedrock) => Api::Converse,
+            (None, _) => Api::Chat,
+        }
+    }
+
+    pub fn publisher(&self) -> Publisher {
+        self.publisher.unwrap_or_default()
     }
 
     /// Where this target's key comes from.
@@ -212,9 +295,26 @@ impl Target {
         if self.model.trim().is_empty() && self.deployment.is_none() {
             return Err(self.error("model is empty"));
         }
-        if self.api.is_some() && !matches!(self.provider, ProviderKind::OpenAi | ProviderKind::Azure) {
-            return Err(self.error("`api` applies only to openai and azure targets"));
+        if let Some(api) = self.api {
+            let fits = match self.provider {
+                ProviderKind::OpenAi | ProviderKind::Azure => matches!(api, Api::Chat | Api::Responses),
+                ProviderKind::Bedrock => matches!(api, Api::Converse | Api::Invoke),
+                _ => false,
+            };
+            if !fits {
+                return Err(self.error(format!(
+                    "`api = \"{}\"` does not apply to {} targets (openai/azure: chat, responses; bedrock: converse, invoke)",
+                    api.as_str(),
+                    self.provider
+                )));
+            }
         }
+        if let Some(key) = &self.key
+            && (key.trim().is_empty() || key.chars().any(char::is_control))
+        {
+            return Err(self.error("`key` must name a keychain entry (modelbench keys set NAME)"));
+        }
+        self.validate_cloud_fields()?;
         if let Some(base_url) = &self.base_url
             && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
         {
@@ -237,11 +337,75 @@ impl Target {
         }
         for name in self.headers.keys() {
             let lower = name.to_ascii_lowercase();
-            if matches!(lower.as_str(), "authorization" | "api-key" | "x-api-key") {
-                return Err(self.error(format!("header '{name}' would hold a secret; use api_key_ref instead")));
+            if matches!(
+                lower.as_str(),
+                "authorization" | "api-key" | "x-api-key" | "x-goog-api-key" | "x-amz-security-token"
+            ) {
+                return Err(self.error(format!(
+                    "header '{name}' would hold a secret; use `key` or api_key_ref instead"
+                )));
             }
         }
         self.key_ref()?;
+        Ok(())
+    }
+
+    /// Region, profile, project, location and publisher: required where the cloud needs them,
+    /// rejected where they would be ignored.
+    fn validate_cloud_fields(&self) -> Result<()> {
+        let provider = self.provider;
+        let only = |field: &str, set: bool, allowed: &[ProviderKind]| -> Result<()> {
+            if set && !allowed.contains(&provider) {
+                let names: Vec<&str> = allowed.iter().map(|kind| kind.as_str()).collect();
+                return Err(self.error(format!("`{field}` applies only to {} targets", names.join(" and "))));
+            }
+            Ok(())
+        };
+        only("region", self.region.is_some(), &[ProviderKind::Bedrock])?;
+        only("profile", self.profile.is_some(), &[ProviderKind::Bedrock])?;
+        only("location", self.location.is_some(), &[ProviderKind::Vertex])?;
+        only("publisher", self.publisher.is_some(), &[ProviderKind::Vertex])?;
+        only(
+            "project",
+            self.project.is_some(),
+            &[ProviderKind::OpenAi, ProviderKind::Vertex],
+        )?;
+        let valid_name = |value: &str| {
+            !value.is_empty()
+                && value
+                    .chars()
+                    .all(|character| character.is_ascii_alphanumeric() || matches!(character, '-' | '_' | '.'))
+        };
+        match provider {
+            ProviderKind::Bedrock => match &self.region {
+                None => return Err(self.error("bedrock targets need `region` (for example \"us-east-1\")")),
+                Some(region) if !valid_name(region) => {
+                    return Err(self.error(format!("region '{region}' is not an AWS region name")));
+                }
+                Some(_) => {}
+            },
+            ProviderKind::Vertex => {
+                match &self.project {
+                    None => return Err(self.error("vertex targets need `project` (the Google Cloud project id)")),
+                    Some(project) if !valid_name(project) => {
+                        return Err(self.error(format!("project '{project}' is not a Google Cloud project id")));
+                    }
+                    Some(_) => {}
+                }
+                match &self.location {
+                    None => {
+                        return Err(
+                            self.error("vertex targets need `location` (for example \"us-east5\" or \"global\")")
+                        );
+                    }
+                    Some(location) if !valid_name(location) => {
+                        return Err(self.error(format!("location '{location}' is not a Vertex location")));
+                    }
+                    Some(_) => {}
+                }
+            }
+            _ => {}
+        }
         Ok(())
     }
 

@@ -49,6 +49,19 @@ pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Va
     body
 }
 
+/// The `anthropic_version` Vertex's `streamRawPredict` expects in the body.
+pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
+
+/// Anthropic Messages on Vertex: the model is named in the URL, the version in the body.
+pub fn vertex_request_body(prompt: &Prompt, parameters: &Parameters) -> Value {
+    let mut body = request_body("", prompt, parameters);
+    if let Some(object) = body.as_object_mut() {
+        object.remove("model");
+        object.insert("anthropic_version".into(), json!(VERTEX_ANTHROPIC_VERSION));
+    }
+    body
+}
+
 pub fn finish_reason(raw: &str) -> FinishReason {
     match raw {
         "end_turn" | "stop_sequence" => FinishReason::Stop,

@@ -8,12 +8,13 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use super::Protocol;
 use crate::credentials::Secret;
 use crate::error::{Error, Result};
-use crate::target::{ProviderKind, Target};
+use crate::target::{ProviderKind, Publisher, Target};
 
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
 pub const OLLAMA_BASE_URL: &str = "http://localhost:11434";
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 
 #[derive(Debug)]
 pub struct Endpoint {
@@ -38,6 +39,9 @@ pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
         Protocol::OpenAiResponses => "responses",
         Protocol::AnthropicMessages => "v1/messages",
         Protocol::OllamaChat => "api/chat",
+        Protocol::BedrockConverse => "converse-stream",
+        Protocol::BedrockInvoke => "invoke-with-response-stream",
+        Protocol::GeminiGenerate => "streamGenerateContent?alt=sse",
     };
     let model = target.model.clone();
     let endpoint = match target.provider {
@@ -56,6 +60,48 @@ pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
             body_model: model,
             omit_model: false,
         },
+        ProviderKind::Bedrock => {
+            let region = target.region.as_deref().unwrap_or("us-east-1");
+            let root = base(&format!("https://bedrock-runtime.{region}.amazonaws.com"));
+            Endpoint {
+                url: format!("{root}/model/{}/{path}", encode_path_segment(&target.model)),
+                body_model: model,
+                omit_model: true,
+            }
+        }
+        ProviderKind::Gemini => Endpoint {
+            url: format!(
+                "{}/v1beta/models/{}:{path}",
+                base(GEMINI_BASE_URL),
+                encode_path_segment(&target.model)
+            ),
+            body_model: model,
+            omit_model: true,
+        },
+        ProviderKind::Vertex => {
+            let location = target.location.as_deref().unwrap_or("global");
+            let project = target.project.as_deref().unwrap_or_default();
+            let host = if location == "global" {
+                "https://aiplatform.googleapis.com".to_owned()
+            } else {
+                format!("https://{location}-aiplatform.googleapis.com")
+            };
+            let (publisher, method) = match target.publisher() {
+                Publisher::Google => ("google", path),
+                Publisher::Anthropic => ("anthropic", "streamRawPredict"),
+            };
+            Endpoint {
+                url: format!(
+                    "{}/v1/projects/{}/locations/{}/publishers/{publisher}/models/{}:{method}",
+                    base(&host),
+                    encode_path_segment(project),
+                    encode_path_segment(location),
+                    encode_path_segment(&target.model)
+                ),
+                body_model: model,
+                omit_model: true,
+            }
+        }
         ProviderKind::Azure => {
             let root = match (&target.base_url, &target.resource) {
                 (Some(base_url), _) => base_url.trim_end_matches('/').to_owned(),
@@ -102,11 +148,12 @@ pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
         Ok(())
     };
     match (target.provider, key) {
-        (ProviderKind::OpenAi | ProviderKind::Ollama, Some(key)) => {
+        (ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Bedrock | ProviderKind::Vertex, Some(key)) => {
             secret("authorization", format!("Bearer {}", key.expose()))?;
         }
         (ProviderKind::Azure, Some(key)) => secret("api-key", key.expose().to_owned())?,
         (ProviderKind::Anthropic, Some(key)) => secret("x-api-key", key.expose().to_owned())?,
+        (ProviderKind::Gemini, Some(key)) => secret("x-goog-api-key", key.expose().to_owned())?,
         (_, None) => {}
     }
     let mut plain = |name: &str, value: &str| -> Result<()> {
@@ -135,7 +182,9 @@ pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
     Ok(headers)
 }
 
-fn encode_path_segment(segment: &str) -> String {
+/// Percent-encodes everything but RFC 3986's unreserved characters (Bedrock model ids and ARNs:
+/// `:` becomes `%3A`, `/` becomes `%2F`).
+pub fn encode_path_segment(segment: &str) -> String {
     let mut encoded = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
@@ -187,6 +236,36 @@ mod tests {
         assert_eq!(
             resolve(&anthropic, Protocol::AnthropicMessages).expect("url").url,
             "https://api.anthropic.com/v1/messages"
+        );
+        let mut bedrock = Target::new(
+            "b",
+            ProviderKind::Bedrock,
+            "arn:aws:bedrock:us-east-1:1:inference-profile/us.x",
+        );
+        bedrock.region = Some("eu-west-1".into());
+        assert_eq!(
+            resolve(&bedrock, Protocol::BedrockConverse).expect("url").url,
+            "https://bedrock-runtime.eu-west-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Ainference-profile%2Fus.x/converse-stream"
+        );
+        let gemini = Target::new("g", ProviderKind::Gemini, "gemini-2.5-flash");
+        assert_eq!(
+            resolve(&gemini, Protocol::GeminiGenerate).expect("url").url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        );
+        let mut vertex = Target::new("v", ProviderKind::Vertex, "claude-opus-4-7");
+        vertex.project = Some("acme".into());
+        vertex.location = Some("us-east5".into());
+        vertex.publisher = Some(Publisher::Anthropic);
+        assert_eq!(
+            resolve(&vertex, Protocol::AnthropicMessages).expect("url").url,
+            "https://us-east5-aiplatform.googleapis.com/v1/projects/acme/locations/us-east5/publishers/anthropic/models/claude-opus-4-7:streamRawPredict"
+        );
+        vertex.location = Some("global".into());
+        vertex.publisher = None;
+        vertex.model = "gemini-3-flash-preview".into();
+        assert_eq!(
+            resolve(&vertex, Protocol::GeminiGenerate).expect("url").url,
+            "https://aiplatform.googleapis.com/v1/projects/acme/locations/global/publishers/google/models/gemini-3-flash-preview:streamGenerateContent?alt=sse"
         );
         let ollama = Target::new("l", ProviderKind::Ollama, "llama3");
         assert_eq!(

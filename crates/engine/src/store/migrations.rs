@@ -17,10 +17,16 @@ pub(super) struct Migration {
 }
 
 /// Every migration, oldest first. Append only.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: "20261124100000_initial",
-    sql: include_str!("../../migrations/20261124100000_initial.sql"),
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: "20261124100000_initial",
+        sql: include_str!("../../migrations/20261124100000_initial.sql"),
+    },
+    Migration {
+        version: "20261125090000_server_timing_cost_prices",
+        sql: include_str!("../../migrations/20261125090000_server_timing_cost_prices.sql"),
+    },
+];
 
 /// Applies the migrations this database has not seen yet and returns their versions.
 pub(super) fn apply(connection: &mut Connection) -> Result<Vec<&'static str>> {

@@ -561,7 +561,7 @@ fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result
                 raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens,
                 cache_creation_input_tokens, total_tokens, usage_raw_json, time_to_first_token_ms,
                 total_ms, output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms,
-                complete, error_kind, error_message, error_status, error_code, error_retryable,
+                server_latency_ms, server_first_byte_ms, cost_usd, cost_source, complete, error_kind, error_message, error_status, error_code, error_retryable,
                 error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms
             ) VALUES (
                 :run_id, :prompt_index, :target_index, :repeat_index, :target, :provider, :model, :status,
@@ -569,7 +569,7 @@ fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result
                 :raw_finish_reason, :input_tokens, :output_tokens, :reasoning_tokens, :cached_input_tokens,
                 :cache_creation_input_tokens, :total_tokens, :usage_raw_json, :time_to_first_token_ms,
                 :total_ms, :output_tokens_per_second, :content_chunks, :gap_p50_ms, :gap_p95_ms, :gap_max_ms,
-                :complete, :error_kind, :error_message, :error_status, :error_code, :error_retryable,
+                :server_latency_ms, :server_first_byte_ms, :cost_usd, :cost_source, :complete, :error_kind, :error_message, :error_status, :error_code, :error_retryable,
                 :error_json, :attempts, :unsupported_parameters_json, :started_at_ms, :finished_at_ms
             )
             ON CONFLICT (run_id, prompt_index, target_index, repeat_index) DO UPDATE SET
@@ -599,6 +599,10 @@ fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result
                 gap_p50_ms = excluded.gap_p50_ms,
                 gap_p95_ms = excluded.gap_p95_ms,
                 gap_max_ms = excluded.gap_max_ms,
+                server_latency_ms = excluded.server_latency_ms,
+                server_first_byte_ms = excluded.server_first_byte_ms,
+                cost_usd = excluded.cost_usd,
+                cost_source = excluded.cost_source,
                 complete = excluded.complete,
                 error_kind = excluded.error_kind,
                 error_message = excluded.error_message,
@@ -642,6 +646,10 @@ fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result
             ":gap_p50_ms": response.metrics.gap_p50_ms,
             ":gap_p95_ms": response.metrics.gap_p95_ms,
             ":gap_max_ms": response.metrics.gap_max_ms,
+            ":server_latency_ms": response.metrics.server_latency_ms,
+            ":server_first_byte_ms": response.metrics.server_first_byte_ms,
+            ":cost_usd": response.cost_usd,
+            ":cost_source": response.cost_source,
             ":complete": response.complete,
             ":error_kind": error.map(|error| error.kind.as_str()),
             ":error_message": error.map(|error| error.message.as_str()),
