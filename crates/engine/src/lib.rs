@@ -19,6 +19,7 @@ pub use target::{Api, ProviderKind, Target, Timeouts};
 pub mod accumulate;
 pub mod auth;
 pub mod credentials;
+pub mod eventstream;
 pub mod ndjson;
 pub mod providers;
 pub mod runner;
