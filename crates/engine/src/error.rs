@@ -113,6 +113,23 @@ impl ErrorKind {
         if let Some(code) = code {
             let code = code.to_ascii_lowercase();
             match code.as_str() {
+                // AWS exception names (Bedrock's `x-amzn-ErrorType` and its in-stream exceptions,
+                // which come without an HTTP status).
+                "throttlingexception" => return Self::RateLimited,
+                "servicequotaexceededexception" => return Self::Quota,
+                "accessdeniedexception"
+                | "unrecognizedclientexception"
+                | "invalidsignatureexception"
+                | "incompletesignatureexception"
+                | "expiredtokenexception"
+                | "missingauthenticationtokenexception" => return Self::Auth,
+                "validationexception" | "resourcenotfoundexception" => return Self::Validation,
+                "modeltimeoutexception" => return Self::Timeout,
+                "internalserverexception"
+                | "serviceunavailableexception"
+                | "modelstreamerrorexception"
+                | "modelerrorexception"
+                | "modelnotreadyexception" => return Self::Server,
                 "insufficient_quota" | "billing_hard_limit_reached" | "quota_exceeded" => {
                     return Self::Quota;
                 }

@@ -155,6 +155,14 @@ impl Protocol {
         }
     }
 
+    /// What this protocol can honour for `model`: Bedrock's invoke bodies differ by model family.
+    pub fn capabilities_for(self, model: &str) -> Capabilities {
+        match self {
+            Self::BedrockInvoke => bedrock::invoke_capabilities(model),
+            _ => self.capabilities(),
+        }
+    }
+
     pub fn capabilities(self) -> Capabilities {
         match self {
             Self::OpenAiChat => openai_chat::CAPABILITIES,
@@ -238,7 +246,9 @@ pub fn prepare(
         body,
         body_bytes,
         protocol,
-        unsupported: protocol.capabilities().unsupported(prompt, parameters),
+        unsupported: protocol
+            .capabilities_for(&endpoint.body_model)
+            .unsupported(prompt, parameters),
     })
 }
 
@@ -285,6 +295,8 @@ pub fn error_from_response(provider: ProviderKind, status: u16, headers: &Header
         Ok(json) => error_fields(&json),
         Err(_) => (None, None),
     };
+    // AWS names the error in a header; Bedrock's body is only `{"message": …}`.
+    let code = code.or_else(|| bedrock::error_type(headers));
     let message = message.unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();

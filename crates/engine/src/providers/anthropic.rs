@@ -116,18 +116,26 @@ impl MessagesDecoder {
         if self.ended {
             return;
         }
-        let json: Value = match serde_json::from_str(&event.data) {
-            Ok(json) => json,
+        match serde_json::from_str::<Value>(&event.data) {
+            Ok(json) => self.handle_json(&json, event.event.as_deref(), out),
             Err(error) => {
                 let message = format!("undecodable event ({error}): {}", preview(&event.data));
                 self.end(protocol_error(self.provider, message), out);
-                return;
             }
-        };
+        }
+    }
+
+    /// Handles one Messages stream event already parsed from its framing: SSE here, Bedrock's
+    /// event-stream `chunk`s in [`super::bedrock`]. `event_name` is the framing's name for it,
+    /// used when the JSON has no `type`.
+    pub(crate) fn handle_json(&mut self, json: &Value, event_name: Option<&str>, out: &mut Vec<StreamEvent>) {
+        if self.ended {
+            return;
+        }
         let kind = json
             .get("type")
             .and_then(Value::as_str)
-            .or(event.event.as_deref())
+            .or(event_name)
             .unwrap_or_default();
         let index = json
             .get("index")
@@ -228,8 +236,23 @@ impl MessagesDecoder {
                     });
                 }
             }
-            "error" => self.end(stream_error(self.provider, &json), out),
+            "error" => self.end(stream_error(self.provider, json), out),
             _ => {}
+        }
+    }
+
+    /// Ends the stream with `event` (an error found by the framing around it), unless it already
+    /// ended.
+    pub(crate) fn fail(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
+        if !self.ended {
+            self.end(event, out);
+        }
+    }
+
+    /// The body ended: reports a missing `message_stop`.
+    pub(crate) fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
+        if !self.ended && !self.finished {
+            self.end(truncated(self.provider, "message_stop"), out);
         }
     }
 
@@ -246,8 +269,6 @@ impl SseProtocol for MessagesDecoder {
     }
 
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
-        if !self.ended && !self.finished {
-            self.end(truncated(self.provider, "message_stop"), out);
-        }
+        MessagesDecoder::end_of_body(self, out);
     }
 }

@@ -1,0 +1,154 @@
+//! ConverseStream events mapped to [`StreamEvent`]s; Nova's invoke stream uses the same events.
+//!
+//! `messageStart`, then `contentBlockDelta`s (text, tool-input fragments, reasoning), with a
+//! `contentBlockStart` only for tool and reasoning blocks, then `messageStop` (the stop reason)
+//! and `metadata` (usage and Bedrock's own `latencyMs`). Every payload's random `p` padding is
+//! ignored, as are reasoning signatures, redacted reasoning and guardrail traces.
+
+use serde_json::{Map, Value};
+
+use super::super::{StartGate, count, truncated};
+use super::{FrameProtocol, end_once};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+
+pub(crate) fn finish_reason(raw: &str) -> FinishReason {
+    match raw {
+        "end_turn" | "stop_sequence" => FinishReason::Stop,
+        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
+        "tool_use" => FinishReason::ToolCalls,
+        "guardrail_intervened" | "content_filtered" => FinishReason::ContentFilter,
+        _ => FinishReason::Other,
+    }
+}
+
+/// `metadata.usage`, kept verbatim in `raw`. Nova's invoke stream spells the cache counts
+/// `cache…InputTokenCount`.
+pub(crate) fn usage(raw: &Map<String, Value>) -> Usage {
+    let raw = Value::Object(raw.clone());
+    let first = |names: &[&str]| names.iter().find_map(|name| count(&raw, &[name]));
+    let input = first(&["inputTokens"]);
+    let output = first(&["outputTokens"]);
+    let cache_read = first(&["cacheReadInputTokens", "cacheReadInputTokenCount"]);
+    let cache_write = first(&["cacheWriteInputTokens", "cacheWriteInputTokenCount"]);
+    let total = first(&["totalTokens"]).or_else(|| {
+        [input, output, cache_read, cache_write]
+            .into_iter()
+            .flatten()
+            .reduce(|sum, part| sum + part)
+    });
+    Usage {
+        input_tokens: input,
+        output_tokens: output,
+        reasoning_tokens: None,
+        cached_input_tokens: cache_read,
+        cache_creation_input_tokens: cache_write,
+        total_tokens: total,
+        raw,
+    }
+}
+
+pub(crate) struct ConverseEvents {
+    provider: &'static str,
+    gate: StartGate,
+    /// `messageStop` came (the stop reason is known).
+    stopped: bool,
+    /// `metadata` came (usage is known): with `stopped`, the response is whole.
+    metadata: bool,
+    /// An error ended the response.
+    ended: bool,
+}
+
+impl ConverseEvents {
+    pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
+        Self {
+            provider,
+            gate: StartGate::new(meta),
+            stopped: false,
+            metadata: false,
+            ended: false,
+        }
+    }
+}
+
+impl FrameProtocol for ConverseEvents {
+    fn event(&mut self, event_type: &str, payload: &Value, out: &mut Vec<StreamEvent>) {
+        if self.ended {
+            return;
+        }
+        let index = payload
+            .get("contentBlockIndex")
+            .and_then(Value::as_u64)
+            .and_then(|index| u32::try_from(index).ok())
+            .unwrap_or(0);
+        let string = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        match event_type {
+            "messageStart" => self.gate.ensure(out),
+            "contentBlockStart" => {
+                if let Some(tool) = payload.pointer("/start/toolUse") {
+                    let call = StreamEvent::ToolCallDelta {
+                        index,
+                        id: string(tool.get("toolUseId")),
+                        name: string(tool.get("name")),
+                        arguments: String::new(),
+                    };
+                    self.gate.content(call, out);
+                }
+            }
+            "contentBlockDelta" => {
+                let delta = payload.get("delta").unwrap_or(&Value::Null);
+                if let Some(text) = string(delta.get("text")) {
+                    self.gate.content(StreamEvent::TextDelta { text }, out);
+                } else if let Some(arguments) = string(delta.pointer("/toolUse/input")) {
+                    // The first fragment is often "": not a token, and not worth an event.
+                    if !arguments.is_empty() {
+                        let fragment = StreamEvent::ToolCallDelta {
+                            index,
+                            id: None,
+                            name: None,
+                            arguments,
+                        };
+                        self.gate.content(fragment, out);
+                    }
+                } else if let Some(text) = string(delta.pointer("/reasoningContent/text")) {
+                    self.gate.content(StreamEvent::ReasoningDelta { text }, out);
+                }
+            }
+            "messageStop" => {
+                self.gate.ensure(out);
+                self.stopped = true;
+                let raw = string(payload.get("stopReason"));
+                out.push(StreamEvent::Finished {
+                    reason: raw.as_deref().map_or(FinishReason::Other, finish_reason),
+                    raw_reason: raw,
+                });
+            }
+            "metadata" => {
+                self.gate.ensure(out);
+                self.metadata = true;
+                if let Some(Value::Object(raw)) = payload.get("usage") {
+                    out.push(StreamEvent::Usage(usage(raw)));
+                }
+                if let Some(latency) = payload.pointer("/metrics/latencyMs").and_then(Value::as_u64) {
+                    out.push(StreamEvent::ServerTiming {
+                        latency_ms: Some(latency),
+                        first_byte_latency_ms: None,
+                    });
+                }
+            }
+            // contentBlockStop, and events added after this was written.
+            _ => {}
+        }
+    }
+
+    fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {
+        end_once(&mut self.gate, &mut self.ended, error, out);
+    }
+
+    fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
+        if !self.stopped {
+            self.fail(truncated(self.provider, "messageStop"), out);
+        } else if !self.metadata {
+            self.fail(truncated(self.provider, "its metadata event (usage)"), out);
+        }
+    }
+}
