@@ -27,3 +27,20 @@ pub async fn authorize(
         Credential::None | Credential::Key(_) => Ok(()),
     }
 }
+
+/// An error and its sources, one after another: credential libraries' top-level errors often
+/// say only that something failed, their sources say why. A source already quoted by the
+/// message before it is not repeated.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
