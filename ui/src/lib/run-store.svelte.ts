@@ -1,0 +1,564 @@
+// The run store: what the Compare and History views show about a run, fed by the shell's
+// `RunMessage`s and drawn at most once per animation frame per pane.
+//
+// Two layers, so streaming costs O(1) per token:
+//   - plain state, changed by every event the moment a batch arrives (text chunks are pushed onto
+//     an array, counters bumped; nothing joined, nothing rendered);
+//   - reactive state (Svelte `$state` on each `Pane`), written only by the frame flush, and only
+//     for the panes an event touched since the last frame.
+// Text never goes through reactive state (re-rendering a growing string per frame would be
+// O(length)): the flush hands each pane's new text to the `TextSink`s attached to it, which
+// append it to the DOM. Elapsed time keeps ticking for streaming panes on a slow timer.
+//
+// Left out on purpose: computing final metrics. Once a response's record arrives, everything
+// shown comes from it; live values before that are marked as estimates by the view.
+
+import { flushSync } from 'svelte';
+
+import { describePaneError } from './format';
+import type {
+  ProviderError,
+  ResponseKey,
+  ResponseRecord,
+  RunId,
+  RunMessage,
+  StampedEvent,
+  StoredRun,
+  Target,
+} from './types';
+
+export type PaneStatus = 'streaming' | 'done' | 'incomplete' | 'error';
+export type RunPhase = 'idle' | 'starting' | 'running' | 'finished' | 'failed';
+
+/** Where a pane's text goes: the output element of the view showing the pane. */
+export interface TextSink {
+  /** Replaces everything shown (on attach, and if the final record disagrees with the stream). */
+  reset(text: string): void;
+  /** Adds the text received since the last frame. */
+  append(text: string): void;
+  /** After every pane's DOM writes of a frame: the place to read layout (auto-scroll). */
+  settle?(): void;
+}
+
+export interface Scheduler {
+  requestFrame(callback: () => void): void;
+  /** Monotonic milliseconds. */
+  now(): number;
+  /** Repeats `callback` every `ms` until the returned function is called. */
+  every(ms: number, callback: () => void): () => void;
+}
+
+export const browserScheduler: Scheduler = {
+  requestFrame: (callback) => {
+    requestAnimationFrame(() => callback());
+  },
+  now: () => performance.now(),
+  every: (ms, callback) => {
+    const handle = setInterval(callback, ms);
+    return () => clearInterval(handle);
+  },
+};
+
+/** How often a streaming pane's elapsed time moves while no event arrives. */
+const CLOCK_MS = 100;
+/** Past this many chunks the already-drawn ones are joined into one string. */
+const COMPACT_CHUNKS = 4096;
+
+/** The pane status rule: streaming until the final record; then done if the cloud completed the
+ * stream, incomplete if some text arrived (it is kept), error if none did. */
+export function statusOf(record: ResponseRecord | null, textReceived: boolean): PaneStatus {
+  if (record === null) {
+    return 'streaming';
+  }
+  if (record.complete) {
+    return 'done';
+  }
+  return textReceived ? 'incomplete' : 'error';
+}
+
+export function responseKeyId(key: ResponseKey): string {
+  return `${key.prompt_index}:${key.target_index}:${key.repeat_index}`;
+}
+
+export class Pane {
+  readonly id: string;
+  readonly key: ResponseKey;
+  readonly target: Target;
+
+  // Reactive: written by `flush` only.
+  status = $state<PaneStatus>('streaming');
+  timeToFirstTokenMs = $state<number | null>(null);
+  elapsedMs = $state(0);
+  outputTokens = $state<number | null>(null);
+  /** True while `outputTokens` counts chunks rather than the cloud's reported usage. */
+  tokensEstimated = $state(true);
+  tokensPerSecond = $state<number | null>(null);
+  costUsd = $state<number | null>(null);
+  costSource = $state<string | null>(null);
+  errorText = $state<string | null>(null);
+  /** A transient note while streaming (a retried attempt). */
+  notice = $state<string | null>(null);
+  reportedModel = $state<string | null>(null);
+  region = $state<string | null>(null);
+  requestId = $state<string | null>(null);
+  finishReason = $state<string | null>(null);
+  reasoningChars = $state(0);
+  textLength = $state(0);
+  /** Bumped whenever drawn text changes (the Markdown view re-renders on it). */
+  textVersion = $state(0);
+  record = $state.raw<ResponseRecord | null>(null);
+
+  /** Frames in which this pane was drawn (tests and the benchmark read it). */
+  renders = 0;
+
+  // Plain: written by every event.
+  #chunks: string[] = [];
+  #drawnChunks = 0;
+  #drawnLength = 0;
+  #receivedLength = 0;
+  #firstContentUs: number | null = null;
+  #lastContentUs: number | null = null;
+  #lastEventUs = 0;
+  #contentChunks = 0;
+  #reasoningChars = 0;
+  #reportedTokens: number | null = null;
+  #attempt = 0;
+  #lastError: ProviderError | null = null;
+  #finishReason: string | null = null;
+  #meta: { reported_model: string | null; region: string | null; request_id: string | null } = {
+    reported_model: null,
+    region: null,
+    request_id: null,
+  };
+  #record: ResponseRecord | null = null;
+  /** Set when the run ended without this pane's record. */
+  #endedWithout: string | null = null;
+  #shownAt: number;
+  #sinks = new Set<TextSink>();
+
+  constructor(key: ResponseKey, target: Target, now: number) {
+    this.id = responseKeyId(key);
+    this.key = key;
+    this.target = target;
+    this.#shownAt = now;
+  }
+
+  get finished(): boolean {
+    return this.#record !== null || this.#endedWithout !== null;
+  }
+
+  /** All text received so far (drawn or not), for copying. */
+  text(): string {
+    this.#compactDrawn();
+    return this.#chunks.join('');
+  }
+
+  /** Shows this pane's drawn text in `sink` and keeps it up to date until the returned
+   * function is called. */
+  attach(sink: TextSink): () => void {
+    this.#compactDrawn();
+    sink.reset(this.#drawnChunks > 0 ? (this.#chunks[0] ?? '') : '');
+    this.#sinks.add(sink);
+    return () => {
+      this.#sinks.delete(sink);
+    };
+  }
+
+  /** Applies one stream event to the plain state. O(1). */
+  applyEvent(stamped: StampedEvent): void {
+    const event = stamped.event;
+    this.#lastEventUs = Math.max(this.#lastEventUs, stamped.elapsed_us);
+    if (stamped.attempt > this.#attempt) {
+      this.#attempt = stamped.attempt;
+    }
+    switch (event.type) {
+      case 'started':
+        this.#meta = { reported_model: event.reported_model, region: event.region, request_id: event.request_id };
+        this.#lastError = null;
+        break;
+      case 'text_delta':
+        this.#content(stamped.elapsed_us);
+        this.#chunks.push(event.text);
+        this.#receivedLength += event.text.length;
+        break;
+      case 'reasoning_delta':
+        this.#content(stamped.elapsed_us);
+        this.#reasoningChars += event.text.length;
+        break;
+      case 'tool_call_delta':
+        this.#content(stamped.elapsed_us);
+        break;
+      case 'usage':
+        if (event.output_tokens !== null) {
+          this.#reportedTokens = event.output_tokens;
+        }
+        break;
+      case 'finished':
+        this.#finishReason = event.reason;
+        break;
+      case 'error': {
+        const { type: _type, ...error } = event;
+        this.#lastError = error;
+        break;
+      }
+      case 'server_timing':
+        break;
+    }
+  }
+
+  applyRecord(record: ResponseRecord): void {
+    this.#record = record;
+  }
+
+  /** The run ended (finished or failed) before this pane's record arrived. */
+  endWithout(reason: string): void {
+    if (this.#record === null && this.#endedWithout === null) {
+      this.#endedWithout = reason;
+    }
+  }
+
+  /** Writes the plain state into the reactive state and hands new text to the sinks. Called by
+   * the store once per frame at most. */
+  flush(now: number): void {
+    this.renders += 1;
+    const record = this.#record;
+    if (record !== null && record.text !== this.#streamedTextIfDifferentLength(record.text)) {
+      // The record is the truth; a stream that missed events is corrected once, at the end.
+      this.#chunks = [record.text];
+      this.#drawnChunks = 1;
+      this.#drawnLength = record.text.length;
+      this.#receivedLength = record.text.length;
+      for (const sink of this.#sinks) {
+        sink.reset(record.text);
+      }
+      this.textVersion += 1;
+    } else if (this.#drawnChunks < this.#chunks.length) {
+      const added = this.#chunks.slice(this.#drawnChunks).join('');
+      this.#drawnChunks = this.#chunks.length;
+      this.#drawnLength += added.length;
+      for (const sink of this.#sinks) {
+        sink.append(added);
+      }
+      this.textVersion += 1;
+      if (this.#drawnChunks > COMPACT_CHUNKS) {
+        this.#compactDrawn();
+      }
+    }
+    this.textLength = this.#drawnLength;
+    this.reasoningChars = this.#reasoningChars;
+    this.finishReason = record?.finish_reason ?? this.#finishReason;
+
+    if (record !== null) {
+      this.status = statusOf(record, record.text.length > 0);
+      this.timeToFirstTokenMs = record.metrics.time_to_first_token_ms;
+      this.elapsedMs = record.metrics.total_ms;
+      this.outputTokens = record.usage.output_tokens ?? (record.metrics.content_chunks > 0 ? record.metrics.content_chunks : null);
+      this.tokensEstimated = record.usage.output_tokens === null;
+      this.tokensPerSecond = record.metrics.output_tokens_per_second;
+      this.costUsd = record.cost_usd;
+      this.costSource = record.cost_source;
+      this.errorText = record.error === null ? null : describePaneError(record.error);
+      this.notice = null;
+      this.reportedModel = record.reported_model;
+      this.region = record.region;
+      this.requestId = record.request_id;
+      this.record = record;
+      return;
+    }
+
+    const live = this.#liveMetrics(now);
+    this.timeToFirstTokenMs = live.timeToFirstTokenMs;
+    this.elapsedMs = live.elapsedMs;
+    this.outputTokens = live.outputTokens;
+    this.tokensEstimated = this.#reportedTokens === null;
+    this.tokensPerSecond = live.tokensPerSecond;
+    this.reportedModel = this.#meta.reported_model;
+    this.region = this.#meta.region;
+    this.requestId = this.#meta.request_id;
+    if (this.#endedWithout !== null) {
+      this.status = this.#receivedLength > 0 ? 'incomplete' : 'error';
+      this.errorText = this.#lastError === null ? this.#endedWithout : describePaneError(this.#lastError);
+      this.notice = null;
+      return;
+    }
+    this.status = 'streaming';
+    this.notice =
+      this.#lastError !== null
+        ? `attempt ${this.#attempt + 1}: ${describePaneError(this.#lastError)}`
+        : this.#attempt > 0
+          ? `retried (attempt ${this.#attempt + 1})`
+          : null;
+  }
+
+  /** Runs after every dirty pane's `flush` and Svelte's DOM update of the same frame. */
+  settle(): void {
+    for (const sink of this.#sinks) {
+      sink.settle?.();
+    }
+  }
+
+  #content(elapsedUs: number): void {
+    this.#firstContentUs ??= elapsedUs;
+    this.#lastContentUs = elapsedUs;
+    this.#contentChunks += 1;
+  }
+
+  /** The streamed text when it could equal `expected`; skips the join when lengths differ. */
+  #streamedTextIfDifferentLength(expected: string): string | null {
+    if (this.#receivedLength !== expected.length) {
+      return null;
+    }
+    return this.text();
+  }
+
+  #liveMetrics(now: number): {
+    timeToFirstTokenMs: number | null;
+    elapsedMs: number;
+    outputTokens: number | null;
+    tokensPerSecond: number | null;
+  } {
+    const first = this.#firstContentUs;
+    const last = this.#lastContentUs;
+    const tokens = this.#reportedTokens ?? (this.#contentChunks > 0 ? this.#contentChunks : null);
+    const generationUs = first !== null && last !== null ? last - first : 0;
+    return {
+      timeToFirstTokenMs: first === null ? null : first / 1000,
+      elapsedMs: Math.max(this.#lastEventUs / 1000, now - this.#shownAt),
+      outputTokens: tokens,
+      tokensPerSecond: tokens !== null && tokens > 1 && generationUs > 0 ? (tokens - 1) / (generationUs / 1_000_000) : null,
+    };
+  }
+
+  /** Joins the drawn chunks into one string, so `#chunks[0]` holds all drawn text. */
+  #compactDrawn(): void {
+    if (this.#drawnChunks < 2) {
+      return;
+    }
+    const joined = this.#chunks.slice(0, this.#drawnChunks).join('');
+    this.#chunks.splice(0, this.#drawnChunks, joined);
+    this.#drawnChunks = 1;
+  }
+
+}
+
+export interface RunStoreOptions {
+  scheduler?: Scheduler;
+  /** Applies Svelte's pending DOM updates before panes settle; tests may pass a no-op. */
+  applyDom?: () => void;
+}
+
+export class RunStore {
+  phase = $state<RunPhase>('idle');
+  runId = $state<RunId | null>(null);
+  panes = $state.raw<Pane[]>([]);
+  failure = $state<string | null>(null);
+
+  /** Frames flushed (tests read it). */
+  frames = 0;
+
+  #scheduler: Scheduler;
+  #applyDom: () => void;
+  #byId = new Map<string, Pane>();
+  #targets: Target[] = [];
+  #dirty = new Set<Pane>();
+  #frameRequested = false;
+  #generation = 0;
+  #stopClock: (() => void) | null = null;
+
+  constructor(options: RunStoreOptions = {}) {
+    this.#scheduler = options.scheduler ?? browserScheduler;
+    this.#applyDom = options.applyDom ?? flushSync;
+  }
+
+  get running(): boolean {
+    return this.phase === 'starting' || this.phase === 'running';
+  }
+
+  /** Clears the store for a new run and returns the handler for that run's messages. A handler
+   * of an earlier run is ignored from then on, so a late message cannot leak into a new run. */
+  begin(): (message: RunMessage) => void {
+    this.#reset();
+    this.phase = 'starting';
+    const generation = this.#generation;
+    return (message) => {
+      if (generation === this.#generation) {
+        this.apply(message);
+      }
+    };
+  }
+
+  /** The run could not start (the command rejected). */
+  fail(message: string): void {
+    this.failure = message;
+    this.phase = 'failed';
+    for (const pane of this.#byId.values()) {
+      pane.endWithout(message);
+      this.#markDirty(pane);
+    }
+    this.#stopTicking();
+  }
+
+  apply(message: RunMessage): void {
+    switch (message.kind) {
+      case 'started':
+        this.runId = message.run_id;
+        this.phase = 'running';
+        this.#targets = message.targets;
+        for (const [index, target] of message.targets.entries()) {
+          this.#paneFor({ prompt_index: 0, target_index: index, repeat_index: 0 }, target.name);
+        }
+        this.#publishPanes();
+        this.#startTicking();
+        break;
+      case 'events': {
+        let created = false;
+        for (const stamped of message.events) {
+          const known = this.#byId.size;
+          const pane = this.#paneFor(stamped.response_key, stamped.target);
+          created ||= this.#byId.size !== known;
+          pane.applyEvent(stamped);
+          this.#markDirty(pane);
+        }
+        if (created) {
+          this.#publishPanes();
+        }
+        break;
+      }
+      case 'response': {
+        const known = this.#byId.size;
+        const pane = this.#paneFor(message.response.key, message.response.target);
+        pane.applyRecord(message.response);
+        this.#markDirty(pane);
+        if (this.#byId.size !== known) {
+          this.#publishPanes();
+        }
+        break;
+      }
+      case 'finished':
+        this.runId = message.run_id;
+        this.phase = 'finished';
+        this.#endAll('the run ended without a final record for this target');
+        break;
+      case 'failed':
+        this.failure = message.message;
+        this.phase = 'failed';
+        this.#endAll(message.message);
+        break;
+    }
+  }
+
+  /** Shows a stored run: one finished pane per response. */
+  load(run: StoredRun): void {
+    this.#reset();
+    this.runId = run.record.id;
+    this.#targets = run.record.targets;
+    for (const response of run.responses) {
+      const pane = this.#paneFor(response.key, response.target);
+      pane.applyEvent({
+        response_key: response.key,
+        target: response.target,
+        attempt: 0,
+        sequence: 0,
+        elapsed_us: 0,
+        event: { type: 'text_delta', text: response.text },
+      });
+      pane.applyRecord(response);
+      this.#markDirty(pane);
+    }
+    this.#publishPanes();
+    this.phase = run.status === 'running' ? 'running' : 'finished';
+    this.flushNow();
+  }
+
+  /** Draws every dirty pane now (a frame callback, or a test). */
+  flushNow(): void {
+    this.#frameRequested = false;
+    if (this.#dirty.size === 0) {
+      return;
+    }
+    this.frames += 1;
+    const now = this.#scheduler.now();
+    const panes = [...this.#dirty];
+    this.#dirty.clear();
+    for (const pane of panes) {
+      pane.flush(now);
+    }
+    // All DOM writes of the frame first (text above, Svelte's below), then layout reads.
+    this.#applyDom();
+    for (const pane of panes) {
+      pane.settle();
+    }
+  }
+
+  #markDirty(pane: Pane): void {
+    this.#dirty.add(pane);
+    if (!this.#frameRequested) {
+      this.#frameRequested = true;
+      const generation = this.#generation;
+      this.#scheduler.requestFrame(() => {
+        if (generation === this.#generation) {
+          this.flushNow();
+        }
+      });
+    }
+  }
+
+  #paneFor(key: ResponseKey, targetName: string): Pane {
+    const id = responseKeyId(key);
+    let pane = this.#byId.get(id);
+    if (pane === undefined) {
+      const target = this.#targets[key.target_index] ?? { name: targetName, provider: 'openai', model: '' };
+      pane = new Pane(key, target, this.#scheduler.now());
+      this.#byId.set(id, pane);
+    }
+    return pane;
+  }
+
+  #publishPanes(): void {
+    this.panes = [...this.#byId.values()].sort(
+      (left, right) =>
+        left.key.prompt_index - right.key.prompt_index ||
+        left.key.target_index - right.key.target_index ||
+        left.key.repeat_index - right.key.repeat_index,
+    );
+  }
+
+  #endAll(reason: string): void {
+    this.#stopTicking();
+    for (const pane of this.#byId.values()) {
+      if (!pane.finished) {
+        pane.endWithout(reason);
+        this.#markDirty(pane);
+      }
+    }
+  }
+
+  #startTicking(): void {
+    this.#stopTicking();
+    this.#stopClock = this.#scheduler.every(CLOCK_MS, () => {
+      for (const pane of this.#byId.values()) {
+        if (!pane.finished) {
+          this.#markDirty(pane);
+        }
+      }
+    });
+  }
+
+  #stopTicking(): void {
+    this.#stopClock?.();
+    this.#stopClock = null;
+  }
+
+  #reset(): void {
+    this.#generation += 1;
+    this.#stopTicking();
+    this.#byId.clear();
+    this.#dirty.clear();
+    this.#frameRequested = false;
+    this.#targets = [];
+    this.panes = [];
+    this.runId = null;
+    this.failure = null;
+    this.phase = 'idle';
+  }
+}

@@ -1,0 +1,246 @@
+import { describe, expect, it } from 'vitest';
+
+import { RunStore, statusOf, type TextSink } from '../src/lib/run-store.svelte';
+import type { RunMessage, StoredRun } from '../src/lib/types';
+import { ManualScheduler, providerError, record, stamped, target, text } from './helpers';
+
+function recordingSink(): TextSink & { resets: string[]; appends: string[]; settles: number } {
+  const sink = {
+    resets: [] as string[],
+    appends: [] as string[],
+    settles: 0,
+    reset(value: string) {
+      sink.resets.push(value);
+    },
+    append(value: string) {
+      sink.appends.push(value);
+    },
+    settle() {
+      sink.settles += 1;
+    },
+  };
+  return sink;
+}
+
+function setup(names: string[] = ['a', 'b', 'c']) {
+  const scheduler = new ManualScheduler();
+  const store = new RunStore({ scheduler, applyDom: () => undefined });
+  const handle = store.begin();
+  const started: RunMessage = { kind: 'started', run_id: 'run-1', targets: names.map((name) => target(name)) };
+  handle(started);
+  return { scheduler, store, handle };
+}
+
+describe('statusOf', () => {
+  it('is streaming until the final record, then done, incomplete or error', () => {
+    expect(statusOf(null, true)).toBe('streaming');
+    expect(statusOf(record(0, 'a', { complete: true }), true)).toBe('done');
+    expect(statusOf(record(0, 'a', { complete: false, error: providerError() }), true)).toBe('incomplete');
+    expect(statusOf(record(0, 'a', { complete: false, error: providerError() }), false)).toBe('error');
+  });
+});
+
+describe('RunStore', () => {
+  it('creates one streaming pane per target when the run starts', () => {
+    const { store } = setup();
+    expect(store.phase).toBe('running');
+    expect(store.runId).toBe('run-1');
+    expect(store.panes.map((pane) => pane.target.name)).toEqual(['a', 'b', 'c']);
+    expect(store.panes.every((pane) => pane.status === 'streaming')).toBe(true);
+  });
+
+  it('applies batches in order and hands each frame only the new text', () => {
+    const { store, scheduler, handle } = setup(['a']);
+    const pane = store.panes[0]!;
+    const sink = recordingSink();
+    pane.attach(sink);
+    expect(sink.resets).toEqual(['']);
+
+    handle({ kind: 'events', events: [text(0, 'a', 0, 100_000, 'Hel'), text(0, 'a', 1, 110_000, 'lo')] });
+    handle({ kind: 'events', events: [text(0, 'a', 2, 120_000, ', ')] });
+    scheduler.frame();
+    handle({ kind: 'events', events: [text(0, 'a', 3, 130_000, 'world')] });
+    scheduler.frame();
+
+    expect(sink.appends).toEqual(['Hello, ', 'world']);
+    expect(pane.text()).toBe('Hello, world');
+    expect(pane.textLength).toBe('Hello, world'.length);
+    expect(sink.settles).toBe(2);
+  });
+
+  it('draws each pane at most once per frame, and only the panes that changed', () => {
+    const { store, scheduler, handle } = setup(['a', 'b', 'c']);
+    scheduler.frame(); // the panes' creation frame, if any
+    const [a, b, c] = store.panes;
+    const before = { requested: scheduler.requested, a: a!.renders, b: b!.renders, c: c!.renders };
+
+    for (let index = 0; index < 50; index += 1) {
+      handle({
+        kind: 'events',
+        events: [text(0, 'a', index, index * 1000, 'x'), text(1, 'b', index, index * 1000, 'y')],
+      });
+    }
+    // Fifty batches, one frame requested.
+    expect(scheduler.requested - before.requested).toBe(1);
+    scheduler.frame();
+    expect(a!.renders - before.a).toBe(1);
+    expect(b!.renders - before.b).toBe(1);
+    expect(c!.renders - before.c).toBe(0);
+    expect(a!.text()).toBe('x'.repeat(50));
+
+    handle({ kind: 'events', events: [text(2, 'c', 0, 1000, 'z')] });
+    scheduler.frame();
+    expect(a!.renders - before.a).toBe(1);
+    expect(c!.renders - before.c).toBe(1);
+    // Nothing changed: the next frame draws nothing and none is requested.
+    const requested = scheduler.requested;
+    scheduler.frame();
+    expect(scheduler.requested).toBe(requested);
+  });
+
+  it('shows a live time to first token from the first content event, then the record’s', () => {
+    const { store, scheduler, handle } = setup(['a']);
+    const pane = store.panes[0]!;
+    handle({
+      kind: 'events',
+      events: [
+        stamped(0, 'a', 0, 150_000, { type: 'started', request_id: 'r', reported_model: 'gpt-test-2026', region: 'eu' }),
+        stamped(0, 'a', 1, 380_000, { type: 'reasoning_delta', text: 'hmm' }),
+        text(0, 'a', 2, 400_000, 'Hi'),
+      ],
+    });
+    scheduler.frame();
+    expect(pane.timeToFirstTokenMs).toBe(380);
+    expect(pane.reportedModel).toBe('gpt-test-2026');
+    expect(pane.region).toBe('eu');
+    expect(pane.outputTokens).toBe(2);
+    expect(pane.tokensEstimated).toBe(true);
+
+    handle({ kind: 'response', response: record(0, 'a', { text: 'Hi' }) });
+    scheduler.frame();
+    expect(pane.timeToFirstTokenMs).toBe(420);
+    expect(pane.elapsedMs).toBe(900);
+    expect(pane.outputTokens).toBe(3);
+    expect(pane.tokensEstimated).toBe(false);
+    expect(pane.costUsd).toBe(0.0012);
+    expect(pane.status).toBe('done');
+  });
+
+  it('marks partial output incomplete and keeps it; an error without text is an error', () => {
+    const { store, scheduler, handle } = setup(['a', 'b']);
+    const [a, b] = store.panes;
+    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'partial answer')] });
+    scheduler.frame();
+    expect(a!.status).toBe('streaming');
+
+    const overloaded = providerError({ kind: 'overloaded', status: null, code: 'overloaded_error', message: 'Overloaded', retryable: true });
+    handle({ kind: 'events', events: [stamped(0, 'a', 1, 2000, { type: 'error', ...overloaded })] });
+    scheduler.frame();
+    // An error event alone does not end the pane: a retry may follow.
+    expect(a!.status).toBe('streaming');
+    expect(a!.notice).toContain('overloaded');
+
+    handle({ kind: 'response', response: record(0, 'a', { text: 'partial answer', complete: false, error: overloaded }) });
+    handle({ kind: 'response', response: record(1, 'b', { text: '', complete: false, error: providerError() }) });
+    scheduler.frame();
+    expect(a!.status).toBe('incomplete');
+    expect(a!.text()).toBe('partial answer');
+    expect(a!.errorText).toBe('overloaded: [overloaded_error] Overloaded');
+    expect(b!.status).toBe('error');
+    expect(b!.errorText).toBe('auth: HTTP 401 [invalid_api_key] Incorrect API key provided');
+  });
+
+  it('ends panes without a record when the run finishes or fails', () => {
+    const { store, scheduler, handle } = setup(['a', 'b']);
+    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'some')] });
+    handle({ kind: 'failed', message: 'the database is locked' });
+    scheduler.frame();
+    expect(store.phase).toBe('failed');
+    expect(store.failure).toBe('the database is locked');
+    expect(store.panes.map((pane) => pane.status)).toEqual(['incomplete', 'error']);
+    expect(store.panes[1]!.errorText).toBe('the database is locked');
+    expect(scheduler.tickers).toBe(0);
+  });
+
+  it('replaces the streamed text when the final record disagrees', () => {
+    const { store, scheduler, handle } = setup(['a']);
+    const pane = store.panes[0]!;
+    const sink = recordingSink();
+    pane.attach(sink);
+    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'Hel')] });
+    scheduler.frame();
+    handle({ kind: 'response', response: record(0, 'a', { text: 'Hello' }) });
+    scheduler.frame();
+    expect(sink.resets).toEqual(['', 'Hello']);
+    expect(pane.text()).toBe('Hello');
+  });
+
+  it('gives a newly attached view the text drawn so far', () => {
+    const { store, scheduler, handle } = setup(['a']);
+    const pane = store.panes[0]!;
+    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'one '), text(0, 'a', 1, 2000, 'two')] });
+    scheduler.frame();
+    handle({ kind: 'events', events: [text(0, 'a', 2, 3000, ' three')] });
+    const sink = recordingSink();
+    pane.attach(sink);
+    expect(sink.resets).toEqual(['one two']);
+    scheduler.frame();
+    expect(sink.appends).toEqual([' three']);
+  });
+
+  it('ignores messages of an earlier run', () => {
+    const { store, scheduler, handle } = setup(['a']);
+    const next = store.begin();
+    next({ kind: 'started', run_id: 'run-2', targets: [target('b')] });
+    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'late')] });
+    handle({ kind: 'finished', run_id: 'run-1' });
+    scheduler.frame();
+    expect(store.runId).toBe('run-2');
+    expect(store.phase).toBe('running');
+    expect(store.panes.map((pane) => pane.target.name)).toEqual(['b']);
+    expect(store.panes[0]!.text()).toBe('');
+  });
+
+  it('keeps elapsed time moving for streaming panes only', () => {
+    const { store, scheduler, handle } = setup(['a', 'b']);
+    const [a, b] = store.panes;
+    handle({ kind: 'response', response: record(1, 'b', { text: '' }) });
+    scheduler.frame();
+    const bRenders = b!.renders;
+    scheduler.time = 2500;
+    scheduler.tick();
+    scheduler.frame(0);
+    expect(a!.elapsedMs).toBe(2500);
+    expect(b!.renders).toBe(bRenders);
+    handle({ kind: 'finished', run_id: 'run-1' });
+    expect(scheduler.tickers).toBe(0);
+  });
+
+  it('loads a stored run as finished panes', () => {
+    const scheduler = new ManualScheduler();
+    const store = new RunStore({ scheduler, applyDom: () => undefined });
+    const run: StoredRun = {
+      record: {
+        id: 'run-9',
+        started_at_ms: 1,
+        parameters: { temperature: 0.2 },
+        prompts: [{ messages: [{ role: 'user', content: 'hi' }] }],
+        targets: [target('a'), target('b', { provider: 'bedrock', region: 'us-east-1' })],
+        repeat: 1,
+      },
+      finished_at_ms: 2,
+      status: 'completed',
+      responses: [
+        record(0, 'a', { text: 'Hello' }),
+        record(1, 'b', { text: 'Part', complete: false, error: providerError({ kind: 'network', status: null, code: null, message: 'reset' }) }),
+      ],
+    };
+    store.load(run);
+    expect(store.phase).toBe('finished');
+    expect(store.panes.map((pane) => [pane.target.name, pane.status, pane.text()])).toEqual([
+      ['a', 'done', 'Hello'],
+      ['b', 'incomplete', 'Part'],
+    ]);
+    expect(store.panes[1]!.target.region).toBe('us-east-1');
+  });
+});
