@@ -1,0 +1,208 @@
+// The app's state, shared by its views and kept across view switches: saved targets and key
+// names, the Compare session (prompt, parameters, chosen targets, the live run), and the History
+// selection. Views stay thin: they render this and call its methods.
+
+import { SvelteSet } from 'svelte/reactivity';
+
+import { errorMessage, type Backend } from './backend';
+import { draftFromParameters, emptyParameterDraft, parseParameters, type ParameterDraft } from './parameters';
+import { RunStore, type RunStoreOptions } from './run-store.svelte';
+import type { RunSummary, StoredRun, Target } from './types';
+
+export type View = 'compare' | 'targets' | 'history';
+
+export class AppState {
+  readonly backend: Backend;
+  view = $state<View>('compare');
+
+  targets = $state.raw<Target[]>([]);
+  targetsLoaded = $state(false);
+  keys = $state.raw<string[]>([]);
+  /** A failure to talk to the backend, shown in the status bar. */
+  backendError = $state<string | null>(null);
+  demoStarting = $state(false);
+
+  // Compare
+  system = $state('');
+  prompt = $state('');
+  parameters = $state<ParameterDraft>(emptyParameterDraft());
+  selected = new SvelteSet<string>();
+  /** Why the last Run did not start (nothing to send, bad parameter, command rejected). */
+  runError = $state<string | null>(null);
+  readonly run: RunStore;
+  #stopWanted = false;
+
+  // History
+  historyQuery = $state('');
+  historyRuns = $state.raw<RunSummary[]>([]);
+  historyLoading = $state(false);
+  historyError = $state<string | null>(null);
+  openedRun = $state.raw<StoredRun | null>(null);
+  readonly historyRun: RunStore;
+
+  constructor(backend: Backend, runOptions: RunStoreOptions = {}) {
+    this.backend = backend;
+    this.run = new RunStore(runOptions);
+    this.historyRun = new RunStore(runOptions);
+  }
+
+  get selectedTargets(): Target[] {
+    return this.targets.filter((target) => this.selected.has(target.name));
+  }
+
+  async refreshTargets(): Promise<void> {
+    try {
+      const [targets, keys] = await Promise.all([this.backend.listTargets(), this.backend.listKeys()]);
+      const firstLoad = !this.targetsLoaded;
+      this.targets = targets;
+      this.keys = keys;
+      this.targetsLoaded = true;
+      this.backendError = null;
+      for (const name of [...this.selected]) {
+        if (!targets.some((target) => target.name === name)) {
+          this.selected.delete(name);
+        }
+      }
+      if (firstLoad && this.selected.size === 0) {
+        for (const target of targets) {
+          this.selected.add(target.name);
+        }
+      }
+    } catch (error) {
+      this.backendError = errorMessage(error);
+    }
+  }
+
+  /** First launch: adds the simulated clouds, chooses them all and fills in a prompt. */
+  async startDemo(): Promise<void> {
+    this.demoStarting = true;
+    try {
+      const added = await this.backend.startDemo();
+      await this.refreshTargets();
+      for (const target of added) {
+        this.selected.add(target.name);
+      }
+      if (this.prompt.trim() === '') {
+        this.prompt = 'In two sentences: why would a team run the same model on more than one cloud?';
+      }
+      this.view = 'compare';
+    } catch (error) {
+      this.backendError = errorMessage(error);
+    } finally {
+      this.demoStarting = false;
+    }
+  }
+
+  toggleTarget(name: string, on: boolean): void {
+    if (on) {
+      this.selected.add(name);
+    } else {
+      this.selected.delete(name);
+    }
+  }
+
+  async startRun(): Promise<void> {
+    if (this.run.running) {
+      return;
+    }
+    const { parameters, errors } = parseParameters(this.parameters);
+    const firstError = Object.entries(errors)[0];
+    const targets = this.selectedTargets.map((target) => target.name);
+    this.runError = firstError
+      ? `${firstError[0]}: ${firstError[1]}`
+      : this.prompt.trim() === ''
+        ? 'Write a prompt first.'
+        : targets.length === 0
+          ? 'Choose at least one target.'
+          : null;
+    if (this.runError !== null) {
+      return;
+    }
+    this.#stopWanted = false;
+    const handle = this.run.begin();
+    try {
+      const runId = await this.backend.startRun(
+        {
+          targets,
+          ...(this.system.trim() === '' ? {} : { system: this.system }),
+          prompt: this.prompt,
+          parameters,
+        },
+        handle,
+      );
+      if (this.run.runId === null && this.run.running) {
+        this.run.runId = runId;
+      }
+      if (this.#stopWanted && this.run.running) {
+        await this.backend.stopRun(runId);
+      }
+    } catch (error) {
+      this.run.fail(errorMessage(error));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.run.running) {
+      return;
+    }
+    const runId = this.run.runId;
+    if (runId === null) {
+      this.#stopWanted = true;
+      return;
+    }
+    try {
+      await this.backend.stopRun(runId);
+    } catch (error) {
+      this.runError = errorMessage(error);
+    }
+  }
+
+  async searchHistory(): Promise<void> {
+    const query = this.historyQuery.trim();
+    this.historyLoading = true;
+    try {
+      const runs = await this.backend.listRuns({ ...(query === '' ? {} : { query }), limit: 200 });
+      // A slower, older search must not overwrite a newer one.
+      if (query === this.historyQuery.trim()) {
+        this.historyRuns = runs;
+        this.historyError = null;
+      }
+    } catch (error) {
+      this.historyError = errorMessage(error);
+    } finally {
+      this.historyLoading = false;
+    }
+  }
+
+  async openRun(runId: string): Promise<void> {
+    try {
+      const run = await this.backend.loadRun(runId);
+      this.openedRun = run;
+      this.historyRun.load(run);
+      this.historyError = null;
+    } catch (error) {
+      this.historyError = errorMessage(error);
+    }
+  }
+
+  /** Puts a stored run's settings back into Compare and runs them again. */
+  async rerun(run: StoredRun): Promise<void> {
+    const prompt = run.record.prompts[0];
+    this.system = prompt?.system ?? '';
+    this.prompt = prompt?.messages.findLast((message) => message.role === 'user')?.content ?? '';
+    this.parameters = draftFromParameters(run.record.parameters);
+    this.selected.clear();
+    const saved = new Set(this.targets.map((target) => target.name));
+    const missing = run.record.targets.filter((target) => !saved.has(target.name)).map((target) => target.name);
+    for (const target of run.record.targets) {
+      if (saved.has(target.name)) {
+        this.selected.add(target.name);
+      }
+    }
+    this.view = 'compare';
+    await this.startRun();
+    if (missing.length > 0 && this.runError === null) {
+      this.runError = `Not saved any more, left out: ${missing.join(', ')}`;
+    }
+  }
+}
