@@ -1,0 +1,80 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.fn();
+vi.mock('@tauri-apps/api/core', () => ({
+  invoke: (...args: unknown[]) => invoke(...args),
+  Channel: class {
+    onmessage: (message: unknown) => void = () => undefined;
+  },
+}));
+
+const { errorMessage, selectBackend, tauriBackend } = await import('../src/lib/backend');
+
+describe('tauriBackend', () => {
+  beforeEach(() => {
+    invoke.mockReset();
+    invoke.mockResolvedValue(undefined);
+  });
+
+  it('calls the shell’s snake_case commands with camelCase arguments', async () => {
+    const target = { name: 'a', provider: 'ollama' as const, model: 'm' };
+    await tauriBackend.listTargets();
+    await tauriBackend.saveTarget(target, 'old');
+    await tauriBackend.removeTarget('a');
+    await tauriBackend.setKey('k', 's3cret');
+    await tauriBackend.listKeys();
+    await tauriBackend.testTarget('a');
+    await tauriBackend.stopRun('run-1');
+    await tauriBackend.listRuns({ query: 'clouds', limit: 5 });
+    await tauriBackend.loadRun('run-1');
+    await tauriBackend.startDemo();
+    expect(invoke.mock.calls).toEqual([
+      ['list_targets'],
+      ['save_target', { target, original: 'old' }],
+      ['remove_target', { name: 'a' }],
+      ['set_key', { name: 'k', secret: 's3cret' }],
+      ['list_keys'],
+      ['test_target', { name: 'a' }],
+      ['stop_run', { runId: 'run-1' }],
+      ['list_runs', { query: 'clouds', limit: 5 }],
+      ['load_run', { runId: 'run-1' }],
+      ['start_demo'],
+    ]);
+  });
+
+  it('starts a run with its request and a channel that delivers the messages', async () => {
+    invoke.mockResolvedValue('run-7');
+    const received: unknown[] = [];
+    const request = { targets: ['a'], prompt: 'hi', parameters: { seed: 1 } };
+    await expect(tauriBackend.startRun(request, (message) => received.push(message))).resolves.toBe('run-7');
+    const [command, args] = invoke.mock.calls[0] as [string, { request: unknown; onEvent: { onmessage: (message: unknown) => void } }];
+    expect(command).toBe('start_run');
+    expect(args.request).toEqual(request);
+    args.onEvent.onmessage({ kind: 'finished', run_id: 'run-7' });
+    expect(received).toEqual([{ kind: 'finished', run_id: 'run-7' }]);
+  });
+});
+
+describe('selectBackend', () => {
+  it('uses the mock outside the shell and with ?mock', async () => {
+    expect((await selectBackend({ search: '' })).kind).toBe('mock');
+    Object.assign(window, { __TAURI_INTERNALS__: {} });
+    try {
+      expect((await selectBackend({ search: '' })).kind).toBe('tauri');
+      expect((await selectBackend({ search: '?mock' })).kind).toBe('mock');
+    } finally {
+      delete (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
+    }
+  });
+});
+
+describe('errorMessage', () => {
+  it('shows what a command rejected with, verbatim', () => {
+    expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage({ kind: 'invalid_input', message: "target 'x': model is empty", retryable: false })).toBe(
+      "target 'x': model is empty",
+    );
+    expect(errorMessage(new Error('boom'))).toBe('boom');
+    expect(errorMessage({ unexpected: 1 })).toBe('{"unexpected":1}');
+  });
+});
