@@ -79,6 +79,82 @@ where
     buffer
 }
 
+/// Google's compact style, as its SSE chunks are written: a space after
+/// each colon, none after commas (`{"text": "a","role": "model"}`).
+pub(crate) fn google_compact(compact: &str) -> String {
+    reformat(compact, false)
+}
+
+/// Google's error bodies: two-space indentation, `"key": value`, and a
+/// final newline.
+pub(crate) fn google_pretty(compact: &str) -> String {
+    let mut text = reformat(compact, true);
+    text.push('\n');
+    text
+}
+
+/// Re-spaces compact JSON (as [`JsonObject`] writes it) without touching
+/// string contents.
+fn reformat(compact: &str, indent: bool) -> String {
+    let mut output = String::with_capacity(compact.len() + compact.len() / 4);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut characters = compact.chars().peekable();
+    let newline = |output: &mut String, depth: usize| {
+        output.push('\n');
+        output.extend(std::iter::repeat_n("  ", depth));
+    };
+    while let Some(character) = characters.next() {
+        if in_string {
+            output.push(character);
+            match character {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match character {
+            '"' => {
+                in_string = true;
+                output.push(character);
+            }
+            ':' => output.push_str(": "),
+            ',' => {
+                output.push(',');
+                if indent {
+                    newline(&mut output, depth);
+                }
+            }
+            '{' | '[' => {
+                output.push(character);
+                let closing = if character == '{' { '}' } else { ']' };
+                if characters.peek() == Some(&closing) {
+                    // Empty containers stay on one line.
+                    characters.next();
+                    output.push(closing);
+                } else {
+                    depth += 1;
+                    if indent {
+                        newline(&mut output, depth);
+                    }
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                if indent {
+                    newline(&mut output, depth);
+                }
+                output.push(character);
+            }
+            _ => output.push(character),
+        }
+    }
+    output
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +185,25 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&text).is_ok());
         assert_eq!(JsonObject::new().finish(), "{}");
         assert_eq!(array(Vec::<String>::new()), "[]");
+    }
+
+    #[test]
+    fn google_styles_space_only_outside_strings() {
+        let compact = JsonObject::new()
+            .value("text", "a:b,{c}[d] \"q\\\"")
+            .raw("parts", "[{},[]]")
+            .object("inner", JsonObject::new().value("n", 1).value("m", 2))
+            .finish();
+        assert_eq!(
+            google_compact(&compact),
+            r#"{"text": "a:b,{c}[d] \"q\\\"","parts": [{},[]],"inner": {"n": 1,"m": 2}}"#
+        );
+        let pretty = google_pretty(&compact);
+        assert_eq!(
+            pretty,
+            "{\n  \"text\": \"a:b,{c}[d] \\\"q\\\\\\\"\",\n  \"parts\": [\n    {},\n    []\n  ],\n  \"inner\": {\n    \"n\": 1,\n    \"m\": 2\n  }\n}\n"
+        );
+        let reparsed: Value = serde_json::from_str(&pretty).expect("valid JSON");
+        assert_eq!(reparsed, serde_json::from_str::<Value>(&compact).expect("valid JSON"));
     }
 }

@@ -1,12 +1,16 @@
 //! fakecloud: local servers that speak the streaming wire formats of OpenAI
 //! (Chat Completions and Responses), Azure OpenAI (classic deployments and
-//! v1 paths), Anthropic Messages and Ollama `/api/chat`, for tests, benches
-//! and demos.
+//! v1 paths), Anthropic Messages, Ollama `/api/chat`, AWS Bedrock Runtime
+//! (ConverseStream and InvokeModelWithResponseStream, as AWS event-stream
+//! frames), the Gemini API and Vertex AI (Gemini and Claude), for tests,
+//! benches and demos.
 //!
-//! It checks auth and body shape like each real service, then streams text
-//! on a scripted schedule ([`Scenario`]): delays, slow chunks, byte-level
-//! splits, rate limits, mid-stream errors, cut connections, or a recorded
-//! body replayed verbatim. Every request is logged ([`RequestRecord`]).
+//! It checks auth and body shape like each real service (Bedrock requests
+//! must carry a valid SigV4 signature for [`FAKE_AWS_ACCESS_KEY_ID`], or a
+//! Bedrock API key), then streams text on a scripted schedule
+//! ([`Scenario`]): delays, slow chunks, byte-level splits, rate limits,
+//! mid-stream errors, cut connections, or a recorded body replayed verbatim.
+//! Every request is logged ([`RequestRecord`]).
 //!
 //! fakecloud only *encodes*. It shares no code with the engine's decoders on
 //! purpose: a bug shared by both would pass every test.
@@ -14,7 +18,13 @@
 //! Routes (all `POST` unless noted): `/v1/chat/completions`, `/v1/responses`,
 //! `/openai/deployments/{deployment}/chat/completions?api-version=…`,
 //! `/openai/v1/chat/completions`, `/openai/v1/responses`, `/v1/messages`,
-//! `/api/chat`, `GET /_fakecloud/requests`, `GET /_fakecloud/health`.
+//! `/api/chat`, `/model/{modelId}/converse-stream`,
+//! `/model/{modelId}/invoke-with-response-stream`,
+//! `/v1beta/models/{model}:streamGenerateContent?alt=sse` (also `/v1/models/…`),
+//! `/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent?alt=sse`,
+//! `/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict`
+//! (Vertex also under `/v1beta1/`), `GET /_fakecloud/requests`,
+//! `GET /_fakecloud/health`.
 
 use std::collections::HashMap;
 use std::io;
@@ -42,6 +52,11 @@ pub use text::tokens_for;
 /// The header that selects a scenario for one request.
 pub const SCENARIO_HEADER: &str = server::SCENARIO_HEADER;
 
+/// The AWS access key id fakecloud's Bedrock routes accept by default.
+pub const FAKE_AWS_ACCESS_KEY_ID: &str = "AKIDFAKECLOUDTEST001";
+/// The secret that default key signs with. Not a real credential.
+pub const FAKE_AWS_SECRET_ACCESS_KEY: &str = "fakecloud+Secret/Access/Key/0000000000000";
+
 /// How a [`FakeCloud`] is set up.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
@@ -58,7 +73,7 @@ pub struct Config {
     pub default_scenario: Scenario,
 }
 
-/// The API key each cloud accepts.
+/// The credentials each cloud accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keys {
     /// `Authorization: Bearer` on the OpenAI routes.
@@ -69,6 +84,20 @@ pub struct Keys {
     pub anthropic: String,
     /// `None`: Ollama needs no key, as a local Ollama does.
     pub ollama: Option<String>,
+    /// The access key id Bedrock requests must be SigV4-signed with.
+    pub aws_access_key_id: String,
+    /// The secret fakecloud recomputes each Bedrock signature with.
+    pub aws_secret_access_key: String,
+    /// When set, Bedrock requests must carry this `x-amz-security-token`
+    /// (temporary credentials); when `None`, they must carry none.
+    pub aws_session_token: Option<String>,
+    /// A Bedrock API key, accepted as `Authorization: Bearer` instead of a
+    /// signature.
+    pub bedrock_api_key: String,
+    /// `x-goog-api-key` (or `?key=`) on the Gemini API routes.
+    pub gemini: String,
+    /// The OAuth access token (`Authorization: Bearer`) on the Vertex routes.
+    pub vertex: String,
 }
 
 impl Default for Keys {
@@ -78,6 +107,12 @@ impl Default for Keys {
             azure: "fake-key".to_owned(),
             anthropic: "fake-key".to_owned(),
             ollama: None,
+            aws_access_key_id: FAKE_AWS_ACCESS_KEY_ID.to_owned(),
+            aws_secret_access_key: FAKE_AWS_SECRET_ACCESS_KEY.to_owned(),
+            aws_session_token: None,
+            bedrock_api_key: "fake-key".to_owned(),
+            gemini: "fake-key".to_owned(),
+            vertex: "fake-key".to_owned(),
         }
     }
 }

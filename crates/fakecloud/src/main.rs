@@ -13,19 +13,51 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use fakecloud::{Config, FakeCloud, Keys, parse_spec};
 
+/// Routes, for `--help`.
+const ROUTES: &str = "Routes (POST):
+  /v1/chat/completions, /v1/responses                      OpenAI
+  /openai/deployments/{deployment}/chat/completions        Azure OpenAI (?api-version=)
+  /openai/v1/chat/completions, /openai/v1/responses        Azure OpenAI v1
+  /v1/messages                                             Anthropic
+  /api/chat                                                Ollama
+  /model/{modelId}/converse-stream                         Bedrock ConverseStream (SigV4 or API key)
+  /model/{modelId}/invoke-with-response-stream             Bedrock InvokeModelWithResponseStream
+  /v1beta/models/{model}:streamGenerateContent?alt=sse     Gemini API (x-goog-api-key or ?key=)
+  /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:streamGenerateContent?alt=sse
+                                                           Vertex AI Gemini (Bearer token)
+  /v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}:streamRawPredict
+                                                           Vertex AI Claude (Bearer token)
+GET /_fakecloud/requests (the request log), GET /_fakecloud/health.
+
+Bedrock requests must be SigV4-signed (service bedrock, any region) with the
+access key AKIDFAKECLOUDTEST001 and secret
+fakecloud+Secret/Access/Key/0000000000000 unless --aws-access-key-id and
+--aws-secret-access-key say otherwise.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fakecloud",
-    about = "Local servers that speak the OpenAI, Azure OpenAI, Anthropic and Ollama streaming wire formats"
+    about = "Local servers that speak the OpenAI, Azure OpenAI, Anthropic, Ollama, AWS Bedrock, Gemini and Vertex AI streaming wire formats",
+    after_help = ROUTES
 )]
 struct Arguments {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8787)]
     port: u16,
-    /// The API key every cloud accepts (Ollama included). Default: "fake-key"
-    /// for OpenAI, Azure and Anthropic, none for Ollama.
+    /// The API key every cloud accepts (Ollama, the Bedrock API key, the
+    /// Gemini key and the Vertex token included). Default: "fake-key", and
+    /// none for Ollama.
     #[arg(long)]
     key: Option<String>,
+    /// The AWS access key id Bedrock requests must be signed with.
+    #[arg(long, value_name = "ID")]
+    aws_access_key_id: Option<String>,
+    /// The AWS secret access key fakecloud checks Bedrock signatures with.
+    #[arg(long, value_name = "SECRET")]
+    aws_secret_access_key: Option<String>,
+    /// Require this x-amz-security-token on Bedrock requests.
+    #[arg(long, value_name = "TOKEN")]
+    aws_session_token: Option<String>,
     /// Directory of recorded bodies for `replay=`.
     #[arg(long)]
     fixtures: Option<PathBuf>,
@@ -38,15 +70,26 @@ struct Arguments {
 }
 
 fn config_from(arguments: Arguments) -> anyhow::Result<Config> {
-    let keys = match arguments.key {
+    let mut keys = match arguments.key {
         Some(key) => Keys {
             openai: key.clone(),
             azure: key.clone(),
             anthropic: key.clone(),
-            ollama: Some(key),
+            ollama: Some(key.clone()),
+            bedrock_api_key: key.clone(),
+            gemini: key.clone(),
+            vertex: key,
+            ..Keys::default()
         },
         None => Keys::default(),
     };
+    if let Some(id) = arguments.aws_access_key_id {
+        keys.aws_access_key_id = id;
+    }
+    if let Some(secret) = arguments.aws_secret_access_key {
+        keys.aws_secret_access_key = secret;
+    }
+    keys.aws_session_token = arguments.aws_session_token;
     let mut scenarios = HashMap::new();
     for entry in arguments.scenarios {
         // The spec itself contains `=`, so only the first one separates.

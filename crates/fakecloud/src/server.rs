@@ -2,10 +2,15 @@
 //! order the real clouds apply them, scenario selection, and handing the
 //! response to the stream driver.
 //!
-//! Order for a cloud route: auth → version header/query → JSON parse →
+//! Order for a cloud route: auth → route and version checks → JSON parse →
 //! scenario selection → body validation → scheduled failure → stream (or
 //! replay). Each refusal is rendered by `rejection` in the cloud's own
 //! envelope and logged.
+//!
+//! Bedrock, Gemini and Vertex name the model in the path, percent-encoded
+//! (`us.amazon.nova-micro-v1%3A0`, `gemini-2.5-flash:streamGenerateContent`);
+//! their handlers parse the raw path themselves, since a `:` inside a path
+//! segment is not something a router pattern can split on.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -15,10 +20,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use crate::scenario::percent_decode;
+
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,25 +34,29 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::scenario::{Failure, Scenario, parse_spec};
-use crate::stream::generated::{GeneratedSource, Plan};
-use crate::stream::replay::{FixtureKind, ReplaySource, pieces};
+use crate::stream::generated::{Ending, GeneratedSource, Plan};
+use crate::stream::replay::{FixtureKind, ReplaySource, fixture_body, pieces};
 use crate::stream::{BodyDriver, FrameSource};
 use crate::wire::anthropic::AnthropicEncoder;
+use crate::wire::bedrock::{ConverseEncoder, InvokeAnthropicEncoder, InvokeFamily, InvokeLlamaEncoder};
+use crate::wire::gemini::{GeminiEncoder, GeminiFlavour};
 use crate::wire::ollama::OllamaEncoder;
 use crate::wire::openai_chat::{ChatEncoder, ChatFlavour};
 use crate::wire::openai_responses::ResponsesEncoder;
-use crate::wire::{EncoderContext, WireEncoder};
+use crate::wire::{EncoderContext, WireEncoder, event_stream};
 use crate::{Config, Keys};
 
 pub(crate) mod auth;
 pub(crate) mod headers;
 pub(crate) mod rejection;
 pub(crate) mod request_log;
+pub(crate) mod sigv4;
 pub(crate) mod validate;
 
-use auth::{AuthFailure, presented_key};
+use auth::{AuthFailure, Presented, presented_key, query_value};
 use rejection::{Rejection, RejectionContext};
 use request_log::{RequestLog, RequestRecord};
+use sigv4::SignatureFailure;
 use validate::{Invalid, Validated};
 
 /// Header that selects a scenario for one request, overriding everything.
@@ -61,6 +72,14 @@ pub(crate) enum Provider {
     Azure,
     Anthropic,
     Ollama,
+    Bedrock,
+    /// The Gemini API (AI Studio).
+    Gemini,
+    /// Gemini models on Vertex AI.
+    Vertex,
+    /// Claude on Vertex AI: Vertex's auth and quota errors, Anthropic's
+    /// stream and body errors.
+    VertexAnthropic,
 }
 
 impl Provider {
@@ -70,6 +89,9 @@ impl Provider {
             Provider::Azure => "azure",
             Provider::Anthropic => "anthropic",
             Provider::Ollama => "ollama",
+            Provider::Bedrock => "bedrock",
+            Provider::Gemini => "gemini",
+            Provider::Vertex | Provider::VertexAnthropic => "vertex",
         }
     }
 }
@@ -84,6 +106,11 @@ enum Endpoint {
     AzureV1Responses,
     AnthropicMessages,
     OllamaChat,
+    BedrockConverse,
+    BedrockInvoke,
+    GeminiGenerate,
+    VertexGenerate,
+    VertexAnthropic,
 }
 
 impl Endpoint {
@@ -93,6 +120,58 @@ impl Endpoint {
             Endpoint::AzureClassicChat | Endpoint::AzureV1Chat | Endpoint::AzureV1Responses => Provider::Azure,
             Endpoint::AnthropicMessages => Provider::Anthropic,
             Endpoint::OllamaChat => Provider::Ollama,
+            Endpoint::BedrockConverse | Endpoint::BedrockInvoke => Provider::Bedrock,
+            Endpoint::GeminiGenerate => Provider::Gemini,
+            Endpoint::VertexGenerate => Provider::Vertex,
+            Endpoint::VertexAnthropic => Provider::VertexAnthropic,
+        }
+    }
+
+    /// Clouds that report a blocked prompt inside a 200 stream (Gemini's
+    /// `promptFeedback`, a Bedrock guardrail) rather than as an HTTP error.
+    fn blocks_prompts_in_stream(self) -> bool {
+        matches!(
+            self,
+            Endpoint::BedrockConverse | Endpoint::GeminiGenerate | Endpoint::VertexGenerate
+        )
+    }
+}
+
+/// Which endpoint a request reached, with what its path said.
+struct Route {
+    endpoint: Endpoint,
+    /// The model (or Azure deployment) named in the path, percent-decoded.
+    path_model: Option<String>,
+    /// A path the cloud would not serve: refused after auth.
+    refusal: Option<Rejection>,
+}
+
+impl Route {
+    fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            path_model: None,
+            refusal: None,
+        }
+    }
+
+    fn with_model(endpoint: Endpoint, model: String) -> Self {
+        Self {
+            endpoint,
+            path_model: Some(model),
+            refusal: None,
+        }
+    }
+
+    /// A path this endpoint's cloud answers with 404.
+    fn not_found(endpoint: Endpoint, model: String) -> Self {
+        Self {
+            endpoint,
+            path_model: Some(model),
+            refusal: Some(Rejection::Status {
+                status: 404,
+                retry_after: None,
+            }),
         }
     }
 }
@@ -145,43 +224,123 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/openai/v1/responses", post(azure_v1_responses))
         .route("/v1/messages", post(anthropic_messages))
         .route("/api/chat", post(ollama_chat))
+        .route("/model/{model_id}/converse-stream", post(bedrock_converse))
+        .route("/model/{model_id}/invoke-with-response-stream", post(bedrock_invoke))
+        .route("/v1beta/models/{*model_and_method}", post(gemini))
+        .route("/v1/models/{*model_and_method}", post(gemini))
+        .route("/v1/projects/{*resource}", post(vertex))
+        .route("/v1beta1/projects/{*resource}", post(vertex))
         .route("/_fakecloud/requests", get(list_requests))
         .route("/_fakecloud/health", get(health))
         .with_state(state)
 }
 
 async fn openai_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Endpoint::OpenAiChat, None, uri, headers, body).await
+    handle(state, Route::new(Endpoint::OpenAiChat), uri, headers, body).await
 }
 
 async fn openai_responses(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Endpoint::OpenAiResponses, None, uri, headers, body).await
+    handle(state, Route::new(Endpoint::OpenAiResponses), uri, headers, body).await
 }
 
-async fn azure_classic_chat(
-    State(state): State<SharedState>,
-    Path(deployment): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    handle(state, Endpoint::AzureClassicChat, Some(deployment), uri, headers, body).await
+async fn azure_classic_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    // `/openai/deployments/{deployment}/chat/completions`
+    let deployment = uri.path().split('/').nth(3).unwrap_or_default();
+    let route = Route::with_model(
+        Endpoint::AzureClassicChat,
+        percent_decode(deployment).unwrap_or_else(|| deployment.to_owned()),
+    );
+    handle(state, route, uri, headers, body).await
 }
 
 async fn azure_v1_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Endpoint::AzureV1Chat, None, uri, headers, body).await
+    handle(state, Route::new(Endpoint::AzureV1Chat), uri, headers, body).await
 }
 
 async fn azure_v1_responses(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Endpoint::AzureV1Responses, None, uri, headers, body).await
+    handle(state, Route::new(Endpoint::AzureV1Responses), uri, headers, body).await
 }
 
 async fn anthropic_messages(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Endpoint::AnthropicMessages, None, uri, headers, body).await
+    handle(state, Route::new(Endpoint::AnthropicMessages), uri, headers, body).await
 }
 
 async fn ollama_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Endpoint::OllamaChat, None, uri, headers, body).await
+    handle(state, Route::new(Endpoint::OllamaChat), uri, headers, body).await
+}
+
+/// The model id of `/model/{modelId}/…`, percent-decoded (`%3A` → `:`,
+/// `%2F` → `/` in ARNs); a malformed escape is Bedrock's invalid model id.
+fn bedrock_route(endpoint: Endpoint, uri: &Uri) -> Route {
+    let raw = uri.path().split('/').nth(2).unwrap_or_default();
+    match percent_decode(raw) {
+        Some(model_id) => Route::with_model(endpoint, model_id),
+        None => Route {
+            endpoint,
+            path_model: Some(raw.to_owned()),
+            refusal: Some(Rejection::Invalid(Invalid::new(
+                "The provided model identifier is invalid.",
+            ))),
+        },
+    }
+}
+
+async fn bedrock_converse(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let route = bedrock_route(Endpoint::BedrockConverse, &uri);
+    handle(state, route, uri, headers, body).await
+}
+
+async fn bedrock_invoke(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let route = bedrock_route(Endpoint::BedrockInvoke, &uri);
+    handle(state, route, uri, headers, body).await
+}
+
+/// `{model}:{method}`, the model percent-decoded. The method follows the
+/// last colon, so model names and specs may contain colons of their own.
+fn model_and_method(tail: &str) -> (String, &str) {
+    let (model, method) = tail.rsplit_once(':').unwrap_or((tail, ""));
+    (percent_decode(model).unwrap_or_else(|| model.to_owned()), method)
+}
+
+/// `/v1beta/models/{model}:streamGenerateContent`.
+async fn gemini(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let tail = uri.path().splitn(4, '/').nth(3).unwrap_or_default();
+    let (model, method) = model_and_method(tail);
+    let route = if method == "streamGenerateContent" && !model.contains('/') {
+        Route::with_model(Endpoint::GeminiGenerate, model)
+    } else {
+        Route::not_found(Endpoint::GeminiGenerate, model)
+    };
+    handle(state, route, uri, headers, body).await
+}
+
+/// `/v1/projects/{project}/locations/{location}/publishers/{publisher}/models/{model}:{method}`:
+/// Gemini by `google` with `streamGenerateContent`, Claude by `anthropic`
+/// with `streamRawPredict`.
+async fn vertex(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let resource = uri.path().splitn(4, '/').nth(3).unwrap_or_default();
+    let segments: Vec<&str> = resource.split('/').collect();
+    let route = match segments[..] {
+        [
+            _project,
+            "locations",
+            _location,
+            "publishers",
+            publisher,
+            "models",
+            tail,
+        ] => {
+            let (model, method) = model_and_method(tail);
+            match (publisher, method) {
+                ("google", "streamGenerateContent") => Route::with_model(Endpoint::VertexGenerate, model),
+                ("anthropic", "streamRawPredict") => Route::with_model(Endpoint::VertexAnthropic, model),
+                // Google's front end answers paths it does not serve.
+                _ => Route::not_found(Endpoint::VertexGenerate, model),
+            }
+        }
+        _ => Route::not_found(Endpoint::VertexGenerate, resource.to_owned()),
+    };
+    handle(state, route, uri, headers, body).await
 }
 
 async fn list_requests(State(state): State<SharedState>) -> Response {
@@ -210,28 +369,28 @@ struct Incoming<'a> {
     model: &'a str,
 }
 
-async fn handle(
-    state: SharedState,
-    endpoint: Endpoint,
-    deployment: Option<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    raw_body: Bytes,
-) -> Response {
+async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, raw_body: Bytes) -> Response {
     let entry = Instant::now();
+    let Route {
+        endpoint,
+        path_model,
+        refusal,
+    } = route;
     let provider = endpoint.provider();
     let serial = state.serial.fetch_add(1, Ordering::Relaxed) + 1;
     let id_suffix = format!("{}{serial:06}", state.instance_tag);
     let request_id = match provider {
-        // Azure's apim-request-id is a UUID.
-        Provider::Azure => format!("{}-0000-4000-8000-{serial:012x}", state.instance_tag),
+        // Azure's apim-request-id and Bedrock's x-amzn-RequestId are UUIDs.
+        Provider::Azure | Provider::Bedrock => format!("{}-0000-4000-8000-{serial:012x}", state.instance_tag),
+        // Google sends no request id; this is the body's `responseId`.
+        Provider::Gemini | Provider::Vertex => format!("fAkE{id_suffix}"),
         _ => format!("req_fake_{id_suffix}"),
     };
     let (body, parse_error) = match serde_json::from_slice::<Value>(&raw_body) {
         Ok(body) => (body, None),
         Err(error) => (Value::Null, Some(error)),
     };
-    let model = deployment.unwrap_or_else(|| body.get("model").and_then(Value::as_str).unwrap_or_default().to_owned());
+    let model = path_model.unwrap_or_else(|| body.get("model").and_then(Value::as_str).unwrap_or_default().to_owned());
     // The name the cloud reports back: the model without its spec suffix.
     let reported_model = model
         .split_once('~')
@@ -245,12 +404,25 @@ async fn handle(
         parse_error: parse_error.as_ref(),
         model: &model,
     };
-    let prepared = prepare(&state, &incoming).await;
+    let presented = Presented {
+        uri: &uri,
+        headers: &headers,
+        body: &raw_body,
+    };
+    let authenticated = auth::check(provider, &state.keys, &presented, SystemTime::now());
+    let credential = auth::describe(provider, &presented);
+    let prepared = match (authenticated.clone(), refusal) {
+        (Err(failure), _) => Err(Rejection::Unauthorized(failure)),
+        (Ok(()), Some(refusal)) => Err(refusal),
+        (Ok(()), None) => prepare(&state, &incoming).await,
+    };
     let mut record = RequestRecord {
         request_id: request_id.clone(),
         provider: provider.name().to_owned(),
         path: uri.path().to_owned(),
         model: model.clone(),
+        authenticated: authenticated.is_ok(),
+        credential,
         status: 200,
         server_time_to_first_token_us: None,
         completed: false,
@@ -297,7 +469,7 @@ async fn handle(
                 input_tokens: validated.input_tokens,
                 started: SystemTime::now(),
             };
-            let (encoder, content_type) = encoder_for(endpoint, context, &validated, plan.tokens.len());
+            let (encoder, content_type) = encoder_for(endpoint, context, &validated, &plan);
             (
                 Box::new(GeneratedSource::new(plan, encoder, entry)),
                 content_type,
@@ -311,8 +483,19 @@ async fn handle(
 
     let mut response_headers = headers::provider_headers(provider, &request_id, false);
     headers::insert(&mut response_headers, "content-type", content_type);
-    if content_type == headers::EVENT_STREAM {
+    if content_type == headers::EVENT_STREAM && provider != Provider::Gemini && provider != Provider::Vertex {
         headers::insert(&mut response_headers, "cache-control", "no-cache");
+    }
+    match endpoint {
+        Endpoint::BedrockInvoke => {
+            headers::insert(&mut response_headers, "x-amzn-bedrock-content-type", "application/json");
+        }
+        // Google's front end reports its own time to the response headers.
+        Endpoint::GeminiGenerate => {
+            let millis = entry.elapsed().as_millis();
+            headers::insert(&mut response_headers, "server-timing", format!("gfet4t7; dur={millis}"));
+        }
+        _ => {}
     }
     let mut response = Response::new(Body::from_stream(driver.into_stream()));
     *response.headers_mut() = response_headers;
@@ -323,8 +506,13 @@ fn encoder_for(
     endpoint: Endpoint,
     context: EncoderContext,
     validated: &Validated,
-    planned_tokens: usize,
+    plan: &Plan,
 ) -> (Box<dyn WireEncoder>, &'static str) {
+    let planned_tokens = plan.tokens.len();
+    let ending = match plan.ending {
+        Ending::Finish(reason) => Some(reason),
+        _ => None,
+    };
     match endpoint {
         Endpoint::OpenAiChat => (
             Box::new(ChatEncoder::new(
@@ -350,18 +538,50 @@ fn encoder_for(
         ),
         Endpoint::AnthropicMessages => (Box::new(AnthropicEncoder::new(context)), headers::EVENT_STREAM),
         Endpoint::OllamaChat => (Box::new(OllamaEncoder::new(context)), headers::NDJSON),
+        Endpoint::BedrockConverse => (Box::new(ConverseEncoder::new(context)), event_stream::CONTENT_TYPE),
+        Endpoint::BedrockInvoke => match validated.invoke_family {
+            Some(InvokeFamily::Llama) => (Box::new(InvokeLlamaEncoder::new(context)), event_stream::CONTENT_TYPE),
+            Some(InvokeFamily::Anthropic) | None => (
+                Box::new(InvokeAnthropicEncoder::new(context)),
+                event_stream::CONTENT_TYPE,
+            ),
+        },
+        Endpoint::GeminiGenerate => (
+            Box::new(GeminiEncoder::new(
+                GeminiFlavour::AiStudio,
+                context,
+                planned_tokens,
+                ending,
+            )),
+            headers::EVENT_STREAM,
+        ),
+        Endpoint::VertexGenerate => (
+            Box::new(GeminiEncoder::new(
+                GeminiFlavour::Vertex,
+                context,
+                planned_tokens,
+                ending,
+            )),
+            headers::EVENT_STREAM,
+        ),
+        Endpoint::VertexAnthropic => (
+            Box::new(AnthropicEncoder::with_message_id_prefix(context, "msg_vrtx_")),
+            headers::EVENT_STREAM,
+        ),
     }
 }
 
+/// Everything after auth; see the module comment for the order.
 async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepared, Rejection> {
     let provider = incoming.endpoint.provider();
-    auth::check(provider, &state.keys, incoming.headers).map_err(Rejection::Unauthorized)?;
     check_version(incoming)?;
     if let Some(error) = incoming.parse_error {
         return Err(Rejection::Invalid(match provider {
             Provider::OpenAi | Provider::Azure => validate::openai_malformed(),
-            Provider::Anthropic => validate::anthropic_malformed(error),
+            Provider::Anthropic | Provider::VertexAnthropic => validate::anthropic_malformed(error),
             Provider::Ollama => validate::ollama_malformed(error),
+            Provider::Bedrock => validate::bedrock_malformed_json(),
+            Provider::Gemini | Provider::Vertex => validate::gemini_malformed(error),
         }));
     }
     let (scenario, scenario_key) = select_scenario(state, incoming)?;
@@ -371,9 +591,13 @@ async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepare
         Endpoint::OpenAiResponses | Endpoint::AzureV1Responses => validate::responses(incoming.body),
         Endpoint::AnthropicMessages => validate::anthropic_messages(incoming.body),
         Endpoint::OllamaChat => validate::ollama_chat(incoming.body),
+        Endpoint::BedrockConverse => validate::bedrock_converse(incoming.body),
+        Endpoint::BedrockInvoke => validate::bedrock_invoke(incoming.body, incoming.model),
+        Endpoint::GeminiGenerate | Endpoint::VertexGenerate => validate::gemini_generate(incoming.body),
+        Endpoint::VertexAnthropic => validate::vertex_anthropic(incoming.body),
     }
     .map_err(Rejection::Invalid)?;
-    if let Some(rejection) = scheduled_failure(state, &scenario, &scenario_key, provider, incoming.headers) {
+    if let Some(rejection) = scheduled_failure(state, &scenario, &scenario_key, incoming) {
         return Err(rejection);
     }
     let replay = match &scenario.replay {
@@ -387,9 +611,19 @@ async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepare
     })
 }
 
-/// Azure classic needs `?api-version=`; Anthropic needs `anthropic-version`.
+/// Azure classic needs `?api-version=`; Anthropic needs `anthropic-version`;
+/// Gemini streams only as SSE (`?alt=sse`).
 fn check_version(incoming: &Incoming<'_>) -> Result<(), Rejection> {
     match incoming.endpoint {
+        Endpoint::GeminiGenerate | Endpoint::VertexGenerate => {
+            if query_value(incoming.uri, "alt") == Some("sse") {
+                Ok(())
+            } else {
+                Err(Rejection::Invalid(Invalid::new(
+                    "fakecloud streams :streamGenerateContent as Server-Sent Events only: add ?alt=sse (without it Google streams one JSON array).",
+                )))
+            }
+        }
         Endpoint::AzureClassicChat => {
             let has_version = incoming.uri.query().is_some_and(|query| {
                 query.split('&').any(|pair| {
@@ -460,9 +694,9 @@ fn scheduled_failure(
     state: &ServerState,
     scenario: &Scenario,
     key: &str,
-    provider: Provider,
-    headers: &HeaderMap,
+    incoming: &Incoming<'_>,
 ) -> Option<Rejection> {
+    let provider = incoming.endpoint.provider();
     match scenario.failure.as_ref()? {
         Failure::Status {
             status,
@@ -478,19 +712,35 @@ fn scheduled_failure(
                 *served += 1;
             }
             let retry_after = *retry_after;
-            Some(match status {
-                401 => Rejection::Unauthorized(
-                    presented_key(provider, headers).map_or(AuthFailure::Missing, AuthFailure::Wrong),
+            let presented = Presented {
+                uri: incoming.uri,
+                headers: incoming.headers,
+                body: &[],
+            };
+            Some(match (status, provider) {
+                // AWS has no 401: an unknown credential is a 403.
+                (401, Provider::Bedrock) => {
+                    Rejection::Unauthorized(AuthFailure::Signature(SignatureFailure::UnrecognizedClient))
+                }
+                // Google's 401 is UNAUTHENTICATED, whatever the key.
+                (401, Provider::Gemini | Provider::Vertex | Provider::VertexAnthropic) => Rejection::Status {
+                    status: 401,
+                    retry_after,
+                },
+                (401, _) => Rejection::Unauthorized(
+                    presented_key(provider, &presented).map_or(AuthFailure::Missing, AuthFailure::Wrong),
                 ),
-                429 => Rejection::RateLimited { retry_after },
-                400 => Rejection::Invalid(Invalid::new("fakecloud scenario: simulated bad request")),
-                status => Rejection::Status {
+                (429, _) => Rejection::RateLimited { retry_after },
+                (400, _) => Rejection::Invalid(Invalid::new("fakecloud scenario: simulated bad request")),
+                (status, _) => Rejection::Status {
                     status: *status,
                     retry_after,
                 },
             })
         }
         Failure::Quota => Some(Rejection::Quota),
+        // These clouds report the block inside the stream (see `Plan`).
+        Failure::ContentFilter if incoming.endpoint.blocks_prompts_in_stream() => None,
         Failure::ContentFilter => Some(Rejection::ContentFilter),
         _ => None,
     }
@@ -515,5 +765,6 @@ async fn read_fixture(state: &ServerState, name: &str) -> Result<(Bytes, Fixture
         .await
         .map_err(|error| missing(format!("reading `{display}` failed: {error}")))?
         .map_err(|error| missing(format!("cannot read `{display}`: {error}")))?;
+    let bytes = fixture_body(name, bytes).map_err(missing)?;
     Ok((Bytes::from(bytes), FixtureKind::from_name(name)))
 }

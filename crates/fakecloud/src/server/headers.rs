@@ -16,6 +16,8 @@ pub(crate) const NDJSON: &str = "application/x-ndjson";
 pub(crate) const JSON: &str = "application/json";
 /// Ollama's Go server spells its JSON content type this way.
 pub(crate) const OLLAMA_JSON: &str = "application/json; charset=utf-8";
+/// Google's front end spells it this way.
+pub(crate) const GOOGLE_JSON: &str = "application/json; charset=UTF-8";
 
 pub(crate) const AZURE_REGION: &str = "swedencentral";
 
@@ -96,6 +98,19 @@ pub(crate) fn provider_headers(provider: Provider, request_id: &str, exhausted: 
         }
         // Local Ollama sends no request id or limits.
         Provider::Ollama => {}
+        // AWS spells it `x-amzn-RequestId`; HTTP/1 header names are
+        // case-insensitive and go out lower-cased.
+        Provider::Bedrock => insert(&mut headers, "x-amzn-requestid", request_id),
+        // Google's front end: no request id header (Gemini puts
+        // `responseId` in the body) and no rate-limit headers.
+        Provider::Gemini | Provider::Vertex => {
+            insert(&mut headers, "vary", "Origin, X-Origin, Referer");
+            insert(&mut headers, "server", "scaffolding on HTTPServer2");
+            insert(&mut headers, "x-xss-protection", "0");
+            insert(&mut headers, "x-frame-options", "SAMEORIGIN");
+            insert(&mut headers, "x-content-type-options", "nosniff");
+        }
+        Provider::VertexAnthropic => {}
     }
     headers
 }

@@ -11,13 +11,23 @@ use serde::Serialize;
 pub struct RequestRecord {
     /// The id sent back in the provider's request-id header.
     pub request_id: String,
-    /// `openai`, `azure`, `anthropic` or `ollama`.
+    /// `openai`, `azure`, `anthropic`, `ollama`, `bedrock`, `gemini` or
+    /// `vertex`.
     pub provider: String,
     /// The URL path, without the query.
     pub path: String,
     /// The model as requested (with any `~SPEC` suffix); for Azure classic
-    /// the deployment name from the path.
+    /// the deployment name, for Bedrock, Gemini and Vertex the model from
+    /// the path (percent-decoded).
     pub model: String,
+    /// The request's credentials were accepted (always true where none are
+    /// needed, as for a keyless Ollama).
+    pub authenticated: bool,
+    /// Which credential the request presented, never the secret itself: the
+    /// header or query parameter a key came in (`x-api-key`, `?key=`), or
+    /// for SigV4 `sigv4 ` and the credential scope
+    /// (`AKID/20250101/us-east-1/bedrock/aws4_request`). `None` if none.
+    pub credential: Option<String>,
     /// The HTTP status sent.
     pub status: u16,
     /// Handler entry to the moment the first content token's bytes were

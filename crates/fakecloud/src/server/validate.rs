@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::text::count_words;
+use crate::wire::bedrock::InvokeFamily;
 use crate::wire::openai_responses::EchoedRequest;
 
 /// A rejected body: the message and, for OpenAI-style envelopes, the
@@ -45,6 +46,8 @@ pub(crate) struct Validated {
     pub input_tokens: usize,
     /// Fields the Responses API echoes back.
     pub echoed: EchoedRequest,
+    /// Which native body a Bedrock InvokeModel request carried.
+    pub invoke_family: Option<InvokeFamily>,
 }
 
 const STREAM_ONLY: &str = "fakecloud only serves streaming requests: set \"stream\": true.";
@@ -300,6 +303,7 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
         include_usage,
         input_tokens: count_words(texts),
         echoed: EchoedRequest::default(),
+        invoke_family: None,
     })
 }
 
@@ -371,6 +375,7 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
             temperature,
             top_p,
         },
+        invoke_family: None,
     })
 }
 
@@ -391,6 +396,16 @@ pub(crate) fn anthropic_messages(body: &Value) -> Result<Validated, Invalid> {
         None => return Err(Invalid::new("model: Field required")),
         Some(_) => return Err(Invalid::new("model: Input should be a valid string")),
     }
+    let validated = anthropic_fields(body)?;
+    if body.get("stream") != Some(&Value::Bool(true)) {
+        return Err(Invalid::new(STREAM_ONLY));
+    }
+    Ok(validated)
+}
+
+/// The Messages fields every host of Claude checks the same way (the
+/// Anthropic API, Bedrock's native body, Vertex AI's).
+fn anthropic_fields(body: &Map<String, Value>) -> Result<Validated, Invalid> {
     let max_tokens = match body.get("max_tokens") {
         None => return Err(Invalid::new("max_tokens: Field required")),
         Some(value) => match value.as_i64() {
@@ -474,14 +489,412 @@ pub(crate) fn anthropic_messages(body: &Value) -> Result<Validated, Invalid> {
             None => return Err(Invalid::new("temperature: Input should be a valid number")),
         }
     }
+    Ok(Validated {
+        max_tokens,
+        include_usage: true,
+        input_tokens: count_words(texts),
+        echoed: EchoedRequest::default(),
+        invoke_family: None,
+    })
+}
+
+/// The `anthropic_version` Vertex AI requires in the body.
+pub(crate) const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
+/// The `anthropic_version` Bedrock requires in a native Anthropic body.
+pub(crate) const BEDROCK_ANTHROPIC_VERSION: &str = "bedrock-2023-05-31";
+
+/// Claude on Vertex AI (`:streamRawPredict`): Messages without `model`
+/// (the path names it), with Vertex's `anthropic_version`.
+pub(crate) fn vertex_anthropic(body: &Value) -> Result<Validated, Invalid> {
+    let Some(body) = body.as_object() else {
+        return Err(Invalid::new("Input should be a valid dictionary or object"));
+    };
+    if body.contains_key("model") {
+        return Err(Invalid::new("model: Extra inputs are not permitted"));
+    }
+    match body.get("anthropic_version") {
+        None => return Err(Invalid::new("anthropic_version: Field required")),
+        Some(Value::String(version)) if version == VERTEX_ANTHROPIC_VERSION => {}
+        Some(_) => {
+            return Err(Invalid::new(format!(
+                "anthropic_version: Input should be '{VERTEX_ANTHROPIC_VERSION}'"
+            )));
+        }
+    }
+    let validated = anthropic_fields(body)?;
     if body.get("stream") != Some(&Value::Bool(true)) {
         return Err(Invalid::new(STREAM_ONLY));
+    }
+    Ok(validated)
+}
+
+/// Bedrock's wording for a native body that fails its schema.
+fn bedrock_malformed(detail: &str) -> Invalid {
+    Invalid::new(format!(
+        "Malformed input request: {detail}, please reformat your input and try again."
+    ))
+}
+
+pub(crate) fn bedrock_malformed_json() -> Invalid {
+    Invalid::new("Malformed input request, please reformat your input and try again.")
+}
+
+/// Bedrock's constraint-violation wording (`1 validation error detected: …`).
+fn bedrock_constraint(value: &str, at: &str, constraint: &str) -> Invalid {
+    Invalid::new(format!(
+        "1 validation error detected: Value {value} at '{at}' failed to satisfy constraint: {constraint}"
+    ))
+}
+
+const CONVERSE_STARTS_WITH_USER: &str =
+    "A conversation must start with a user message. Try again with a conversation that starts with a user message.";
+
+/// Text of Converse content blocks (`[{text}, {image}, …]`).
+fn converse_texts(blocks: &[Value]) -> impl Iterator<Item = &str> {
+    blocks
+        .iter()
+        .filter_map(|block| block.get("text").and_then(Value::as_str))
+}
+
+/// Bedrock ConverseStream.
+pub(crate) fn bedrock_converse(body: &Value) -> Result<Validated, Invalid> {
+    let Some(body) = body.as_object() else {
+        return Err(bedrock_malformed_json());
+    };
+    let messages = match body.get("messages") {
+        None | Some(Value::Null) => return Err(Invalid::new(CONVERSE_STARTS_WITH_USER)),
+        Some(Value::Array(messages)) => messages,
+        Some(_) => return Err(bedrock_malformed_json()),
+    };
+    let mut texts = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        let member = index + 1;
+        let role = message.get("role").and_then(Value::as_str);
+        match role {
+            Some("user" | "assistant") => {}
+            Some(role) => {
+                return Err(bedrock_constraint(
+                    &format!("'{role}'"),
+                    &format!("messages.{member}.member.role"),
+                    "Member must satisfy enum value set: [user, assistant]",
+                ));
+            }
+            None => {
+                return Err(bedrock_constraint(
+                    "null",
+                    &format!("messages.{member}.member.role"),
+                    "Member must not be null",
+                ));
+            }
+        }
+        if index == 0 && role != Some("user") {
+            return Err(Invalid::new(CONVERSE_STARTS_WITH_USER));
+        }
+        match message.get("content") {
+            Some(Value::Array(blocks)) => texts.extend(converse_texts(blocks)),
+            None | Some(Value::Null) => {
+                return Err(bedrock_constraint(
+                    "null",
+                    &format!("messages.{member}.member.content"),
+                    "Member must not be null",
+                ));
+            }
+            Some(_) => return Err(bedrock_malformed_json()),
+        }
+    }
+    if messages.is_empty() {
+        return Err(Invalid::new(CONVERSE_STARTS_WITH_USER));
+    }
+    match body.get("system") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(blocks)) => texts.extend(converse_texts(blocks)),
+        Some(_) => return Err(bedrock_malformed_json()),
+    }
+    let mut max_tokens = None;
+    match body.get("inferenceConfig") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(config)) => {
+            if let Some(value) = config.get("maxTokens") {
+                match value.as_i64() {
+                    Some(number) if number >= 1 => max_tokens = u64::try_from(number).ok(),
+                    _ => {
+                        return Err(bedrock_constraint(
+                            &format!("'{value}'"),
+                            "inferenceConfig.maxTokens",
+                            "Member must have value greater than or equal to 1",
+                        ));
+                    }
+                }
+            }
+            for (name, maximum) in [("temperature", 1.0), ("topP", 1.0)] {
+                if let Some(value) = config.get(name) {
+                    let at = format!("inferenceConfig.{name}");
+                    match value.as_f64() {
+                        Some(number) if number < 0.0 => {
+                            return Err(bedrock_constraint(
+                                &format!("'{value}'"),
+                                &at,
+                                "Member must have value greater than or equal to 0",
+                            ));
+                        }
+                        Some(number) if number > maximum => {
+                            return Err(bedrock_constraint(
+                                &format!("'{value}'"),
+                                &at,
+                                "Member must have value less than or equal to 1",
+                            ));
+                        }
+                        Some(_) => {}
+                        None => return Err(bedrock_malformed_json()),
+                    }
+                }
+            }
+        }
+        Some(_) => return Err(bedrock_malformed_json()),
     }
     Ok(Validated {
         max_tokens,
         include_usage: true,
         input_tokens: count_words(texts),
         echoed: EchoedRequest::default(),
+        invoke_family: None,
+    })
+}
+
+/// Model id prefixes of families whose native InvokeModel bodies fakecloud
+/// does not speak (they have their own schemas).
+const OTHER_BEDROCK_FAMILIES: &[&str] = &[
+    "amazon.",
+    "ai21.",
+    "cohere.",
+    "deepseek.",
+    "mistral.",
+    "openai.",
+    "qwen.",
+    "stability.",
+    "twelvelabs.",
+    "writer.",
+];
+
+/// Bedrock InvokeModelWithResponseStream: the body is the model family's
+/// native request. The family comes from the model id; for ids that name
+/// none (a test's `replay-model`), from the body's shape.
+pub(crate) fn bedrock_invoke(body: &Value, model_id: &str) -> Result<Validated, Invalid> {
+    let Some(object) = body.as_object() else {
+        return Err(bedrock_malformed_json());
+    };
+    let family = if model_id.contains("anthropic.") {
+        InvokeFamily::Anthropic
+    } else if model_id.contains("meta.") {
+        InvokeFamily::Llama
+    } else if OTHER_BEDROCK_FAMILIES.iter().any(|prefix| model_id.contains(prefix)) {
+        return Err(Invalid::new(format!(
+            "fakecloud serves InvokeModelWithResponseStream for Anthropic and Meta models only; use converse-stream for {model_id}"
+        )));
+    } else if object.contains_key("anthropic_version") {
+        InvokeFamily::Anthropic
+    } else if object.contains_key("prompt") {
+        InvokeFamily::Llama
+    } else {
+        return Err(Invalid::new("The provided model identifier is invalid."));
+    };
+    let mut validated = match family {
+        InvokeFamily::Anthropic => bedrock_invoke_anthropic(object)?,
+        InvokeFamily::Llama => bedrock_invoke_llama(object)?,
+    };
+    validated.invoke_family = Some(family);
+    Ok(validated)
+}
+
+fn bedrock_invoke_anthropic(body: &Map<String, Value>) -> Result<Validated, Invalid> {
+    // The path names the model and the route streams: both keys are refused.
+    for extraneous in ["model", "stream"] {
+        if body.contains_key(extraneous) {
+            return Err(bedrock_malformed(&format!(
+                "#: extraneous key [{extraneous}] is not permitted"
+            )));
+        }
+    }
+    match body.get("anthropic_version") {
+        None => return Err(bedrock_malformed("#: required key [anthropic_version] not found")),
+        Some(Value::String(version)) if version == BEDROCK_ANTHROPIC_VERSION => {}
+        Some(other) => {
+            return Err(bedrock_malformed(&format!(
+                "#/anthropic_version: {other} is not a valid enum value, expected {BEDROCK_ANTHROPIC_VERSION}"
+            )));
+        }
+    }
+    anthropic_fields(body).map_err(|invalid| bedrock_malformed(&invalid.message))
+}
+
+const LLAMA_KEYS: &[&str] = &["prompt", "temperature", "top_p", "max_gen_len", "images"];
+
+fn bedrock_invoke_llama(body: &Map<String, Value>) -> Result<Validated, Invalid> {
+    if let Some(extraneous) = body.keys().find(|key| !LLAMA_KEYS.contains(&key.as_str())) {
+        return Err(bedrock_malformed(&format!(
+            "#: extraneous key [{extraneous}] is not permitted"
+        )));
+    }
+    let prompt = match body.get("prompt") {
+        None => return Err(bedrock_malformed("#: required key [prompt] not found")),
+        Some(Value::String(prompt)) => prompt,
+        Some(other) => {
+            return Err(bedrock_malformed(&format!(
+                "#/prompt: expected type: String, found: {}",
+                go_type_name(other)
+            )));
+        }
+    };
+    let max_tokens = match body.get("max_gen_len") {
+        None => None,
+        Some(value) => match value.as_u64() {
+            Some(length @ 1..=2048) => Some(length),
+            Some(0) => return Err(bedrock_malformed("#/max_gen_len: 0 is not greater or equal to 1")),
+            Some(length) => {
+                return Err(bedrock_malformed(&format!(
+                    "#/max_gen_len: {length} is not less or equal to 2048"
+                )));
+            }
+            None => return Err(bedrock_malformed("#/max_gen_len: expected type: Integer")),
+        },
+    };
+    for name in ["temperature", "top_p"] {
+        if let Some(value) = body.get(name) {
+            match value.as_f64() {
+                Some(number) if (0.0..=1.0).contains(&number) => {}
+                _ => {
+                    return Err(bedrock_malformed(&format!(
+                        "#/{name}: {value} is not a number between 0 and 1"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(Validated {
+        max_tokens,
+        include_usage: true,
+        input_tokens: count_words([prompt.as_str()]),
+        echoed: EchoedRequest::default(),
+        invoke_family: None,
+    })
+}
+
+pub(crate) fn gemini_malformed(error: &serde_json::Error) -> Invalid {
+    Invalid::new(format!("Invalid JSON payload received. {error}"))
+}
+
+/// Fields of a `GenerateContentRequest`, in either of the spellings proto
+/// JSON accepts. Google refuses any other.
+const GEMINI_FIELDS: &[&str] = &[
+    "model",
+    "contents",
+    "systemInstruction",
+    "system_instruction",
+    "generationConfig",
+    "generation_config",
+    "tools",
+    "toolConfig",
+    "tool_config",
+    "safetySettings",
+    "safety_settings",
+    "cachedContent",
+    "cached_content",
+    "labels",
+    "serviceTier",
+    "service_tier",
+];
+
+/// Text of a Gemini `Content` (`{role, parts: [{text}, …]}`).
+fn gemini_texts(content: &Value) -> impl Iterator<Item = &str> {
+    content
+        .get("parts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|part| part.get("text").and_then(Value::as_str))
+}
+
+/// Gemini `streamGenerateContent`, on the Gemini API and on Vertex AI.
+pub(crate) fn gemini_generate(body: &Value) -> Result<Validated, Invalid> {
+    let Some(body) = body.as_object() else {
+        return Err(Invalid::new(format!(
+            "Invalid JSON payload received. Expected an object, got {}.",
+            go_type_name(body)
+        )));
+    };
+    if let Some(unknown) = body.keys().find(|key| !GEMINI_FIELDS.contains(&key.as_str())) {
+        return Err(Invalid::new(format!(
+            "Invalid JSON payload received. Unknown name \"{unknown}\": Cannot find field."
+        )));
+    }
+    let contents = match body.get("contents") {
+        Some(Value::Array(contents)) if !contents.is_empty() => contents,
+        None | Some(Value::Null) | Some(Value::Array(_)) => {
+            return Err(Invalid::new(
+                "* GenerateContentRequest.contents: contents is not specified\n",
+            ));
+        }
+        Some(other) => {
+            return Err(Invalid::new(format!(
+                "Invalid value at 'contents' (type.googleapis.com/google.ai.generativelanguage.v1beta.Content), {other}"
+            )));
+        }
+    };
+    let mut texts = Vec::new();
+    for (index, content) in contents.iter().enumerate() {
+        match content.get("role").and_then(Value::as_str) {
+            None | Some("user" | "model" | "function") => {}
+            Some(_) => return Err(Invalid::new("Please use a valid role: user, model.")),
+        }
+        match content.get("parts") {
+            Some(Value::Array(parts)) if !parts.is_empty() => texts.extend(gemini_texts(content)),
+            _ => {
+                return Err(Invalid::new(format!(
+                    "* GenerateContentRequest.contents[{index}].parts: contents.parts must not be empty.\n"
+                )));
+            }
+        }
+    }
+    if let Some(system) = body.get("systemInstruction").or_else(|| body.get("system_instruction")) {
+        texts.extend(gemini_texts(system));
+    }
+    let mut max_tokens = None;
+    if let Some(config) = body.get("generationConfig").or_else(|| body.get("generation_config")) {
+        let Some(config) = config.as_object() else {
+            return Err(Invalid::new(format!(
+                "Invalid value at 'generation_config' (type.googleapis.com/google.ai.generativelanguage.v1beta.GenerationConfig), {config}"
+            )));
+        };
+        if let Some(value) = config
+            .get("maxOutputTokens")
+            .or_else(|| config.get("max_output_tokens"))
+        {
+            match value.as_u64() {
+                Some(limit) => max_tokens = Some(limit),
+                None => {
+                    return Err(Invalid::new(format!(
+                        "Invalid value at 'generation_config.max_output_tokens' (TYPE_INT32), {value}"
+                    )));
+                }
+            }
+        }
+        if let Some(value) = config.get("temperature") {
+            match value.as_f64() {
+                Some(number) if (0.0..=2.0).contains(&number) => {}
+                _ => {
+                    return Err(Invalid::new(
+                        "* GenerateContentRequest.generation_config.temperature: must be in [0.0, 2.0]\n",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Validated {
+        max_tokens,
+        include_usage: true,
+        input_tokens: count_words(texts),
+        echoed: EchoedRequest::default(),
+        invoke_family: None,
     })
 }
 
@@ -566,6 +979,7 @@ pub(crate) fn ollama_chat(body: &Value) -> Result<Validated, Invalid> {
         include_usage: true,
         input_tokens: count_words(texts),
         echoed: EchoedRequest::default(),
+        invoke_family: None,
     })
 }
 
@@ -705,5 +1119,107 @@ mod tests {
         assert!(
             ollama_chat(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "options": 3})).is_err()
         );
+    }
+
+    #[test]
+    fn vertex_anthropic_wants_its_version_and_no_model() {
+        let body = json!({"anthropic_version": "vertex-2023-10-16", "max_tokens": 5, "stream": true,
+            "messages": [{"role": "user", "content": "hello there"}]});
+        assert_eq!(vertex_anthropic(&body).expect("body is valid").input_tokens, 2);
+        let mut with_model = body.clone();
+        with_model["model"] = json!("claude");
+        assert!(vertex_anthropic(&with_model).is_err());
+        let mut bedrock_version = body.clone();
+        bedrock_version["anthropic_version"] = json!("bedrock-2023-05-31");
+        assert_eq!(
+            vertex_anthropic(&bedrock_version).expect_err("rejected").message,
+            "anthropic_version: Input should be 'vertex-2023-10-16'"
+        );
+    }
+
+    #[test]
+    fn converse_checks_roles_and_limits() {
+        let body = json!({"system": [{"text": "Be brief."}],
+            "messages": [{"role": "user", "content": [{"text": "hello there"}]}],
+            "inferenceConfig": {"maxTokens": 7, "temperature": 0.5}});
+        let validated = bedrock_converse(&body).expect("body is valid");
+        assert_eq!((validated.input_tokens, validated.max_tokens), (4, Some(7)));
+        let mut assistant_first = body.clone();
+        assistant_first["messages"] = json!([{"role": "assistant", "content": [{"text": "x"}]}]);
+        assert_eq!(
+            bedrock_converse(&assistant_first).expect_err("rejected").message,
+            CONVERSE_STARTS_WITH_USER
+        );
+        let mut bad_role = body.clone();
+        bad_role["messages"] = json!([{"role": "system", "content": [{"text": "x"}]}]);
+        assert!(
+            bedrock_converse(&bad_role)
+                .expect_err("rejected")
+                .message
+                .contains("'messages.1.member.role'")
+        );
+        let mut zero = body.clone();
+        zero["inferenceConfig"]["maxTokens"] = json!(0);
+        assert!(bedrock_converse(&zero).is_err());
+        let mut string_content = body;
+        string_content["messages"] = json!([{"role": "user", "content": "hi"}]);
+        assert!(bedrock_converse(&string_content).is_err());
+    }
+
+    #[test]
+    fn invoke_picks_the_family_and_refuses_extraneous_keys() {
+        let anthropic = json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 9,
+            "messages": [{"role": "user", "content": "hi"}]});
+        let validated = bedrock_invoke(&anthropic, "us.anthropic.claude-3-haiku-20240307-v1:0").expect("valid");
+        assert_eq!(validated.invoke_family, Some(InvokeFamily::Anthropic));
+        assert_eq!(validated.max_tokens, Some(9));
+        let mut streamed = anthropic.clone();
+        streamed["stream"] = json!(true);
+        assert_eq!(
+            bedrock_invoke(&streamed, "anthropic.claude-3-haiku-20240307-v1:0")
+                .expect_err("rejected")
+                .message,
+            "Malformed input request: #: extraneous key [stream] is not permitted, please reformat your input and try again."
+        );
+        let mut no_version = anthropic.clone();
+        no_version.as_object_mut().expect("object").remove("anthropic_version");
+        assert!(bedrock_invoke(&no_version, "anthropic.claude-3-haiku-20240307-v1:0").is_err());
+
+        let llama = json!({"prompt": "one two three", "max_gen_len": 4});
+        let validated = bedrock_invoke(&llama, "meta.llama3-8b-instruct-v1:0").expect("valid");
+        assert_eq!(validated.invoke_family, Some(InvokeFamily::Llama));
+        assert_eq!((validated.input_tokens, validated.max_tokens), (3, Some(4)));
+        assert!(
+            bedrock_invoke(
+                &json!({"prompt": "x", "max_gen_len": 5000}),
+                "meta.llama3-8b-instruct-v1:0"
+            )
+            .is_err()
+        );
+        assert!(bedrock_invoke(&json!({"inputText": "x"}), "amazon.titan-text-express-v1").is_err());
+        // An id naming no family: the body's shape decides.
+        assert_eq!(
+            bedrock_invoke(&anthropic, "replay-model").expect("valid").invoke_family,
+            Some(InvokeFamily::Anthropic)
+        );
+        assert!(bedrock_invoke(&json!({"x": 1}), "replay-model").is_err());
+    }
+
+    #[test]
+    fn gemini_refuses_unknown_fields_and_empty_contents() {
+        let body = json!({"contents": [{"role": "user", "parts": [{"text": "hello there"}]}],
+            "systemInstruction": {"parts": [{"text": "Be brief."}]},
+            "generationConfig": {"maxOutputTokens": 12, "temperature": 1.5}});
+        let validated = gemini_generate(&body).expect("valid");
+        assert_eq!((validated.input_tokens, validated.max_tokens), (4, Some(12)));
+        let mut unknown = body.clone();
+        unknown["messages"] = json!([]);
+        assert_eq!(
+            gemini_generate(&unknown).expect_err("rejected").message,
+            "Invalid JSON payload received. Unknown name \"messages\": Cannot find field."
+        );
+        assert!(gemini_generate(&json!({"contents": []})).is_err());
+        assert!(gemini_generate(&json!({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]})).is_err());
+        assert!(gemini_generate(&json!({"contents": [{"role": "user", "parts": []}]})).is_err());
     }
 }

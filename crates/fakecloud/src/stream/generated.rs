@@ -44,6 +44,9 @@ impl Plan {
             Some(Failure::FinishContentFilter { after_tokens }) => {
                 Some((after_tokens, Ending::Finish(FinishReason::ContentFilter)))
             }
+            // Only reaches a plan on routes whose cloud reports a blocked
+            // prompt inside a 200 stream; the others refused already.
+            Some(Failure::ContentFilter) => Some((0, Ending::Finish(FinishReason::PromptBlocked))),
             _ => None,
         };
         // Whichever cut comes first wins; a failure set beyond the end of the
@@ -111,10 +114,10 @@ impl GeneratedSource {
     }
 }
 
-fn frame(at: Option<Instant>, text: String, first_content: bool) -> Step {
+fn frame(at: Option<Instant>, bytes: Vec<u8>, first_content: bool) -> Step {
     Step::Send(Frame {
         at,
-        bytes: Bytes::from(text),
+        bytes: Bytes::from(bytes),
         first_content,
     })
 }
@@ -191,5 +194,9 @@ mod tests {
         let late_failure = plan("tokens=3;finish_content_filter=10", None);
         assert_eq!(late_failure.tokens.len(), 3);
         assert_eq!(late_failure.ending, Ending::Finish(FinishReason::ContentFilter));
+
+        let blocked = plan("tokens=3;fail=content_filter", Some(1));
+        assert!(blocked.tokens.is_empty());
+        assert_eq!(blocked.ending, Ending::Finish(FinishReason::PromptBlocked));
     }
 }

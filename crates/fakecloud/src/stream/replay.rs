@@ -2,12 +2,15 @@
 //!
 //! The recordings in `shared/fixtures/streams` are real cloud bodies; serving
 //! them verbatim lets the engine's decoders meet real bytes through a real
-//! HTTP stack. Without `split` a piece is one SSE event or one NDJSON line;
-//! with it, fixed-size byte pieces. Pieces follow the scenario's timing.
+//! HTTP stack. Without `split` a piece is one SSE event, one NDJSON line or
+//! one AWS event-stream frame; with it, fixed-size byte pieces. Pieces follow
+//! the scenario's timing. Bedrock recordings are binary: `.bin` files are
+//! served as they are, `.b64` files (one line of base64) decoded first.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine;
 use bytes::Bytes;
 use tokio::time::Instant;
 
@@ -44,6 +47,8 @@ pub(crate) fn find_fixtures_dir(configured: Option<&Path>) -> Option<PathBuf> {
 pub(crate) enum FixtureKind {
     ServerSentEvents,
     NewlineDelimitedJson,
+    /// AWS event-stream frames (`.bin`, or `.b64` once decoded).
+    EventStream,
     Opaque,
 }
 
@@ -53,6 +58,8 @@ impl FixtureKind {
             FixtureKind::ServerSentEvents
         } else if name.ends_with(".ndjson") {
             FixtureKind::NewlineDelimitedJson
+        } else if name.ends_with(".bin") || name.ends_with(".b64") {
+            FixtureKind::EventStream
         } else {
             FixtureKind::Opaque
         }
@@ -62,9 +69,22 @@ impl FixtureKind {
         match self {
             FixtureKind::ServerSentEvents => crate::server::headers::EVENT_STREAM,
             FixtureKind::NewlineDelimitedJson => crate::server::headers::NDJSON,
+            FixtureKind::EventStream => crate::wire::event_stream::CONTENT_TYPE,
             FixtureKind::Opaque => "application/octet-stream",
         }
     }
+}
+
+/// The bytes a fixture file stands for: `.b64` files hold one line of
+/// standard base64 of the recorded body.
+pub(crate) fn fixture_body(name: &str, file: Vec<u8>) -> Result<Vec<u8>, String> {
+    if !name.ends_with(".b64") {
+        return Ok(file);
+    }
+    let text: Vec<u8> = file.into_iter().filter(|byte| !byte.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|error| format!("`{name}` is not valid base64: {error}"))
 }
 
 /// Cuts a body into the pieces sent one at a time. Concatenated, the pieces
@@ -76,6 +96,9 @@ pub(crate) fn pieces(body: &Bytes, kind: FixtureKind, split: Option<usize>) -> V
             .map(|start| body.slice(start..(start + size).min(body.len())))
             .collect();
     }
+    if kind == FixtureKind::EventStream {
+        return frame_pieces(body);
+    }
     let mut pieces = Vec::new();
     let mut piece_start = 0;
     let mut line_start = 0;
@@ -85,7 +108,8 @@ pub(crate) fn pieces(body: &Bytes, kind: FixtureKind, split: Option<usize>) -> V
         let piece_ends = match kind {
             FixtureKind::ServerSentEvents => is_blank,
             FixtureKind::NewlineDelimitedJson => true,
-            FixtureKind::Opaque => false,
+            // Event streams are cut by frame above.
+            FixtureKind::EventStream | FixtureKind::Opaque => false,
         };
         if piece_ends {
             pieces.push(body.slice(piece_start..next));
@@ -95,6 +119,26 @@ pub(crate) fn pieces(body: &Bytes, kind: FixtureKind, split: Option<usize>) -> V
     }
     if piece_start < body.len() {
         pieces.push(body.slice(piece_start..));
+    }
+    pieces
+}
+
+/// One piece per event-stream frame, by each prelude's total length. Bytes
+/// that do not frame (a damaged recording) go out as one last piece.
+fn frame_pieces(body: &Bytes) -> Vec<Bytes> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    while let Some(prelude) = body.get(start..start + 4) {
+        let total = u32::from_be_bytes([prelude[0], prelude[1], prelude[2], prelude[3]]);
+        let end = usize::try_from(total).map_or(usize::MAX, |total| start.saturating_add(total));
+        if total < 16 || end > body.len() {
+            break;
+        }
+        pieces.push(body.slice(start..end));
+        start = end;
+    }
+    if start < body.len() {
+        pieces.push(body.slice(start..));
     }
     pieces
 }
@@ -199,6 +243,22 @@ mod tests {
         assert!(split.iter().all(|piece| piece.len() <= 5));
         assert_eq!(split.concat(), body.to_vec());
         assert_eq!(pieces(&body, FixtureKind::Opaque, None), vec![body]);
+    }
+
+    #[test]
+    fn event_stream_pieces_are_frames() {
+        let frame = |payload: &str| crate::wire::event_stream::event_frame("chunk", payload);
+        let (first, second) = (frame("{}"), frame(r#"{"a":1}"#));
+        let body = Bytes::from([first.clone(), second.clone(), b"tail".to_vec()].concat());
+        let pieces = pieces(&body, FixtureKind::EventStream, None);
+        assert_eq!(
+            pieces,
+            [Bytes::from(first), Bytes::from(second), Bytes::from_static(b"tail")]
+        );
+        assert_eq!(FixtureKind::from_name("bedrock_x.b64"), FixtureKind::EventStream);
+        assert_eq!(fixture_body("x.b64", b"aGk=\n".to_vec()), Ok(b"hi".to_vec()));
+        assert!(fixture_body("x.b64", b"not base64!".to_vec()).is_err());
+        assert_eq!(fixture_body("x.bin", b"aGk=".to_vec()), Ok(b"aGk=".to_vec()));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! production.
 
 use crate::json::JsonObject;
-use crate::wire::{EncoderContext, FinishReason, WireEncoder, named_event};
+use crate::wire::{EncoderContext, FinishReason, TextEncoder, named_event};
 
 pub(crate) struct AnthropicEncoder {
     context: EncoderContext,
@@ -27,10 +27,24 @@ mod padding {
 
 impl AnthropicEncoder {
     pub(crate) fn new(context: EncoderContext) -> Self {
+        Self::with_message_id_prefix(context, "msg_")
+    }
+
+    /// Claude on Vertex AI numbers its messages `msg_vrtx_…`.
+    pub(crate) fn with_message_id_prefix(context: EncoderContext, prefix: &str) -> Self {
         Self {
-            message_id: format!("msg_fake{}", context.id_suffix),
+            message_id: format!("{prefix}fake{}", context.id_suffix),
             context,
         }
+    }
+}
+
+/// Claude's `stop_reason`, wherever Claude is hosted.
+pub(crate) fn stop_reason(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Stop => "end_turn",
+        FinishReason::Length => "max_tokens",
+        FinishReason::ContentFilter | FinishReason::PromptBlocked => "refusal",
     }
 }
 
@@ -50,7 +64,7 @@ pub(crate) fn error_envelope(error_type: &str, message: &str, request_id: &str, 
         .finish()
 }
 
-impl WireEncoder for AnthropicEncoder {
+impl TextEncoder for AnthropicEncoder {
     fn preamble(&mut self) -> String {
         let usage = JsonObject::new()
             .value("input_tokens", self.context.input_tokens)
@@ -101,11 +115,7 @@ impl WireEncoder for AnthropicEncoder {
     }
 
     fn finish(&mut self, reason: FinishReason, output_tokens: usize) -> String {
-        let stop_reason = match reason {
-            FinishReason::Stop => "end_turn",
-            FinishReason::Length => "max_tokens",
-            FinishReason::ContentFilter => "refusal",
-        };
+        let stop_reason = stop_reason(reason);
         let block_stop = JsonObject::new()
             .value("type", "content_block_stop")
             .value("index", 0)

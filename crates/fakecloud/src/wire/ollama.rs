@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::clock::rfc3339_nanos;
 use crate::json::JsonObject;
-use crate::wire::{EncoderContext, FinishReason, WireEncoder};
+use crate::wire::{EncoderContext, FinishReason, TextEncoder};
 
 pub(crate) struct OllamaEncoder {
     context: EncoderContext,
@@ -42,7 +42,7 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl WireEncoder for OllamaEncoder {
+impl TextEncoder for OllamaEncoder {
     fn preamble(&mut self) -> String {
         String::new()
     }
@@ -57,7 +57,7 @@ impl WireEncoder for OllamaEncoder {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
             // Ollama has no output filter; a local model just stops.
-            FinishReason::ContentFilter => "stop",
+            FinishReason::ContentFilter | FinishReason::PromptBlocked => "stop",
         };
         let now = Instant::now();
         let total = now.duration_since(self.started);

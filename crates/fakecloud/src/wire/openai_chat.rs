@@ -9,7 +9,7 @@
 
 use crate::clock::unix_seconds;
 use crate::json::{JsonObject, array};
-use crate::wire::{EncoderContext, FinishReason, WireEncoder, data_event};
+use crate::wire::{EncoderContext, FinishReason, TextEncoder, data_event};
 
 /// Which cloud's dialect of the format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,7 +168,7 @@ impl ChatEncoder {
     }
 }
 
-impl WireEncoder for ChatEncoder {
+impl TextEncoder for ChatEncoder {
     fn preamble(&mut self) -> String {
         let role_delta = JsonObject::new()
             .value("role", "assistant")
@@ -214,7 +214,7 @@ impl WireEncoder for ChatEncoder {
         let (finish_reason, filter) = match reason {
             FinishReason::Stop => ("stop", AzureFilter::Safe),
             FinishReason::Length => ("length", AzureFilter::Safe),
-            FinishReason::ContentFilter => ("content_filter", AzureFilter::Filtered),
+            FinishReason::ContentFilter | FinishReason::PromptBlocked => ("content_filter", AzureFilter::Filtered),
         };
         let mut events = self.chunk("{}", Some(finish_reason), filter);
         if self.include_usage {

@@ -8,7 +8,7 @@
 
 use crate::clock::unix_seconds;
 use crate::json::{JsonObject, array};
-use crate::wire::{EncoderContext, FinishReason, WireEncoder, named_event};
+use crate::wire::{EncoderContext, FinishReason, TextEncoder, named_event};
 
 /// Request fields the real service echoes back in its response object.
 #[derive(Clone, Debug, Default)]
@@ -210,7 +210,7 @@ impl ResponsesEncoder {
     }
 }
 
-impl WireEncoder for ResponsesEncoder {
+impl TextEncoder for ResponsesEncoder {
     fn preamble(&mut self) -> String {
         let response = self.response_object(&Stage::InProgress);
         let mut events = self.event("response.created", |object| object.raw("response", &response));
@@ -246,7 +246,7 @@ impl WireEncoder for ResponsesEncoder {
                     usage,
                 },
             ),
-            FinishReason::ContentFilter => (
+            FinishReason::ContentFilter | FinishReason::PromptBlocked => (
                 "incomplete",
                 "response.incomplete",
                 Stage::Incomplete {
