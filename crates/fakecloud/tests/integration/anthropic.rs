@@ -30,24 +30,7 @@ async fn streams_the_full_event_sequence() {
     assert!(reply.header("request-id").starts_with("req_"));
     assert!(!reply.header("anthropic-ratelimit-requests-reset").is_empty());
     let events = sse_events(reply.text());
-    let names: Vec<&str> = events
-        .iter()
-        .map(|event| event.name.as_deref().expect("named"))
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "message_start",
-            "content_block_start",
-            "ping",
-            "content_block_delta",
-            "content_block_delta",
-            "content_block_delta",
-            "content_block_stop",
-            "message_delta",
-            "message_stop",
-        ]
-    );
+    assert_eq!(event_names(&events), anthropic_event_names(3));
     for event in &events {
         assert_eq!(event.json()["type"], event.name.as_deref().expect("named"));
     }

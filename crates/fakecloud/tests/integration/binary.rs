@@ -95,3 +95,28 @@ async fn binary_prints_its_address_and_serves_scenarios() {
         assert!(exit.success(), "{exit:?}");
     }
 }
+
+#[test]
+fn help_lists_every_route_and_the_aws_credentials() {
+    let output = Command::new(env!("CARGO_BIN_EXE_fakecloud"))
+        .arg("--help")
+        .output()
+        .expect("binary runs");
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).expect("UTF-8");
+    for expected in [
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/api/chat",
+        "/model/{modelId}/converse-stream",
+        "/model/{modelId}/invoke-with-response-stream",
+        "/v1beta/models/{model}:streamGenerateContent?alt=sse",
+        "publishers/google/models/{model}:streamGenerateContent?alt=sse",
+        "publishers/anthropic/models/{model}:streamRawPredict",
+        fakecloud::FAKE_AWS_ACCESS_KEY_ID,
+        fakecloud::FAKE_AWS_SECRET_ACCESS_KEY,
+        "--aws-secret-access-key",
+    ] {
+        assert!(help.contains(expected), "--help lacks {expected}:\n{help}");
+    }
+}

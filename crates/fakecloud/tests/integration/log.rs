@@ -69,14 +69,7 @@ async fn request_ids_match_response_headers() {
 async fn http_endpoints_list_requests_and_report_health() {
     let cloud = start().await;
     post(&cloud, "/api/chat", NO_HEADERS, &ollama_body("llama3")).await;
-    let listed: Value = client()
-        .get(format!("{}/_fakecloud/requests", cloud.base_url()))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let listed = listed_requests(&cloud).await;
     let listed = listed.as_array().expect("array");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["provider"], "ollama");
@@ -123,4 +116,92 @@ async fn a_client_that_walks_away_leaves_the_record_incomplete() {
     let record = &cloud.requests()[0];
     assert!(!record.completed);
     assert_eq!(record.status, 200);
+}
+
+#[tokio::test]
+async fn bedrock_gemini_and_vertex_are_logged_with_their_auth_outcome() {
+    let cloud = start().await;
+    post_bedrock(
+        &cloud,
+        "/model/us.amazon.nova-micro-v1%3A0/converse-stream",
+        &converse_body(),
+    )
+    .await;
+    let wrong = AwsSigner {
+        secret_access_key: "wrong".to_owned(),
+        region: "eu-west-1",
+        ..AwsSigner::default()
+    };
+    let body = converse_body().to_string().into_bytes();
+    post_bedrock_signed(
+        &cloud,
+        "/model/us.amazon.nova-micro-v1%3A0/converse-stream",
+        &wrong,
+        &body,
+        body.clone(),
+    )
+    .await;
+    post(
+        &cloud,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        &[("x-goog-api-key", "nope")],
+        &gemini_body("hi"),
+    )
+    .await;
+    post(
+        &cloud,
+        "/v1/projects/p/locations/global/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+        VERTEX,
+        &gemini_body("hi"),
+    )
+    .await;
+
+    let listed = listed_requests(&cloud).await;
+    let summary: Vec<Value> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|record| {
+            json!([
+                record["provider"],
+                record["model"],
+                record["status"],
+                record["authenticated"],
+                record["credential"]
+            ])
+        })
+        .collect();
+    let date = listed[0]["credential"]
+        .as_str()
+        .and_then(|credential| credential.split('/').nth(1))
+        .expect("a credential scope")
+        .to_owned();
+    assert_eq!(
+        summary,
+        [
+            json!([
+                "bedrock",
+                "us.amazon.nova-micro-v1:0",
+                200,
+                true,
+                format!("sigv4 AKIDFAKECLOUDTEST001/{date}/us-east-1/bedrock/aws4_request")
+            ]),
+            json!([
+                "bedrock",
+                "us.amazon.nova-micro-v1:0",
+                403,
+                false,
+                format!("sigv4 AKIDFAKECLOUDTEST001/{date}/eu-west-1/bedrock/aws4_request")
+            ]),
+            json!(["gemini", "gemini-2.5-flash", 400, false, "x-goog-api-key"]),
+            json!(["vertex", "gemini-2.5-pro", 200, true, "bearer"]),
+        ]
+    );
+    assert_eq!(listed[0]["path"], "/model/us.amazon.nova-micro-v1%3A0/converse-stream");
+    assert_eq!(listed[0]["body"], converse_body());
+    // Routes that take a plain key say where it came from too.
+    post(&cloud, "/v1/chat/completions", OPENAI, &chat_body("m")).await;
+    let openai = cloud.requests().pop().expect("a record");
+    assert!(openai.authenticated);
+    assert_eq!(openai.credential.as_deref(), Some("bearer"));
 }

@@ -65,6 +65,109 @@ async fn replays_are_byte_identical_whole_and_split() {
     }
 }
 
+/// Every Bedrock and Gemini recording, with the route it was recorded on.
+const CLOUD_RECORDINGS: &[&str] = &[
+    "bedrock_converse_stream_nova.bin",
+    "bedrock_converse_stream_llama.bin",
+    "bedrock_converse_stream_guardrail.bin",
+    "bedrock_converse_stream_tool_use.bin",
+    "bedrock_invoke_stream_claude3.bin",
+    "bedrock_exception_modelStreamError.bin",
+    "bedrock_converse_stream_nova.b64",
+    "bedrock_converse_stream_llama.b64",
+    "bedrock_converse_stream_guardrail.b64",
+    "bedrock_converse_stream_tool_use.b64",
+    "bedrock_invoke_stream_claude3.b64",
+    "bedrock_exception_modelStreamError.b64",
+    "gemini_aistudio_crlf.sse",
+    "gemini_aistudio_cumulative_usage.sse",
+    "gemini_aistudio_function_call.sse",
+    "gemini_vertex_thinking.sse",
+];
+
+/// Sends a replay request for `name` on its cloud's route; the model id
+/// carries the spec.
+async fn replay_on_its_route(cloud: &fakecloud::FakeCloud, name: &str, spec: &str) -> Reply {
+    let encoded = spec.replace('=', "%3D").replace(';', "%3B");
+    if name.starts_with("bedrock_invoke") {
+        let path = format!("/model/anthropic.claude-3-sonnet-20240229-v1%3A0~{encoded}/invoke-with-response-stream");
+        post_bedrock(cloud, &path, &bedrock_anthropic_body(100)).await
+    } else if name.starts_with("bedrock") {
+        let path = format!("/model/us.amazon.nova-micro-v1%3A0~{encoded}/converse-stream");
+        post_bedrock(cloud, &path, &converse_body()).await
+    } else if name.starts_with("gemini_vertex") {
+        let path = format!(
+            "/v1/projects/p/locations/global/publishers/google/models/gemini-3-flash-preview~{encoded}:streamGenerateContent?alt=sse"
+        );
+        post(cloud, &path, VERTEX, &gemini_body("hi")).await
+    } else {
+        let path = format!("/v1beta/models/gemini-2.5-flash~{encoded}:streamGenerateContent?alt=sse");
+        post(cloud, &path, GEMINI, &gemini_body("hi")).await
+    }
+}
+
+#[tokio::test]
+async fn bedrock_and_gemini_recordings_replay_byte_exact_whole_and_split() {
+    let cloud = start().await;
+    for name in CLOUD_RECORDINGS {
+        // A `.b64` recording stands for the bytes of its `.bin` twin.
+        let expected = fixture(&name.replace(".b64", ".bin"));
+        for spec in [
+            format!("replay={name}"),
+            format!("replay={name};split=1"),
+            format!("replay={name};split=7"),
+            format!("replay={name};split=13"),
+        ] {
+            let reply = replay_on_its_route(&cloud, name, &spec).await;
+            assert_eq!(reply.status, 200, "{spec}: {}", String::from_utf8_lossy(&reply.body));
+            assert!(reply.body == expected, "{spec}: replay differs from the recording");
+            let content_type = reply.header("content-type");
+            if name.starts_with("bedrock") {
+                assert_eq!(content_type, "application/vnd.amazon.eventstream", "{spec}");
+                // The recording decodes frame by frame with valid CRCs.
+                assert!(!aws_frames(&reply.body).is_empty());
+            } else {
+                assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+            }
+        }
+    }
+    assert!(cloud.requests().iter().all(|record| record.authenticated));
+}
+
+#[tokio::test]
+async fn bedrock_replays_go_out_one_frame_at_a_time() {
+    let cloud = start().await;
+    // The guardrail recording has 5 frames: 4 gaps of 40 ms.
+    let reply = replay_on_its_route(
+        &cloud,
+        "bedrock_converse_stream_guardrail.bin",
+        "replay=bedrock_converse_stream_guardrail.bin;gap_ms=40",
+    )
+    .await;
+    assert_eq!(reply.body, fixture("bedrock_converse_stream_guardrail.bin"));
+    assert!(reply.elapsed >= Duration::from_millis(160), "{:?}", reply.elapsed);
+    assert!(reply.elapsed < Duration::from_millis(1000), "{:?}", reply.elapsed);
+}
+
+#[tokio::test]
+async fn bedrock_replays_still_check_the_signature() {
+    let cloud = start().await;
+    let signer = AwsSigner {
+        secret_access_key: "wrong".to_owned(),
+        ..AwsSigner::default()
+    };
+    let body = converse_body().to_string().into_bytes();
+    let reply = post_bedrock_signed(
+        &cloud,
+        "/model/m~replay%3Dbedrock_converse_stream_nova.bin/converse-stream",
+        &signer,
+        &body,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+}
+
 #[tokio::test]
 async fn replay_pacing_uses_the_gap_between_events() {
     let cloud = start().await;
