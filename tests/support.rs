@@ -20,6 +20,16 @@ pub fn expected() -> Value {
     serde_json::from_str(&text).expect("valid json")
 }
 
+/// A recording's body. Binary event streams are listed in `expected.json` by their `.b64` copy
+/// (whose size it records); the raw bytes are the `.bin` beside it.
+pub fn recording_body(name: &str) -> Vec<u8> {
+    let file = match name.strip_suffix(".b64") {
+        Some(stem) => format!("{stem}.bin"),
+        None => name.to_owned(),
+    };
+    std::fs::read(fixtures_dir().join(&file)).unwrap_or_else(|error| panic!("{file}: {error}"))
+}
+
 /// How a recording is served and read: which cloud's endpoint and which API.
 pub fn target_for_recording(name: &str, base_url: &str, model: &str) -> Option<Target> {
     let (provider, api) =
@@ -33,6 +43,11 @@ pub fn target_for_recording(name: &str, base_url: &str, model: &str) -> Option<T
             (ProviderKind::Anthropic, None)
         } else if name.starts_with("ollama_api") {
             (ProviderKind::Ollama, None)
+        } else if name.starts_with("bedrock_invoke") {
+            (ProviderKind::Bedrock, Some(Api::Invoke))
+        } else if name.starts_with("bedrock_") {
+            // ConverseStream, and the exception frame (which can end any Bedrock stream).
+            (ProviderKind::Bedrock, Some(Api::Converse))
         } else {
             return None;
         };
@@ -46,6 +61,14 @@ pub fn target_for_recording(name: &str, base_url: &str, model: &str) -> Option<T
         // One Azure recording goes through the classic deployments path, the other through v1.
         target.deployment = Some(model.to_owned());
         target.api_version = Some("2024-10-21".to_owned());
+    }
+    if provider == ProviderKind::Bedrock {
+        target.region = Some("us-east-1".to_owned());
+        if api == Some(Api::Invoke) {
+            // As recorded: Claude 3 Sonnet's native body. A fakecloud spec after `~` is kept.
+            let spec = model.find('~').map_or("", |index| &model[index..]);
+            target.model = format!("anthropic.claude-3-sonnet-20240229-v1:0{spec}");
+        }
     }
     Some(target)
 }
@@ -128,6 +151,9 @@ pub struct Observed {
     pub tool_calls: Vec<ToolCall>,
     pub error: Option<ProviderError>,
     pub complete: bool,
+    /// The cloud's own timing (Bedrock's `latencyMs`, or `invocationLatency`/`firstByteLatency`).
+    pub server_latency_ms: Option<f64>,
+    pub server_first_byte_ms: Option<f64>,
 }
 
 impl From<&ResponseRecord> for Observed {
@@ -141,6 +167,8 @@ impl From<&ResponseRecord> for Observed {
             tool_calls: response.tool_calls.clone(),
             error: response.error.clone(),
             complete: response.complete,
+            server_latency_ms: response.metrics.server_latency_ms,
+            server_first_byte_ms: response.metrics.server_first_byte_ms,
         }
     }
 }
@@ -156,6 +184,8 @@ impl From<&Accumulator> for Observed {
             tool_calls: accumulator.tool_calls(),
             error: accumulator.error.clone(),
             complete: accumulator.is_complete(),
+            server_latency_ms: accumulator.metrics(std::time::Duration::ZERO).server_latency_ms,
+            server_first_byte_ms: accumulator.metrics(std::time::Duration::ZERO).server_first_byte_ms,
         }
     }
 }
@@ -163,6 +193,13 @@ impl From<&Accumulator> for Observed {
 /// Checks a response against a recording's entry in `expected.json`: text, reasoning, usage,
 /// tool calls and finish reason in each recording's own vocabulary, and errors.
 pub fn check_against_expected(name: &str, want: &Value, got: &Observed) {
+    // Bedrock invoke recordings describe the model's own stream, decoded from the chunks, apart.
+    let invoke = want.get("invoke_anthropic").map(|inner| {
+        let mut inner = inner.clone();
+        inner["exceptions"] = want["exceptions"].clone();
+        inner
+    });
+    let want = invoke.as_ref().unwrap_or(want);
     assert_eq!(got.text, want["text"].as_str().expect("text"), "{name}: text");
     let reasoning = want
         .get("reasoning")
@@ -185,10 +222,40 @@ pub fn check_against_expected(name: &str, want: &Value, got: &Observed) {
         );
     } else {
         let raw = usage.map(|usage| &usage.raw).filter(|raw| !raw.is_null());
-        match &want["usage"] {
-            Value::Null => assert_eq!(raw, None, "{name}: no usage expected"),
-            expected => assert_eq!(raw, Some(expected), "{name}: usage"),
+        let mut expected = want["usage"].clone();
+        // Bedrock's invocation metrics ride beside the model's usage: counts and timings.
+        if let Some(metrics) = expected
+            .as_object_mut()
+            .and_then(|usage| usage.remove("bedrock_invocationMetrics"))
+        {
+            assert_eq!(
+                usage.and_then(|usage| usage.input_tokens),
+                metrics["inputTokenCount"].as_u64(),
+                "{name}: invocation input tokens"
+            );
+            assert_eq!(
+                usage.and_then(|usage| usage.output_tokens),
+                metrics["outputTokenCount"].as_u64(),
+                "{name}: invocation output tokens"
+            );
+            assert_eq!(
+                got.server_latency_ms,
+                metrics["invocationLatency"].as_f64(),
+                "{name}: invocation latency"
+            );
+            assert_eq!(
+                got.server_first_byte_ms,
+                metrics["firstByteLatency"].as_f64(),
+                "{name}: first byte latency"
+            );
         }
+        match expected {
+            Value::Null => assert_eq!(raw, None, "{name}: no usage expected"),
+            expected => assert_eq!(raw, Some(&expected), "{name}: usage"),
+        }
+    }
+    if let Some(latency) = want.get("metrics").and_then(|metrics| metrics.get("latencyMs")) {
+        assert_eq!(got.server_latency_ms, latency.as_f64(), "{name}: Bedrock latencyMs");
     }
     let raw_reason = got.raw_finish_reason.as_deref();
     for field in ["finish_reason", "stop_reason", "done_reason"] {
@@ -236,13 +303,26 @@ pub fn check_against_expected(name: &str, want: &Value, got: &Observed) {
         .get("errors")
         .and_then(Value::as_array)
         .is_some_and(|errors| !errors.is_empty())
-        || want.get("final_status").and_then(Value::as_str) == Some("failed");
+        || want.get("final_status").and_then(Value::as_str) == Some("failed")
+        || want
+            .get("exceptions")
+            .and_then(Value::as_array)
+            .is_some_and(|exceptions| !exceptions.is_empty());
     if failed {
         let error = got
             .error
             .as_ref()
             .unwrap_or_else(|| panic!("{name}: an error is expected"));
         assert!(!error.message.is_empty(), "{name}: error message");
+        if let Some(exception) = want.pointer("/exceptions/0/0").and_then(Value::as_str) {
+            // Bedrock exceptions: the error names the exception and carries its message.
+            assert_eq!(error.code.as_deref(), Some(exception), "{name}: exception code");
+            let message = want
+                .pointer("/exceptions/0/1/message")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            assert!(error.message.contains(message), "{name}: {}", error.message);
+        }
         if let Some(target) = &got.target {
             assert_eq!(&error.target, target, "{name}: the error names its target");
         }

@@ -4,7 +4,7 @@
 // links (or text). The raw view does not come here at all; it only ever creates text nodes.
 
 import DOMPurify from 'dompurify';
-import { Marked, type Tokens } from 'marked';
+import { Marked, type Links, type Token, type Tokens, type TokensList } from 'marked';
 
 const ALLOWED_TAGS = [
   'p', 'br', 'hr', 'strong', 'em', 'del', 'code', 'pre', 'blockquote',
@@ -59,8 +59,21 @@ function installHooks(): void {
 
 /** Markdown to a sanitized fragment, ready to put into the page. */
 export function renderMarkdown(source: string): DocumentFragment {
+  const tokens = lexMarkdown(source);
+  return renderBlocks(tokens, tokens.links);
+}
+
+/** The top-level blocks of `source` (each keeps its `raw` text), for incremental rendering. */
+export function lexMarkdown(source: string): TokensList {
+  return marked.lexer(source);
+}
+
+/** Some top-level blocks of a lexed document, rendered and sanitized. `links` are the
+ * document's reference definitions, so `[text][ref]` works in any block. */
+export function renderBlocks(blocks: Token[], links: Links): DocumentFragment {
   installHooks();
-  const html = marked.parse(source, { async: false });
+  const list = Object.assign([...blocks], { links }) as TokensList;
+  const html = marked.parser(list);
   return DOMPurify.sanitize(html, {
     ALLOWED_TAGS,
     ALLOWED_ATTR: ['href'],

@@ -23,7 +23,7 @@ import type {
 } from './types';
 
 /** Mock settings from the page's query, for the visual check and the UI benchmark:
- * `?mock&tps=200&panes=16&latency=0.5`. */
+ * `?mock&tps=200&panes=16&tokens=2000&latency=0.5`. */
 export function mockOptionsFromQuery(search: string): MockOptions {
   const query = new URLSearchParams(search);
   const number = (name: string): number | undefined => {
@@ -34,9 +34,11 @@ export function mockOptionsFromQuery(search: string): MockOptions {
   const tokensPerSecond = number('tps');
   const latencyScale = number('latency');
   const demoTargets = number('panes');
+  const answerTokens = number('tokens');
   if (tokensPerSecond !== undefined) options.tokensPerSecond = tokensPerSecond;
   if (latencyScale !== undefined) options.latencyScale = latencyScale;
   if (demoTargets !== undefined) options.demoTargets = Math.round(demoTargets);
+  if (answerTokens !== undefined) options.answerTokens = Math.round(answerTokens);
   return options;
 }
 
@@ -53,6 +55,8 @@ export interface MockOptions {
   /** How many simulated targets `startDemo` adds (default: the 9 scripted ones; more are
    * numbered copies, fewer are the first ones). */
   demoTargets?: number;
+  /** Makes every answer at least this many tokens long by repeating it (long-run benchmarks). */
+  answerTokens?: number;
   /** Monotonic milliseconds. */
   now?: () => number;
 }
@@ -90,6 +94,14 @@ function newRunId(): RunId {
   const time = Date.now().toString(16).padStart(12, '0');
   const random = Array.from({ length: 20 }, () => Math.floor(Math.random() * 16).toString(16)).join('');
   return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(0, 3)}-${'89ab'[Math.floor(Math.random() * 4)]}${random.slice(3, 6)}-${random.slice(6, 18)}`;
+}
+
+function repeatToLength(tokens: string[], length: number): string[] {
+  const repeated = [...tokens];
+  while (repeated.length < length && tokens.length > 0) {
+    repeated.push('\n\n', ...tokens);
+  }
+  return repeated;
 }
 
 function emptyUsage(): Usage {
@@ -439,7 +451,7 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
         responses: runTargets.map((target, index) => {
           const behaviour = behaviourOf(target);
           const firstTokenAt = startedAt + behaviour.firstTokenMs * latencyScale * (0.85 + Math.random() * 0.3);
-          const allTokens = tokenize(behaviour.answer);
+          const allTokens = repeatToLength(tokenize(behaviour.answer), options.answerTokens ?? 0);
           return {
             key: { prompt_index: 0, target_index: index, repeat_index: 0 },
             target,

@@ -86,12 +86,32 @@ export const PROVIDER_FIELDS: Record<ProviderKind, readonly FieldSpec[]> = {
   ],
 };
 
+/** The environment variable a provider's key comes from when a target names none
+ * (`ProviderKind::default_key_variable`). Bedrock and Vertex fall back to their cloud's chain. */
+export const DEFAULT_KEY_VARIABLES: Record<ProviderKind, string | undefined> = {
+  openai: 'OPENAI_API_KEY',
+  azure: 'AZURE_OPENAI_API_KEY',
+  anthropic: 'ANTHROPIC_API_KEY',
+  gemini: 'GEMINI_API_KEY',
+  bedrock: 'AWS_BEARER_TOKEN_BEDROCK',
+  vertex: 'GOOGLE_OAUTH_ACCESS_TOKEN',
+  ollama: undefined,
+};
+
 /** Fields every provider has. */
-export const COMMON_FIELDS: readonly FieldSpec[] = [
-  { field: 'key', label: 'Keychain entry', placeholder: 'e.g. openai-prod', hint: 'the name of a key set below; looked up first' },
-  { field: 'api_key_ref', label: 'Key variable', placeholder: 'env:OPENAI_API_KEY', hint: 'env:VARIABLE, used when no keychain entry is set' },
-  { field: 'label', label: 'Label', placeholder: 'shown next to the name' },
-];
+function commonFields(provider: ProviderKind): readonly FieldSpec[] {
+  const variable = DEFAULT_KEY_VARIABLES[provider];
+  return [
+    { field: 'key', label: 'Keychain entry', placeholder: 'none', hint: 'the name of a key set in the keychain; looked up first' },
+    {
+      field: 'api_key_ref',
+      label: 'Key variable',
+      placeholder: variable ? `default: env:${variable}` : 'none needed',
+      hint: 'env:VARIABLE, used when no keychain entry is set',
+    },
+    { field: 'label', label: 'Label', placeholder: 'none', hint: 'shown next to the name' },
+  ];
+}
 
 export const TIMEOUT_FIELDS: readonly FieldSpec[] = [
   { field: 'connect_ms', label: 'Connect', placeholder: '10000' },
@@ -151,7 +171,7 @@ export function draftFromTarget(target: Target): TargetDraft {
 
 /** The fields the form shows for `provider`. */
 export function fieldsFor(provider: ProviderKind): readonly FieldSpec[] {
-  return [{ field: 'name', label: 'Name', placeholder: 'gpt-openai', required: true }, ...PROVIDER_FIELDS[provider], ...COMMON_FIELDS];
+  return [{ field: 'name', label: 'Name', placeholder: 'unique, e.g. gpt-openai', required: true }, ...PROVIDER_FIELDS[provider], ...commonFields(provider)];
 }
 
 /** The target a draft describes (only the fields its provider shows), with the engine's
