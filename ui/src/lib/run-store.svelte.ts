@@ -104,8 +104,6 @@ export class Pane {
   finishReason = $state<string | null>(null);
   reasoningChars = $state(0);
   textLength = $state(0);
-  /** Bumped whenever drawn text changes (the Markdown view re-renders on it). */
-  textVersion = $state(0);
   record = $state.raw<ResponseRecord | null>(null);
 
   /** Frames in which this pane was drawn (tests and the benchmark read it). */
@@ -231,7 +229,6 @@ export class Pane {
       for (const sink of this.#sinks) {
         sink.reset(record.text);
       }
-      this.textVersion += 1;
     } else if (this.#drawnChunks < this.#chunks.length) {
       const added = this.#chunks.slice(this.#drawnChunks).join('');
       this.#drawnChunks = this.#chunks.length;
@@ -239,7 +236,6 @@ export class Pane {
       for (const sink of this.#sinks) {
         sink.append(added);
       }
-      this.textVersion += 1;
       if (this.#drawnChunks > COMPACT_CHUNKS) {
         this.#compactDrawn();
       }
