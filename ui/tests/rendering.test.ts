@@ -206,6 +206,25 @@ describe('Pane', () => {
     expectTextOnly(output);
   });
 
+  it('lists tool calls and the parameters the target could not take', () => {
+    const scheduler = new ManualScheduler();
+    const store = new RunStore({ scheduler });
+    const handle = store.begin();
+    handle({ kind: 'started', run_id: 'r', targets: [target('tools')] });
+    render(Pane, { pane: store.panes[0]! });
+    handle({
+      kind: 'response',
+      response: record(0, 'tools', {
+        tool_calls: [{ index: 0, id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' }],
+        unsupported_parameters: ['seed', 'top_p'],
+      }),
+    });
+    scheduler.frame();
+    const extras = screen.getByTestId('pane-extras-tools').textContent ?? '';
+    expect(extras).toContain('tool call get_weather({"city":"Oslo"})');
+    expect(extras).toContain('not sent: seed, top_p');
+  });
+
   it('shows its header, metrics and final status', async () => {
     paneWith('Hello');
     const pane = screen.getByTestId('pane-evil');

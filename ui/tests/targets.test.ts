@@ -136,7 +136,9 @@ describe('Targets view', () => {
     const { backend } = await openTargets([{ name: 'old', provider: 'ollama', model: 'llama3.3' }]);
     await fireEvent.click(await screen.findByTestId('target-row-old'));
     expect((screen.getByTestId('target-field-model') as HTMLInputElement).value).toBe('llama3.3');
+    expect(screen.queryByTestId('target-unsaved')).toBeNull();
     await type('target-field-name', 'new');
+    expect(screen.getByTestId('target-unsaved')).toBeTruthy();
     await type('target-field-base_url', 'http://127.0.0.1:11434');
     await fireEvent.click(screen.getByTestId('target-save'));
     await screen.findByTestId('target-row-new');

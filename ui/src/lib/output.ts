@@ -289,11 +289,13 @@ export function paneOutput(element: HTMLElement, parameters: OutputParameters): 
   };
 }
 
-/** Copies text to the clipboard, falling back to a hidden textarea where the API is missing. */
+/** Copies text to the clipboard, falling back to a hidden textarea where the API is missing or refused. */
 export async function copyText(text: string): Promise<void> {
-  if (navigator.clipboard?.writeText) {
+  try {
     await navigator.clipboard.writeText(text);
     return;
+  } catch {
+    // No clipboard API, or the webview refused it: the old way still works there.
   }
   const area = document.createElement('textarea');
   area.value = text;
