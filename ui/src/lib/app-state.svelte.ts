@@ -11,6 +11,9 @@ import type { RunSummary, StoredRun, Target } from './types';
 
 export type View = 'compare' | 'targets' | 'history';
 
+/** The prompt the first-launch demo fills in (the one `modelbench demo` asks). */
+export const DEMO_PROMPT = 'In two sentences: why would a team run the same model on more than one cloud?';
+
 export class AppState {
   readonly backend: Backend;
   view = $state<View>('compare');
@@ -83,7 +86,7 @@ export class AppState {
         this.selected.add(target.name);
       }
       if (this.prompt.trim() === '') {
-        this.prompt = 'In two sentences: why would a team run the same model on more than one cloud?';
+        this.prompt = DEMO_PROMPT;
       }
       this.view = 'compare';
     } catch (error) {

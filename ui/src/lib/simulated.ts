@@ -4,8 +4,6 @@
 
 import type { ErrorKind, ProviderKind, Target } from './types';
 
-export const DEMO_PROMPT = 'In two sentences: why would a team run the same model on more than one cloud?';
-
 const GPT_ANSWER =
   'Running the same model on several clouds lets a team pick the **region, price and latency** that suit each workload, and keeps a second provider ready when one has an outage or a quota limit.\n\nIt also turns procurement into a measured choice: the same prompts, the same model, and numbers that show where it answers fastest and cheapest.';
 const CLAUDE_ANSWER =
