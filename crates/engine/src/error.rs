@@ -146,6 +146,15 @@ impl ErrorKind {
                 "server_error" | "api_error" | "internal_error" | "service_unavailable" => {
                     return Self::Server;
                 }
+                // google.rpc.Code names (Gemini, Vertex): the status string of their errors.
+                // A spent RESOURCE_EXHAUSTED quota is told apart from its details, by the provider.
+                "resource_exhausted" => return Self::RateLimited,
+                "unauthenticated" | "permission_denied" => return Self::Auth,
+                "invalid_argument" | "not_found" | "failed_precondition" | "out_of_range" => {
+                    return Self::Validation;
+                }
+                "unavailable" | "internal" | "unknown" | "data_loss" => return Self::Server,
+                "deadline_exceeded" => return Self::Timeout,
                 _ => {}
             }
         }

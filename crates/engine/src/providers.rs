@@ -289,12 +289,16 @@ pub fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
 
 /// Classifies a non-2xx HTTP response from any cloud. Understands OpenAI/Azure
 /// (`{"error":{"message","type","code"}}`), Anthropic (`{"type":"error","error":{"type","message"}}`),
-/// Ollama (`{"error":"..."}`) and anything else as plain text.
+/// Ollama (`{"error":"..."}`), Google's google.rpc.Status (`{"error":{"code","status","message",
+/// "details"}}`, or a one-element array of it) and anything else as plain text.
 pub fn error_from_response(provider: ProviderKind, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {
-    let (code, message) = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => error_fields(&json),
-        Err(_) => (None, None),
+    let json = match serde_json::from_slice::<serde_json::Value>(body) {
+        // Google's streaming methods wrap the error in an array.
+        Ok(serde_json::Value::Array(items)) => items.into_iter().next(),
+        Ok(json) => Some(json),
+        Err(_) => None,
     };
+    let (code, message) = json.as_ref().map_or((None, None), error_fields);
     // AWS names the error in a header; Bedrock's body is only `{"message": …}`.
     let code = code.or_else(|| bedrock::error_type(headers));
     let message = message.unwrap_or_else(|| {
@@ -308,6 +312,9 @@ pub fn error_from_response(provider: ProviderKind, status: u16, headers: &Header
     });
     let mut error = ProviderError::from_cloud(provider.as_str(), Some(status), code, message);
     error.retry_after_ms = retry_after_ms(headers);
+    if let Some(json) = &json {
+        gemini::refine_rpc_status(&mut error, json);
+    }
     error
 }
 
@@ -324,11 +331,12 @@ pub(crate) fn error_fields(json: &serde_json::Value) -> (Option<String>, Option<
         .and_then(|innererror| innererror.get("code"))
         .and_then(serde_json::Value::as_str);
     // A textual `code` is the most specific (`insufficient_quota`); Azure's numeric codes ("401")
-    // and OpenRouter's numbers say less than the `type`.
+    // and OpenRouter's numbers say less than the `type`, Google's less than its `status`.
     let code = text(inner.get("code"))
         .filter(|code| !code.chars().all(|character| character.is_ascii_digit()))
         .or_else(|| text(inner.get("type")))
         .or_else(|| inner_code.map(str::to_owned))
+        .or_else(|| text(inner.get("status")))
         .or_else(|| {
             inner
                 .get("code")
@@ -365,6 +373,7 @@ pub(crate) fn stream_error(provider: &str, json: &serde_json::Value) -> StreamEv
         error.kind = kind;
         error.retryable = kind.is_retryable();
     }
+    gemini::refine_rpc_status(&mut error, json);
     StreamEvent::Error(error)
 }
 

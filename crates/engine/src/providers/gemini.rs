@@ -1,11 +1,24 @@
-//! Gemini `streamGenerateContent?alt=sse`, on AI Studio and Vertex.
-//! (Skeleton: being filled in.)
+//! Gemini `streamGenerateContent?alt=sse`, as served by AI Studio and by Vertex AI.
+//!
+//! Each SSE event is a whole `GenerateContentResponse`; there is no `[DONE]`, so a body that ends
+//! without a `finishReason` was cut. Text, thoughts and function calls are parts of the first
+//! candidate; function calls arrive whole. `usageMetadata` rides on every chunk and is cumulative,
+//! so each change is reported and the last one wins. A prompt the safety filters block has
+//! `promptFeedback.blockReason` and no candidates. Errors, inside the stream and in HTTP bodies,
+//! are google.rpc.Status objects; [`refine_rpc_status`] reads the details other clouds lack
+//! (retry delay, spent quota, invalid API key).
+//!
+//! Left out: more than one candidate (ModelBench never asks for them), thought signatures (only
+//! needed to replay a conversation) and code-execution parts.
 
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
-use super::{Capabilities, SseProtocol, protocol_error};
-use crate::event::{ResponseMeta, StreamEvent};
-use crate::request::{Parameters, Prompt};
+use super::openai_chat::preview;
+use super::{Capabilities, SseProtocol, StartGate, count, protocol_error, stream_error, truncated};
+use crate::error::{ErrorKind, ProviderError};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::request::{Parameters, Prompt, Role};
 use crate::sse::SseEvent;
 
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -17,24 +30,471 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     seed: true,
 };
 
-pub fn request_body(_prompt: &Prompt, _parameters: &Parameters) -> Value {
-    json!({})
+/// The body for both AI Studio and Vertex; the model is named in the URL.
+pub fn request_body(prompt: &Prompt, parameters: &Parameters) -> Value {
+    let contents: Vec<Value> = prompt
+        .messages
+        .iter()
+        .map(|message| {
+            let role = match message.role {
+                Role::User => "user",
+                Role::Assistant => "model",
+            };
+            json!({"role": role, "parts": [{"text": message.content}]})
+        })
+        .collect();
+    let mut body = Map::new();
+    body.insert("contents".into(), Value::Array(contents));
+    if let Some(system) = &prompt.system {
+        body.insert("systemInstruction".into(), json!({"parts": [{"text": system}]}));
+    }
+    let mut config = Map::new();
+    if let Some(temperature) = parameters.temperature {
+        config.insert("temperature".into(), json!(temperature));
+    }
+    if let Some(max) = parameters.max_output_tokens {
+        config.insert("maxOutputTokens".into(), json!(max));
+    }
+    if let Some(top_p) = parameters.top_p {
+        config.insert("topP".into(), json!(top_p));
+    }
+    if !parameters.stop_sequences.is_empty() {
+        config.insert("stopSequences".into(), json!(parameters.stop_sequences));
+    }
+    if let Some(seed) = parameters.seed {
+        config.insert("seed".into(), json!(seed));
+    }
+    if !config.is_empty() {
+        body.insert("generationConfig".into(), Value::Object(config));
+    }
+    Value::Object(body)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Chunk {
+    #[serde(default)]
+    candidates: Vec<Candidate>,
+    #[serde(default)]
+    usage_metadata: Option<Value>,
+    #[serde(default)]
+    model_version: Option<String>,
+    #[serde(default)]
+    prompt_feedback: Option<PromptFeedback>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Candidate {
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Content {
+    #[serde(default)]
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Part {
+    #[serde(default)]
+    text: Option<String>,
+    /// A thought summary (reasoning), not answer text.
+    #[serde(default)]
+    thought: bool,
+    #[serde(default)]
+    function_call: Option<FunctionCall>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FunctionCall {
+    /// Vertex and newer models name each call; older ones do not.
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    args: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromptFeedback {
+    #[serde(default)]
+    block_reason: Option<String>,
+    #[serde(default)]
+    block_reason_message: Option<String>,
+}
+
+/// Gemini says `STOP` even when the model called functions; `called_functions` tells them apart.
+pub fn finish_reason(raw: &str, called_functions: bool) -> FinishReason {
+    match raw {
+        "STOP" if called_functions => FinishReason::ToolCalls,
+        "STOP" => FinishReason::Stop,
+        "MAX_TOKENS" => FinishReason::Length,
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION" => FinishReason::ContentFilter,
+        _ => FinishReason::Other,
+    }
+}
+
+/// `usageMetadata` normalised. Gemini counts thoughts apart from `candidatesTokenCount`; here
+/// output includes them, as it does for every other cloud (OpenAI's `completion_tokens`,
+/// Anthropic's `output_tokens`), because they are generated and billed as output. Reasoning is
+/// the thoughts alone; cached input is part of the input, as with OpenAI.
+pub fn usage(raw: Value) -> Usage {
+    let candidates = count(&raw, &["candidatesTokenCount"]);
+    let thoughts = count(&raw, &["thoughtsTokenCount"]);
+    let output = match (candidates, thoughts) {
+        (None, None) => None,
+        (candidates, thoughts) => Some(candidates.unwrap_or(0) + thoughts.unwrap_or(0)),
+    };
+    Usage {
+        input_tokens: count(&raw, &["promptTokenCount"]),
+        output_tokens: output,
+        reasoning_tokens: thoughts,
+        cached_input_tokens: count(&raw, &["cachedContentTokenCount"]),
+        cache_creation_input_tokens: None,
+        total_tokens: count(&raw, &["totalTokenCount"]),
+        raw,
+    }
 }
 
 pub struct GeminiDecoder {
     provider: &'static str,
-    _meta: ResponseMeta,
+    gate: StartGate,
+    /// The last usage reported, so unchanged repeats are not reported again.
+    usage: Option<Value>,
+    function_calls: u32,
+    finished: bool,
+    /// An error ended the stream; anything after it is ignored.
+    failed: bool,
 }
 
 impl GeminiDecoder {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
-        Self { provider, _meta: meta }
+        Self {
+            provider,
+            gate: StartGate::new(meta),
+            usage: None,
+            function_calls: 0,
+            finished: false,
+            failed: false,
+        }
+    }
+
+    fn handle_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        if self.failed || event.data.trim().is_empty() {
+            return;
+        }
+        let json: Value = match serde_json::from_str(&event.data) {
+            Ok(json) => json,
+            Err(error) => {
+                let message = format!("undecodable chunk ({error}): {}", preview(&event.data));
+                self.fail(protocol_error(self.provider, message), out);
+                return;
+            }
+        };
+        if json.get("error").is_some_and(|error| !error.is_null()) {
+            self.fail(stream_error(self.provider, &json), out);
+            return;
+        }
+        let chunk: Chunk = match serde_json::from_value(json) {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                let message = format!("unexpected chunk ({error}): {}", preview(&event.data));
+                self.fail(protocol_error(self.provider, message), out);
+                return;
+            }
+        };
+        self.gate.observe_model(chunk.model_version.as_deref(), out);
+        let candidate = chunk.candidates.first();
+        for part in candidate
+            .and_then(|candidate| candidate.content.as_ref())
+            .map_or(&[][..], |content| content.parts.as_slice())
+        {
+            self.part(part, out);
+        }
+        if let Some(raw) = chunk.usage_metadata.filter(|usage| !usage.is_null())
+            && self.usage.as_ref() != Some(&raw)
+        {
+            self.usage = Some(raw.clone());
+            self.gate.ensure(out);
+            out.push(StreamEvent::Usage(usage(raw)));
+        }
+        if let Some(raw) = candidate.and_then(|candidate| candidate.finish_reason.as_deref()) {
+            self.gate.ensure(out);
+            self.finished = true;
+            out.push(StreamEvent::Finished {
+                reason: finish_reason(raw, self.function_calls > 0),
+                raw_reason: Some(raw.to_owned()),
+            });
+        } else if candidate.is_none()
+            && let Some(feedback) = &chunk.prompt_feedback
+            && let Some(reason) = &feedback.block_reason
+        {
+            self.prompt_blocked(reason, feedback.block_reason_message.as_deref(), out);
+        }
+    }
+
+    fn part(&mut self, part: &Part, out: &mut Vec<StreamEvent>) {
+        if let Some(text) = &part.text {
+            let text = text.clone();
+            let event = if part.thought {
+                StreamEvent::ReasoningDelta { text }
+            } else {
+                StreamEvent::TextDelta { text }
+            };
+            self.gate.content(event, out);
+        }
+        if let Some(call) = &part.function_call {
+            let arguments = call.args.as_ref().map_or_else(|| "{}".to_owned(), Value::to_string);
+            let index = self.function_calls;
+            self.function_calls += 1;
+            self.gate.content(
+                StreamEvent::ToolCallDelta {
+                    index,
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments,
+                },
+                out,
+            );
+        }
+    }
+
+    /// The prompt itself was refused: nothing was generated. Reported like Azure's prompt
+    /// filter, as a content-filter error, so it is never mistaken for an empty answer.
+    fn prompt_blocked(&mut self, reason: &str, detail: Option<&str>, out: &mut Vec<StreamEvent>) {
+        self.gate.ensure(out);
+        self.finished = true;
+        out.push(StreamEvent::Finished {
+            reason: FinishReason::ContentFilter,
+            raw_reason: Some(format!("prompt blocked: {reason}")),
+        });
+        let mut message = format!("the prompt was blocked by Google's safety filters (blockReason {reason})");
+        if let Some(detail) = detail.filter(|detail| !detail.is_empty()) {
+            message.push_str(": ");
+            message.push_str(detail);
+        }
+        let mut error = ProviderError::new(ErrorKind::ContentFilter, self.provider, message);
+        error.code = Some(reason.to_owned());
+        self.fail(StreamEvent::Error(error), out);
+    }
+
+    fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {
+        self.gate.ensure(out);
+        self.failed = true;
+        out.push(error);
     }
 }
 
 impl SseProtocol for GeminiDecoder {
-    fn handle(&mut self, _event: &SseEvent, _out: &mut Vec<StreamEvent>) {}
+    fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        self.handle_event(event, out);
+    }
+
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
-        out.push(protocol_error(self.provider, "gemini decoding is not built yet".into()));
+        if !self.failed && !self.finished {
+            self.gate.ensure(out);
+            out.push(truncated(self.provider, "a finish reason"));
+        }
+    }
+}
+
+/// Reads what a google.rpc.Status error says beyond its code: `RetryInfo.retryDelay` becomes the
+/// retry hint; a `RESOURCE_EXHAUSTED` that is a spent quota (a daily limit, a limit of 0, no
+/// credits left) is [`ErrorKind::Quota`], since waiting a minute will not help; an invalid API
+/// key, which Gemini reports as `INVALID_ARGUMENT`, is [`ErrorKind::Auth`]. Payloads of other
+/// shapes are left alone.
+pub(crate) fn refine_rpc_status(error: &mut ProviderError, json: &Value) {
+    let inner = json.get("error").unwrap_or(json);
+    let Some(status) = inner.get("status").and_then(Value::as_str) else {
+        return;
+    };
+    let details = inner
+        .get("details")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let of_type = |name: &'static str| {
+        details.iter().filter(move |detail| {
+            detail
+                .get("@type")
+                .and_then(Value::as_str)
+                .is_some_and(|kind| kind.ends_with(name))
+        })
+    };
+    if error.retry_after_ms.is_none() {
+        error.retry_after_ms = of_type("google.rpc.RetryInfo")
+            .find_map(|detail| detail.get("retryDelay").and_then(Value::as_str))
+            .and_then(duration_ms);
+    }
+    let reasons: Vec<&str> = of_type("google.rpc.ErrorInfo")
+        .filter_map(|detail| detail.get("reason").and_then(Value::as_str))
+        .collect();
+    let kind = if reasons
+        .iter()
+        .any(|reason| matches!(*reason, "API_KEY_INVALID" | "API_KEY_EXPIRED"))
+    {
+        ErrorKind::Auth
+    } else if status == "RESOURCE_EXHAUSTED" && quota_spent(inner, details) {
+        ErrorKind::Quota
+    } else {
+        return;
+    };
+    error.kind = kind;
+    error.retryable = kind.is_retryable();
+}
+
+/// Whether a `RESOURCE_EXHAUSTED` names a limit that a short wait does not lift.
+fn quota_spent(inner: &Value, details: &[Value]) -> bool {
+    let message = inner
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let daily = |text: &str| {
+        let text = text.to_ascii_lowercase();
+        text.contains("perday") || text.contains("per_day") || text.contains("per day")
+    };
+    // QuotaFailure violations name the quota (`…PerDayPerProjectPerModel-FreeTier`); ErrorInfo
+    // metadata does the same on other Google APIs (`quota_limit`).
+    let named_daily = details.iter().any(|detail| {
+        let violations = detail.get("violations").and_then(Value::as_array);
+        violations.into_iter().flatten().any(|violation| {
+            ["quotaId", "quotaMetric"]
+                .iter()
+                .filter_map(|key| violation.get(*key).and_then(Value::as_str))
+                .any(daily)
+        }) || detail
+            .pointer("/metadata/quota_limit")
+            .and_then(Value::as_str)
+            .is_some_and(daily)
+    });
+    named_daily
+        || daily(&message)
+        || message.contains("limit: 0")
+        || message.contains("credits are depleted")
+        || message.contains("billing account")
+}
+
+/// A google.protobuf.Duration in its JSON form (`"37s"`, `"36.429760048s"`) in milliseconds.
+fn duration_ms(text: &str) -> Option<u64> {
+    let seconds: f64 = text.trim().strip_suffix('s')?.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Message;
+
+    #[test]
+    fn the_body_maps_roles_system_and_generation_config() {
+        let mut prompt = Prompt::user("Hi").with_system(Some("Be brief.".into()));
+        prompt.messages.push(Message {
+            role: Role::Assistant,
+            content: "Hello.".into(),
+        });
+        prompt.messages.push(Message {
+            role: Role::User,
+            content: "Again".into(),
+        });
+        let parameters = Parameters {
+            temperature: Some(0.5),
+            top_p: Some(0.9),
+            max_output_tokens: Some(64),
+            stop_sequences: vec!["END".into()],
+            seed: Some(7),
+        };
+        assert_eq!(
+            request_body(&prompt, &parameters),
+            json!({
+                "contents": [
+                    {"role": "user", "parts": [{"text": "Hi"}]},
+                    {"role": "model", "parts": [{"text": "Hello."}]},
+                    {"role": "user", "parts": [{"text": "Again"}]},
+                ],
+                "systemInstruction": {"parts": [{"text": "Be brief."}]},
+                "generationConfig": {
+                    "temperature": 0.5,
+                    "maxOutputTokens": 64,
+                    "topP": 0.9,
+                    "stopSequences": ["END"],
+                    "seed": 7,
+                },
+            })
+        );
+        // Nothing set, nothing sent: the cloud's defaults apply.
+        assert_eq!(
+            request_body(&Prompt::user("Hi"), &Parameters::default()),
+            json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]})
+        );
+    }
+
+    #[test]
+    fn finish_reasons_are_normalised() {
+        assert_eq!(finish_reason("STOP", false), FinishReason::Stop);
+        assert_eq!(finish_reason("STOP", true), FinishReason::ToolCalls);
+        assert_eq!(finish_reason("MAX_TOKENS", false), FinishReason::Length);
+        for filtered in [
+            "SAFETY",
+            "RECITATION",
+            "BLOCKLIST",
+            "PROHIBITED_CONTENT",
+            "SPII",
+            "IMAGE_SAFETY",
+        ] {
+            assert_eq!(
+                finish_reason(filtered, false),
+                FinishReason::ContentFilter,
+                "{filtered}"
+            );
+        }
+        for other in ["MALFORMED_FUNCTION_CALL", "OTHER", "FINISH_REASON_UNSPECIFIED"] {
+            assert_eq!(finish_reason(other, false), FinishReason::Other, "{other}");
+        }
+    }
+
+    #[test]
+    fn usage_counts_thoughts_as_output_and_as_reasoning() {
+        let raw = json!({
+            "promptTokenCount": 18,
+            "candidatesTokenCount": 80,
+            "thoughtsTokenCount": 35,
+            "cachedContentTokenCount": 4,
+            "totalTokenCount": 133,
+        });
+        let usage = usage(raw.clone());
+        assert_eq!(usage.input_tokens, Some(18));
+        assert_eq!(usage.output_tokens, Some(115));
+        assert_eq!(usage.reasoning_tokens, Some(35));
+        assert_eq!(usage.cached_input_tokens, Some(4));
+        assert_eq!(usage.total_tokens, Some(133));
+        assert_eq!(usage.raw, raw);
+        // Early chunks carry only the prompt count: output is unknown, not zero.
+        assert_eq!(
+            super::usage(json!({"promptTokenCount": 15, "totalTokenCount": 15})).output_tokens,
+            None
+        );
+    }
+
+    #[test]
+    fn durations_parse_like_protobuf_json() {
+        assert_eq!(duration_ms("37s"), Some(37_000));
+        assert_eq!(duration_ms("36.429760048s"), Some(36_430));
+        assert_eq!(duration_ms("0.5s"), Some(500));
+        assert_eq!(duration_ms("37"), None);
+        assert_eq!(duration_ms("-1s"), None);
     }
 }
