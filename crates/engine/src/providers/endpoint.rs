@@ -172,7 +172,10 @@ pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
     if let Some(organization) = &target.organization {
         plain("openai-organization", organization)?;
     }
-    if let Some(project) = &target.project {
+    // Vertex targets use `project` too, but name it in the URL.
+    if let Some(project) = &target.project
+        && target.provider == ProviderKind::OpenAi
+    {
         plain("openai-project", project)?;
     }
     for (name, value) in &target.headers {
@@ -286,6 +289,28 @@ mod tests {
         assert_eq!(
             headers_for(ProviderKind::OpenAi, &key)["authorization"],
             "Bearer sk-test-1234"
+        );
+    }
+
+    #[test]
+    fn google_keys_and_pasted_tokens_go_where_google_wants_them() {
+        let key = Secret::new("AIza-test-1234");
+        let gemini = headers_for(ProviderKind::Gemini, &key);
+        assert_eq!(gemini["x-goog-api-key"], "AIza-test-1234");
+        assert!(gemini["x-goog-api-key"].is_sensitive());
+        assert!(!gemini.contains_key("authorization"));
+        let mut vertex = Target::new("v", ProviderKind::Vertex, "gemini-2.5-pro");
+        vertex.project = Some("acme".into());
+        vertex.location = Some("us-central1".into());
+        let token = Secret::new("ya29.token");
+        let headers = headers(&vertex, Some(&token)).expect("headers");
+        assert_eq!(headers["authorization"], "Bearer ya29.token");
+        assert!(headers["authorization"].is_sensitive());
+        // The Google project is in the URL; it is not OpenAI's project header.
+        assert!(!headers.contains_key("openai-project"), "{headers:?}");
+        assert_eq!(
+            resolve(&vertex, Protocol::GeminiGenerate).expect("url").url,
+            "https://us-central1-aiplatform.googleapis.com/v1/projects/acme/locations/us-central1/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
         );
     }
 
