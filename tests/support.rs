@@ -43,6 +43,10 @@ pub fn target_for_recording(name: &str, base_url: &str, model: &str) -> Option<T
             (ProviderKind::Anthropic, None)
         } else if name.starts_with("ollama_api") {
             (ProviderKind::Ollama, None)
+        } else if name.starts_with("gemini_aistudio") {
+            (ProviderKind::Gemini, None)
+        } else if name.starts_with("gemini_vertex") {
+            (ProviderKind::Vertex, None)
         } else if name.starts_with("bedrock_invoke") {
             (ProviderKind::Bedrock, Some(Api::Invoke))
         } else if name.starts_with("bedrock_") {
@@ -61,6 +65,11 @@ pub fn target_for_recording(name: &str, base_url: &str, model: &str) -> Option<T
         // One Azure recording goes through the classic deployments path, the other through v1.
         target.deployment = Some(model.to_owned());
         target.api_version = Some("2024-10-21".to_owned());
+    }
+    if provider == ProviderKind::Vertex {
+        // As recorded: Gemini (the default publisher) on the global endpoint.
+        target.project = Some("modelbench-recordings".to_owned());
+        target.location = Some("global".to_owned());
     }
     if provider == ProviderKind::Bedrock {
         target.region = Some("us-east-1".to_owned());
@@ -290,6 +299,23 @@ pub fn check_against_expected(name: &str, want: &Value, got: &Observed) {
             .map(|(index, args)| (index.clone(), args.as_str().expect("args")))
             .collect();
         assert_eq!(got_inputs, want_inputs, "{name}: tool inputs");
+    }
+    if let Some(calls) = want.get("function_calls").and_then(Value::as_array) {
+        // Gemini's calls arrive whole, arguments as a JSON object.
+        let got_calls: Vec<(Option<&str>, Value)> = got
+            .tool_calls
+            .iter()
+            .map(|call| {
+                let arguments = serde_json::from_str(&call.arguments)
+                    .unwrap_or_else(|error| panic!("{name}: arguments are not JSON ({error}): {}", call.arguments));
+                (call.name.as_deref(), arguments)
+            })
+            .collect();
+        let want_calls: Vec<(Option<&str>, Value)> = calls
+            .iter()
+            .map(|call| (call["name"].as_str(), call["args"].clone()))
+            .collect();
+        assert_eq!(got_calls, want_calls, "{name}: function calls");
     }
     if let Some(args) = want
         .get("function_args")

@@ -15,7 +15,7 @@ fn protocol_of(name: &str) -> Option<(Protocol, ProviderKind)> {
     Some((Protocol::for_target(&target), target.provider))
 }
 
-fn decode(protocol: Protocol, provider: ProviderKind, body: &[u8], cuts: &[usize]) -> Vec<StreamEvent> {
+pub(crate) fn decode(protocol: Protocol, provider: ProviderKind, body: &[u8], cuts: &[usize]) -> Vec<StreamEvent> {
     let mut decoder = protocol.decoder(provider, "m", ResponseMeta::default());
     let mut events = Vec::new();
     let mut start = 0;
@@ -28,7 +28,7 @@ fn decode(protocol: Protocol, provider: ProviderKind, body: &[u8], cuts: &[usize
     events
 }
 
-fn fold(events: &[StreamEvent]) -> Accumulator {
+pub(crate) fn fold(events: &[StreamEvent]) -> Accumulator {
     let mut accumulator = Accumulator::new();
     for event in events {
         accumulator.apply(event, Duration::ZERO);
@@ -71,8 +71,8 @@ fn every_recording_decodes_to_its_expected_result() {
         checked += 1;
     }
     assert_eq!(
-        checked, 21,
-        "every OpenAI/Azure/Anthropic/Ollama/OpenRouter/Groq/Bedrock recording is covered"
+        checked, 25,
+        "every OpenAI/Azure/Anthropic/Ollama/OpenRouter/Groq/Bedrock/Gemini recording is covered"
     );
 }
 
@@ -199,6 +199,7 @@ fn event_sequences_are_pinned() {
         "anthropic_messages_short.sse",
         "openai_chat_usage.sse",
         "openai_responses_function_call.sse",
+        "gemini_aistudio_crlf.sse",
     ] {
         let (protocol, provider) = protocol_of(name).expect("a known recording");
         let body = std::fs::read(fixtures_dir().join(name)).expect("fixture");

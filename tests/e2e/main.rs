@@ -4,5 +4,6 @@
 mod bedrock;
 mod cli;
 mod decoders;
+mod google;
 mod recordings;
 mod scenarios;
