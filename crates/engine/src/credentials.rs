@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::keychain::Keychain;
 use crate::target::{KeyRef, ProviderKind, Target};
 
 /// A key. Its `Debug` and `Display` never show the value.
@@ -129,6 +130,68 @@ impl CredentialSource for EnvCredentials {
     }
 }
 
+/// Looks a key up by environment variable name.
+type VariableLookup = Box<dyn Fn(&str) -> Option<Secret> + Send + Sync>;
+
+/// Keys from the OS keychain for targets that name one (`key = "NAME"`), then the same fallbacks
+/// as [`EnvCredentials`]: the environment variable, then the cloud's chain. Targets without a
+/// `key` never touch the keychain, so environment-only setups work where no keychain runs.
+pub struct KeychainCredentials {
+    keychain: Keychain,
+    lookup: VariableLookup,
+}
+
+impl KeychainCredentials {
+    /// Reads fallbacks from the process environment.
+    pub fn new(keychain: Keychain) -> Self {
+        Self {
+            keychain,
+            lookup: Box::new(env_value),
+        }
+    }
+
+    /// Reads fallbacks through `lookup` instead of the process environment (tests, embedders).
+    pub fn with_lookup(mut self, lookup: impl Fn(&str) -> Option<Secret> + Send + Sync + 'static) -> Self {
+        self.lookup = Box::new(lookup);
+        self
+    }
+}
+
+impl CredentialSource for KeychainCredentials {
+    fn resolve(&self, target: &Target) -> Result<Credential> {
+        let Some(name) = &target.key else {
+            return resolve_with(target, None, &*self.lookup);
+        };
+        let reason = match self.keychain.get(name) {
+            Ok(secret) => return Ok(Credential::Key(secret)),
+            Err(reason) => reason,
+        };
+        let variable = match target.key_ref()? {
+            KeyRef::Env(variable) => Some(variable),
+            KeyRef::None => None,
+        };
+        match resolve_with(target, None, &*self.lookup) {
+            // A target that names a key wants one: "no credential" (Ollama) is not a fallback.
+            Ok(Credential::None) | Err(Error::MissingCredential { .. }) => Err(Error::Keychain {
+                target: target.name.clone(),
+                variable,
+                reason,
+            }),
+            Ok(credential) => {
+                let fallback = match (&credential, &variable) {
+                    (Credential::Key(_), Some(variable)) => format!("the environment variable {variable}"),
+                    (Credential::Aws(_), _) => "the AWS credential chain".to_owned(),
+                    (Credential::GoogleAdc, _) => "Google Application Default Credentials".to_owned(),
+                    _ => "the fallback".to_owned(),
+                };
+                tracing::warn!(target = %target.name, "key '{name}' not used ({reason}); using {fallback}");
+                Ok(credential)
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
 /// The precedence shared by every source: the keychain entry (when `keychain` finds one), then
 /// the environment variable, then the cloud's chain (Bedrock, Vertex), else an error.
 pub fn resolve_with(
@@ -229,6 +292,134 @@ mod tests {
         assert_eq!(
             source.resolve(&target).expect("key"),
             Credential::Key(Secret::new("fake-key"))
+        );
+    }
+
+    fn keychain_with(entries: &[(&str, &str)]) -> Keychain {
+        let keychain = Keychain::with_builder(keyring::mock::default_credential_builder());
+        for (name, value) in entries {
+            keychain.set(name, &Secret::new(*value)).expect("mock set");
+        }
+        keychain
+    }
+
+    fn environment(
+        variables: &[(&'static str, &'static str)],
+    ) -> impl Fn(&str) -> Option<Secret> + Send + Sync + 'static {
+        let variables: HashMap<&'static str, &'static str> = variables.iter().copied().collect();
+        move |name| variables.get(name).map(|value| Secret::new(*value))
+    }
+
+    fn keyed(name: &str, provider: ProviderKind, key: &str) -> Target {
+        let mut target = Target::new(name, provider, "m");
+        target.key = Some(key.to_owned());
+        match provider {
+            ProviderKind::Bedrock => target.region = Some("us-east-1".into()),
+            ProviderKind::Vertex => {
+                target.project = Some("p".into());
+                target.location = Some("global".into());
+            }
+            _ => {}
+        }
+        target
+    }
+
+    #[test]
+    fn keychain_beats_the_environment() {
+        let source = KeychainCredentials::new(keychain_with(&[("work", "sk-from-keychain")]))
+            .with_lookup(environment(&[("OPENAI_API_KEY", "sk-from-env")]));
+        let target = keyed("gpt", ProviderKind::OpenAi, "work");
+        assert_eq!(
+            source.resolve(&target).expect("key"),
+            Credential::Key(Secret::new("sk-from-keychain"))
+        );
+        // Without `key`, the keychain is not consulted at all.
+        let plain = Target::new("plain", ProviderKind::OpenAi, "m");
+        assert_eq!(
+            source.resolve(&plain).expect("env"),
+            Credential::Key(Secret::new("sk-from-env"))
+        );
+    }
+
+    #[test]
+    fn environment_stands_in_for_a_missing_entry() {
+        let source = KeychainCredentials::new(keychain_with(&[("other", "sk-other")]))
+            .with_lookup(environment(&[("TEAM_KEY", "sk-team")]));
+        let mut target = keyed("claude", ProviderKind::Anthropic, "work");
+        target.api_key_ref = Some("env:TEAM_KEY".into());
+        assert_eq!(
+            source.resolve(&target).expect("env fallback"),
+            Credential::Key(Secret::new("sk-team"))
+        );
+    }
+
+    #[test]
+    fn missing_everywhere_names_the_key_and_the_variable() {
+        let source = KeychainCredentials::new(keychain_with(&[])).with_lookup(environment(&[]));
+        let error = source
+            .resolve(&keyed("gpt", ProviderKind::OpenAi, "work"))
+            .expect_err("missing");
+        assert_eq!(
+            error.to_string(),
+            "target 'gpt': no key 'work' in the keychain (modelbench keys set work); \
+             the environment variable OPENAI_API_KEY is not set either"
+        );
+        // Ollama needs no key, but one that names a key wants it.
+        let error = source
+            .resolve(&keyed("local", ProviderKind::Ollama, "work"))
+            .expect_err("missing");
+        assert_eq!(
+            error.to_string(),
+            "target 'local': no key 'work' in the keychain (modelbench keys set work)"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_keychain_explains_itself_unless_the_environment_helps() {
+        let source =
+            KeychainCredentials::new(crate::keychain::test_support::unreachable()).with_lookup(environment(&[]));
+        let message = source
+            .resolve(&keyed("gpt", ProviderKind::OpenAi, "work"))
+            .expect_err("unreachable")
+            .to_string();
+        assert!(message.starts_with("target 'gpt': "), "{message}");
+        assert!(message.contains("api_key_ref"), "{message}");
+        assert!(message.contains("OPENAI_API_KEY is not set either"), "{message}");
+        if cfg!(target_os = "linux") {
+            assert!(message.contains("no Secret Service is running"), "{message}");
+        }
+        let source = KeychainCredentials::new(crate::keychain::test_support::unreachable())
+            .with_lookup(environment(&[("OPENAI_API_KEY", "sk-env")]));
+        assert_eq!(
+            source
+                .resolve(&keyed("gpt", ProviderKind::OpenAi, "work"))
+                .expect("env"),
+            Credential::Key(Secret::new("sk-env"))
+        );
+    }
+
+    #[test]
+    fn clouds_fall_back_to_their_chains_when_the_entry_is_missing() {
+        let source = KeychainCredentials::new(keychain_with(&[])).with_lookup(environment(&[]));
+        let mut bedrock = keyed("b", ProviderKind::Bedrock, "aws-work");
+        bedrock.profile = Some("prod".into());
+        assert_eq!(
+            source.resolve(&bedrock).expect("aws chain"),
+            Credential::Aws(AwsCredential::Chain {
+                profile: Some("prod".into())
+            })
+        );
+        assert_eq!(
+            source
+                .resolve(&keyed("v", ProviderKind::Vertex, "gcp-token"))
+                .expect("adc"),
+            Credential::GoogleAdc
+        );
+        let source = KeychainCredentials::new(keychain_with(&[("aws-work", "bedrock-api-key")]))
+            .with_lookup(environment(&[("AWS_BEARER_TOKEN_BEDROCK", "from-env")]));
+        assert_eq!(
+            source.resolve(&bedrock).expect("keychain first"),
+            Credential::Key(Secret::new("bedrock-api-key"))
         );
     }
 

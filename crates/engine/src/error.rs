@@ -24,12 +24,26 @@ pub enum Error {
     Target { target: String, message: String },
     #[error("missing credential for target '{target}': set the environment variable {variable}")]
     MissingCredential { target: String, variable: String },
+    /// The target names a keychain key that could not be read (missing, or no keychain), and no
+    /// environment variable stood in for it. `variable` is the one that was tried too.
+    #[error("target '{target}': {reason}{}", also_tried(.variable.as_deref()))]
+    Keychain {
+        target: String,
+        variable: Option<String>,
+        reason: crate::keychain::KeychainError,
+    },
     #[error("database: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("database: {0}")]
     Storage(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+}
+
+fn also_tried(variable: Option<&str>) -> String {
+    variable.map_or_else(String::new, |variable| {
+        format!("; the environment variable {variable} is not set either")
+    })
 }
 
 /// What went wrong, in the terms that decide what to do next.

@@ -20,6 +20,7 @@ pub mod accumulate;
 pub mod auth;
 pub mod credentials;
 pub mod eventstream;
+pub mod keychain;
 pub mod ndjson;
 pub mod providers;
 pub mod runner;
