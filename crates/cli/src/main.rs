@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod keys;
 mod output;
 mod prompts;
 
@@ -10,14 +11,14 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use modelbench_engine::credentials::{CredentialSource, EnvCredentials};
+use modelbench_engine::credentials::{CredentialSource, KeychainCredentials};
+use modelbench_engine::keychain::Keychain;
 use modelbench_engine::runner::{RunEvent, RunOptions, RunOutcome, RunPlan, Runner};
 use modelbench_engine::store::Store;
-use modelbench_engine::target::{Api, load_targets_file, targets_to_toml};
+use modelbench_engine::target::{Api, Publisher, TimeoutOverrides, load_targets_file, targets_to_toml};
 use modelbench_engine::{Parameters, Prompt, ProviderKind, Target};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -35,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Send a prompt (or a prompts file) to every target and compare.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a keyless comparison against simulated clouds (fakecloud) to see ModelBench work.
     Demo {
         /// Print the result as JSON instead of the live view.
@@ -56,6 +57,9 @@ enum Command {
     /// Targets saved in the database.
     #[command(subcommand)]
     Targets(TargetsCommand),
+    /// Keys in the OS keychain, named by targets with `key = "NAME"`.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Measure the engine: 200 streaming calls against fakecloud at several concurrencies.
     Bench(bench::BenchArgs),
 }
@@ -98,14 +102,8 @@ struct RunArgs {
     /// Retries for infrastructure failures (429, 5xx, overloaded, connect) before the first token.
     #[arg(long, default_value_t = 2)]
     retries: u32,
-    #[arg(long, value_name = "MS")]
-    connect_timeout_ms: Option<u64>,
-    #[arg(long, value_name = "MS")]
-    first_token_timeout_ms: Option<u64>,
-    #[arg(long, value_name = "MS")]
-    idle_timeout_ms: Option<u64>,
-    #[arg(long, value_name = "MS")]
-    total_timeout_ms: Option<u64>,
+    #[command(flatten)]
+    timeouts: TimeoutArgs,
     /// Print one JSON document with every result at the end.
     #[arg(long)]
     json: bool,
@@ -135,7 +133,7 @@ enum RunsCommand {
 #[derive(Subcommand)]
 enum TargetsCommand {
     /// Save a target (replaces one with the same name).
-    Add(AddTargetArgs),
+    Add(Box<AddTargetArgs>),
     List {
         #[arg(long)]
         json: bool,
@@ -153,25 +151,83 @@ enum TargetsCommand {
 struct AddTargetArgs {
     #[arg(long)]
     name: String,
-    /// openai | azure | anthropic | ollama
+    /// openai | azure | anthropic | ollama | bedrock | gemini | vertex
     #[arg(long)]
     provider: String,
     #[arg(long)]
     model: String,
-    /// chat | responses (openai and azure)
+    /// chat | responses (openai, azure); converse | invoke (bedrock)
     #[arg(long)]
     api: Option<String>,
     #[arg(long)]
     base_url: Option<String>,
+    /// Azure: the resource name.
     #[arg(long)]
     resource: Option<String>,
+    /// Azure classic path: the deployment (with --api-version).
     #[arg(long)]
     deployment: Option<String>,
     #[arg(long)]
     api_version: Option<String>,
-    /// Where the key comes from: `env:VARIABLE`.
+    /// The name of a key in the OS keychain (`modelbench keys set NAME`), tried first.
+    #[arg(long, value_name = "NAME")]
+    key: Option<String>,
+    /// Where the key comes from when the keychain has none: `env:VARIABLE`.
     #[arg(long)]
     api_key_ref: Option<String>,
+    /// OpenAI: the organization header.
+    #[arg(long)]
+    organization: Option<String>,
+    /// OpenAI: the project header. Vertex: the Google Cloud project id.
+    #[arg(long)]
+    project: Option<String>,
+    /// Bedrock: the AWS region.
+    #[arg(long)]
+    region: Option<String>,
+    /// Bedrock: the AWS profile to take credentials from.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Vertex: the location (`us-east5`, `global`).
+    #[arg(long)]
+    location: Option<String>,
+    /// Vertex: google | anthropic
+    #[arg(long)]
+    publisher: Option<String>,
+    /// Anthropic: the `anthropic-version` header.
+    #[arg(long)]
+    anthropic_version: Option<String>,
+    /// An extra non-secret header (repeatable).
+    #[arg(long = "header", value_name = "NAME=VALUE")]
+    headers: Vec<String>,
+    /// A label shown next to the name.
+    #[arg(long)]
+    label: Option<String>,
+    #[command(flatten)]
+    timeouts: TimeoutArgs,
+}
+
+/// Timeout flags, shared by `run` (the run's defaults) and `targets add` (one target's overrides).
+#[derive(Args)]
+struct TimeoutArgs {
+    #[arg(long, value_name = "MS")]
+    connect_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS")]
+    first_token_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS")]
+    idle_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS")]
+    total_timeout_ms: Option<u64>,
+}
+
+impl TimeoutArgs {
+    fn overrides(&self) -> TimeoutOverrides {
+        TimeoutOverrides {
+            connect_ms: self.connect_timeout_ms,
+            first_token_ms: self.first_token_timeout_ms,
+            idle_ms: self.idle_timeout_ms,
+            total_ms: self.total_timeout_ms,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -213,7 +269,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => return bench::run(args).await,
         Command::Run(args) => {
             let store = open_store(cli.data_dir.as_deref())?;
-            return run(&store, args).await;
+            return run(&store, *args).await;
         }
         Command::Demo { json } => {
             let store = open_store(cli.data_dir.as_deref())?;
@@ -222,6 +278,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Runs(command) => runs(&open_store(cli.data_dir.as_deref())?, command)?,
         Command::Search { text, limit, json } => search(&open_store(cli.data_dir.as_deref())?, &text, limit, json)?,
         Command::Targets(command) => targets(&open_store(cli.data_dir.as_deref())?, command)?,
+        Command::Keys(command) => keys::run(cli.data_dir.as_deref(), command)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -297,17 +354,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         ..RunOptions::default()
     };
     options.retry.max_retries = args.retries;
-    let timeouts = &mut options.timeouts;
-    for (value, slot) in [
-        (args.connect_timeout_ms, &mut timeouts.connect),
-        (args.first_token_timeout_ms, &mut timeouts.first_token),
-        (args.idle_timeout_ms, &mut timeouts.idle),
-        (args.total_timeout_ms, &mut timeouts.total),
-    ] {
-        if let Some(milliseconds) = value {
-            *slot = Duration::from_millis(milliseconds);
-        }
-    }
+    options.timeouts = options.timeouts.with_overrides(&args.timeouts.overrides());
     for entry in &args.provider_concurrency {
         let (provider, limit) = entry
             .split_once('=')
@@ -339,7 +386,7 @@ async fn run(store: &Store, args: RunArgs) -> Result<ExitCode> {
         json: args.json,
         events: args.events,
     };
-    let outcome = execute(store, plan, Arc::new(EnvCredentials), view).await?;
+    let outcome = execute(store, plan, Arc::new(KeychainCredentials::new(Keychain::os())), view).await?;
     Ok(if outcome.cancelled {
         ExitCode::from(130)
     } else {
@@ -561,24 +608,7 @@ fn targets(store: &Store, command: TargetsCommand) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
         TargetsCommand::Add(args) => {
-            let provider = ProviderKind::parse(&args.provider).with_context(|| {
-                format!(
-                    "unknown provider '{}' (openai, azure, anthropic, ollama)",
-                    args.provider
-                )
-            })?;
-            let mut target = Target::new(args.name, provider, args.model);
-            target.api = match args.api.as_deref() {
-                None => None,
-                Some("chat") => Some(Api::Chat),
-                Some("responses") => Some(Api::Responses),
-                Some(other) => bail!("unknown api '{other}' (chat, responses)"),
-            };
-            target.base_url = args.base_url;
-            target.resource = args.resource;
-            target.deployment = args.deployment;
-            target.api_version = args.api_version;
-            target.api_key_ref = args.api_key_ref;
+            let target = target_from_args(*args)?;
             target.validate()?;
             store.save_target(&target)?;
             writeln!(out, "saved target '{}'", target.name)?;
@@ -614,6 +644,46 @@ fn targets(store: &Store, command: TargetsCommand) -> Result<()> {
     Ok(())
 }
 
+/// A target from `targets add` flags; `Target::validate` judges the combination.
+fn target_from_args(args: AddTargetArgs) -> Result<Target> {
+    let provider = ProviderKind::parse(&args.provider).with_context(|| {
+        let known: Vec<&str> = ProviderKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        format!("unknown provider '{}' ({})", args.provider, known.join(", "))
+    })?;
+    let mut target = Target::new(args.name, provider, args.model);
+    target.api = args
+        .api
+        .map(|api| Api::parse(&api).with_context(|| format!("unknown api '{api}' (chat, responses, converse, invoke)")))
+        .transpose()?;
+    target.publisher = match args.publisher.as_deref() {
+        None => None,
+        Some("google") => Some(Publisher::Google),
+        Some("anthropic") => Some(Publisher::Anthropic),
+        Some(other) => bail!("unknown publisher '{other}' (google, anthropic)"),
+    };
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once('=')
+            .with_context(|| format!("--header '{header}' must be NAME=VALUE"))?;
+        target.headers.insert(name.trim().to_owned(), value.trim().to_owned());
+    }
+    target.base_url = args.base_url;
+    target.resource = args.resource;
+    target.deployment = args.deployment;
+    target.api_version = args.api_version;
+    target.key = args.key;
+    target.api_key_ref = args.api_key_ref;
+    target.organization = args.organization;
+    target.project = args.project;
+    target.region = args.region;
+    target.profile = args.profile;
+    target.location = args.location;
+    target.anthropic_version = args.anthropic_version;
+    target.label = args.label;
+    target.timeouts = args.timeouts.overrides();
+    Ok(target)
+}
+
 /// `YYYY-MM-DD HH:MM:SS` UTC from Unix milliseconds (civil-from-days, no date crate needed).
 pub fn format_time(unix_ms: i64) -> String {
     let seconds = unix_ms.div_euclid(1000);
@@ -646,5 +716,56 @@ mod tests {
     fn formats_utc_times() {
         assert_eq!(super::format_time(0), "1970-01-01 00:00:00");
         assert_eq!(super::format_time(1_795_000_000_000), "2026-11-18 11:06:40");
+    }
+
+    /// `targets add` with `arguments` (split on whitespace), validated as the command does.
+    fn added(arguments: &str) -> anyhow::Result<super::Target> {
+        use clap::Parser;
+        let words = ["modelbench", "targets", "add"]
+            .into_iter()
+            .chain(arguments.split_whitespace());
+        let cli = super::Cli::try_parse_from(words)?;
+        let super::Command::Targets(super::TargetsCommand::Add(args)) = cli.command else {
+            unreachable!("parsed as targets add");
+        };
+        let target = super::target_from_args(*args)?;
+        target.validate()?;
+        Ok(target)
+    }
+
+    #[test]
+    fn targets_add_sets_every_cloud_field() {
+        let bedrock = added(
+            "--name b --provider bedrock --model anthropic.claude --region eu-west-1 --profile prod \
+             --api invoke --key aws-work --first-token-timeout-ms 5000",
+        )
+        .expect("bedrock");
+        assert_eq!(bedrock.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(bedrock.profile.as_deref(), Some("prod"));
+        assert_eq!(bedrock.api, Some(super::Api::Invoke));
+        assert_eq!(bedrock.key.as_deref(), Some("aws-work"));
+        assert_eq!(bedrock.timeouts.first_token_ms, Some(5000));
+        let vertex = added(
+            "--name v --provider vertex --model claude --project p-1 --location us-east5 \
+             --publisher anthropic --header x-route=eu",
+        )
+        .expect("vertex");
+        assert_eq!(vertex.publisher, Some(super::Publisher::Anthropic));
+        assert_eq!(vertex.headers.get("x-route").map(String::as_str), Some("eu"));
+        let gemini = added("--name g --provider gemini --model gemini-2.5-flash").expect("gemini");
+        assert_eq!(gemini.provider, super::ProviderKind::Gemini);
+    }
+
+    #[test]
+    fn targets_add_reports_what_validation_rejects() {
+        let message = |arguments: &str| format!("{:#}", added(arguments).expect_err("rejected"));
+        let error = message("--name b --provider bedrock --model m");
+        assert!(error.contains("target 'b'") && error.contains("region"), "{error}");
+        let error = message("--name o --provider openai --model m --api converse");
+        assert!(error.contains("does not apply to openai"), "{error}");
+        let error = message("--name o --provider openai --model m --api nope");
+        assert!(error.contains("unknown api 'nope'"), "{error}");
+        let error = message("--name o --provider openai --model m --region us-east-1");
+        assert!(error.contains("`region` applies only to bedrock"), "{error}");
     }
 }
