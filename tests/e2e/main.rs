@@ -5,5 +5,6 @@ mod bedrock;
 mod cli;
 mod decoders;
 mod google;
+mod keychain;
 mod recordings;
 mod scenarios;
