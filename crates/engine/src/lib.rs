@@ -22,6 +22,7 @@ pub mod credentials;
 pub mod eventstream;
 pub mod keychain;
 pub mod ndjson;
+pub mod pricing;
 pub mod providers;
 pub mod runner;
 pub mod sse;

@@ -1,4 +1,5 @@
-//! The run database: saved targets, and every run with its prompts, responses and stream events.
+//! The run database: saved targets, price overrides, and every run with its prompts, responses
+//! and stream events.
 //!
 //! One SQLite file in WAL mode, so the CLI and the desktop app can read it while a run writes.
 //! Writes from a run go through [`StoreWriter`], a single thread that batches them, so streaming
@@ -25,9 +26,10 @@ pub use writer::StoreWriter;
 
 use crate::error::{Error, Result};
 use crate::event::{FinishReason, ResponseKey, StreamEvent, Usage};
+use crate::pricing::{PriceOverride, Rates};
 use crate::record::{Metrics, ResponseRecord, RunId, RunRecord, now_unix_ms};
 use crate::request::Prompt;
-use crate::target::Target;
+use crate::target::{ProviderKind, Target};
 
 /// `runs.status` while the run is going (and forever, if its process died).
 pub const RUN_STATUS_RUNNING: &str = "running";
@@ -237,6 +239,81 @@ impl Store {
         let mut connection = self.connection();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let removed = transaction.execute("DELETE FROM targets WHERE name = ?1", [name])?;
+        transaction.commit()?;
+        Ok(removed > 0)
+    }
+
+    /// The user's price overrides, ordered by provider, model and region.
+    pub fn list_price_overrides(&self) -> Result<Vec<PriceOverride>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT provider, model, region, currency, input_per_mtok, output_per_mtok,
+                 cached_input_per_mtok, cache_write_per_mtok, reasoning_per_mtok, note, updated_at_ms
+             FROM price_overrides ORDER BY provider, model, region",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut overrides = Vec::new();
+        while let Some(row) = rows.next()? {
+            let provider: String = row.get("provider")?;
+            let region: String = row.get("region")?;
+            overrides.push(PriceOverride {
+                provider: ProviderKind::parse(&provider).ok_or_else(|| {
+                    Error::Storage(format!("stored price override has unknown provider '{provider}'"))
+                })?,
+                model: row.get("model")?,
+                region: Some(region).filter(|region| !region.is_empty()),
+                currency: row.get("currency")?,
+                rates: Rates {
+                    input: row.get("input_per_mtok")?,
+                    output: row.get("output_per_mtok")?,
+                    cached_input: row.get("cached_input_per_mtok")?,
+                    cache_write: row.get("cache_write_per_mtok")?,
+                    reasoning: row.get("reasoning_per_mtok")?,
+                },
+                note: row.get("note")?,
+                updated_at_ms: row.get("updated_at_ms")?,
+            });
+        }
+        Ok(overrides)
+    }
+
+    /// Stores `price`, replacing the override for the same provider, model and region.
+    pub fn set_price_override(&self, price: &PriceOverride) -> Result<()> {
+        price.validate()?;
+        let mut connection = self.connection();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        transaction.execute(
+            "INSERT OR REPLACE INTO price_overrides (provider, model, region, currency, input_per_mtok,
+                 output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, reasoning_per_mtok, note,
+                 updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                price.provider.as_str(),
+                price.model,
+                price.region.as_deref().unwrap_or_default(),
+                price.currency,
+                price.rates.input,
+                price.rates.output,
+                price.rates.cached_input,
+                price.rates.cache_write,
+                price.rates.reasoning,
+                price.note,
+                price.updated_at_ms,
+            ],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Removes the override for `provider`/`model` in `region` (`None`: the every-region one);
+    /// returns whether there was one.
+    pub fn unset_price_override(&self, provider: ProviderKind, model: &str, region: Option<&str>) -> Result<bool> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let removed = transaction.execute(
+            "DELETE FROM price_overrides WHERE provider = ?1 AND model = ?2 AND region = ?3",
+            params![provider.as_str(), model, region.unwrap_or_default()],
+        )?;
         transaction.commit()?;
         Ok(removed > 0)
     }
@@ -1119,6 +1196,45 @@ mod tests {
         assert!(!store.remove_target("gpt")?);
         assert_eq!(store.get_target("gpt")?, None);
         assert_eq!(store.list_targets()?, vec![claude]);
+        Ok(())
+    }
+
+    #[test]
+    fn price_overrides_are_set_replaced_listed_and_unset() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let price = |region: Option<&str>, input: f64| PriceOverride {
+            provider: ProviderKind::Bedrock,
+            model: "anthropic.claude-opus-4-7".to_owned(),
+            region: region.map(str::to_owned),
+            currency: "USD".to_owned(),
+            rates: Rates {
+                input,
+                output: 20.0,
+                cached_input: Some(0.4),
+                cache_write: None,
+                reasoning: None,
+            },
+            note: Some("contract".to_owned()),
+            updated_at_ms: 1_795_000_000_000,
+        };
+        store.set_price_override(&price(None, 4.0))?;
+        store.set_price_override(&price(Some("eu-west-1"), 4.4))?;
+        // Same provider, model and region: replaced, not added.
+        store.set_price_override(&price(None, 3.5))?;
+        assert_eq!(
+            store.list_price_overrides()?,
+            vec![price(None, 3.5), price(Some("eu-west-1"), 4.4)]
+        );
+        let invalid = PriceOverride {
+            currency: "dollars".to_owned(),
+            ..price(None, 1.0)
+        };
+        assert!(store.set_price_override(&invalid).is_err());
+        assert!(store.set_price_override(&price(None, -1.0)).is_err());
+
+        assert!(store.unset_price_override(ProviderKind::Bedrock, "anthropic.claude-opus-4-7", None)?);
+        assert!(!store.unset_price_override(ProviderKind::Bedrock, "anthropic.claude-opus-4-7", None)?);
+        assert_eq!(store.list_price_overrides()?, vec![price(Some("eu-west-1"), 4.4)]);
         Ok(())
     }
 
