@@ -21,6 +21,7 @@ use crate::auth;
 use crate::credentials::{Credential, CredentialSource};
 use crate::error::{Error, ErrorKind, ProviderError, Result};
 use crate::event::{ResponseKey, StampedEvent, StreamEvent};
+use crate::pricing::PriceBook;
 use crate::providers::{self, PreparedRequest};
 use crate::record::{ResponseRecord, RunId, RunRecord, now_unix_ms};
 use crate::request::{Parameters, Prompt};
@@ -110,12 +111,13 @@ impl RunHandle {
     }
 }
 
-/// Sends runs. Holds the HTTP clients (one per connect timeout, so connections are pooled) and
-/// the credential source.
+/// Sends runs. Holds the HTTP clients (one per connect timeout, so connections are pooled), the
+/// credential source and the prices each response is costed at.
 pub struct Runner {
     credentials: Arc<dyn CredentialSource>,
     store: Option<StoreWriter>,
     clients: Mutex<HashMap<Duration, reqwest::Client>>,
+    prices: Arc<PriceBook>,
 }
 
 impl Runner {
@@ -124,7 +126,14 @@ impl Runner {
             credentials,
             store: None,
             clients: Mutex::new(HashMap::new()),
+            prices: Arc::new(PriceBook::shipped()),
         }
+    }
+
+    /// The prices to cost responses at (default: the shipped catalog, without overrides).
+    pub fn with_prices(mut self, prices: PriceBook) -> Self {
+        self.prices = Arc::new(prices);
+        self
     }
 
     pub fn with_store(mut self, writer: StoreWriter) -> Self {
@@ -179,6 +188,7 @@ impl Runner {
                 target: target.clone(),
                 credential,
                 timeouts,
+                prices: Arc::clone(&self.prices),
             }));
         }
         let run = RunRecord {
@@ -215,6 +225,7 @@ struct TargetContext {
     target: Target,
     credential: Credential,
     timeouts: Timeouts,
+    prices: Arc<PriceBook>,
 }
 
 async fn drive(
@@ -700,6 +711,11 @@ impl Job {
         let total = progress.started.elapsed();
         let accumulator = progress.accumulator;
         let target = &self.context.target;
+        let cost = self.context.prices.cost(
+            target,
+            accumulator.meta.reported_model.as_deref(),
+            accumulator.usage.as_ref(),
+        );
         let record = ResponseRecord {
             run_id: self.run_id,
             key: self.key,
@@ -717,8 +733,8 @@ impl Job {
             finish_reason: accumulator.finish_reason,
             raw_finish_reason: accumulator.raw_finish_reason,
             usage: accumulator.usage.unwrap_or_default(),
-            cost_usd: None,
-            cost_source: None,
+            cost_usd: cost.usd,
+            cost_source: Some(cost.source),
             error: accumulator.error,
             attempts: progress.attempt + 1,
             unsupported_parameters,
