@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod keys;
 mod output;
+mod prices;
 mod prompts;
 
 use std::io::{IsTerminal, Read, Write};
@@ -60,6 +61,9 @@ enum Command {
     /// Keys in the OS keychain, named by targets with `key = "NAME"`.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Prices runs are costed at: the catalog and your own (`prices set`), which win.
+    #[command(subcommand)]
+    Prices(prices::PricesCommand),
     /// Measure the engine: 200 streaming calls against fakecloud at several concurrencies.
     Bench(bench::BenchArgs),
 }
@@ -278,6 +282,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Runs(command) => runs(&open_store(cli.data_dir.as_deref())?, command)?,
         Command::Search { text, limit, json } => search(&open_store(cli.data_dir.as_deref())?, &text, limit, json)?,
         Command::Targets(command) => targets(&open_store(cli.data_dir.as_deref())?, command)?,
+        Command::Prices(command) => prices::run(&open_store(cli.data_dir.as_deref())?, command)?,
         Command::Keys(command) => keys::run(cli.data_dir.as_deref(), command)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -410,7 +415,9 @@ pub async fn execute(
     let total_responses = plan.targets.len() * plan.prompts.len() * plan.options.repeat.max(1) as usize;
     let batch = plan.prompts.len() > 1 || plan.options.repeat > 1;
     let names: Vec<String> = plan.targets.iter().map(|target| target.name.clone()).collect();
-    let runner = Runner::new(credentials).with_store(store.writer());
+    let runner = Runner::new(credentials)
+        .with_store(store.writer())
+        .with_prices(prices::price_book(store)?);
     let cancel = CancellationToken::new();
     let mut handle = runner.start(plan, cancel.clone())?;
     let cancel_on_interrupt = cancel.clone();
@@ -684,30 +691,9 @@ fn target_from_args(args: AddTargetArgs) -> Result<Target> {
     Ok(target)
 }
 
-/// `YYYY-MM-DD HH:MM:SS` UTC from Unix milliseconds (civil-from-days, no date crate needed).
+/// `YYYY-MM-DD HH:MM:SS` UTC from Unix milliseconds.
 pub fn format_time(unix_ms: i64) -> String {
-    let seconds = unix_ms.div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let second_of_day = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
+    modelbench_engine::record::utc_date_time(unix_ms)
 }
 
 #[cfg(test)]

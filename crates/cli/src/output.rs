@@ -42,6 +42,8 @@ pub fn result_json(response: &ResponseRecord) -> Value {
             "p95": response.metrics.gap_p95_ms.map(round2),
             "max": response.metrics.gap_max_ms.map(round2),
         },
+        "cost_usd": response.cost_usd,
+        "cost_source": response.cost_source,
         "complete": response.complete,
         "attempts": response.attempts,
         "unsupported_parameters": response.unsupported_parameters,
@@ -199,9 +201,85 @@ fn format_count(value: Option<u64>) -> String {
     value.map_or_else(|| "-".to_owned(), |count| count.to_string())
 }
 
-/// The summary table printed after a run: one row per response.
+/// A cost in dollars, to about three significant digits: `$0.000225`, `$0.0123`, `$1.50`.
+fn format_usd(usd: f64) -> String {
+    if usd == 0.0 {
+        return "$0".to_owned();
+    }
+    if usd >= 1.0 {
+        return format!("${usd:.2}");
+    }
+    let decimals = ((-usd.log10()).ceil() as usize + 2).clamp(4, 9);
+    let text = format!("{usd:.decimals$}");
+    format!("${}", text.trim_end_matches('0'))
+}
+
+fn is_override(response: &ResponseRecord) -> bool {
+    response
+        .cost_source
+        .as_deref()
+        .is_some_and(|source| source.starts_with("override"))
+}
+
+/// The COST cell: the cost, `*` when it comes from the user's own price, `n/a` when unknown (the
+/// reason is printed under the table).
+fn cost_cell(response: &ResponseRecord) -> String {
+    match response.cost_usd {
+        Some(usd) if is_override(response) => format!("{}*", format_usd(usd)),
+        Some(usd) => format_usd(usd),
+        None => "n/a".to_owned(),
+    }
+}
+
+/// The lines under the table that explain its COST column: the total, what `*` means, and why
+/// each unknown cost is unknown (once per reason, naming its targets).
+fn cost_notes(responses: &[ResponseRecord]) -> String {
+    let mut notes = String::new();
+    let known: Vec<f64> = responses.iter().filter_map(|response| response.cost_usd).collect();
+    if responses.len() > 1 && !known.is_empty() {
+        let unknown = responses.len() - known.len();
+        notes.push_str(&format!(
+            "cost: {} in all for {} of {} responses{}\n",
+            format_usd(known.iter().sum()),
+            known.len(),
+            responses.len(),
+            if unknown > 0 {
+                format!(" ({unknown} unknown, not counted)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let mut overrides: Vec<&str> = responses
+        .iter()
+        .filter(|response| response.cost_usd.is_some() && is_override(response))
+        .filter_map(|response| response.cost_source.as_deref())
+        .collect();
+    overrides.sort_unstable();
+    overrides.dedup();
+    for source in overrides {
+        notes.push_str(&format!("* your price, {source}\n"));
+    }
+    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+    for response in responses.iter().filter(|response| response.cost_usd.is_none()) {
+        let reason = response.cost_source.as_deref().unwrap_or("not computed");
+        match reasons.iter_mut().find(|(known, _)| *known == reason) {
+            Some((_, targets)) if targets.contains(&response.target.as_str()) => {}
+            Some((_, targets)) => targets.push(&response.target),
+            None => reasons.push((reason, vec![&response.target])),
+        }
+    }
+    for (reason, targets) in reasons {
+        notes.push_str(&format!("cost n/a for {}: {reason}\n", targets.join(", ")));
+    }
+    notes
+}
+
+/// The summary table printed after a run: one row per response, then the notes on its costs.
 pub fn summary_table(responses: &[ResponseRecord], multiple: bool) -> String {
-    let header = ["TARGET", "TTFT", "TOTAL", "IN", "OUT", "TOK/S", "STOP", "STATUS"];
+    let header = [
+        "TARGET", "TTFT", "TOTAL", "IN", "OUT", "TOK/S", "COST", "STOP", "STATUS",
+    ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for response in responses {
         let name = if multiple {
@@ -251,6 +329,7 @@ pub fn summary_table(responses: &[ResponseRecord], multiple: bool) -> String {
                 .metrics
                 .output_tokens_per_second
                 .map_or_else(|| "-".to_owned(), |speed| format!("{speed:.1}")),
+            cost_cell(response),
             response.raw_finish_reason.clone().unwrap_or_else(|| "-".to_owned()),
             status,
         ]);
@@ -279,6 +358,7 @@ pub fn summary_table(responses: &[ResponseRecord], multiple: bool) -> String {
     for row in &rows {
         push_row(row);
     }
+    table.push_str(&cost_notes(responses));
     table
 }
 
@@ -295,7 +375,96 @@ pub fn error_details(responses: &[ResponseRecord]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use modelbench_engine::{Metrics, RunId, Usage};
+
     use super::*;
+
+    fn response(target: &str, cost_usd: Option<f64>, cost_source: &str) -> ResponseRecord {
+        ResponseRecord {
+            run_id: RunId::new(),
+            key: ResponseKey {
+                prompt_index: 0,
+                target_index: 0,
+                repeat_index: 0,
+            },
+            target: target.to_owned(),
+            provider: "openai".to_owned(),
+            model: "m".to_owned(),
+            request_id: None,
+            reported_model: None,
+            region: None,
+            text: "hi".to_owned(),
+            reasoning: String::new(),
+            tool_calls: Vec::new(),
+            finish_reason: None,
+            raw_finish_reason: Some("stop".to_owned()),
+            usage: Usage::default(),
+            metrics: Metrics::default(),
+            cost_usd,
+            cost_source: Some(cost_source.to_owned()),
+            complete: true,
+            error: None,
+            attempts: 1,
+            unsupported_parameters: Vec::new(),
+            started_at_ms: 0,
+            finished_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn costs_print_to_about_three_significant_digits() {
+        assert_eq!(format_usd(0.0), "$0");
+        assert_eq!(format_usd(0.000_225), "$0.000225");
+        assert_eq!(format_usd(0.001_2), "$0.0012");
+        assert_eq!(format_usd(0.012_345), "$0.0123");
+        assert_eq!(format_usd(0.05), "$0.05");
+        assert_eq!(format_usd(1.5), "$1.50");
+    }
+
+    #[test]
+    fn the_table_marks_overrides_and_explains_unknown_costs() {
+        let responses = [
+            response(
+                "gpt",
+                Some(0.000_25),
+                "catalog: litellm 1.110.2 as of 2026-11-24 (openai/gpt-5.4)",
+            ),
+            response("claude", Some(0.002), "override: contract (set 2026-11-24)"),
+            response("llama", Some(0.0), "local model (no charge)"),
+            response("azure", None, "no price for azure/gpt54"),
+            response("azure", None, "no price for azure/gpt54"),
+            response("broken", None, "no usage reported"),
+        ];
+        let table = summary_table(&responses, false);
+        let cost_column = |target: &str| {
+            let row = table
+                .lines()
+                .find(|line| line.starts_with(target))
+                .unwrap_or_else(|| panic!("no row for {target} in\n{table}"));
+            row.split_whitespace().nth(6).unwrap_or_default().to_owned()
+        };
+        assert!(
+            table.lines().next().is_some_and(|header| header.contains(" COST ")),
+            "{table}"
+        );
+        assert_eq!(cost_column("gpt"), "$0.00025");
+        assert_eq!(cost_column("claude"), "$0.002*");
+        assert_eq!(cost_column("llama"), "$0");
+        assert_eq!(cost_column("azure"), "n/a");
+        assert!(
+            table.contains("\ncost: $0.00225 in all for 3 of 6 responses (3 unknown, not counted)\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("\n* your price, override: contract (set 2026-11-24)\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("\ncost n/a for azure: no price for azure/gpt54\n"),
+            "{table}"
+        );
+        assert!(table.contains("\ncost n/a for broken: no usage reported\n"), "{table}");
+    }
 
     #[test]
     fn lines_are_released_whole_and_long_ones_wrapped() {
