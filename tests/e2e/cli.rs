@@ -7,7 +7,7 @@ use fakecloud::{Config, FakeCloud};
 use modelbench_e2e::{FAKE_KEYS, check_against_expected, expected, modelbench};
 use serde_json::Value;
 
-async fn cli(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+pub(crate) async fn cli(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let data_dir = data_dir.to_owned();
     let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
     let env: Vec<(String, String)> = env
@@ -27,15 +27,15 @@ async fn cli(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option
     .expect("cli task")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn json(output: &Output) -> Value {
+pub(crate) fn json(output: &Output) -> Value {
     assert!(
         output.status.success(),
         "exit {:?}\nstdout: {}\nstderr: {}",

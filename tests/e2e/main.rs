@@ -6,5 +6,6 @@ mod cli;
 mod decoders;
 mod google;
 mod keychain;
+mod prices;
 mod recordings;
 mod scenarios;
