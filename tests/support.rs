@@ -88,8 +88,10 @@ pub fn modelbench_binary() -> PathBuf {
     BINARY
         .get_or_init(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            // The same selection as `cargo test --workspace` (every member, with tests), so the
+            // dependencies resolve to the same features and nothing is compiled a second time.
             let status = Command::new(cargo)
-                .args(["build", "--quiet", "-p", "modelbench-cli", "--bin", "modelbench"])
+                .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
                 .expect("cargo build runs");
@@ -141,10 +143,22 @@ pub fn modelbench(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: O
 }
 
 /// The environment that makes the CLI use fakecloud's default keys.
+/// Bedrock gets SigV4 credentials through the real AWS chain (its environment provider), with the
+/// shared config files and instance metadata pointed nowhere so nothing on the machine leaks in.
 pub const FAKE_KEYS: &[(&str, &str)] = &[
     ("OPENAI_API_KEY", "fake-key"),
     ("AZURE_OPENAI_API_KEY", "fake-key"),
     ("ANTHROPIC_API_KEY", "fake-key"),
+    ("GEMINI_API_KEY", "fake-key"),
+    ("GOOGLE_OAUTH_ACCESS_TOKEN", "fake-key"),
+    ("AWS_ACCESS_KEY_ID", fakecloud::FAKE_AWS_ACCESS_KEY_ID),
+    ("AWS_SECRET_ACCESS_KEY", fakecloud::FAKE_AWS_SECRET_ACCESS_KEY),
+    ("AWS_CONFIG_FILE", "/nonexistent/modelbench-test/aws-config"),
+    (
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/nonexistent/modelbench-test/aws-credentials",
+    ),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
 ];
 
 /// What a response came to, whichever path produced it (a decoder fold or a stored record), so

@@ -337,7 +337,7 @@ async fn every_recording_through_the_cli() {
     let run_id: modelbench_engine::RunId = document["run_id"].as_str().expect("id").parse().expect("uuid");
     let store = modelbench_engine::store::Store::open(&data.path().join("modelbench.db")).expect("store");
     let run = store.load_run(run_id).expect("load").expect("run");
-    assert_eq!(run.responses.len(), 15);
+    assert_eq!(run.responses.len(), 25);
     for response in &run.responses {
         check_against_expected(&response.target, &expected[&response.target], &response.into());
     }
@@ -443,8 +443,21 @@ async fn the_demo_runs_without_keys_and_is_stored() {
     let output = cli(data.path(), &["demo", "--json"], &[], None).await;
     let document = json(&output);
     let results = document["results"].as_array().expect("results");
-    assert!(results.len() >= 5);
-    assert!(results.iter().filter(|result| result["complete"] == true).count() >= 5);
+    assert_eq!(results.len(), 13);
+    let providers: std::collections::BTreeSet<&str> = results
+        .iter()
+        .filter_map(|result| result["provider"].as_str())
+        .collect();
+    assert_eq!(
+        providers.into_iter().collect::<Vec<_>>(),
+        ["anthropic", "azure", "bedrock", "gemini", "ollama", "openai", "vertex"],
+        "every cloud is in the demo"
+    );
+    assert_eq!(
+        results.iter().filter(|result| result["complete"] == true).count(),
+        12,
+        "all but the overloaded stream complete: {results:?}"
+    );
     assert!(
         results.iter().any(|result| result["attempts"] == 2),
         "a rate limit retried"

@@ -3,6 +3,7 @@
 
 mod bedrock;
 mod cli;
+mod clouds;
 mod decoders;
 mod google;
 mod keychain;

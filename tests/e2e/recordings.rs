@@ -10,13 +10,22 @@ use modelbench_engine::runner::{RunOptions, RunPlan, Runner};
 use modelbench_engine::{Parameters, Prompt};
 use tokio_util::sync::CancellationToken;
 
+/// fakecloud's default keys for every key-based cloud (no Bedrock SigV4 credentials).
+pub fn fake_keys() -> StaticCredentials {
+    StaticCredentials::new()
+        .with("OPENAI_API_KEY", Secret::new("fake-key"))
+        .with("AZURE_OPENAI_API_KEY", Secret::new("fake-key"))
+        .with("ANTHROPIC_API_KEY", Secret::new("fake-key"))
+        .with("GEMINI_API_KEY", Secret::new("fake-key"))
+        .with("GOOGLE_OAUTH_ACCESS_TOKEN", Secret::new("fake-key"))
+}
+
+/// fakecloud's default keys, and its SigV4 credentials for Bedrock.
 pub fn credentials() -> Arc<StaticCredentials> {
-    Arc::new(
-        StaticCredentials::new()
-            .with("OPENAI_API_KEY", Secret::new("fake-key"))
-            .with("AZURE_OPENAI_API_KEY", Secret::new("fake-key"))
-            .with("ANTHROPIC_API_KEY", Secret::new("fake-key")),
-    )
+    Arc::new(fake_keys().with_aws(
+        fakecloud::FAKE_AWS_ACCESS_KEY_ID,
+        Secret::new(fakecloud::FAKE_AWS_SECRET_ACCESS_KEY),
+    ))
 }
 
 async fn replay_all(spec_suffix: &str) {
@@ -29,13 +38,20 @@ async fn replay_all(spec_suffix: &str) {
             targets.push(target);
         }
     }
-    assert_eq!(targets.len(), 15);
+    // Every recording: 10 OpenAI-style (OpenAI, Azure, Groq, OpenRouter), 3 Anthropic, 2 Ollama,
+    // 6 Bedrock (the exception frame included) and 4 Gemini/Vertex.
+    assert_eq!(targets.len(), 25);
+    let count = targets.len();
     let runner = Runner::new(credentials());
+    let mut options = RunOptions::default();
+    // The exception recording fails before any content, which the runner would retry; one
+    // attempt per recording keeps the request count exact.
+    options.retry.max_retries = 0;
     let plan = RunPlan {
         targets,
         prompts: vec![Prompt::user("replay")],
         parameters: Parameters::default(),
-        options: RunOptions::default(),
+        options,
     };
     let handle = runner.start(plan, CancellationToken::new()).expect("start");
     let outcome = handle.outcome().await.expect("outcome");
@@ -44,7 +60,7 @@ async fn replay_all(spec_suffix: &str) {
     }
     // Each request really went to fakecloud's endpoint for that cloud and was accepted.
     let requests = cloud.requests();
-    assert_eq!(requests.len(), 15);
+    assert_eq!(requests.len(), count);
     assert!(requests.iter().all(|request| request.status == 200), "{requests:?}");
 }
 

@@ -34,7 +34,12 @@ fn quick_options() -> RunOptions {
     options
 }
 
-async fn run(runner: &Runner, targets: Vec<Target>, parameters: Parameters, options: RunOptions) -> RunOutcome {
+pub(crate) async fn run(
+    runner: &Runner,
+    targets: Vec<Target>,
+    parameters: Parameters,
+    options: RunOptions,
+) -> RunOutcome {
     let plan = RunPlan {
         targets,
         prompts: vec![Prompt::user("Tell me about the sea.")],
