@@ -201,6 +201,9 @@ async fn seven_providers_through_the_cli_with_the_aws_chain() {
     for response in responses {
         assert_eq!(response["complete"], true, "{response}");
         assert_eq!(response["text"], expected.as_str(), "{response}");
+        if response["provider"] == "bedrock" {
+            assert!(response["server_latency_ms"].is_number(), "{response}");
+        }
     }
     assert!(!stdout.contains(FAKE_AWS_SECRET_ACCESS_KEY));
 }

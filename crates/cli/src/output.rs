@@ -42,6 +42,9 @@ pub fn result_json(response: &ResponseRecord) -> Value {
             "p95": response.metrics.gap_p95_ms.map(round2),
             "max": response.metrics.gap_max_ms.map(round2),
         },
+        // The cloud's own timing (Bedrock), beside ours.
+        "server_latency_ms": response.metrics.server_latency_ms,
+        "server_first_byte_ms": response.metrics.server_first_byte_ms,
         "cost_usd": response.cost_usd,
         "cost_source": response.cost_source,
         "complete": response.complete,
