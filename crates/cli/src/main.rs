@@ -289,9 +289,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 pub fn default_data_dir() -> Result<PathBuf> {
-    directories::ProjectDirs::from("dev", "ModelBench", "modelbench")
-        .map(|dirs| dirs.data_dir().to_path_buf())
-        .context("cannot find the platform data directory; pass --data-dir")
+    modelbench_engine::store::default_data_dir().context("cannot find the platform data directory; pass --data-dir")
 }
 
 fn open_store(data_dir: Option<&Path>) -> Result<Store> {
@@ -299,7 +297,7 @@ fn open_store(data_dir: Option<&Path>) -> Result<Store> {
         Some(dir) => dir.to_path_buf(),
         None => default_data_dir()?,
     };
-    let path = dir.join("modelbench.db");
+    let path = dir.join(modelbench_engine::store::DATABASE_FILE);
     Store::open(&path).with_context(|| format!("cannot open the database at {}", path.display()))
 }
 

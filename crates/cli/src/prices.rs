@@ -11,13 +11,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use modelbench_engine::ProviderKind;
-use modelbench_engine::pricing::{Catalog, PriceBook, PriceOverride, Rates, price_key_text};
+use modelbench_engine::pricing::{Catalog, PriceBook, PriceOverride, Rates, imported_catalog_path, price_key_text};
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::store::Store;
 use serde_json::{Value, json};
 
 /// An imported catalog's file name, in the data directory.
-const IMPORTED_CATALOG: &str = "prices.json";
 
 #[derive(Subcommand)]
 pub enum PricesCommand {
@@ -95,10 +94,6 @@ pub fn price_book(store: &Store) -> Result<PriceBook> {
         PriceBook::shipped()
     };
     Ok(book.with_overrides(store.list_price_overrides()?))
-}
-
-fn imported_catalog_path(store: &Store) -> PathBuf {
-    store.path().with_file_name(IMPORTED_CATALOG)
 }
 
 pub fn run(store: &Store, command: PricesCommand) -> Result<()> {

@@ -122,6 +122,16 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// The database's file name inside the data directory.
+pub const DATABASE_FILE: &str = "modelbench.db";
+
+/// The platform's data directory for ModelBench, shared by the CLI and the desktop app (the
+/// `MODELBENCH_DATA_DIR` environment variable and `--data-dir` are checked by the callers).
+/// `None` when the platform has no home directory to put it under.
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("dev", "ModelBench", "modelbench").map(|dirs| dirs.data_dir().to_path_buf())
+}
+
 impl Store {
     /// Opens the database at `path`, creating it and its folder if needed, applies pending
     /// migrations and starts the writer thread.
@@ -209,6 +219,17 @@ impl Store {
             ],
         )?;
         transaction.commit()?;
+        Ok(())
+    }
+
+    /// Checks and saves `target`; when it was renamed from `original`, the old name goes away
+    /// afterwards.
+    pub fn rename_or_save_target(&self, target: &Target, original: Option<&str>) -> Result<()> {
+        target.validate()?;
+        self.save_target(target)?;
+        if let Some(original) = original.filter(|original| *original != target.name) {
+            self.remove_target(original)?;
+        }
         Ok(())
     }
 
@@ -356,6 +377,16 @@ impl Store {
             });
         }
         Ok(summaries)
+    }
+
+    /// The runs with a full-text match (see [`Store::search`]) for `query`, newest first.
+    pub fn search_runs(&self, query: &str, limit: usize) -> Result<Vec<RunSummary>> {
+        let hits = self.search(query, usize::MAX)?;
+        let matched: std::collections::HashSet<RunId> = hits.iter().map(|hit| hit.run_id).collect();
+        let mut runs = self.list_runs(usize::MAX)?;
+        runs.retain(|run| matched.contains(&run.id));
+        runs.truncate(limit);
+        Ok(runs)
     }
 
     /// The run `id` with its prompts and responses, or `None` if there is no such run.

@@ -1,0 +1,46 @@
+//! The UI edge of every error: `{kind, message, retryable}`, the message shown verbatim.
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct CommandError {
+    pub kind: &'static str,
+    pub message: String,
+    pub retryable: bool,
+}
+
+pub type CommandResult<T> = Result<T, CommandError>;
+
+impl CommandError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+impl From<modelbench_engine::Error> for CommandError {
+    fn from(error: modelbench_engine::Error) -> Self {
+        use modelbench_engine::Error;
+        let kind = match &error {
+            Error::InvalidInput(_) | Error::TargetsFile { .. } | Error::Target { .. } => "validation",
+            Error::MissingCredential { .. } | Error::Keychain { .. } => "auth",
+            Error::Database(_) | Error::Storage(_) | Error::Io(_) => "storage",
+        };
+        Self::new(kind, error.to_string())
+    }
+}
+
+impl From<modelbench_engine::keychain::KeychainError> for CommandError {
+    fn from(error: modelbench_engine::keychain::KeychainError) -> Self {
+        use modelbench_engine::keychain::KeychainError;
+        let kind = match &error {
+            KeychainError::InvalidName(_) => "validation",
+            KeychainError::NotFound(_) => "not_found",
+            _ => "keychain",
+        };
+        Self::new(kind, error.to_string())
+    }
+}

@@ -1,0 +1,90 @@
+//! The ModelBench desktop shell: a thin Tauri layer over the engine.
+//!
+//! Each command is a one-line adapter onto an engine call; the only code of its own here is
+//! plumbing: the app state (the store, the keychain, the runner, the cancellation tokens of the
+//! runs in flight), turning engine errors into `{kind, message, retryable}` for the UI, and
+//! forwarding a run's events onto a `tauri::ipc::Channel`, batched per animation frame. The
+//! command contract is described in `ui/README.md`; its types in `ui/src/lib/types.ts`.
+//!
+//! Left out for now: `start_demo` and `test_target` answer a clear "not yet available" error.
+
+mod commands;
+mod error;
+mod run;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use modelbench_engine::credentials::KeychainCredentials;
+use modelbench_engine::keychain::Keychain;
+use modelbench_engine::pricing::PriceBook;
+use modelbench_engine::runner::Runner;
+use modelbench_engine::{RunId, Store};
+use tokio_util::sync::CancellationToken;
+
+/// What every command reaches through `tauri::State`.
+pub struct AppState {
+    store: Store,
+    keychain: Keychain,
+    runner: Runner,
+    /// The runs in flight, so `stop_run` can cancel them.
+    running: Mutex<HashMap<RunId, CancellationToken>>,
+}
+
+impl AppState {
+    /// Opens the database in `data_dir` (the CLI's own, so both see the same targets and runs).
+    pub fn open(data_dir: &std::path::Path) -> modelbench_engine::Result<Self> {
+        let store = Store::open(&data_dir.join(modelbench_engine::store::DATABASE_FILE))?;
+        let runner = Runner::new(Arc::new(KeychainCredentials::new(Keychain::os())))
+            .with_store(store.writer())
+            .with_prices(PriceBook::for_store(&store)?);
+        Ok(Self {
+            store,
+            keychain: Keychain::os(),
+            runner,
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// `MODELBENCH_DATA_DIR`, else the platform's data directory (as the CLI picks it).
+fn data_dir() -> Result<PathBuf, String> {
+    match std::env::var_os("MODELBENCH_DATA_DIR") {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => modelbench_engine::store::default_data_dir()
+            .ok_or_else(|| "cannot find the platform data directory; set MODELBENCH_DATA_DIR".to_owned()),
+    }
+}
+
+/// Starts the app. Failing to open the database ends the process with the reason: there is no
+/// useful window to show without it.
+pub fn run() {
+    let state = match data_dir().and_then(|dir| AppState::open(&dir).map_err(|error| error.to_string())) {
+        Ok(state) => state,
+        Err(message) => {
+            eprintln!("modelbench-app: {message}");
+            std::process::exit(1);
+        }
+    };
+    let result = tauri::Builder::default()
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::list_targets,
+            commands::save_target,
+            commands::remove_target,
+            commands::list_keys,
+            commands::set_key,
+            commands::test_target,
+            commands::start_run,
+            commands::stop_run,
+            commands::list_runs,
+            commands::load_run,
+            commands::start_demo,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(error) = result {
+        eprintln!("modelbench-app: {error}");
+        std::process::exit(1);
+    }
+}
