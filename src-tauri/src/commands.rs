@@ -41,14 +41,10 @@ pub fn set_key(state: State<'_, AppState>, name: String, secret: String) -> Comm
     Ok(state.keychain.set(&name, &Secret::new(secret))?)
 }
 
+/// Sends `name` one short prompt and returns its record: the answer or the exact error.
 #[tauri::command]
-pub fn test_target(name: String) -> CommandResult<ResponseRecord> {
-    Err(CommandError::new(
-        "unavailable",
-        format!(
-            "testing a target ('{name}') is not yet available in the desktop app; use `modelbench run --target {name}`"
-        ),
-    ))
+pub async fn test_target(state: State<'_, AppState>, name: String) -> CommandResult<ResponseRecord> {
+    crate::run::test(&state, &name).await
 }
 
 #[tauri::command]

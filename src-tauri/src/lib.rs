@@ -6,7 +6,7 @@
 //! forwarding a run's events onto a `tauri::ipc::Channel`, batched per animation frame. The
 //! command contract is described in `ui/README.md`; its types in `ui/src/lib/types.ts`.
 //!
-//! Left out for now: `start_demo` and `test_target` answer a clear "not yet available" error.
+//! Left out for now: `start_demo` answers a clear "not yet available" error.
 
 mod commands;
 mod error;
@@ -28,6 +28,8 @@ pub struct AppState {
     store: Store,
     keychain: Keychain,
     runner: Runner,
+    /// Runs target tests, which are not history: the same credentials and prices, no store.
+    tester: Runner,
     /// The runs in flight, so `stop_run` can cancel them.
     running: Mutex<HashMap<RunId, CancellationToken>>,
 }
@@ -36,13 +38,17 @@ impl AppState {
     /// Opens the database in `data_dir` (the CLI's own, so both see the same targets and runs).
     pub fn open(data_dir: &std::path::Path) -> modelbench_engine::Result<Self> {
         let store = Store::open(&data_dir.join(modelbench_engine::store::DATABASE_FILE))?;
-        let runner = Runner::new(Arc::new(KeychainCredentials::new(Keychain::os())))
+        let credentials = Arc::new(KeychainCredentials::new(Keychain::os()));
+        let prices = PriceBook::for_store(&store)?;
+        let runner = Runner::new(credentials.clone())
             .with_store(store.writer())
-            .with_prices(PriceBook::for_store(&store)?);
+            .with_prices(prices.clone());
+        let tester = Runner::new(credentials).with_prices(prices);
         Ok(Self {
             store,
             keychain: Keychain::os(),
             runner,
+            tester,
             running: Mutex::new(HashMap::new()),
         })
     }

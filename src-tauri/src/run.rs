@@ -49,12 +49,7 @@ pub fn start(
     let targets = request
         .targets
         .iter()
-        .map(|name| {
-            state
-                .store
-                .get_target(name)?
-                .ok_or_else(|| CommandError::new("not_found", format!("no target named '{name}'")))
-        })
+        .map(|name| saved_target(state, name))
         .collect::<CommandResult<Vec<Target>>>()?;
     let plan = RunPlan {
         targets: targets.clone(),
@@ -72,6 +67,27 @@ pub fn start(
         lock(&app.state::<AppState>()).remove(&run_id);
     });
     Ok(run_id)
+}
+
+/// One connection test of the saved target `name`, not stored.
+pub async fn test(state: &AppState, name: &str) -> CommandResult<ResponseRecord> {
+    let target = saved_target(state, name)?;
+    let handle = state
+        .tester
+        .start(RunPlan::connection_test(target), CancellationToken::new())?;
+    let outcome = handle.outcome().await?;
+    outcome
+        .responses
+        .into_iter()
+        .next()
+        .ok_or_else(|| CommandError::new("protocol", format!("the test of '{name}' produced no response")))
+}
+
+fn saved_target(state: &AppState, name: &str) -> CommandResult<Target> {
+    state
+        .store
+        .get_target(name)?
+        .ok_or_else(|| CommandError::new("not_found", format!("no target named '{name}'")))
 }
 
 pub fn stop(state: &AppState, run_id: RunId) -> CommandResult<()> {

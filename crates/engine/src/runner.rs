@@ -80,6 +80,28 @@ pub struct RunPlan {
     pub options: RunOptions,
 }
 
+impl RunPlan {
+    /// A quick check that `target` answers at all (its key, address and model): one short
+    /// prompt with a small output budget, no retries.
+    pub fn connection_test(target: Target) -> Self {
+        Self {
+            targets: vec![target],
+            prompts: vec![Prompt::user("Reply with the single word: ok")],
+            parameters: Parameters {
+                max_output_tokens: Some(16),
+                ..Parameters::default()
+            },
+            options: RunOptions {
+                retry: RetryPolicy {
+                    max_retries: 0,
+                    ..RetryPolicy::default()
+                },
+                ..RunOptions::default()
+            },
+        }
+    }
+}
+
 /// What a consumer sees while a run goes on.
 #[derive(Clone, Debug)]
 pub enum RunEvent {
