@@ -99,6 +99,42 @@ impl<P: SseProtocol> WireDecoder for SseWire<P> {
     }
 }
 
+/// Where each generation parameter goes in one protocol's body: the field name, or `None` when
+/// the protocol does not take it here (unsupported, or set elsewhere like Anthropic's required
+/// `max_tokens`).
+pub(crate) struct ParameterFields {
+    pub temperature: Option<&'static str>,
+    pub top_p: Option<&'static str>,
+    pub max_output_tokens: Option<&'static str>,
+    pub stop_sequences: Option<&'static str>,
+    pub seed: Option<&'static str>,
+}
+
+/// Writes the parameters the request set into `object`, under each protocol's field names.
+pub(crate) fn insert_parameters(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    parameters: &Parameters,
+    fields: &ParameterFields,
+) {
+    use serde_json::json;
+    let mut put = |field: Option<&'static str>, value: Option<serde_json::Value>| {
+        if let (Some(field), Some(value)) = (field, value) {
+            object.insert(field.into(), value);
+        }
+    };
+    put(fields.temperature, parameters.temperature.map(|value| json!(value)));
+    put(fields.top_p, parameters.top_p.map(|value| json!(value)));
+    put(
+        fields.max_output_tokens,
+        parameters.max_output_tokens.map(|value| json!(value)),
+    );
+    put(
+        fields.stop_sequences,
+        (!parameters.stop_sequences.is_empty()).then(|| json!(parameters.stop_sequences)),
+    );
+    put(fields.seed, parameters.seed.map(|value| json!(value)));
+}
+
 /// The conversation as `[{role, content}]`, led by the system prompt for protocols that take it
 /// as a message (Chat Completions, Ollama) rather than as a field of its own.
 pub(crate) fn messages_json(prompt: &Prompt, system_as_message: bool) -> Vec<serde_json::Value> {

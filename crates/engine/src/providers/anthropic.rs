@@ -7,7 +7,10 @@
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, SseProtocol, StartGate, count, messages_json, protocol_error, stream_error, truncated};
+use super::{
+    Capabilities, ParameterFields, SseProtocol, StartGate, count, insert_parameters, messages_json, protocol_error,
+    stream_error, truncated,
+};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::request::{Parameters, Prompt};
 use crate::sse::SseEvent;
@@ -37,15 +40,18 @@ pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Va
     if let Some(system) = &prompt.system {
         object.insert("system".into(), json!(system));
     }
-    if let Some(temperature) = parameters.temperature {
-        object.insert("temperature".into(), json!(temperature));
-    }
-    if let Some(top_p) = parameters.top_p {
-        object.insert("top_p".into(), json!(top_p));
-    }
-    if !parameters.stop_sequences.is_empty() {
-        object.insert("stop_sequences".into(), json!(parameters.stop_sequences));
-    }
+    // `max_tokens` is required and set above; Anthropic has no seed.
+    insert_parameters(
+        object,
+        parameters,
+        &ParameterFields {
+            temperature: Some("temperature"),
+            top_p: Some("top_p"),
+            max_output_tokens: None,
+            stop_sequences: Some("stop_sequences"),
+            seed: None,
+        },
+    );
     body
 }
 

@@ -17,7 +17,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, StartGate, WireDecoder, anthropic, protocol_error};
+use super::{Capabilities, ParameterFields, StartGate, WireDecoder, anthropic, insert_parameters, protocol_error};
 use crate::error::{ErrorKind, ProviderError};
 use crate::event::{ResponseMeta, StreamEvent};
 use crate::eventstream::{EventStreamDecoder, EventStreamError, EventStreamMessage};
@@ -105,18 +105,17 @@ fn converse_shaped_body(prompt: &Prompt, parameters: &Parameters) -> Map<String,
         body.insert("system".into(), json!([{ "text": system }]));
     }
     let mut config = Map::new();
-    if let Some(max) = parameters.max_output_tokens {
-        config.insert("maxTokens".into(), json!(max));
-    }
-    if let Some(temperature) = parameters.temperature {
-        config.insert("temperature".into(), json!(temperature));
-    }
-    if let Some(top_p) = parameters.top_p {
-        config.insert("topP".into(), json!(top_p));
-    }
-    if !parameters.stop_sequences.is_empty() {
-        config.insert("stopSequences".into(), json!(parameters.stop_sequences));
-    }
+    insert_parameters(
+        &mut config,
+        parameters,
+        &ParameterFields {
+            temperature: Some("temperature"),
+            top_p: Some("topP"),
+            max_output_tokens: Some("maxTokens"),
+            stop_sequences: Some("stopSequences"),
+            seed: None,
+        },
+    );
     if !config.is_empty() {
         body.insert("inferenceConfig".into(), Value::Object(config));
     }

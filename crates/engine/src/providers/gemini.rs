@@ -15,7 +15,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, SseProtocol, StartGate, count, protocol_error, stream_error, truncated};
+use super::{
+    Capabilities, ParameterFields, SseProtocol, StartGate, count, insert_parameters, protocol_error, stream_error,
+    truncated,
+};
 use crate::error::{ErrorKind, ProviderError};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::request::{Parameters, Prompt, Role};
@@ -49,21 +52,17 @@ pub fn request_body(prompt: &Prompt, parameters: &Parameters) -> Value {
         body.insert("systemInstruction".into(), json!({"parts": [{"text": system}]}));
     }
     let mut config = Map::new();
-    if let Some(temperature) = parameters.temperature {
-        config.insert("temperature".into(), json!(temperature));
-    }
-    if let Some(max) = parameters.max_output_tokens {
-        config.insert("maxOutputTokens".into(), json!(max));
-    }
-    if let Some(top_p) = parameters.top_p {
-        config.insert("topP".into(), json!(top_p));
-    }
-    if !parameters.stop_sequences.is_empty() {
-        config.insert("stopSequences".into(), json!(parameters.stop_sequences));
-    }
-    if let Some(seed) = parameters.seed {
-        config.insert("seed".into(), json!(seed));
-    }
+    insert_parameters(
+        &mut config,
+        parameters,
+        &ParameterFields {
+            temperature: Some("temperature"),
+            top_p: Some("topP"),
+            max_output_tokens: Some("maxOutputTokens"),
+            stop_sequences: Some("stopSequences"),
+            seed: Some("seed"),
+        },
+    );
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }

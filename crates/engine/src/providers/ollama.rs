@@ -7,7 +7,10 @@
 use serde_json::{Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, StartGate, WireDecoder, count, messages_json, protocol_error, stream_error, truncated};
+use super::{
+    Capabilities, ParameterFields, StartGate, WireDecoder, count, insert_parameters, messages_json, protocol_error,
+    stream_error, truncated,
+};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::ndjson::NdjsonDecoder;
 use crate::request::{Parameters, Prompt};
@@ -24,21 +27,17 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
     let messages = messages_json(prompt, true);
     let mut options = serde_json::Map::new();
-    if let Some(temperature) = parameters.temperature {
-        options.insert("temperature".into(), json!(temperature));
-    }
-    if let Some(top_p) = parameters.top_p {
-        options.insert("top_p".into(), json!(top_p));
-    }
-    if let Some(max) = parameters.max_output_tokens {
-        options.insert("num_predict".into(), json!(max));
-    }
-    if !parameters.stop_sequences.is_empty() {
-        options.insert("stop".into(), json!(parameters.stop_sequences));
-    }
-    if let Some(seed) = parameters.seed {
-        options.insert("seed".into(), json!(seed));
-    }
+    insert_parameters(
+        &mut options,
+        parameters,
+        &ParameterFields {
+            temperature: Some("temperature"),
+            top_p: Some("top_p"),
+            max_output_tokens: Some("num_predict"),
+            stop_sequences: Some("stop"),
+            seed: Some("seed"),
+        },
+    );
     let mut body = json!({"model": model, "messages": messages, "stream": true});
     if !options.is_empty() {
         body["options"] = Value::Object(options);

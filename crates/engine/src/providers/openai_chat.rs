@@ -8,7 +8,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Capabilities, SseProtocol, StartGate, count, messages_json, protocol_error, stream_error, truncated};
+use super::{
+    Capabilities, ParameterFields, SseProtocol, StartGate, count, insert_parameters, messages_json, protocol_error,
+    stream_error, truncated,
+};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::request::{Parameters, Prompt};
 use crate::sse::SseEvent;
@@ -31,21 +34,17 @@ pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Va
         "stream_options": {"include_usage": true},
     });
     let object = body.as_object_mut().expect("a JSON object literal");
-    if let Some(temperature) = parameters.temperature {
-        object.insert("temperature".into(), json!(temperature));
-    }
-    if let Some(top_p) = parameters.top_p {
-        object.insert("top_p".into(), json!(top_p));
-    }
-    if let Some(max) = parameters.max_output_tokens {
-        object.insert("max_completion_tokens".into(), json!(max));
-    }
-    if !parameters.stop_sequences.is_empty() {
-        object.insert("stop".into(), json!(parameters.stop_sequences));
-    }
-    if let Some(seed) = parameters.seed {
-        object.insert("seed".into(), json!(seed));
-    }
+    insert_parameters(
+        object,
+        parameters,
+        &ParameterFields {
+            temperature: Some("temperature"),
+            top_p: Some("top_p"),
+            max_output_tokens: Some("max_completion_tokens"),
+            stop_sequences: Some("stop"),
+            seed: Some("seed"),
+        },
+    );
     body
 }
 

@@ -9,7 +9,10 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, SseProtocol, StartGate, count, messages_json, protocol_error, stream_error, truncated};
+use super::{
+    Capabilities, ParameterFields, SseProtocol, StartGate, count, insert_parameters, messages_json, protocol_error,
+    stream_error, truncated,
+};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::request::{Parameters, Prompt, Role};
 use crate::sse::SseEvent;
@@ -34,15 +37,18 @@ pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Va
     if let Some(system) = &prompt.system {
         object.insert("instructions".into(), json!(system));
     }
-    if let Some(temperature) = parameters.temperature {
-        object.insert("temperature".into(), json!(temperature));
-    }
-    if let Some(top_p) = parameters.top_p {
-        object.insert("top_p".into(), json!(top_p));
-    }
-    if let Some(max) = parameters.max_output_tokens {
-        object.insert("max_output_tokens".into(), json!(max));
-    }
+    // No `stop` or `seed` in the Responses API (reported as unsupported).
+    insert_parameters(
+        object,
+        parameters,
+        &ParameterFields {
+            temperature: Some("temperature"),
+            top_p: Some("top_p"),
+            max_output_tokens: Some("max_output_tokens"),
+            stop_sequences: None,
+            seed: None,
+        },
+    );
     body
 }
 
