@@ -1,8 +1,10 @@
 //! The UI edge of every error: `{kind, message, retryable}`, the message shown verbatim.
 
 use serde::Serialize;
+use ts_rs::TS;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
 pub struct CommandError {
     pub kind: &'static str,
     pub message: String,

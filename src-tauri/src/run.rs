@@ -11,6 +11,7 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
 
 use crate::AppState;
 use crate::error::{CommandError, CommandResult};
@@ -19,10 +20,12 @@ use crate::error::{CommandError, CommandResult};
 const FRAME: Duration = Duration::from_millis(16);
 
 /// What `start_run` asks for: one prompt to the named saved targets.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, TS)]
+#[ts(export)]
 pub struct RunRequest {
     pub targets: Vec<String>,
     #[serde(default)]
+    #[ts(optional)]
     pub system: Option<String>,
     pub prompt: String,
     #[serde(default)]
@@ -30,8 +33,9 @@ pub struct RunRequest {
 }
 
 /// What the run channel carries.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
 pub enum RunMessage {
     Started { run_id: RunId, targets: Vec<Target> },
     Events { events: Vec<StampedEvent> },
@@ -161,3 +165,6 @@ fn send(channel: &Channel<RunMessage>, message: RunMessage) {
         eprintln!("modelbench-app: cannot send to the run channel: {error}");
     }
 }
+
+#[cfg(test)]
+mod bindings;

@@ -9,6 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -47,8 +48,9 @@ fn also_tried(variable: Option<&str>) -> String {
 }
 
 /// What went wrong, in the terms that decide what to do next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum ErrorKind {
     /// Wrong or missing key, or no permission (401/403).
     Auth,
@@ -185,7 +187,8 @@ impl ErrorKind {
 }
 
 /// A failure of one target's request, before or during its stream.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct ProviderError {
     pub kind: ErrorKind,
     /// The target's name; filled in by the runner (wire decoders do not know it).
@@ -199,6 +202,7 @@ pub struct ProviderError {
     pub retryable: bool,
     /// The cloud's hint for when to retry (`retry-after-ms` / `retry-after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub retry_after_ms: Option<u64>,
 }
 

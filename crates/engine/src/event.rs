@@ -5,12 +5,14 @@
 //! apart from content (text, reasoning, tool calls) so consumers never guess which is which.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::ProviderError;
 
 /// One event from a streaming response, provider-neutral.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
 pub enum StreamEvent {
     /// The cloud accepted the request. Emitted once, before any content.
     Started(ResponseMeta),
@@ -25,8 +27,10 @@ pub enum StreamEvent {
     ToolCallDelta {
         index: u32,
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
         id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
         name: Option<String>,
         arguments: String,
     },
@@ -36,13 +40,16 @@ pub enum StreamEvent {
     /// `invocationLatency`/`firstByteLatency`), kept beside the engine's measurements.
     ServerTiming {
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
         latency_ms: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
         first_byte_latency_ms: Option<u64>,
     },
     Finished {
         reason: FinishReason,
         #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
         raw_reason: Option<String>,
     },
     /// The stream broke or the cloud reported an error inside it. Terminal.
@@ -74,7 +81,8 @@ impl StreamEvent {
 }
 
 /// What the cloud says about the response it is producing.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct ResponseMeta {
     pub request_id: Option<String>,
     /// The model or model version the cloud reports having used (may differ from the requested one).
@@ -84,7 +92,8 @@ pub struct ResponseMeta {
 }
 
 /// Token usage normalised across clouds. `None` means the cloud did not say.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Usage {
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
@@ -98,8 +107,9 @@ pub struct Usage {
 }
 
 /// Why generation stopped, normalised. The raw value is kept beside it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum FinishReason {
     Stop,
     Length,
@@ -139,7 +149,8 @@ impl FinishReason {
 
 /// A stream event as the runner saw it: which response it belongs to, its place in that
 /// response's stream and when it arrived.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct StampedEvent {
     pub response_key: ResponseKey,
     pub target: String,
@@ -153,7 +164,8 @@ pub struct StampedEvent {
 }
 
 /// Identifies one response inside a run: which prompt, which target, which repeat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct ResponseKey {
     pub prompt_index: u32,
     pub target_index: u32,

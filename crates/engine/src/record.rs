@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::error::ProviderError;
@@ -14,6 +15,33 @@ use crate::request::{Parameters, Prompt};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RunId(pub Uuid);
+
+/// Written out rather than derived: ts-rs's derive does not read `#[serde(transparent)]` and
+/// warns about it on every build. The binding is the UUID's canonical string, as serialised.
+impl TS for RunId {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+
+    fn name(_config: &ts_rs::Config) -> String {
+        "RunId".to_owned()
+    }
+
+    fn inline(config: &ts_rs::Config) -> String {
+        Uuid::inline(config)
+    }
+
+    fn decl(config: &ts_rs::Config) -> String {
+        format!("type RunId = {};", Self::inline(config))
+    }
+
+    fn decl_concrete(config: &ts_rs::Config) -> String {
+        Self::decl(config)
+    }
+
+    fn output_path() -> Option<std::path::PathBuf> {
+        Some("RunId.ts".into())
+    }
+}
 
 impl RunId {
     pub fn new() -> Self {
@@ -74,7 +102,8 @@ pub fn utc_date_time(unix_ms: i64) -> String {
 }
 
 /// A run as started: what was asked of which targets.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct RunRecord {
     pub id: RunId,
     pub started_at_ms: i64,
@@ -86,7 +115,8 @@ pub struct RunRecord {
 }
 
 /// A finished tool call, arguments concatenated from their fragments.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct ToolCall {
     pub index: u32,
     pub id: Option<String>,
@@ -96,7 +126,8 @@ pub struct ToolCall {
 
 /// Timings measured in the engine on a monotonic clock, from the moment the request was sent
 /// (the first attempt, so retries count against the cloud).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Metrics {
     /// Time to the first content delta (text, reasoning or tool call).
     pub time_to_first_token_ms: Option<f64>,
@@ -118,7 +149,8 @@ pub struct Metrics {
 }
 
 /// One response: one target answering one prompt, once (of `repeat`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct ResponseRecord {
     pub run_id: RunId,
     pub key: ResponseKey,

@@ -21,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 pub use writer::StoreWriter;
 
@@ -72,7 +73,8 @@ impl std::fmt::Debug for Store {
 }
 
 /// One line of the run list.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct RunSummary {
     pub id: RunId,
     pub started_at_ms: i64,
@@ -90,7 +92,8 @@ pub struct RunSummary {
 }
 
 /// A run as stored, with its responses.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct StoredRun {
     pub record: RunRecord,
     pub finished_at_ms: Option<i64>,
@@ -101,7 +104,8 @@ pub struct StoredRun {
 }
 
 /// One stored stream event of a response.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct StoredEvent {
     pub sequence: u64,
     pub attempt: u32,
@@ -110,7 +114,8 @@ pub struct StoredEvent {
 }
 
 /// A full-text match.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 pub struct SearchHit {
     pub run_id: RunId,
     /// `"prompt"`, `"system"` or `"response"`.

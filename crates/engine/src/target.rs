@@ -10,11 +10,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum ProviderKind {
     /// OpenAI, and any OpenAI-compatible server (vLLM, LM Studio, OpenRouter, gateways) via `base_url`.
     OpenAi,
@@ -80,8 +82,9 @@ impl fmt::Display for ProviderKind {
 
 /// Which API of a cloud to speak: `chat`/`responses` for OpenAI and Azure, `converse`/`invoke`
 /// for Bedrock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum Api {
     #[default]
     Chat,
@@ -110,8 +113,9 @@ impl Api {
 }
 
 /// Who publishes a Vertex model: Google (Gemini) or Anthropic (Claude).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum Publisher {
     #[default]
     Google,
@@ -119,16 +123,21 @@ pub enum Publisher {
 }
 
 /// Per-target timeouts in milliseconds; unset ones use the run's defaults.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(export)]
 pub struct TimeoutOverrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub connect_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub first_token_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub idle_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub total_ms: Option<u64>,
 }
 
@@ -164,8 +173,9 @@ impl Timeouts {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(export)]
 pub struct Target {
     pub name: String,
     pub provider: ProviderKind,
@@ -173,46 +183,60 @@ pub struct Target {
     pub model: String,
     /// `chat` (default) or `responses`; OpenAI and Azure only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub api: Option<Api>,
     /// Overrides the provider's endpoint (tests, gateways, OpenAI-compatible servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub base_url: Option<String>,
     /// Azure: the resource name, giving `https://{resource}.openai.azure.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub resource: Option<String>,
     /// Azure classic path: the deployment name (with `api_version`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub deployment: Option<String>,
     /// Azure classic path: the `api-version` query parameter. Without it Azure uses the v1 path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub api_version: Option<String>,
     /// The name of a key in the OS keychain (`modelbench keys set NAME`). Looked up first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub key: Option<String>,
     /// The environment variable holding the key: `env:VARIABLE`. Default: the provider's usual
     /// variable. Used when `key` is unset or not in the keychain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub api_key_ref: Option<String>,
     /// OpenAI: optional `OpenAI-Organization` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub organization: Option<String>,
     /// OpenAI: the `OpenAI-Project` header. Vertex: the Google Cloud project id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub project: Option<String>,
     /// Bedrock: the AWS region (`us-east-1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub region: Option<String>,
     /// Bedrock: the AWS profile to take credentials from (default: the standard chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub profile: Option<String>,
     /// Vertex: the location (`us-east5`, `europe-west1`, `global`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub location: Option<String>,
     /// Vertex: `google` (Gemini, default) or `anthropic` (Claude).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub publisher: Option<Publisher>,
     /// Anthropic: `anthropic-version` header (default 2023-06-01).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub anthropic_version: Option<String>,
     /// Extra non-secret request headers (gateways, routing).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -221,6 +245,7 @@ pub struct Target {
     pub timeouts: TimeoutOverrides,
     /// A label shown next to the name (the demo marks its targets "simulated").
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub label: Option<String>,
 }
 

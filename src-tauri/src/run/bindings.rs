@@ -1,0 +1,205 @@
+//! The TypeScript bindings of every type the UI exchanges with the shell, checked against the
+//! committed ones in `ui/src/lib/bindings/`.
+//!
+//! ts-rs renders each type from its Rust definition and serde attributes. The test fails naming
+//! each committed file that differs, is missing, or belongs to no type any more, and says how to
+//! regenerate: `scripts/bindings`, which runs it with `MODELBENCH_UPDATE_BINDINGS=1` so it writes
+//! instead of comparing. ts-rs's own `#[ts(export)]` tests write under `target/` (see
+//! `.cargo/config.toml`), so a plain `cargo test` never rewrites the committed files and a drift
+//! cannot pass unnoticed.
+//!
+//! Conventions on the Rust side: a type the UI sees derives `ts_rs::TS` with `#[ts(export)]`, and
+//! an `Option` field that serde skips when `None` also gets `#[ts(optional)]`, so it is an absent
+//! field (`field?: T`) as in the JSON rather than ts-rs's default `field?: T | null`.
+//!
+//! It lives in the shell, under `run` beside the IPC types, because the shell is the one crate
+//! that sees every type the UI exchanges: the engine's and its own.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use modelbench_engine::target::{Publisher, TimeoutOverrides};
+use modelbench_engine::{
+    Api, ErrorKind, FinishReason, Message, Metrics, Parameters, Prompt, ProviderError, ProviderKind, ResponseKey,
+    ResponseMeta, ResponseRecord, Role, RunId, RunRecord, RunSummary, SearchHit, StampedEvent, StoredEvent, StoredRun,
+    StreamEvent, Target, ToolCall, Usage,
+};
+use ts_rs::{Config, TS};
+
+use super::{RunMessage, RunRequest};
+use crate::error::CommandError;
+
+const UPDATE_VARIABLE: &str = "MODELBENCH_UPDATE_BINDINGS";
+const REGENERATE: &str = "scripts/bindings";
+
+/// One type's file: where it goes under the bindings folder, what it holds, and the files of the
+/// types it imports.
+struct Binding {
+    path: PathBuf,
+    contents: String,
+    imports: Vec<PathBuf>,
+}
+
+fn binding<T: TS + 'static>(config: &Config) -> Binding {
+    let name = std::any::type_name::<T>();
+    Binding {
+        path: T::output_path().unwrap_or_else(|| panic!("{name} has no binding file")),
+        contents: T::export_to_string(config).unwrap_or_else(|error| panic!("{name}: {error}")),
+        imports: T::dependencies(config)
+            .into_iter()
+            .map(|dependency| dependency.output_path)
+            .collect(),
+    }
+}
+
+/// Every type the UI exchanges with the shell, and every type those use.
+fn bindings() -> BTreeMap<PathBuf, Binding> {
+    // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
+    // far below 2^53, and JSON.parse gives numbers anyway.
+    let config = Config::new().with_large_int("number");
+    let renderers: [fn(&Config) -> Binding; 30] = [
+        binding::<ProviderKind>,
+        binding::<Api>,
+        binding::<Publisher>,
+        binding::<TimeoutOverrides>,
+        binding::<Target>,
+        binding::<Role>,
+        binding::<Message>,
+        binding::<Prompt>,
+        binding::<Parameters>,
+        binding::<ErrorKind>,
+        binding::<ProviderError>,
+        binding::<ResponseMeta>,
+        binding::<Usage>,
+        binding::<serde_json::Value>,
+        binding::<FinishReason>,
+        binding::<StreamEvent>,
+        binding::<ResponseKey>,
+        binding::<StampedEvent>,
+        binding::<RunId>,
+        binding::<RunRecord>,
+        binding::<ToolCall>,
+        binding::<Metrics>,
+        binding::<ResponseRecord>,
+        binding::<RunSummary>,
+        binding::<StoredRun>,
+        binding::<StoredEvent>,
+        binding::<SearchHit>,
+        binding::<RunRequest>,
+        binding::<RunMessage>,
+        binding::<CommandError>,
+    ];
+    renderers
+        .iter()
+        .map(|render| render(&config))
+        .map(|binding| (binding.path.clone(), binding))
+        .collect()
+}
+
+fn bindings_folder() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings")
+}
+
+/// The files under `folder`, by path relative to it.
+fn committed_files(folder: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(folder: &Path, relative: &Path, files: &mut BTreeMap<PathBuf, String>) {
+        let Ok(entries) = fs::read_dir(folder) else {
+            return;
+        };
+        for entry in entries {
+            let entry = entry.expect("a readable bindings folder");
+            let path = entry.path();
+            let relative = relative.join(entry.file_name());
+            if path.is_dir() {
+                walk(&path, &relative, files);
+            } else {
+                // A file that is not UTF-8 cannot match any binding: compare it as empty.
+                files.insert(relative, fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(folder, Path::new(""), &mut files);
+    files
+}
+
+fn shown(path: &Path) -> String {
+    Path::new("ui/src/lib/bindings").join(path).display().to_string()
+}
+
+/// Where the committed file first differs, so the failure points at the line.
+fn first_difference(committed: &str, generated: &str) -> String {
+    let mut committed_lines = committed.lines();
+    let mut generated_lines = generated.lines();
+    for number in 1.. {
+        match (committed_lines.next(), generated_lines.next()) {
+            (Some(left), Some(right)) if left == right => {}
+            (None, None) => break,
+            (left, right) => {
+                return format!(
+                    "line {number}:\n      committed: {}\n      generated: {}",
+                    left.unwrap_or("(end of file)"),
+                    right.unwrap_or("(end of file)")
+                );
+            }
+        }
+    }
+    "line endings or the final newline".to_owned()
+}
+
+fn write(folder: &Path, bindings: &BTreeMap<PathBuf, Binding>, committed: &BTreeMap<PathBuf, String>) {
+    for stale in committed.keys().filter(|path| !bindings.contains_key(*path)) {
+        fs::remove_file(folder.join(stale)).expect("a removable stale binding");
+    }
+    for (path, binding) in bindings {
+        if committed.get(path) != Some(&binding.contents) {
+            let file = folder.join(path);
+            if let Some(parent) = file.parent() {
+                fs::create_dir_all(parent).expect("a creatable bindings folder");
+            }
+            fs::write(&file, &binding.contents).expect("a writable bindings folder");
+        }
+    }
+}
+
+#[test]
+fn committed_bindings_match_the_rust_types() {
+    let bindings = bindings();
+    for binding in bindings.values() {
+        for import in &binding.imports {
+            assert!(
+                bindings.contains_key(import),
+                "{} imports {}, which is not listed in bindings(): add its type there",
+                shown(&binding.path),
+                shown(import)
+            );
+        }
+    }
+    let folder = bindings_folder();
+    let committed = committed_files(&folder);
+    if std::env::var_os(UPDATE_VARIABLE).is_some() {
+        write(&folder, &bindings, &committed);
+        return;
+    }
+    let mut drifted = Vec::new();
+    for (path, binding) in &bindings {
+        match committed.get(path) {
+            None => drifted.push(format!("{} is missing", shown(path))),
+            Some(contents) if *contents != binding.contents => drifted.push(format!(
+                "{} differs from its Rust type, at {}",
+                shown(path),
+                first_difference(contents, &binding.contents)
+            )),
+            Some(_) => {}
+        }
+    }
+    for path in committed.keys().filter(|path| !bindings.contains_key(*path)) {
+        drifted.push(format!("{} belongs to no Rust type", shown(path)));
+    }
+    assert!(
+        drifted.is_empty(),
+        "the TypeScript bindings have drifted from the Rust types:\n  {}\nRegenerate them with `{REGENERATE}` and commit the result.",
+        drifted.join("\n  ")
+    );
+}
