@@ -4,7 +4,7 @@
 //! plumbing: the app state (the store, the keychain, the runner, the cancellation tokens of the
 //! runs in flight), turning engine errors into `{kind, message, retryable}` for the UI, and
 //! forwarding a run's events onto a `tauri::ipc::Channel`, batched per animation frame. The
-//! command contract is described in `ui/README.md`; its types in `ui/src/lib/types.ts`.
+//! command contract is described in `ui/README.md`; its types are generated into `ui/src/lib/bindings/`.
 //!
 //! Left out for now: `start_demo` answers a clear "not yet available" error.
 
