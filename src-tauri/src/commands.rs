@@ -47,8 +47,9 @@ pub async fn test_target(state: State<'_, AppState>, name: String) -> CommandRes
     crate::run::test(&state, &name).await
 }
 
+/// Async so it runs on Tauri's tokio runtime, where the engine spawns the run's tasks.
 #[tauri::command]
-pub fn start_run(
+pub async fn start_run(
     app: AppHandle,
     state: State<'_, AppState>,
     request: RunRequest,
@@ -83,10 +84,8 @@ pub fn load_run(state: State<'_, AppState>, run_id: RunId) -> CommandResult<Stor
         .ok_or_else(|| CommandError::new("not_found", format!("no run {run_id}")))
 }
 
+/// Starts the simulated clouds (once per process) and saves their targets, labelled `simulated`.
 #[tauri::command]
-pub fn start_demo() -> CommandResult<Vec<Target>> {
-    Err(CommandError::new(
-        "unavailable",
-        "the simulated demo is not yet available in the desktop app; try `modelbench demo`",
-    ))
+pub async fn start_demo(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
+    Ok(state.demo().await?.install(&state.store)?)
 }

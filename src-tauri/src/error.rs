@@ -46,3 +46,10 @@ impl From<modelbench_engine::keychain::KeychainError> for CommandError {
         Self::new(kind, error.to_string())
     }
 }
+
+/// Starting the simulated clouds failed (no free port on 127.0.0.1, say).
+impl From<std::io::Error> for CommandError {
+    fn from(error: std::io::Error) -> Self {
+        Self::new("demo", format!("cannot start the simulated clouds: {error}"))
+    }
+}

@@ -6,7 +6,9 @@
 //! forwarding a run's events onto a `tauri::ipc::Channel`, batched per animation frame. The
 //! command contract is described in `ui/README.md`; its types are generated into `ui/src/lib/bindings/`.
 //!
-//! Left out for now: `start_demo` answers a clear "not yet available" error.
+//! The simulated clouds (`start_demo`) run in this process: the `modelbench-demo` crate's
+//! fakecloud, started on the first launch's request, and again at startup when simulated targets
+//! are saved, so they keep working across launches.
 
 mod commands;
 mod error;
@@ -14,8 +16,9 @@ mod run;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use modelbench_demo::{Demo, WithDemo};
 use modelbench_engine::credentials::KeychainCredentials;
 use modelbench_engine::keychain::Keychain;
 use modelbench_engine::pricing::PriceBook;
@@ -32,13 +35,18 @@ pub struct AppState {
     tester: Runner,
     /// The runs in flight, so `stop_run` can cancel them.
     running: Mutex<HashMap<RunId, CancellationToken>>,
+    /// The simulated clouds, once started; simulated targets get their fake keys from it.
+    demo: Arc<OnceLock<Arc<Demo>>>,
+    /// Held while the demo starts, so two requests start one fakecloud.
+    demo_starting: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
     /// Opens the database in `data_dir` (the CLI's own, so both see the same targets and runs).
     pub fn open(data_dir: &std::path::Path) -> modelbench_engine::Result<Self> {
         let store = Store::open(&data_dir.join(modelbench_engine::store::DATABASE_FILE))?;
-        let credentials = Arc::new(KeychainCredentials::new(Keychain::os()));
+        let demo = Arc::new(OnceLock::new());
+        let credentials = Arc::new(WithDemo::new(KeychainCredentials::new(Keychain::os()), demo.clone()));
         let prices = PriceBook::for_store(&store)?;
         let runner = Runner::new(credentials.clone())
             .with_store(store.writer())
@@ -50,7 +58,33 @@ impl AppState {
             runner,
             tester,
             running: Mutex::new(HashMap::new()),
+            demo,
+            demo_starting: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The simulated clouds, started on first use.
+    pub async fn demo(&self) -> std::io::Result<Arc<Demo>> {
+        let _starting = self.demo_starting.lock().await;
+        if let Some(demo) = self.demo.get() {
+            return Ok(demo.clone());
+        }
+        let demo = Arc::new(Demo::start().await?);
+        Ok(self.demo.get_or_init(|| demo).clone())
+    }
+
+    /// Simulated targets saved by an earlier launch point at a fakecloud that is gone: start
+    /// this process's and point them at it.
+    async fn resume_demo(&self) -> Result<(), String> {
+        if !modelbench_demo::has_saved_targets(&self.store).map_err(|error| error.to_string())? {
+            return Ok(());
+        }
+        let demo = self
+            .demo()
+            .await
+            .map_err(|error| format!("cannot start the simulated clouds: {error}"))?;
+        demo.repoint_saved(&self.store).map_err(|error| error.to_string())?;
+        Ok(())
     }
 }
 
@@ -73,6 +107,10 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    // Not fatal: the real targets work without it, and the simulated ones then say they cannot connect.
+    if let Err(message) = tauri::async_runtime::block_on(state.resume_demo()) {
+        eprintln!("modelbench-app: {message}");
+    }
     let result = tauri::Builder::default()
         .manage(state)
         .invoke_handler(tauri::generate_handler![
