@@ -9,6 +9,9 @@ use modelbench_engine::target::Api;
 use modelbench_engine::{ProviderError, ProviderKind, ResponseRecord, Target, ToolCall, Usage};
 use serde_json::Value;
 
+#[path = "support/desktop.rs"]
+pub mod desktop;
+
 pub fn fixtures_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/streams");
     assert!(dir.is_dir(), "fixtures not found at {}", dir.display());
@@ -84,29 +87,40 @@ pub fn target_for_recording(name: &str, base_url: &str, model: &str) -> Option<T
 
 /// The `modelbench` binary, built once for the whole test process if cargo has not built it.
 pub fn modelbench_binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            // The same selection as `cargo test --workspace` (every member, with tests), so the
-            // dependencies resolve to the same features and nothing is compiled a second time.
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo build runs");
-            assert!(status.success(), "building modelbench failed");
-            let test_exe = std::env::current_exe().expect("test exe");
-            // target/<profile>/deps/e2e-… → target/<profile>/modelbench
-            let binary = test_exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target dir")
-                .join(format!("modelbench{}", std::env::consts::EXE_SUFFIX));
-            assert!(binary.exists(), "no binary at {}", binary.display());
-            binary
-        })
-        .clone()
+    workspace_binary("modelbench")
+}
+
+/// The desktop app's binary (it embeds `ui/dist`, so build the UI first: scripts/test does).
+pub fn app_binary() -> PathBuf {
+    workspace_binary("modelbench-app")
+}
+
+/// A binary of the workspace, after one `cargo build` per test process.
+fn workspace_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let test_exe = std::env::current_exe().expect("test exe");
+        // target/<profile>/deps/e2e-… → target/<profile>
+        let dir = test_exe.parent().and_then(Path::parent).expect("target dir").to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        // The same selection as `cargo test --workspace` (every member, with tests), so the
+        // dependencies resolve to the same features and nothing is compiled a second time; in
+        // the profile this process was built with (`cargo bench` builds release).
+        let mut command = Command::new(cargo);
+        command.args(["build", "--quiet", "--workspace", "--bins", "--tests"]);
+        if dir.file_name().is_some_and(|name| name == "release") {
+            command.arg("--release");
+        }
+        let status = command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo build runs");
+        assert!(status.success(), "building the workspace binaries failed");
+        dir
+    });
+    let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(binary.exists(), "no binary at {}", binary.display());
+    binary
 }
 
 /// Runs `modelbench` with a private data dir and only the given environment keys.

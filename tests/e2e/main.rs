@@ -5,6 +5,7 @@ mod bedrock;
 mod cli;
 mod clouds;
 mod decoders;
+mod desktop;
 mod google;
 mod keychain;
 mod prices;

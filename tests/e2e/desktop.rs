@@ -1,0 +1,439 @@
+//! The real app window under Xvfb, driven through tauri-driver + WebKitWebDriver: targets added
+//! in the Targets view (one of them keyed through the OS keychain), one prompt to five targets on
+//! fakecloud (one fails before streaming, one breaks mid-stream, one answers with HTML), every
+//! pane's final status and text, the run in History and in the database, and a screenshot.
+//!
+//! Skips (saying why) without a display or the drivers; `MODELBENCH_REQUIRE_DESKTOP=1`, as
+//! scripts/test sets, makes that a failure.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fakecloud::{Config, Failure, FakeCloud, Keys, Scenario};
+use modelbench_e2e::app_binary;
+use modelbench_e2e::desktop::{Session, Tools};
+use modelbench_engine::Store;
+use serde_json::json;
+
+use crate::cli::cli;
+
+const PROMPT: &str = "Which cloud should we run the contract summariser on?";
+const ALPHA: &str = "Alpha: run it where the data already lives, in the region your contracts require.";
+const BETA: &str = "Beta: compare **latency** and *price* on each cloud, then pick the cheapest that meets the SLA.";
+const CUT: &str = "This answer is cut off by an overloaded server halfway through its sentence.";
+/// An answer that is markup: it must be shown as these characters, never become an element.
+const HTML: &str = "<img src=x onerror=\"document.title='pwned'\"> <b>bold?</b>";
+const OPENAI_SECRET: &str = "sk-desktop-e2e-0123456789";
+
+fn scenario(text: &str, failure: Option<Failure>) -> Scenario {
+    Scenario {
+        time_to_first_token: Duration::from_millis(150),
+        inter_token_delay: Duration::from_millis(15),
+        text: Some(text.to_owned()),
+        failure,
+        ..Scenario::default()
+    }
+}
+
+/// Where the e2e test leaves its screenshots (the README's comes from here).
+fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/desktop-e2e")
+}
+
+fn save_screenshot(png: &[u8], name: &str) -> PathBuf {
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let path = dir.join(name);
+    std::fs::write(&path, png).expect("write screenshot");
+    eprintln!("screenshot: {}", path.display());
+    // `MODELBENCH_SCREENSHOTS=docs` refreshes the README's copies.
+    if let Some(copies) = std::env::var_os("MODELBENCH_SCREENSHOTS") {
+        let copy = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(copies).join(name);
+        std::fs::write(&copy, png).unwrap_or_else(|error| panic!("{}: {error}", copy.display()));
+    }
+    path
+}
+
+async fn add_target(window: &Session, provider: &str, fields: &[(&str, &str)]) {
+    window.click("target-new").await;
+    window.select("target-field-provider", provider).await;
+    for (field, value) in fields {
+        window.type_into(&format!("target-field-{field}"), value).await;
+    }
+    window.click("target-save").await;
+    let name = fields.iter().find(|(field, _)| *field == "name").expect("a name").1;
+    window.element(&format!("target-row-{name}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_window_compares_five_targets_and_keeps_the_run() {
+    let Some(tools) = Tools::or_skip("desktop window test") else {
+        return;
+    };
+    let cloud = FakeCloud::start(Config {
+        keys: Keys {
+            openai: OPENAI_SECRET.to_owned(),
+            ..Keys::default()
+        },
+        scenarios: HashMap::from([
+            ("alpha-model".to_owned(), scenario(ALPHA, None)),
+            ("beta-model".to_owned(), scenario(BETA, None)),
+            ("html-model".to_owned(), scenario(HTML, None)),
+            (
+                "cut-model".to_owned(),
+                scenario(CUT, Some(Failure::MidStreamError { after_tokens: 6 })),
+            ),
+            (
+                "broken-model".to_owned(),
+                scenario(
+                    "never sent",
+                    Some(Failure::Status {
+                        status: 400,
+                        times: None,
+                        retry_after: None,
+                    }),
+                ),
+            ),
+        ]),
+        ..Config::default()
+    })
+    .await
+    .expect("fakecloud");
+    let base = cloud.base_url();
+
+    // Three targets come from the CLI into the shared database before the app starts.
+    let data = tempfile::tempdir().expect("data dir");
+    for (name, model) in [
+        ("ollama html", "html-model"),
+        ("ollama cut", "cut-model"),
+        ("ollama broken", "broken-model"),
+    ] {
+        let output = cli(
+            data.path(),
+            &[
+                "targets",
+                "add",
+                "--name",
+                name,
+                "--provider",
+                "ollama",
+                "--model",
+                model,
+                "--base-url",
+                &base,
+            ],
+            &[],
+            None,
+        )
+        .await;
+        assert!(output.status.success(), "targets add {name}: {output:?}");
+    }
+
+    let application = app_binary();
+    let driver = modelbench_e2e::desktop::Driver::start(
+        &tools,
+        &[
+            ("MODELBENCH_DATA_DIR", OsString::from(data.path())),
+            // The OpenAI key must come from the keychain, not from the environment.
+            ("OPENAI_API_KEY", OsString::new()),
+        ],
+    )
+    .await;
+    let window = driver.session(&application).await;
+
+    // Targets view: two more targets through the form, one keyed through the OS keychain.
+    window.click("nav-targets").await;
+    add_target(
+        &window,
+        "ollama",
+        &[("name", "ollama alpha"), ("model", "alpha-model"), ("base_url", &base)],
+    )
+    .await;
+    add_target(
+        &window,
+        "openai",
+        &[
+            ("name", "openai beta"),
+            ("model", "beta-model"),
+            ("base_url", &format!("{base}/v1")),
+            ("key", "desktop-e2e-openai"),
+        ],
+    )
+    .await;
+    window.type_into("key-name", "desktop-e2e-openai").await;
+    window.type_into("key-input", OPENAI_SECRET).await;
+    window.click("key-save").await;
+    window
+        .wait_for_contains("key-list", "desktop-e2e-openai", Duration::from_secs(10))
+        .await;
+    let input = window
+        .execute(
+            "return document.querySelector(arguments[0]).value;",
+            json!([modelbench_e2e::desktop::tid("key-input")]),
+        )
+        .await;
+    assert_eq!(input, json!(""), "the key field is cleared once the key is stored");
+    // "Test" on the keyed target: one tiny prompt through the keychain's key.
+    window.click("target-row-openai beta").await;
+    window.click("target-test").await;
+    window
+        .wait_for_contains("target-test-result", "Beta", Duration::from_secs(20))
+        .await;
+
+    // Compare: all five, one prompt, Ctrl+Enter.
+    window.click("nav-compare").await;
+    window.click("targets-all").await;
+    window.type_into("prompt-input", PROMPT).await;
+    window.send_keys("prompt-input", "\u{E009}\u{E007}\u{E000}").await; // Ctrl+Enter runs
+    let expected = [
+        ("ollama alpha", "done"),
+        ("openai beta", "done"),
+        ("ollama html", "done"),
+        ("ollama cut", "incomplete"),
+        ("ollama broken", "error"),
+    ];
+    for (name, status) in expected {
+        let got = window
+            .wait_for_text(
+                &format!("pane-status-{name}"),
+                &["done", "incomplete", "error"],
+                Duration::from_secs(30),
+            )
+            .await;
+        assert_eq!(got, status, "{name}'s final status");
+    }
+    let text = |name: &'static str| {
+        let window = &window;
+        async move { window.text(&format!("pane-text-{name}")).await.unwrap_or_default() }
+    };
+    assert_eq!(text("ollama alpha").await.trim(), ALPHA);
+    assert_eq!(
+        text("openai beta").await.trim(),
+        BETA,
+        "raw view shows the Markdown source"
+    );
+    let partial = text("ollama cut").await;
+    assert!(
+        !partial.trim().is_empty() && CUT.starts_with(partial.trim()),
+        "the partial answer is kept: {partial:?}"
+    );
+    let error = window.text("pane-error-ollama broken").await.unwrap_or_default();
+    assert!(error.contains("400"), "the error is shown inline: {error:?}");
+    for name in ["ollama alpha", "openai beta", "ollama html"] {
+        let ttft = window.text(&format!("pane-ttft-{name}")).await.unwrap_or_default();
+        assert!(ttft.contains("ms") || ttft.contains('s'), "{name} TTFT shown: {ttft:?}");
+    }
+
+    // The HTML answer is text in both views: no element made from it, nothing ran.
+    let html_check = "const pane = document.querySelector(arguments[0]);
+         return {text: pane.textContent, images: pane.querySelectorAll('img').length,
+                 bold: pane.querySelectorAll('b').length, title: document.title};";
+    let raw = window
+        .execute(
+            html_check,
+            json!([modelbench_e2e::desktop::tid("pane-text-ollama html")]),
+        )
+        .await;
+    assert_eq!(raw["text"].as_str().map(str::trim), Some(HTML), "{raw}");
+    assert_eq!(
+        (raw["images"].clone(), raw["bold"].clone()),
+        (json!(0), json!(0)),
+        "{raw}"
+    );
+    window.click("pane-markdown-ollama html").await;
+    window.click("pane-markdown-openai beta").await;
+    let rendered = window
+        .execute(
+            html_check,
+            json!([modelbench_e2e::desktop::tid("pane-text-ollama html")]),
+        )
+        .await;
+    assert!(
+        rendered["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("<img src=x onerror=")),
+        "{rendered}"
+    );
+    assert_eq!(
+        (rendered["images"].clone(), rendered["bold"].clone()),
+        (json!(0), json!(0)),
+        "{rendered}"
+    );
+    assert_ne!(rendered["title"], json!("pwned"));
+    let strong = window
+        .execute(
+            "return document.querySelector(arguments[0]).querySelectorAll('strong').length;",
+            json!([modelbench_e2e::desktop::tid("pane-text-openai beta")]),
+        )
+        .await;
+    assert_eq!(strong, json!(1), "Markdown is rendered in the rendered view");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let compare_png = save_screenshot(&window.screenshot().await, "compare.png");
+
+    // History: the run is listed, found by search, and opens again from the database.
+    window.click("nav-history").await;
+    window
+        .wait_for_contains("history-list", "contract summariser", Duration::from_secs(10))
+        .await;
+    window.type_into("search-input", "nothing-like-this-anywhere").await;
+    window.element("history-empty").await;
+    window.type_into("search-input", "summariser").await;
+    let item = window
+        .wait_for_script(
+            "the search to find the run",
+            Duration::from_secs(10),
+            "const item = document.querySelector('[data-testid^=\"history-item-\"]');
+             return item && item.getAttribute('data-testid');",
+            json!([]),
+        )
+        .await;
+    window.click(item.as_str().expect("testid")).await;
+    let reopened = window
+        .wait_for_text(
+            "history-pane-status-ollama cut",
+            &["incomplete"],
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(reopened, "incomplete");
+    assert_eq!(
+        window
+            .text("history-pane-text-ollama alpha")
+            .await
+            .map(|text| text.trim().to_owned()),
+        Some(ALPHA.to_owned())
+    );
+    save_screenshot(&window.screenshot().await, "history.png");
+    window.quit().await;
+    drop(driver);
+
+    // The database the CLI reads holds the same run.
+    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    let runs = store.list_runs(10).expect("runs");
+    assert_eq!(runs.len(), 1, "one run: {runs:?}");
+    let run = store.load_run(runs[0].id).expect("load").expect("the run");
+    assert_eq!(run.responses.len(), 5);
+    let by_target: HashMap<&str, &modelbench_engine::ResponseRecord> = run
+        .responses
+        .iter()
+        .map(|response| (response.target.as_str(), response))
+        .collect();
+    assert_eq!(by_target["ollama alpha"].text, ALPHA);
+    assert_eq!(by_target["openai beta"].text, BETA);
+    assert_eq!(by_target["ollama html"].text, HTML);
+    assert!(by_target["ollama broken"].error.is_some());
+    assert!(by_target["ollama cut"].error.is_some() && CUT.starts_with(&by_target["ollama cut"].text));
+    let keyed: Vec<_> = cloud
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.starts_with("/v1/"))
+        .collect();
+    assert!(
+        !keyed.is_empty() && keyed.iter().all(|request| request.authenticated),
+        "the OpenAI target was sent the keychain's key: {keyed:?}"
+    );
+    // No secret reached the database.
+    for entry in std::fs::read_dir(data.path()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(OPENAI_SECRET.len())
+                .any(|window| window == OPENAI_SECRET.as_bytes()),
+            "the secret is in {}",
+            path.display()
+        );
+    }
+    let metadata = std::fs::metadata(&compare_png).expect("screenshot");
+    assert!(metadata.len() > 10_000, "a real screenshot, not a blank one");
+}
+
+/// Every pane's final status, once all of `names` have one.
+async fn final_statuses(window: &Session, testid: &str, names: &[String]) -> HashMap<String, String> {
+    let mut statuses = HashMap::new();
+    for name in names {
+        let status = window
+            .wait_for_text(
+                &format!("{testid}-status-{name}"),
+                &["done", "incomplete", "error"],
+                Duration::from_secs(30),
+            )
+            .await;
+        statuses.insert(name.clone(), status);
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_launch_offers_the_simulated_clouds_and_they_survive_a_restart() {
+    let Some(tools) = Tools::or_skip("desktop first-launch test") else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("data dir");
+    let application = app_binary();
+    let driver =
+        modelbench_e2e::desktop::Driver::start(&tools, &[("MODELBENCH_DATA_DIR", OsString::from(data.path()))]).await;
+
+    let window = driver.session(&application).await;
+    window.element("demo-offer").await;
+    window.click("demo-button").await;
+    window.element("target-toggle-openai/gpt-5.4").await;
+    let names: Vec<String> = window
+        .execute(
+            "return [...document.querySelectorAll('[data-testid^=\"target-toggle-\"]')]
+                 .filter((box) => box.checked)
+                 .map((box) => box.getAttribute('data-testid').slice('target-toggle-'.length));",
+            json!([]),
+        )
+        .await
+        .as_array()
+        .expect("names")
+        .iter()
+        .map(|name| name.as_str().expect("name").to_owned())
+        .collect();
+    assert_eq!(names.len(), 13, "every simulated target is chosen: {names:?}");
+    let prompt = window
+        .execute(
+            "return document.querySelector(arguments[0]).value;",
+            json!([modelbench_e2e::desktop::tid("prompt-input")]),
+        )
+        .await;
+    assert_eq!(prompt, json!(modelbench_demo::PROMPT), "the demo fills in its prompt");
+    window.click("run-button").await;
+    let statuses = final_statuses(&window, "pane", &names).await;
+    let overloaded = "anthropic/claude-sonnet-4-6 (overloaded)";
+    for (name, status) in &statuses {
+        let want = if name == overloaded { "incomplete" } else { "done" };
+        assert_eq!(status, want, "{name}");
+    }
+    let labels = window
+        .execute(
+            "return [...document.querySelectorAll('[data-testid^=\"pane-\"] .badge')]
+                 .filter((badge) => badge.textContent.trim() === 'simulated').length;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(labels, json!(13), "every simulated pane says so");
+    // Let the last frame of metrics settle before the README's screenshot is taken.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    save_screenshot(&window.screenshot().await, "demo.png");
+    window.quit().await;
+
+    // A second launch: the saved simulated targets point at this process's fakecloud and run.
+    let window = driver.session(&application).await;
+    let first = names.first().expect("a target").clone();
+    window.click("targets-none").await;
+    window.click(&format!("target-toggle-{first}")).await;
+    window.type_into("prompt-input", "Still there after a restart?").await;
+    window.click("run-button").await;
+    let again = final_statuses(&window, "pane", std::slice::from_ref(&first)).await;
+    assert_eq!(again[&first], "done", "{first} after a restart");
+    window.quit().await;
+    drop(driver);
+
+    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    assert_eq!(store.list_runs(10).expect("runs").len(), 2);
+}
