@@ -105,13 +105,9 @@ fn workspace_binary(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         // The same selection as `cargo test --workspace` (every member, with tests), so the
         // dependencies resolve to the same features and nothing is compiled a second time; in
-        // the profile this process was built with (`cargo bench` builds release).
-        let mut command = Command::new(cargo);
-        command.args(["build", "--quiet", "--workspace", "--bins", "--tests"]);
-        if dir.file_name().is_some_and(|name| name == "release") {
-            command.arg("--release");
-        }
-        let status = command
+        // the test profile (the UI benchmark names its release app with MODELBENCH_APP instead).
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("cargo build runs");
