@@ -2,6 +2,7 @@ import { fireEvent, render, screen } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 
 import Pane from '../src/components/Pane.svelte';
+import PaneGrid from '../src/components/PaneGrid.svelte';
 import { renderMarkdown } from '../src/lib/markdown';
 import { MarkdownView, rawSink } from '../src/lib/output';
 import { RunStore } from '../src/lib/run-store.svelte';
@@ -234,5 +235,23 @@ describe('Pane', () => {
     expect(screen.getByTestId('pane-ttft-evil').textContent).toBe('420 ms');
     expect(screen.getByTestId('pane-rate-evil').textContent).toBe('40.0');
     expect(screen.getByTestId('pane-cost-evil').textContent).toBe('$0.0012');
+  });
+});
+
+describe('PaneGrid', () => {
+  it('shows a new run one grid row per frame', async () => {
+    const names = Array.from({ length: 16 }, (_, index) => `t${index}`);
+    const store = new RunStore({ scheduler: new ManualScheduler() });
+    store.begin()({ kind: 'started', run_id: 'r', targets: names.map((name) => target(name)) });
+    const { container } = render(PaneGrid, { panes: store.panes });
+    const shown = () => container.querySelectorAll('article[data-status]').length;
+
+    const counts = [shown()];
+    while (counts.at(-1)! < names.length && counts.length < 10) {
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      counts.push(shown());
+    }
+    expect(counts).toEqual([0, 4, 8, 12, 16]);
+    expect([...container.querySelectorAll('article')].map((pane) => pane.dataset.testid)).toEqual(names.map((name) => `pane-${name}`));
   });
 });

@@ -68,6 +68,47 @@ describe('RunStore', () => {
     expect(sink.settles).toBe(2);
   });
 
+  it('with many panes draws one grid row per frame, each row in turn', () => {
+    const names = Array.from({ length: 16 }, (_, index) => `p${index}`);
+    const { store, scheduler, handle } = setup(names);
+    scheduler.frame();
+    expect(store.panes.map((pane) => pane.row)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+    const renders = () => store.panes.map((pane) => pane.renders);
+    handle({ kind: 'events', events: names.map((name, index) => text(index, name, 0, 1000, name)) });
+
+    const drawn: number[][] = [];
+    for (let frame = 0; frame < 4; frame += 1) {
+      const before = renders();
+      scheduler.frame();
+      drawn.push(renders().flatMap((count, index) => (count > before[index]! ? [index] : [])));
+    }
+    expect(drawn).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9, 10, 11],
+      [12, 13, 14, 15],
+    ]);
+    expect(store.panes.map((pane) => pane.text())).toEqual(names);
+    // Everything drawn: no frame left to ask for.
+    const requested = scheduler.requested;
+    scheduler.frame();
+    expect(scheduler.requested).toBe(requested);
+
+    // Only the last row changed: the next frame draws it rather than waiting for its turn.
+    handle({ kind: 'events', events: [text(14, 'p14', 1, 2000, '!')] });
+    scheduler.frame();
+    expect(store.panes[14]!.text()).toBe('p14!');
+  });
+
+  it('draws up to four panes in every frame', () => {
+    const { store, scheduler, handle } = setup(['a', 'b', 'c', 'd']);
+    scheduler.frame();
+    expect(store.panes.map((pane) => pane.row)).toEqual([0, 0, 0, 0]);
+    handle({ kind: 'events', events: ['a', 'b', 'c', 'd'].map((name, index) => text(index, name, 0, 1000, name)) });
+    scheduler.frame();
+    expect(store.panes.map((pane) => pane.text())).toEqual(['a', 'b', 'c', 'd']);
+  });
+
   it('draws each pane at most once per frame, and only the panes that changed', () => {
     const { store, scheduler, handle } = setup(['a', 'b', 'c']);
     scheduler.frame(); // the panes' creation frame, if any

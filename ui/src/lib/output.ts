@@ -274,9 +274,11 @@ export function paneOutput(element: HTMLElement, parameters: OutputParameters): 
       detach();
       sink.dispose?.();
     };
-    // A live answer is followed from its end; a finished one opens at its start.
-    if (!pane.finished) {
-      scroll.settle();
+    // A live answer is followed from its end; a finished one opens at its start. Not at once:
+    // reading the layout here, while a run's panes mount one after another, laid the grid out
+    // once per pane (16 panes: a 100 ms frame); the next frame reads it once for all.
+    if (!pane.finished && pane.textLength > 0) {
+      requestAnimationFrame(() => scroll.settle());
     }
   };
   connect(parameters);
