@@ -13,6 +13,7 @@
 mod commands;
 mod error;
 mod run;
+pub mod webview;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -111,8 +112,10 @@ pub fn run() {
     if let Err(message) = tauri::async_runtime::block_on(state.resume_demo()) {
         eprintln!("modelbench-app: {message}");
     }
+    let acceleration = webview::for_this_machine();
     let result = tauri::Builder::default()
         .manage(state)
+        .setup(move |app| Ok(webview::apply(app, acceleration)?))
         .invoke_handler(tauri::generate_handler![
             commands::list_targets,
             commands::save_target,

@@ -9,6 +9,12 @@
 //! bench -p modelbench-e2e --bench ui_frames`.
 //! `UI_BENCH_SECONDS` (default 10) sets how long each pane streams; the result is also written to
 //! target/bench/ui_frames.json.
+//!
+//! For diagnosis, without rebuilding the app: `UI_BENCH_AWAY=1` streams while another view is
+//! shown (the cost of receiving without drawing); `UI_BENCH_INJECT` is a script run in the page
+//! before the run starts (a style to try, a probe to add) and `UI_BENCH_REPORT` an expression read
+//! from the page at the end and printed. `MODELBENCH_GPU=on|off` (read by the app) picks how the
+//! web view draws.
 
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
@@ -73,6 +79,11 @@ async fn main() {
     window
         .type_into("prompt-input", "Stream as fast as the cloud allows.")
         .await;
+    // Diagnosis: `UI_BENCH_INJECT` is a script run in the page before the run starts (a style
+    // to try, a probe to add) without rebuilding the app.
+    if let Ok(script) = std::env::var("UI_BENCH_INJECT") {
+        window.execute(&format!("{script}; return true;"), json!([])).await;
+    }
     window
         .execute("window.__modelbenchFrames.reset(); return true;", json!([]))
         .await;
@@ -114,6 +125,11 @@ async fn main() {
             json!([]),
         )
         .await;
+    // Diagnosis: `UI_BENCH_REPORT` is an expression read from the page at the end and printed.
+    if let Ok(expression) = std::env::var("UI_BENCH_REPORT") {
+        let value = window.execute(&format!("return ({expression});"), json!([])).await;
+        println!("ui_frames: UI_BENCH_REPORT = {value}");
+    }
     window.quit().await;
     drop(driver);
 
