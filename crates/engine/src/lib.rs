@@ -19,6 +19,7 @@ pub use target::{Api, ProviderKind, Target, Timeouts};
 pub mod accumulate;
 pub mod auth;
 pub mod credentials;
+pub mod diff;
 pub mod eventstream;
 pub mod keychain;
 pub mod ndjson;

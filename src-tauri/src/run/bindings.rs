@@ -19,6 +19,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use modelbench_engine::diff::{
+    Diff, DiffContent, DiffMode, DiffStats, JsonChange, JsonChangeKind, LineKind, LineOp, SimilarityMatrix, Span,
+    SpanKind,
+};
 use modelbench_engine::target::{Publisher, TimeoutOverrides};
 use modelbench_engine::{
     Api, ErrorKind, FinishReason, Message, Metrics, Parameters, Prompt, ProviderError, ProviderKind, ResponseKey,
@@ -58,7 +62,7 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
     // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
     // far below 2^53, and JSON.parse gives numbers anyway.
     let config = Config::new().with_large_int("number");
-    let renderers: [fn(&Config) -> Binding; 30] = [
+    let renderers: [fn(&Config) -> Binding; 41] = [
         binding::<ProviderKind>,
         binding::<Api>,
         binding::<Publisher>,
@@ -89,6 +93,17 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
         binding::<RunRequest>,
         binding::<RunMessage>,
         binding::<CommandError>,
+        binding::<DiffMode>,
+        binding::<SpanKind>,
+        binding::<Span>,
+        binding::<LineKind>,
+        binding::<LineOp>,
+        binding::<JsonChangeKind>,
+        binding::<JsonChange>,
+        binding::<DiffContent>,
+        binding::<DiffStats>,
+        binding::<Diff>,
+        binding::<SimilarityMatrix>,
     ];
     renderers
         .iter()
