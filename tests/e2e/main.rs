@@ -6,6 +6,7 @@ mod cli;
 mod clouds;
 mod decoders;
 mod desktop;
+mod diff;
 mod google;
 mod keychain;
 mod prices;

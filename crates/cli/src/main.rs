@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod diff;
 mod keys;
 mod output;
 mod prices;
@@ -55,6 +56,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Where a run's answers differ (or files'), and how alike they all are.
+    Diff(diff::DiffArgs),
     /// Targets saved in the database.
     #[command(subcommand)]
     Targets(TargetsCommand),
@@ -281,6 +284,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Runs(command) => runs(&open_store(cli.data_dir.as_deref())?, command)?,
         Command::Search { text, limit, json } => search(&open_store(cli.data_dir.as_deref())?, &text, limit, json)?,
+        Command::Diff(args) => diff::run(cli.data_dir.as_deref(), args)?,
         Command::Targets(command) => targets(&open_store(cli.data_dir.as_deref())?, command)?,
         Command::Prices(command) => prices::run(&open_store(cli.data_dir.as_deref())?, command)?,
         Command::Keys(command) => keys::run(cli.data_dir.as_deref(), command)?,

@@ -25,5 +25,6 @@ pub mod keychain;
 pub mod ndjson;
 pub mod pricing;
 pub mod providers;
+pub mod report;
 pub mod runner;
 pub mod sse;
