@@ -7,6 +7,7 @@ mod clouds;
 mod decoders;
 mod desktop;
 mod diff;
+mod export;
 mod google;
 mod keychain;
 mod prices;

@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod diff;
+mod export;
 mod keys;
 mod output;
 mod prices;
@@ -48,6 +49,8 @@ enum Command {
     /// Past runs.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// A stored run as a report: md, csv, json or html.
+    Export(export::ExportArgs),
     /// Full-text search over prompts and responses.
     Search {
         text: String,
@@ -283,6 +286,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             return demo::run(&store, json).await;
         }
         Command::Runs(command) => runs(&open_store(cli.data_dir.as_deref())?, command)?,
+        Command::Export(args) => export::run(&open_store(cli.data_dir.as_deref())?, args)?,
         Command::Search { text, limit, json } => search(&open_store(cli.data_dir.as_deref())?, &text, limit, json)?,
         Command::Diff(args) => diff::run(cli.data_dir.as_deref(), args)?,
         Command::Targets(command) => targets(&open_store(cli.data_dir.as_deref())?, command)?,
