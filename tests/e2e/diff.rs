@@ -200,14 +200,14 @@ async fn files_compare_as_a_pair_or_a_matrix() {
     let output = modelbench_diff(data.path(), &format!("diff --mode normalized --files {one} {two}")).await;
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).ends_with("Plan\nBuy milk\nWalk the [-dog-]{+cat+}\n"),
+        stdout(&output).ends_with("Plan\n\nBuy milk\nWalk the [-dog-]{+cat+}\n"),
         "{}",
         stdout(&output)
     );
 
     let output = modelbench_diff(data.path(), &format!("diff --mode lines --files {one} {two}")).await;
     assert!(
-        stdout(&output).contains("~ - [-**Buy**-]{+1. Buy+} milk\n"),
+        stdout(&output).contains("~ [-# -]Plan\n- \n~ ") && stdout(&output).ends_with("Walk the [-dog-]{+cat+}\n"),
         "{}",
         stdout(&output)
     );

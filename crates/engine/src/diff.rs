@@ -404,6 +404,27 @@ mod tests {
             (3, 4, 2, 1)
         );
         assert!((result.ratio - 4.0 / 7.0).abs() < 1e-12);
+        // In a block of changes, a deleted line pairs with a similar inserted line, not the next one.
+        let block = diff(
+            "# Plan\n\n- **Buy** milk\n- Walk the dog",
+            "Plan\n1. Buy milk\n2. Walk the cat",
+            DiffMode::Lines,
+        )
+        .expect("lines");
+        let DiffContent::Lines { lines } = &block.content else {
+            panic!("no lines: {block:?}");
+        };
+        let shape: Vec<(LineKind, Option<u32>, Option<u32>)> =
+            lines.iter().map(|line| (line.kind, line.a_line, line.b_line)).collect();
+        assert_eq!(
+            shape,
+            [
+                (LineKind::Change, Some(1), Some(1)),
+                (LineKind::Delete, Some(2), None),
+                (LineKind::Change, Some(3), Some(2)),
+                (LineKind::Change, Some(4), Some(3)),
+            ]
+        );
         // Line endings are not compared.
         assert_eq!(diff("a\r\nb", "a\nb\n", DiffMode::Lines).expect("lines").ratio, 1.0);
     }

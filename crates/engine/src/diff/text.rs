@@ -1,6 +1,6 @@
 //! Word and line diffs: matched runs turned into inline spans and line operations.
 
-use super::matching::{Run, matching_runs};
+use super::matching::{Run, matched_count, matching_runs};
 use super::tokens::{Interner, Tokens, lines};
 use super::{Diff, DiffContent, DiffMode, DiffStats, LineKind, LineOp, Span, SpanKind, count, ratio_of};
 
@@ -130,8 +130,24 @@ fn whole_line(kind: LineKind, a_line: Option<usize>, b_line: Option<usize>, text
     }
 }
 
-/// Lines compared whole; in a block of `k` deleted and `m` inserted lines, the first `min(k, m)`
-/// pair up in order as changed lines with word spans, the rest stay deleted or inserted.
+/// A deleted line pairs with an inserted one (shown as one changed line) from this word ratio up.
+const PAIR_RATIO: f64 = 0.3;
+
+/// How many inserted lines ahead a deleted line looks for its partner.
+const PAIR_LOOKAHEAD: usize = 8;
+
+fn line_ratio(a: &str, b: &str) -> f64 {
+    let mut interner = Interner::default();
+    let a_tokens = interner.words(a);
+    let b_tokens = interner.words(b);
+    let matched = matched_count(&a_tokens.ids, &b_tokens.ids, interner.len());
+    ratio_of(matched, a_tokens.len() + b_tokens.len())
+}
+
+/// Lines compared whole. Between two runs of equal lines, each deleted line pairs, in order, with
+/// the first of the next [`PAIR_LOOKAHEAD`] inserted lines it shares a word ratio of at least
+/// [`PAIR_RATIO`] with: a changed line with word spans; inserted lines it skips stay inserted, and
+/// a deleted line with no partner stays deleted.
 pub(super) fn line_diff(a: &str, b: &str) -> Diff {
     let a_lines: Vec<&str> = lines(a).collect();
     let b_lines: Vec<&str> = lines(b).collect();
@@ -150,21 +166,27 @@ pub(super) fn line_diff(a: &str, b: &str) -> Diff {
         len: 0,
     };
     for run in runs.iter().chain([&end]) {
-        let pairs = (run.a - a_next).min(run.b - b_next);
-        changed += pairs;
-        for offset in 0..pairs {
-            let (a_index, b_index) = (a_next + offset, b_next + offset);
+        let mut b_index = b_next;
+        for (a_index, line) in a_lines.iter().enumerate().take(run.a).skip(a_next) {
+            let partner = (b_index..run.b.min(b_index + PAIR_LOOKAHEAD))
+                .find(|&candidate| line_ratio(line, b_lines[candidate]) >= PAIR_RATIO);
+            let Some(partner) = partner else {
+                operations.push(whole_line(LineKind::Delete, Some(a_index), None, line));
+                continue;
+            };
+            for (skipped, inserted) in b_lines.iter().enumerate().take(partner).skip(b_index) {
+                operations.push(whole_line(LineKind::Insert, None, Some(skipped), inserted));
+            }
+            changed += 1;
             operations.push(LineOp {
                 kind: LineKind::Change,
                 a_line: Some(count(a_index + 1)),
-                b_line: Some(count(b_index + 1)),
-                spans: inline_spans(a_lines[a_index], b_lines[b_index]),
+                b_line: Some(count(partner + 1)),
+                spans: inline_spans(line, b_lines[partner]),
             });
+            b_index = partner + 1;
         }
-        for (a_index, line) in a_lines.iter().enumerate().take(run.a).skip(a_next + pairs) {
-            operations.push(whole_line(LineKind::Delete, Some(a_index), None, line));
-        }
-        for (b_index, line) in b_lines.iter().enumerate().take(run.b).skip(b_next + pairs) {
+        for (b_index, line) in b_lines.iter().enumerate().take(run.b).skip(b_index) {
             operations.push(whole_line(LineKind::Insert, None, Some(b_index), line));
         }
         for offset in 0..run.len {
