@@ -1,6 +1,8 @@
 //! The IPC commands, one engine call each. Names and arguments follow `ui/README.md`.
 
 use modelbench_engine::credentials::Secret;
+use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
+use modelbench_engine::report::{Format, Report};
 use modelbench_engine::{ResponseRecord, RunId, RunSummary, StoredRun, Target};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
@@ -88,4 +90,52 @@ pub fn load_run(state: State<'_, AppState>, run_id: RunId) -> CommandResult<Stor
 #[tauri::command]
 pub async fn start_demo(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
     Ok(state.demo().await?.install(&state.store)?)
+}
+
+/// Compares two answers (async: off the main thread, which draws the window).
+#[tauri::command]
+pub async fn diff_texts(a: String, b: String, mode: DiffMode) -> CommandResult<Diff> {
+    Ok(diff::diff(&a, &b, mode)?)
+}
+
+/// How alike `texts` are: every pair's ratio, the outlier and the majority.
+#[tauri::command]
+pub async fn similarity(texts: Vec<String>, mode: DiffMode) -> CommandResult<SimilarityMatrix> {
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    Ok(diff::similarity(&texts, mode)?)
+}
+
+/// Writes the report of a stored run where the user says in the native save dialog. The dialog
+/// is opened here, not by the page, so the page can never name a file to write. Resolves with
+/// the path written, or `None` when the user cancelled.
+#[tauri::command]
+pub async fn export_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    run_id: RunId,
+    format: String,
+) -> CommandResult<Option<String>> {
+    let format = Format::parse(&format).ok_or_else(|| {
+        CommandError::new(
+            "validation",
+            format!("unknown report format '{format}' (md, csv, json, html)"),
+        )
+    })?;
+    let run = state
+        .store
+        .load_run(run_id)?
+        .ok_or_else(|| CommandError::new("not_found", format!("no run {run_id}")))?;
+    let contents = Report::from_run(&run, env!("CARGO_PKG_VERSION"), now_ms()).render(format);
+    let Some(path) = crate::export::ask_where(&app, run_id, format).await? else {
+        return Ok(None);
+    };
+    std::fs::write(&path, contents)
+        .map_err(|error| CommandError::new("storage", format!("cannot write {}: {error}", path.display())))?;
+    Ok(Some(path.display().to_string()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }

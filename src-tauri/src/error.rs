@@ -53,3 +53,9 @@ impl From<std::io::Error> for CommandError {
         Self::new("demo", format!("cannot start the simulated clouds: {error}"))
     }
 }
+
+impl From<modelbench_engine::diff::DiffError> for CommandError {
+    fn from(error: modelbench_engine::diff::DiffError) -> Self {
+        Self::new("diff", error.to_string())
+    }
+}

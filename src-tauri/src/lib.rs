@@ -12,6 +12,7 @@
 
 mod commands;
 mod error;
+mod export;
 mod run;
 pub mod webview;
 
@@ -114,6 +115,7 @@ pub fn run() {
     }
     let acceleration = webview::for_this_machine();
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .setup(move |app| Ok(webview::apply(app, acceleration)?))
         .invoke_handler(tauri::generate_handler![
@@ -128,6 +130,9 @@ pub fn run() {
             commands::list_runs,
             commands::load_run,
             commands::start_demo,
+            commands::diff_texts,
+            commands::similarity,
+            commands::export_run,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

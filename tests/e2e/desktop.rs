@@ -37,6 +37,10 @@ fn scenario(text: &str, failure: Option<Failure>) -> Scenario {
     }
 }
 
+/// The window tests share one virtual screen: one app window on it at a time, so a screenshot
+/// shows that test's window and no other window covers it.
+static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Where the e2e test leaves its screenshots (the README's comes from here).
 fn screenshot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/desktop-e2e")
@@ -73,6 +77,7 @@ async fn the_app_window_compares_five_targets_and_keeps_the_run() {
     let Some(tools) = Tools::or_skip("desktop window test") else {
         return;
     };
+    let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
     let cloud = FakeCloud::start(Config {
         keys: Keys {
             openai: OPENAI_SECRET.to_owned(),
@@ -307,6 +312,59 @@ async fn the_app_window_compares_five_targets_and_keeps_the_run() {
         Some(ALPHA.to_owned())
     );
     save_screenshot(&window.screenshot().await, "history.png");
+
+    // Diff: the engine's similarity matrix of the four answers with text (the broken target has
+    // none), and the inline diff of a pair, the HTML answer still text.
+    window.click("history-diff-button").await;
+    window.element("similarity-matrix").await;
+    let rows = window
+        .wait_for_script(
+            "the similarity matrix's four rows",
+            Duration::from_secs(10),
+            "const names = [...document.querySelectorAll('[data-testid=\"similarity-matrix\"] th[scope=row] .name')]
+                 .map((cell) => cell.textContent);
+             return names.length === 4 ? names : null;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        rows,
+        json!(["ollama alpha", "ollama cut", "ollama html", "openai beta"])
+    );
+    let html_row = 2;
+    window
+        .execute(
+            &format!(
+                "document.querySelector('[data-testid=\"similarity-cell-{html_row}-0\"] button').click(); return true;"
+            ),
+            json!([]),
+        )
+        .await;
+    let deleted = window
+        .wait_for_script(
+            "the diff of the HTML answer",
+            Duration::from_secs(10),
+            "const spans = document.querySelector('[data-testid=\"diff-spans\"]');
+             const deleted = spans && [...spans.querySelectorAll('del')].map((node) => node.textContent).join('');
+             return deleted ? { deleted, elements: spans.querySelectorAll('img, b').length } : null;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        deleted["deleted"]
+            .as_str()
+            .is_some_and(|text| text.contains("<img src=x")),
+        "{deleted}"
+    );
+    assert_eq!(deleted["elements"], json!(0), "the diff shows markup as text");
+    let outliers = window
+        .execute(
+            "return document.querySelectorAll('[data-testid^=\"history-pane-outlier-\"]').length;",
+            json!([]),
+        )
+        .await;
+    assert!(outliers.as_u64().is_some_and(|count| count <= 1), "{outliers}");
+    save_screenshot(&window.screenshot().await, "diff.png");
     window.quit().await;
     drop(driver);
 
@@ -372,6 +430,7 @@ async fn the_first_launch_offers_the_simulated_clouds_and_they_survive_a_restart
     let Some(tools) = Tools::or_skip("desktop first-launch test") else {
         return;
     };
+    let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
     let data = tempfile::tempdir().expect("data dir");
     let application = app_binary();
     let driver =

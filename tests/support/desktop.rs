@@ -40,6 +40,9 @@ impl Tools {
         if on_path("WebKitWebDriver").is_none() {
             return Err("WebKitWebDriver is not on PATH (apt install webkit2gtk-driver)".to_owned());
         }
+        if on_path("import").is_none() {
+            return Err("ImageMagick's import is not on PATH (apt install imagemagick)".to_owned());
+        }
         let cargo_bin = std::env::var_os("CARGO_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
@@ -343,16 +346,23 @@ impl Session {
         .await;
     }
 
-    /// A PNG of the window.
+    /// A PNG of the screen as the X server shows it: the app's window fills the virtual screen
+    /// (both 1400x900). Not WebDriver's screenshot: WebKitWebDriver waits for a composited frame
+    /// that never comes when the web view paints with the CPU, the app's mode on a machine
+    /// without a GPU (src-tauri/src/webview.rs), and the X server's pixels are what a user sees.
     pub async fn screenshot(&self) -> Vec<u8> {
-        use base64::Engine;
-        let value = self
-            .call(reqwest::Method::GET, "/screenshot", None)
+        // Let the last frame reach the screen.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let output = tokio::task::spawn_blocking(|| Command::new("import").args(["-window", "root", "png:-"]).output())
             .await
-            .unwrap_or_else(|error| panic!("screenshot: {error}"));
-        base64::engine::general_purpose::STANDARD
-            .decode(value.as_str().expect("base64 PNG"))
-            .expect("valid base64")
+            .expect("screenshot task")
+            .unwrap_or_else(|error| panic!("screenshot: cannot run import: {error}"));
+        assert!(
+            output.status.success() && output.stdout.starts_with(b"\x89PNG"),
+            "screenshot: import failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
     }
 
     /// Closes the window (the app exits).

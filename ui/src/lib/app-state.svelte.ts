@@ -5,6 +5,7 @@
 import { SvelteSet } from 'svelte/reactivity';
 
 import { errorMessage, type Backend } from './backend';
+import { Comparison } from './comparison.svelte';
 import { draftFromParameters, emptyParameterDraft, parseParameters, type ParameterDraft } from './parameters';
 import { RunStore, type RunStoreOptions } from './run-store.svelte';
 import type { RunSummary, StoredRun, Target } from './types';
@@ -42,11 +43,16 @@ export class AppState {
   historyError = $state<string | null>(null);
   openedRun = $state.raw<StoredRun | null>(null);
   readonly historyRun: RunStore;
+  /** The answers of the Compare view's run and of the opened History run, compared. */
+  readonly comparison: Comparison;
+  readonly historyComparison: Comparison;
 
   constructor(backend: Backend, runOptions: RunStoreOptions = {}) {
     this.backend = backend;
     this.run = new RunStore(runOptions);
     this.historyRun = new RunStore(runOptions);
+    this.comparison = new Comparison(backend);
+    this.historyComparison = new Comparison(backend);
   }
 
   get selectedTargets(): Target[] {

@@ -12,11 +12,15 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 
 import type {
   CommandError,
+  Diff,
+  DiffMode,
+  ReportFormat,
   ResponseRecord,
   RunId,
   RunMessage,
   RunRequest,
   RunSummary,
+  SimilarityMatrix,
   StoredRun,
   Target,
 } from './types';
@@ -50,6 +54,13 @@ export interface Backend {
   loadRun(runId: RunId): Promise<StoredRun>;
   /** Adds the simulated clouds (fakecloud, in-process) as targets labelled "simulated". */
   startDemo(): Promise<Target[]>;
+  /** The engine's diff of two answers (`a` old, `b` new); rejects in JSON mode when a side holds no JSON. */
+  diffTexts(a: string, b: string, mode: DiffMode): Promise<Diff>;
+  /** Every pair's similarity, the outlier and the majority of `texts`. */
+  similarity(texts: string[], mode: DiffMode): Promise<SimilarityMatrix>;
+  /** Asks where to save (the native dialog) and writes the run's report; the path written, or
+   * null when the user cancelled. */
+  exportRun(runId: RunId, format: ReportFormat): Promise<string | null>;
 }
 
 /** The shell's command names, in one place for the Rust side to match. */
@@ -65,6 +76,9 @@ export const COMMANDS = {
   listRuns: 'list_runs',
   loadRun: 'load_run',
   startDemo: 'start_demo',
+  diffTexts: 'diff_texts',
+  similarity: 'similarity',
+  exportRun: 'export_run',
 } as const;
 
 export const tauriBackend: Backend = {
@@ -84,6 +98,9 @@ export const tauriBackend: Backend = {
   listRuns: (query = {}) => invoke<RunSummary[]>(COMMANDS.listRuns, { query: query.query, limit: query.limit }),
   loadRun: (runId) => invoke<StoredRun>(COMMANDS.loadRun, { runId }),
   startDemo: () => invoke<Target[]>(COMMANDS.startDemo),
+  diffTexts: (a, b, mode) => invoke<Diff>(COMMANDS.diffTexts, { a, b, mode }),
+  similarity: (texts, mode) => invoke<SimilarityMatrix>(COMMANDS.similarity, { texts, mode }),
+  exportRun: (runId, format) => invoke<string | null>(COMMANDS.exportRun, { runId, format }),
 };
 
 /** Whether the page runs inside the Tauri shell (its IPC bridge is injected before any script). */

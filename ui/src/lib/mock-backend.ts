@@ -4,6 +4,7 @@
 // the tests. It deliberately measures nothing for real: its timings are scripted.
 
 import type { Backend, ListRunsQuery } from './backend';
+import { mockDiff, mockSimilarity } from './mock-diff';
 import { behaviourOf, simulatedTargets, tokenize, type SimulatedBehaviour } from './simulated';
 import { validateTarget } from './target-validation';
 import type {
@@ -505,6 +506,21 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
         targets.set(target.name, target);
       }
       return added.map((target) => structuredClone(target));
+    },
+
+    async diffTexts(a, b, mode) {
+      return mockDiff(a, b, mode);
+    },
+
+    async similarity(texts, mode) {
+      return mockSimilarity(texts, mode);
+    },
+
+    async exportRun(runId, format) {
+      if (!runs.some((run) => run.record.id === runId)) {
+        throw commandError('not_found', `no run ${runId}`);
+      }
+      return `mock://modelbench-${runId}.${format}`;
     },
   };
 }

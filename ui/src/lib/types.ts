@@ -15,6 +15,14 @@ import type { ProviderKind } from './bindings/ProviderKind';
 
 export type { Api } from './bindings/Api';
 export type { CommandError } from './bindings/CommandError';
+export type { Diff } from './bindings/Diff';
+export type { DiffContent } from './bindings/DiffContent';
+export type { DiffMode } from './bindings/DiffMode';
+export type { DiffStats } from './bindings/DiffStats';
+export type { JsonChange } from './bindings/JsonChange';
+export type { LineOp } from './bindings/LineOp';
+export type { SimilarityMatrix } from './bindings/SimilarityMatrix';
+export type { Span } from './bindings/Span';
 export type { ErrorKind } from './bindings/ErrorKind';
 export type { FinishReason } from './bindings/FinishReason';
 export type { Message } from './bindings/Message';
@@ -54,3 +62,6 @@ export const PROVIDER_KINDS: readonly ProviderKind[] = [
   'gemini',
   'vertex',
 ];
+
+/** The report formats of Export (`modelbench export --format`). */
+export type ReportFormat = 'html' | 'md' | 'csv' | 'json';
