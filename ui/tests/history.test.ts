@@ -73,7 +73,7 @@ describe('History view', () => {
     expect((await screen.findByTestId('history-prompt')).textContent?.trim()).toBe('Beta: local models');
     expect(screen.getByTestId('history-system').textContent).toContain('Answer like a llama.');
     expect((await screen.findByTestId('history-pane-status-ollama/llama3.3')).textContent).toBe('done');
-    expect(screen.getByTestId('history-pane-status-openai/gpt-5.4 (bad key)').textContent).toBe('error');
+    expect((await screen.findByTestId('history-pane-status-openai/gpt-5.4 (bad key)')).textContent).toBe('error');
     expect(screen.getByTestId('history-pane-text-ollama/llama3.3').textContent).toContain('fallback');
     expect(screen.getByTestId('history-pane-ttft-ollama/llama3.3').textContent).toMatch(/ms$/);
 

@@ -239,7 +239,7 @@ describe('Pane', () => {
 });
 
 describe('PaneGrid', () => {
-  it('shows a new run one grid row per frame', async () => {
+  it('shows a new run half a grid row per frame', async () => {
     const names = Array.from({ length: 16 }, (_, index) => `t${index}`);
     const store = new RunStore({ scheduler: new ManualScheduler() });
     store.begin()({ kind: 'started', run_id: 'r', targets: names.map((name) => target(name)) });
@@ -247,11 +247,11 @@ describe('PaneGrid', () => {
     const shown = () => container.querySelectorAll('article[data-status]').length;
 
     const counts = [shown()];
-    while (counts.at(-1)! < names.length && counts.length < 10) {
+    while (counts.at(-1)! < names.length && counts.length < 12) {
       await new Promise((resolve) => requestAnimationFrame(resolve));
       counts.push(shown());
     }
-    expect(counts).toEqual([0, 4, 8, 12, 16]);
+    expect(counts).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16]);
     expect([...container.querySelectorAll('article')].map((pane) => pane.dataset.testid)).toEqual(names.map((name) => `pane-${name}`));
   });
 });

@@ -242,6 +242,26 @@ describe('RunStore', () => {
     expect(store.panes[0]!.text()).toBe('');
   });
 
+  it('changes the live counters at most every 250 ms, the first token at once', () => {
+    const { store, scheduler, handle } = setup(['a']);
+    const pane = store.panes[0]!;
+    handle({ kind: 'events', events: [text(0, 'a', 0, 100_000, 'x')] });
+    scheduler.frame();
+    expect(pane.timeToFirstTokenMs).toBe(100);
+    expect(pane.outputTokens).toBe(1);
+
+    // Fifteen more frames of 16 ms, a token each: the text follows, the counter waits.
+    for (let index = 1; index <= 15; index += 1) {
+      handle({ kind: 'events', events: [text(0, 'a', index, 100_000 + index * 16_000, 'x')] });
+      scheduler.frame();
+    }
+    expect(pane.text()).toBe('x'.repeat(16));
+    expect(pane.outputTokens).toBe(1);
+    handle({ kind: 'events', events: [text(0, 'a', 16, 400_000, 'x')] });
+    scheduler.frame();
+    expect(pane.outputTokens).toBe(17);
+  });
+
   it('keeps elapsed time moving for streaming panes only', () => {
     const { store, scheduler, handle } = setup(['a', 'b']);
     const [a, b] = store.panes;
