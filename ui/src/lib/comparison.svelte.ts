@@ -65,7 +65,7 @@ export class Comparison {
    * are still there, else picks the first two. */
   async compare(all: Pane[]): Promise<void> {
     const asked = ++this.#asked;
-    const panes = all.filter((pane) => pane.key.prompt_index === this.prompt && pane.textLength > 0);
+    const panes = all.filter((pane) => pane.key.prompt_index === this.prompt && pane.answer() !== '');
     this.panes = panes;
     this.matrix = null;
     this.matrixError = null;
@@ -78,7 +78,7 @@ export class Comparison {
     this.busy = true;
     try {
       const matrix = await this.#backend.similarity(
-        panes.map((pane) => pane.text()),
+        panes.map((pane) => pane.answer()),
         this.mode,
       );
       if (asked !== this.#asked) {
@@ -113,7 +113,7 @@ export class Comparison {
       return;
     }
     try {
-      const diff = await this.#backend.diffTexts(a.text(), b.text(), this.mode);
+      const diff = await this.#backend.diffTexts(a.answer(), b.answer(), this.mode);
       if (asked === this.#asked) {
         this.diff = diff;
       }

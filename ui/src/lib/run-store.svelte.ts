@@ -178,6 +178,12 @@ export class Pane {
     return this.#chunks.join('');
   }
 
+  /** The answer as the final record has it once it arrived (drawn or not yet), else all the
+   * text received so far: what Diff compares. */
+  answer(): string {
+    return this.#record?.text ?? this.text();
+  }
+
   /** Shows this pane's drawn text in `sink` and keeps it up to date until the returned
    * function is called. */
   attach(sink: TextSink): () => void {
