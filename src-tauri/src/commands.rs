@@ -2,6 +2,7 @@
 
 use modelbench_engine::credentials::Secret;
 use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
+use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::report::{Format, Report};
 use modelbench_engine::{ResponseRecord, RunId, RunSummary, StoredRun, Target};
 use tauri::ipc::Channel;
@@ -125,17 +126,11 @@ pub async fn export_run(
         .store
         .load_run(run_id)?
         .ok_or_else(|| CommandError::new("not_found", format!("no run {run_id}")))?;
-    let contents = Report::from_run(&run, env!("CARGO_PKG_VERSION"), now_ms()).render(format);
+    let contents = Report::from_run(&run, env!("CARGO_PKG_VERSION"), now_unix_ms()).render(format);
     let Some(path) = crate::export::ask_where(&app, run_id, format).await? else {
         return Ok(None);
     };
     std::fs::write(&path, contents)
         .map_err(|error| CommandError::new("storage", format!("cannot write {}: {error}", path.display())))?;
     Ok(Some(path.display().to_string()))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }

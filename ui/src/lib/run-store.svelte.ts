@@ -73,8 +73,14 @@ const COMPACT_CHUNKS = 4096;
 /** Up to this many panes, every changed pane is drawn in every frame. */
 const ALL_IN_ONE_FRAME = 4;
 
-/** The grid row that pane `index` of `count` sits in, as `PaneGrid` lays them out (about
- * sqrt(count) columns), or 0 for every pane when there are few. Beyond `ALL_IN_ONE_FRAME` panes
+/** The columns `PaneGrid` prefers for `count` panes: about sqrt(count), so the grid fills the
+ * window. */
+export function gridColumns(count: number): number {
+  return Math.max(1, Math.ceil(Math.sqrt(count)));
+}
+
+/** The grid row that pane `index` of `count` sits in, as `PaneGrid` lays them out
+ * (`gridColumns`), or 0 for every pane when there are few. Beyond `ALL_IN_ONE_FRAME` panes
  * a frame draws the changed panes of one row only and the next frame the next row, so each pane
  * is still drawn several times a second (every 4th frame at 16 panes: 15 times a second at
  * 60 Hz) while a frame repaints a strip of the window. Measured in WebKitGTK with CPU painting:
@@ -84,7 +90,7 @@ export function rowOf(index: number, count: number): number {
   if (count <= ALL_IN_ONE_FRAME) {
     return 0;
   }
-  return Math.floor(index / Math.ceil(Math.sqrt(count)));
+  return Math.floor(index / gridColumns(count));
 }
 
 /** The pane status rule: streaming until the final record; then done if the cloud completed the
