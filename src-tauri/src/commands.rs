@@ -93,17 +93,30 @@ pub async fn start_demo(state: State<'_, AppState>) -> CommandResult<Vec<Target>
     Ok(state.demo().await?.install(&state.store)?)
 }
 
-/// Compares two answers (async: off the main thread, which draws the window).
+/// Runs CPU-bound engine work (a diff, a similarity matrix, a report: tens of milliseconds for
+/// long answers) on the blocking pool: neither on the main thread, which draws the window, nor
+/// on the async workers, which carry the runs' streams.
+async fn on_blocking_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> CommandResult<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|error| CommandError::new("internal", format!("the computation stopped: {error}")))
+}
+
+/// Compares two answers.
 #[tauri::command]
 pub async fn diff_texts(a: String, b: String, mode: DiffMode) -> CommandResult<Diff> {
-    Ok(diff::diff(&a, &b, mode)?)
+    Ok(on_blocking_pool(move || diff::diff(&a, &b, mode)).await??)
 }
 
 /// How alike `texts` are: every pair's ratio, the outlier and the majority.
 #[tauri::command]
 pub async fn similarity(texts: Vec<String>, mode: DiffMode) -> CommandResult<SimilarityMatrix> {
-    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    Ok(diff::similarity(&texts, mode)?)
+    let matrix = on_blocking_pool(move || {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        diff::similarity(&texts, mode)
+    })
+    .await??;
+    Ok(matrix)
 }
 
 /// Writes the report of a stored run where the user says in the native save dialog. The dialog
@@ -126,11 +139,15 @@ pub async fn export_run(
         .store
         .load_run(run_id)?
         .ok_or_else(|| CommandError::new("not_found", format!("no run {run_id}")))?;
-    let contents = Report::from_run(&run, env!("CARGO_PKG_VERSION"), now_unix_ms()).render(format);
+    let contents =
+        on_blocking_pool(move || Report::from_run(&run, env!("CARGO_PKG_VERSION"), now_unix_ms()).render(format))
+            .await?;
     let Some(path) = crate::export::ask_where(&app, run_id, format).await? else {
         return Ok(None);
     };
-    std::fs::write(&path, contents)
-        .map_err(|error| CommandError::new("storage", format!("cannot write {}: {error}", path.display())))?;
-    Ok(Some(path.display().to_string()))
+    let shown = path.display().to_string();
+    on_blocking_pool(move || std::fs::write(&path, contents))
+        .await?
+        .map_err(|error| CommandError::new("storage", format!("cannot write {shown}: {error}")))?;
+    Ok(Some(shown))
 }
