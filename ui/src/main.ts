@@ -1,5 +1,5 @@
 // Entry point: chooses the backend (the shell, or the mock in a plain browser or with `?mock`),
-// installs the frame probe and mounts the app.
+// installs the frame probe, marks the platform for the stylesheet and mounts the app.
 
 import { mount } from 'svelte';
 
@@ -8,8 +8,10 @@ import App from './App.svelte';
 import { AppState } from './lib/app-state.svelte';
 import { selectBackend } from './lib/backend';
 import { installFrameProbe } from './lib/frame-probe';
+import { platformOf } from './lib/platform';
 
 installFrameProbe();
+document.documentElement.dataset.platform = platformOf(navigator.userAgent);
 
 const backend = await selectBackend();
 const target = document.getElementById('app');

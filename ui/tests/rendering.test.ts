@@ -239,12 +239,14 @@ describe('Pane', () => {
 });
 
 describe('PaneGrid', () => {
-  it('shows a new run half a grid row per frame', async () => {
+  it('lays out every slot at once and fills them half a grid row per frame', async () => {
     const names = Array.from({ length: 16 }, (_, index) => `t${index}`);
     const store = new RunStore({ scheduler: new ManualScheduler() });
     store.begin()({ kind: 'started', run_id: 'r', targets: names.map((name) => target(name)) });
     const { container } = render(PaneGrid, { panes: store.panes });
     const shown = () => container.querySelectorAll('article[data-status]').length;
+    const grid = container.querySelector('[data-testid="pane-grid"]')!;
+    expect(grid.children).toHaveLength(names.length);
 
     const counts = [shown()];
     while (counts.at(-1)! < names.length && counts.length < 12) {
@@ -252,6 +254,8 @@ describe('PaneGrid', () => {
       counts.push(shown());
     }
     expect(counts).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16]);
+    // Each pane sits in its own slot, in the run's order.
+    expect([...grid.children].map((slot) => slot.querySelector('article')?.dataset.testid)).toEqual(names.map((name) => `pane-${name}`));
     expect([...container.querySelectorAll('article')].map((pane) => pane.dataset.testid)).toEqual(names.map((name) => `pane-${name}`));
   });
 });
