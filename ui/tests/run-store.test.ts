@@ -100,6 +100,56 @@ describe('RunStore', () => {
     expect(store.panes[14]!.text()).toBe('p14!');
   });
 
+  it('shows the run finished, and its counts, in a frame after every pane shows its final state', () => {
+    const names = Array.from({ length: 16 }, (_, index) => `p${index}`);
+    const { store, scheduler, handle } = setup(names);
+    expect(store.counts).toEqual({ streaming: 16, done: 0, incomplete: 0, error: 0 });
+    for (const [index, name] of names.entries()) {
+      handle({ kind: 'response', response: record(index, name, { text: name }) });
+    }
+    handle({ kind: 'finished', run_id: 'run-1' });
+    expect(store.phase).toBe('running');
+
+    const seen: [string, number, number][] = [];
+    for (let frame = 0; frame < 5; frame += 1) {
+      scheduler.frame();
+      seen.push([store.phase, store.counts.done, store.panes.filter((pane) => pane.status === 'done').length]);
+    }
+    // A row of panes per frame; the summary (above the grid) alone in the frame after them.
+    expect(seen).toEqual([
+      ['running', 0, 4],
+      ['running', 0, 8],
+      ['running', 0, 12],
+      ['running', 0, 16],
+      ['finished', 16, 16],
+    ]);
+    const requested = scheduler.requested;
+    scheduler.frame();
+    expect(scheduler.requested).toBe(requested);
+  });
+
+  it('shows a status change in the counts within 250 ms while every frame draws panes', () => {
+    const names = Array.from({ length: 16 }, (_, index) => `p${index}`);
+    const { store, scheduler, handle } = setup(names);
+    handle({ kind: 'response', response: record(0, 'p0', { complete: false, error: providerError() }) });
+    let sequence = 0;
+    let shownAt: number | null = null;
+    const start = scheduler.time;
+    for (let frame = 0; frame < 30 && shownAt === null; frame += 1) {
+      sequence += 1;
+      handle({ kind: 'events', events: names.slice(1).map((name, index) => text(index + 1, name, sequence, sequence * 1000, 'x')) });
+      scheduler.frame();
+      if (store.counts.error === 1) {
+        shownAt = scheduler.time - start;
+      }
+    }
+    expect(store.panes[0]!.status).toBe('error');
+    expect(shownAt).not.toBeNull();
+    expect(shownAt!).toBeGreaterThanOrEqual(250);
+    expect(shownAt!).toBeLessThanOrEqual(250 + 16 * 4);
+    expect(store.counts).toEqual({ streaming: 15, done: 0, incomplete: 0, error: 1 });
+  });
+
   it('draws up to four panes in every frame', () => {
     const { store, scheduler, handle } = setup(['a', 'b', 'c', 'd']);
     scheduler.frame();

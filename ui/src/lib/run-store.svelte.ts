@@ -72,6 +72,31 @@ const LIVE_METRICS_MS = 250;
 const COMPACT_CHUNKS = 4096;
 /** Up to this many panes, every changed pane is drawn in every frame. */
 const ALL_IN_ONE_FRAME = 4;
+/** The longest the run's summary (status counts, and the phase once the run ends) waits for a
+ * frame that draws no pane. It sits above the grid, and WebKitGTK repaints the bounding box of
+ * all of a frame's changes: changed together with a row of panes, it repainted everything from
+ * the summary down to that row (the run's last frames, 22-29 ms each in the UI bench). */
+const SUMMARY_MS = 250;
+
+/** How many panes are in each status. */
+export interface StatusCounts {
+  streaming: number;
+  done: number;
+  incomplete: number;
+  error: number;
+}
+
+export function countStatuses(panes: readonly { status: PaneStatus }[]): StatusCounts {
+  const counts: StatusCounts = { streaming: 0, done: 0, incomplete: 0, error: 0 };
+  for (const pane of panes) {
+    counts[pane.status] += 1;
+  }
+  return counts;
+}
+
+function sameCounts(left: StatusCounts, right: StatusCounts): boolean {
+  return left.streaming === right.streaming && left.done === right.done && left.incomplete === right.incomplete && left.error === right.error;
+}
 
 /** The columns `PaneGrid` prefers for `count` panes: about sqrt(count), so the grid fills the
  * window. */
@@ -391,6 +416,9 @@ export class RunStore {
   runId = $state<RunId | null>(null);
   panes = $state.raw<Pane[]>([]);
   failure = $state<string | null>(null);
+  /** The panes' statuses as the run's summary shows them: they follow the panes on screen, in a
+   * frame of their own (`SUMMARY_MS`). */
+  counts = $state.raw<StatusCounts>(countStatuses([]));
 
   /** Frames flushed (tests read it). */
   frames = 0;
@@ -403,6 +431,10 @@ export class RunStore {
   #frameRequested = false;
   /** The grid row the next frame starts looking at. */
   #nextRow = 0;
+  /** 'finished' once the run ended, until every pane's final state is on screen. */
+  #pendingPhase: RunPhase | null = null;
+  /** Since when `counts` has lagged the panes on screen. */
+  #summaryLagSince: number | null = null;
   #generation = 0;
   #stopClock: (() => void) | null = null;
 
@@ -449,6 +481,7 @@ export class RunStore {
           this.#paneFor({ prompt_index: 0, target_index: index, repeat_index: 0 }, target.name);
         }
         this.#publishPanes();
+        this.counts = countStatuses(this.panes);
         this.#startTicking();
         break;
       case 'events': {
@@ -477,8 +510,10 @@ export class RunStore {
       }
       case 'finished':
         this.runId = message.run_id;
-        this.phase = 'finished';
         this.#endAll('the run ended without a final record for this target');
+        // Shown as finished once every pane shows its final state (see `#frame`).
+        this.#pendingPhase = 'finished';
+        this.#requestFrame();
         break;
       case 'failed':
         this.failure = message.message;
@@ -511,28 +546,52 @@ export class RunStore {
     this.flushNow();
   }
 
-  /** Draws every dirty pane now (a stored run opening, or a test). */
+  /** Draws every dirty pane now, and the summary with them (a stored run opening, or a test). */
   flushNow(): void {
     this.#draw([...this.#dirty]);
+    this.#publishSummary();
   }
 
-  /** An animation frame: draws the dirty panes of the next row that has any (`rowOf`), and asks
-   * for another frame while other rows wait. */
+  /** An animation frame: draws the dirty panes of the next row that has any (`rowOf`), or, in a
+   * frame that draws none, the summary; asks for another frame while either waits. */
   #frame(): void {
     this.#frameRequested = false;
     const rows = this.#rowCount();
+    let drew = false;
     for (let step = 0; step < rows && this.#dirty.size > 0; step += 1) {
       const row = (this.#nextRow + step) % rows;
       const panes = [...this.#dirty].filter((pane) => pane.row === row);
       if (panes.length > 0) {
         this.#nextRow = row + 1;
         this.#draw(panes);
+        drew = true;
         break;
       }
     }
-    if (this.#dirty.size > 0) {
+    if (this.#summaryLags()) {
+      const now = this.#scheduler.now();
+      this.#summaryLagSince ??= now;
+      if (!drew || now - this.#summaryLagSince >= SUMMARY_MS) {
+        this.#publishSummary();
+      }
+    }
+    if (this.#dirty.size > 0 || this.#summaryLags()) {
       this.#requestFrame();
     }
+  }
+
+  /** Whether the summary differs from the panes on screen (or the run's end is not shown yet). */
+  #summaryLags(): boolean {
+    return this.#pendingPhase !== null || !sameCounts(this.counts, countStatuses(this.panes));
+  }
+
+  #publishSummary(): void {
+    this.counts = countStatuses(this.panes);
+    if (this.#pendingPhase !== null && this.#dirty.size === 0) {
+      this.phase = this.#pendingPhase;
+      this.#pendingPhase = null;
+    }
+    this.#summaryLagSince = null;
   }
 
   #draw(panes: Pane[]): void {
@@ -635,5 +694,8 @@ export class RunStore {
     this.runId = null;
     this.failure = null;
     this.phase = 'idle';
+    this.counts = countStatuses([]);
+    this.#pendingPhase = null;
+    this.#summaryLagSince = null;
   }
 }
