@@ -7,8 +7,10 @@
 //! `scripts/bench-ui` builds the release app and runs it in the desktop session (a virtual screen,
 //! a private bus): `MODELBENCH_APP=target/release/modelbench-app scripts/desktop-session cargo
 //! bench -p modelbench-e2e --bench ui_frames`.
-//! `UI_BENCH_SECONDS` (default 10) sets how long each pane streams; the result is also written to
-//! target/bench/ui_frames.json.
+//! It runs `UI_BENCH_RUNS` times (default 5), each in a fresh app window, because one run's share
+//! of late frames moves with the machine's state; the verdict pools the frames of all runs and
+//! takes the worst run's longest frame. `UI_BENCH_SECONDS` (default 10) sets how long each pane
+//! streams. The result is also written to target/bench/ui_frames.json.
 //!
 //! For diagnosis, without rebuilding the app: `UI_BENCH_AWAY=1` streams while another view is
 //! shown (the cost of receiving without drawing); `UI_BENCH_INJECT` is a script run in the page
@@ -28,6 +30,8 @@ const PANES: usize = 16;
 const TOKENS_PER_SECOND: u64 = 200;
 const LONGEST_FRAME_TARGET_MS: f64 = 50.0;
 const LATE_SHARE_TARGET: f64 = 0.01;
+/// Runs per benchmark (`UI_BENCH_RUNS`), each in a fresh app window.
+const DEFAULT_RUNS: usize = 5;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -72,8 +76,104 @@ async fn main() {
         eprintln!("ui_frames: set MODELBENCH_APP to the release app (scripts/bench-ui does)");
         std::process::exit(2);
     };
+    let runs: usize = std::env::var("UI_BENCH_RUNS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|&runs| runs > 0)
+        .unwrap_or(DEFAULT_RUNS);
     let driver = Driver::start(&tools, &[("MODELBENCH_DATA_DIR", OsString::from(data.path()))]).await;
-    let window = driver.session(&application).await;
+    let mut results = Vec::with_capacity(runs);
+    for index in 1..=runs {
+        let result = one_run(&driver, &application, &names, seconds).await;
+        let run = store.list_runs(1).expect("runs").into_iter().next().expect("the run");
+        let run = store.load_run(run.id).expect("load").expect("the run");
+        let mut rates: Vec<f64> = run
+            .responses
+            .iter()
+            .filter_map(|response| response.metrics.output_tokens_per_second)
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        let complete = run.responses.iter().filter(|response| response.error.is_none()).count();
+        let median_rate = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
+        println!(
+            "ui_frames: run {index}/{runs}: {PANES} panes x {TOKENS_PER_SECOND} tokens/s for {seconds} s \
+             ({tokens} tokens each): {complete}/{PANES} complete, median {median_rate:.0} tokens/s per pane, \
+             {:.1} s wall; {} frames, longest {:.1} ms, {} over 16 ms ({:.2}%)",
+            result.wall.as_secs_f64(),
+            result.frames,
+            result.longest_ms,
+            result.late,
+            result.late_share() * 100.0,
+        );
+        assert_eq!(
+            complete, PANES,
+            "every pane must complete for the figures to mean anything"
+        );
+        results.push(result);
+    }
+    drop(driver);
+
+    // One run's share moves with the machine's state (0.3-1.3% for the same build minutes
+    // apart), so the verdict pools every frame of every run; the longest frame is the worst run's.
+    let frames: u64 = results.iter().map(|result| result.frames).sum();
+    let late: u64 = results.iter().map(|result| result.late).sum();
+    let late_share = if frames == 0 { 1.0 } else { late as f64 / frames as f64 };
+    let longest = results.iter().map(|result| result.longest_ms).fold(0.0, f64::max);
+    let mut shares: Vec<f64> = results.iter().map(FrameResult::late_share).collect();
+    shares.sort_by(f64::total_cmp);
+    let median_share = shares[shares.len() / 2];
+    let met = longest <= LONGEST_FRAME_TARGET_MS && late_share < LATE_SHARE_TARGET;
+    println!(
+        "ui_frames: {runs} runs, {frames} frames: longest {longest:.1} ms (target <= {LONGEST_FRAME_TARGET_MS} ms), \
+         {late} over 16 ms = {:.2}% (target < {:.0}%; per run {}; median {:.2}%): {}",
+        late_share * 100.0,
+        LATE_SHARE_TARGET * 100.0,
+        shares
+            .iter()
+            .map(|share| format!("{:.2}%", share * 100.0))
+            .collect::<Vec<_>>()
+            .join(" "),
+        median_share * 100.0,
+        if met { "targets met" } else { "TARGETS MISSED" }
+    );
+    let report = json!({
+        "panes": PANES, "tokens_per_second": TOKENS_PER_SECOND, "seconds": seconds, "runs": runs,
+        "frames": frames, "late_frames": late, "longest_frame_ms": longest, "over_16ms_share": late_share,
+        "median_run_over_16ms_share": median_share,
+        "per_run": results.iter().map(|result| json!({
+            "frames": result.frames, "late_frames": result.late, "longest_frame_ms": result.longest_ms,
+            "wall_seconds": result.wall.as_secs_f64(),
+        })).collect::<Vec<_>>(),
+        "targets_met": met,
+    });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    std::fs::write(dir.join("ui_frames.json"), format!("{report:#}\n")).expect("write report");
+    cloud.shutdown().await;
+}
+
+/// What the page's frame probe saw during one run.
+struct FrameResult {
+    frames: u64,
+    late: u64,
+    longest_ms: f64,
+    wall: Duration,
+}
+
+impl FrameResult {
+    fn late_share(&self) -> f64 {
+        if self.frames == 0 {
+            1.0
+        } else {
+            self.late as f64 / self.frames as f64
+        }
+    }
+}
+
+/// One run in a fresh app window (a cold start each time, as a user's first run is): every
+/// target selected, the prompt typed, Run clicked, then the frames until every pane has ended.
+async fn one_run(driver: &Driver, application: &std::path::Path, names: &[String], seconds: u64) -> FrameResult {
+    let window = driver.session(application).await;
     window.element(&format!("target-toggle-{}", names[PANES - 1])).await;
     window.click("targets-all").await;
     window
@@ -131,41 +231,12 @@ async fn main() {
         println!("ui_frames: UI_BENCH_REPORT = {value}");
     }
     window.quit().await;
-    drop(driver);
-
-    let run = store.list_runs(1).expect("runs").into_iter().next().expect("the run");
-    let run = store.load_run(run.id).expect("load").expect("the run");
-    let mut rates: Vec<f64> = run
-        .responses
-        .iter()
-        .filter_map(|response| response.metrics.output_tokens_per_second)
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    let complete = run.responses.iter().filter(|response| response.error.is_none()).count();
-    let median_rate = rates.get(rates.len() / 2).copied().unwrap_or(0.0);
-    let longest = stats["longestMs"].as_f64().expect("longestMs");
-    let late = stats["over16Share"].as_f64().expect("over16Share");
     let frames = stats["count"].as_u64().expect("count");
-    let met = longest <= LONGEST_FRAME_TARGET_MS && late < LATE_SHARE_TARGET;
-    println!(
-        "ui_frames: {PANES} panes x {TOKENS_PER_SECOND} tokens/s for {seconds} s ({tokens} tokens each): \
-         {complete}/{PANES} complete, median {median_rate:.0} tokens/s per pane, {:.1} s wall",
-        wall.as_secs_f64()
-    );
-    println!(
-        "ui_frames: {frames} frames, longest {longest:.1} ms (target <= {LONGEST_FRAME_TARGET_MS} ms), \
-         {:.2}% over 16 ms (target < {:.0}%): {}",
-        late * 100.0,
-        LATE_SHARE_TARGET * 100.0,
-        if met { "targets met" } else { "TARGETS MISSED" }
-    );
-    let report = json!({
-        "panes": PANES, "tokens_per_second": TOKENS_PER_SECOND, "seconds": seconds,
-        "complete": complete, "median_tokens_per_second": median_rate,
-        "frames": frames, "longest_frame_ms": longest, "over_16ms_share": late, "targets_met": met,
-    });
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&dir).expect("bench dir");
-    std::fs::write(dir.join("ui_frames.json"), format!("{report:#}\n")).expect("write report");
-    cloud.shutdown().await;
+    FrameResult {
+        frames,
+        // The probe gives the share; back to a count of frames.
+        late: (stats["over16Share"].as_f64().expect("over16Share") * frames as f64).round() as u64,
+        longest_ms: stats["longestMs"].as_f64().expect("longestMs"),
+        wall,
+    }
 }
