@@ -101,6 +101,26 @@ describe('Compare', () => {
     await waitFor(() => expect(screen.getByTestId('run-phase').textContent).toBe('finished'));
   });
 
+  it('says Starting… on the Run button only when a run takes a while to start', async () => {
+    const { backend } = await openApp();
+    const start = backend.startRun.bind(backend);
+    let release: () => void = () => undefined;
+    backend.startRun = async (request, onEvent) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return start(request, onEvent);
+    };
+    await chooseTargets([GPT]);
+    await fireEvent.input(screen.getByTestId('prompt-input'), { target: { value: 'Hello?' } });
+    const button = screen.getByTestId('run-button') as HTMLButtonElement;
+    await fireEvent.click(button);
+    expect(button.disabled).toBe(true);
+    expect(button.textContent?.trim()).toBe('Run');
+    await waitFor(() => expect(button.textContent?.trim()).toBe('Starting…'), { timeout: 2000 });
+    release();
+    await waitFor(() => expect(statusOf(GPT)).toBe('done'), { timeout: 5000 });
+    expect(button.textContent?.trim()).toBe('Run');
+  });
+
   it('stops with Escape', async () => {
     await openApp({ tokensPerSecond: 5, latencyScale: 5 });
     await chooseTargets([GPT]);
