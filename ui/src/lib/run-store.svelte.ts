@@ -431,8 +431,8 @@ export class RunStore {
   #frameRequested = false;
   /** The grid row the next frame starts looking at. */
   #nextRow = 0;
-  /** 'finished' once the run ended, until every pane's final state is on screen. */
-  #pendingPhase: RunPhase | null = null;
+  /** The run ended, and not every pane's final state is on screen yet. */
+  #finishPending = false;
   /** Since when `counts` has lagged the panes on screen. */
   #summaryLagSince: number | null = null;
   #generation = 0;
@@ -512,7 +512,7 @@ export class RunStore {
         this.runId = message.run_id;
         this.#endAll('the run ended without a final record for this target');
         // Shown as finished once every pane shows its final state (see `#frame`).
-        this.#pendingPhase = 'finished';
+        this.#finishPending = true;
         this.#requestFrame();
         break;
       case 'failed':
@@ -568,28 +568,31 @@ export class RunStore {
         break;
       }
     }
-    if (this.#summaryLags()) {
+    let summaryWaits = this.#summaryLags();
+    if (summaryWaits) {
       const now = this.#scheduler.now();
       this.#summaryLagSince ??= now;
       if (!drew || now - this.#summaryLagSince >= SUMMARY_MS) {
         this.#publishSummary();
+        // Only the end of the run can still wait, and only while panes are dirty.
+        summaryWaits = false;
       }
     }
-    if (this.#dirty.size > 0 || this.#summaryLags()) {
+    if (this.#dirty.size > 0 || summaryWaits) {
       this.#requestFrame();
     }
   }
 
   /** Whether the summary differs from the panes on screen (or the run's end is not shown yet). */
   #summaryLags(): boolean {
-    return this.#pendingPhase !== null || !sameCounts(this.counts, countStatuses(this.panes));
+    return this.#finishPending || !sameCounts(this.counts, countStatuses(this.panes));
   }
 
   #publishSummary(): void {
     this.counts = countStatuses(this.panes);
-    if (this.#pendingPhase !== null && this.#dirty.size === 0) {
-      this.phase = this.#pendingPhase;
-      this.#pendingPhase = null;
+    if (this.#finishPending && this.#dirty.size === 0) {
+      this.phase = 'finished';
+      this.#finishPending = false;
     }
     this.#summaryLagSince = null;
   }
@@ -695,7 +698,7 @@ export class RunStore {
     this.failure = null;
     this.phase = 'idle';
     this.counts = countStatuses([]);
-    this.#pendingPhase = null;
+    this.#finishPending = false;
     this.#summaryLagSince = null;
   }
 }
