@@ -6,6 +6,7 @@ import { SvelteSet } from 'svelte/reactivity';
 
 import { errorMessage, type Backend } from './backend';
 import { Comparison } from './comparison.svelte';
+import { needsKeychain } from './keychain';
 import { draftFromParameters, emptyParameterDraft, parseParameters, type ParameterDraft } from './parameters';
 import { RunStore, type RunStoreOptions } from './run-store.svelte';
 import type { RunSummary, StoredRun, Target } from './types';
@@ -22,6 +23,10 @@ export class AppState {
   targets = $state.raw<Target[]>([]);
   targetsLoaded = $state(false);
   keys = $state.raw<string[]>([]);
+  /** Why the OS keychain cannot be reached (the shell's own words), or `null` while it answers.
+   * Only the key names, setting a key and targets with `key = "NAME"` depend on it: the status
+   * bar shows a short notice with the fix, those targets a mark; everything else works. */
+  keychainError = $state<string | null>(null);
   /** A failure to talk to the backend, shown in the status bar. */
   backendError = $state<string | null>(null);
   demoStarting = $state(false);
@@ -59,26 +64,47 @@ export class AppState {
     return this.targets.filter((target) => this.selected.has(target.name));
   }
 
+  get keychainAvailable(): boolean {
+    return this.keychainError === null;
+  }
+
+  /** Whether `target` is marked: it names a keychain key and the keychain cannot be reached. */
+  keychainBlocks(target: Target): boolean {
+    return this.keychainError !== null && needsKeychain(target);
+  }
+
+  /** Loads the saved targets and the key names. Each stands alone: a keychain that cannot be
+   * reached (no Secret Service) must not cost the targets, whose list lives in the database. */
   async refreshTargets(): Promise<void> {
-    try {
-      const [targets, keys] = await Promise.all([this.backend.listTargets(), this.backend.listKeys()]);
-      const firstLoad = !this.targetsLoaded;
-      this.targets = targets;
-      this.keys = keys;
-      this.targetsLoaded = true;
-      this.backendError = null;
-      for (const name of [...this.selected]) {
-        if (!targets.some((target) => target.name === name)) {
-          this.selected.delete(name);
-        }
+    const [targets, keys] = await Promise.allSettled([this.backend.listTargets(), this.backend.listKeys()]);
+    if (keys.status === 'fulfilled') {
+      this.keys = keys.value;
+      this.keychainError = null;
+    } else {
+      this.keys = [];
+      this.keychainError = errorMessage(keys.reason);
+    }
+    if (targets.status === 'rejected') {
+      this.backendError = errorMessage(targets.reason);
+      return;
+    }
+    const firstLoad = !this.targetsLoaded;
+    this.targets = targets.value;
+    this.targetsLoaded = true;
+    this.backendError = null;
+    for (const name of [...this.selected]) {
+      if (!targets.value.some((target) => target.name === name)) {
+        this.selected.delete(name);
       }
-      if (firstLoad && this.selected.size === 0) {
-        for (const target of targets) {
+    }
+    if (firstLoad && this.selected.size === 0) {
+      // A target that needs the unreachable keychain would stop the whole run before anything is
+      // sent; it stays listed (and marked) for the user to choose knowingly.
+      for (const target of targets.value) {
+        if (!this.keychainBlocks(target)) {
           this.selected.add(target.name);
         }
       }
-    } catch (error) {
-      this.backendError = errorMessage(error);
     }
   }
 

@@ -24,7 +24,8 @@ import type {
 } from './types';
 
 /** Mock settings from the page's query, for the visual check and the UI benchmark:
- * `?mock&tps=200&panes=16&tokens=2000&latency=0.5`. */
+ * `?mock&tps=200&panes=16&tokens=2000&latency=0.5`; `&nokeychain` simulates a desktop with no
+ * Secret Service. */
 export function mockOptionsFromQuery(search: string): MockOptions {
   const query = new URLSearchParams(search);
   const number = (name: string): number | undefined => {
@@ -40,6 +41,7 @@ export function mockOptionsFromQuery(search: string): MockOptions {
   if (latencyScale !== undefined) options.latencyScale = latencyScale;
   if (demoTargets !== undefined) options.demoTargets = Math.round(demoTargets);
   if (answerTokens !== undefined) options.answerTokens = Math.round(answerTokens);
+  if (query.has('nokeychain')) options.keychainUnavailable = true;
   return options;
 }
 
@@ -53,6 +55,9 @@ export interface MockOptions {
   /** Saved targets at start; none by default, so the first-launch offer shows. */
   targets?: Target[];
   keys?: string[];
+  /** Simulates a desktop with no Secret Service: listing and setting keys fail as the shell's
+   * do, and so does a run of a target that names a key (`key = "NAME"`). */
+  keychainUnavailable?: boolean;
   /** How many simulated targets `startDemo` adds (default: the 9 scripted ones; more are
    * numbered copies, fewer are the first ones). */
   demoTargets?: number;
@@ -89,6 +94,12 @@ interface ActiveRun {
 function commandError(kind: string, message: string): CommandError {
   return { kind, message, retryable: false };
 }
+
+/** What the shell says when no Secret Service is running (engine `KeychainError::Unavailable`). */
+export const MOCK_KEYCHAIN_ERROR =
+  'no Secret Service is running (the OS keychain on Linux): start gnome-keyring or KeePassXC with Secret Service ' +
+  'enabled, or inside a headless session run `dbus-run-session` and `gnome-keyring-daemon --unlock`; or use an ' +
+  'environment variable instead (api_key_ref) [org.freedesktop.DBus.Error.ServiceUnknown]';
 
 /** A UUIDv7-shaped id: time-ordered, like the engine's `RunId`. */
 function newRunId(): RunId {
@@ -357,10 +368,16 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
       if (name.trim() === '' || secret === '') {
         throw commandError('invalid_input', 'a key needs a name and a secret');
       }
+      if (options.keychainUnavailable) {
+        throw commandError('keychain', MOCK_KEYCHAIN_ERROR);
+      }
       keys.add(name);
     },
 
     async listKeys() {
+      if (options.keychainUnavailable) {
+        throw commandError('keychain', MOCK_KEYCHAIN_ERROR);
+      }
       return [...keys].sort();
     },
 
@@ -419,6 +436,10 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
         const target = targets.get(name);
         if (!target) {
           throw commandError('not_found', `no saved target named '${name}'`);
+        }
+        // Like the engine, a key that cannot be read stops the whole run before anything is sent.
+        if (options.keychainUnavailable && target.key !== undefined) {
+          throw commandError('auth', `target '${name}': ${MOCK_KEYCHAIN_ERROR}`);
         }
         return structuredClone(target);
       });
