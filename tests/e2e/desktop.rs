@@ -2,6 +2,9 @@
 //! in the Targets view (one of them keyed through the OS keychain), one prompt to five targets on
 //! fakecloud (one fails before streaming, one breaks mid-stream, one answers with HTML), every
 //! pane's final status and text, the run in History and in the database, and a screenshot.
+//! Then the same app with no session bus at all, so no keychain: targets keyed by environment
+//! variables and the AWS chain still list and run, the keychain-keyed one is marked and fails
+//! with its clear error, and the first launch still offers the simulated clouds.
 //!
 //! Skips (saying why) without a display or the drivers; `MODELBENCH_REQUIRE_DESKTOP=1`, as
 //! scripts/test sets, makes that a failure.
@@ -440,19 +443,7 @@ async fn the_first_launch_offers_the_simulated_clouds_and_they_survive_a_restart
     window.element("demo-offer").await;
     window.click("demo-button").await;
     window.element("target-toggle-openai/gpt-5.4").await;
-    let names: Vec<String> = window
-        .execute(
-            "return [...document.querySelectorAll('[data-testid^=\"target-toggle-\"]')]
-                 .filter((box) => box.checked)
-                 .map((box) => box.getAttribute('data-testid').slice('target-toggle-'.length));",
-            json!([]),
-        )
-        .await
-        .as_array()
-        .expect("names")
-        .iter()
-        .map(|name| name.as_str().expect("name").to_owned())
-        .collect();
+    let names = chosen_targets(&window).await;
     assert_eq!(names.len(), 13, "every simulated target is chosen: {names:?}");
     let prompt = window
         .execute(
@@ -495,4 +486,231 @@ async fn the_first_launch_offers_the_simulated_clouds_and_they_survive_a_restart
 
     let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
     assert_eq!(store.list_runs(10).expect("runs").len(), 2);
+}
+
+/// A session bus address that leads nowhere: no Secret Service, so no keychain, as on a minimal
+/// window manager, WSL or a VM without gnome-keyring or KeePassXC.
+const NO_SESSION_BUS: &str = "unix:path=/nonexistent/modelbench-e2e/session-bus";
+const NO_KEYCHAIN_ANSWER: &str = "Keys from the environment still reach every cloud without a keychain.";
+/// The status-bar notice, with its link to the fix.
+const KEYCHAIN_NOTICE: &str = "Keychain unavailable: keys from environment variables still work. How to enable…";
+
+/// The app's environment with no session bus: fakecloud's keys in the variables the targets
+/// name, and the AWS chain's environment provider for Bedrock.
+fn without_session_bus(data_dir: &Path) -> Vec<(&'static str, OsString)> {
+    let mut env: Vec<(&str, OsString)> = modelbench_e2e::FAKE_KEYS
+        .iter()
+        .map(|(name, value)| (*name, OsString::from(value)))
+        .collect();
+    env.extend([
+        ("MODELBENCH_DATA_DIR", OsString::from(data_dir)),
+        ("DBUS_SESSION_BUS_ADDRESS", OsString::from(NO_SESSION_BUS)),
+        ("MODELBENCH_E2E_OPENAI_KEY", OsString::from("fake-key")),
+        ("MODELBENCH_E2E_UNSET_KEY", OsString::new()),
+    ]);
+    env
+}
+
+/// The names in the `data-testid`s starting with `prefix`, of the elements that also match
+/// `filter` (`:checked` for the chosen targets' toggles).
+async fn names_by_testid(window: &Session, prefix: &str, filter: &str) -> Vec<String> {
+    let names = window
+        .execute(
+            "return [...document.querySelectorAll(`[data-testid^=\"${arguments[0]}\"]${arguments[1]}`)]
+                 .map((element) => element.getAttribute('data-testid').slice(arguments[0].length));",
+            json!([prefix, filter]),
+        )
+        .await;
+    serde_json::from_value(names).expect("names")
+}
+
+/// The names of the targets Compare has chosen.
+async fn chosen_targets(window: &Session) -> Vec<String> {
+    names_by_testid(window, "target-toggle-", ":checked").await
+}
+
+/// The targets that carry the "keychain unavailable" mark.
+async fn keychain_marks(window: &Session) -> Vec<String> {
+    names_by_testid(window, "keychain-unavailable-", "").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_session_bus_env_keyed_targets_list_and_run() {
+    let Some(tools) = Tools::or_skip("desktop no-keychain test") else {
+        return;
+    };
+    let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
+    let cloud = FakeCloud::start(Config {
+        default_scenario: scenario(NO_KEYCHAIN_ANSWER, None),
+        ..Config::default()
+    })
+    .await
+    .expect("fakecloud");
+    let base = cloud.base_url();
+
+    // Saved with the CLI, itself without a session bus: importing targets needs no keychain.
+    let data = tempfile::tempdir().expect("data dir");
+    let targets_file = data.path().join("targets.toml");
+    std::fs::write(
+        &targets_file,
+        format!(
+            r#"[[target]]
+name = "openai env"
+provider = "openai"
+model = "gpt-5.4"
+base_url = "{base}/v1"
+api_key_ref = "env:MODELBENCH_E2E_OPENAI_KEY"
+
+[[target]]
+name = "anthropic env"
+provider = "anthropic"
+model = "claude-opus-4-7"
+base_url = "{base}"
+
+[[target]]
+name = "bedrock aws chain"
+provider = "bedrock"
+model = "us.amazon.nova-pro-v1:0"
+region = "us-east-1"
+base_url = "{base}"
+
+[[target]]
+name = "ollama local"
+provider = "ollama"
+model = "llama3.3"
+base_url = "{base}"
+
+[[target]]
+name = "openai keychain"
+provider = "openai"
+model = "gpt-5.4"
+base_url = "{base}/v1"
+key = "openai-work"
+api_key_ref = "env:MODELBENCH_E2E_UNSET_KEY"
+"#
+        ),
+    )
+    .expect("targets file");
+    let output = cli(
+        data.path(),
+        &["targets", "import", targets_file.to_str().expect("utf-8 path")],
+        &[("DBUS_SESSION_BUS_ADDRESS", NO_SESSION_BUS)],
+        None,
+    )
+    .await;
+    assert!(output.status.success(), "targets import: {output:?}");
+    let runnable = ["anthropic env", "bedrock aws chain", "ollama local", "openai env"];
+    let keyed = "openai keychain";
+
+    let driver = modelbench_e2e::desktop::Driver::start(&tools, &without_session_bus(data.path())).await;
+    let window = driver.session(&app_binary()).await;
+
+    // Every saved target is listed; only the keyed one is marked, and it is not chosen.
+    window.element(&format!("target-toggle-{keyed}")).await;
+    let notice = window
+        .wait_for_text("keychain-notice", &[KEYCHAIN_NOTICE], Duration::from_secs(10))
+        .await;
+    assert_eq!(notice, KEYCHAIN_NOTICE);
+    assert_eq!(
+        window.text("backend-error").await,
+        None,
+        "no raw error in the status bar"
+    );
+    assert_eq!(keychain_marks(&window).await, [keyed]);
+    let mut chosen = chosen_targets(&window).await;
+    chosen.sort();
+    assert_eq!(chosen, runnable, "the targets that can run are chosen");
+
+    // They run against fakecloud and finish.
+    window
+        .type_into("prompt-input", "Does this work without a keychain?")
+        .await;
+    window.click("run-button").await;
+    let names: Vec<String> = runnable.iter().map(|name| (*name).to_owned()).collect();
+    for (name, status) in final_statuses(&window, "pane", &names).await {
+        assert_eq!(status, "done", "{name}");
+        let text = window.text(&format!("pane-text-{name}")).await.unwrap_or_default();
+        assert_eq!(text.trim(), NO_KEYCHAIN_ANSWER, "{name}");
+    }
+    // The fix, opened from the notice, for the README's screenshot.
+    window.click("keychain-help-toggle").await;
+    window
+        .wait_for_contains("keychain-help", "gnome-keyring", Duration::from_secs(5))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    save_screenshot(&window.screenshot().await, "no-keychain.png");
+    window.click("keychain-help-toggle").await;
+
+    // The keyed target, chosen alone, stops with the engine's clear error, before any request.
+    window.click("targets-none").await;
+    window.click(&format!("target-toggle-{keyed}")).await;
+    window.click("run-button").await;
+    window
+        .wait_for_contains("run-failure", &format!("target '{keyed}'"), Duration::from_secs(10))
+        .await;
+    let failure = window.text("run-failure").await.unwrap_or_default();
+    assert!(
+        failure.contains("MODELBENCH_E2E_UNSET_KEY is not set either"),
+        "the error names the keychain and the variable it tried: {failure}"
+    );
+
+    // Targets view: the same mark on the row; setting a key says why it cannot.
+    window.click("nav-targets").await;
+    window.element(&format!("keychain-unavailable-{keyed}")).await;
+    assert_eq!(keychain_marks(&window).await, [keyed]);
+    window.element("key-list-unavailable").await;
+    window.type_into("key-name", "openai-work").await;
+    window.type_into("key-input", "sk-never-stored").await;
+    window.click("key-save").await;
+    window
+        .wait_for_contains("key-message", "api_key_ref", Duration::from_secs(10))
+        .await;
+    window.quit().await;
+    drop(driver);
+
+    let requests = cloud.requests();
+    let providers: std::collections::BTreeSet<&str> =
+        requests.iter().map(|request| request.provider.as_str()).collect();
+    assert_eq!(
+        providers,
+        std::collections::BTreeSet::from(["anthropic", "bedrock", "ollama", "openai"]),
+        "{requests:?}"
+    );
+    assert_eq!(requests.len(), 4, "nothing sent for the keyed target: {requests:?}");
+    assert!(requests.iter().all(|request| request.authenticated), "{requests:?}");
+    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    let runs = store.list_runs(10).expect("runs");
+    assert_eq!(runs.len(), 1, "the run that could not start is not stored: {runs:?}");
+    let run = store.load_run(runs[0].id).expect("load").expect("the run");
+    assert_eq!(run.responses.len(), 4);
+    assert!(run.responses.iter().all(|response| response.complete), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_session_bus_the_first_launch_offers_the_simulated_clouds() {
+    let Some(tools) = Tools::or_skip("desktop no-keychain first-launch test") else {
+        return;
+    };
+    let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let driver = modelbench_e2e::desktop::Driver::start(&tools, &without_session_bus(data.path())).await;
+    let window = driver.session(&app_binary()).await;
+
+    window.element("demo-offer").await;
+    window
+        .wait_for_text("keychain-notice", &[KEYCHAIN_NOTICE], Duration::from_secs(10))
+        .await;
+    window.click("demo-button").await;
+    window.element("target-toggle-openai/gpt-5.4").await;
+    let names = chosen_targets(&window).await;
+    assert_eq!(names.len(), 13, "every simulated target is chosen: {names:?}");
+    assert_eq!(keychain_marks(&window).await, Vec::<String>::new());
+    window.click("run-button").await;
+    let overloaded = "anthropic/claude-sonnet-4-6 (overloaded)";
+    for (name, status) in final_statuses(&window, "pane", &names).await {
+        let want = if name == overloaded { "incomplete" } else { "done" };
+        assert_eq!(status, want, "{name}: the simulated clouds need no keychain");
+    }
+    window.quit().await;
+    drop(driver);
 }
