@@ -39,6 +39,9 @@ fn response(run_id: RunId, target_index: u32, target: &Target, text: &str) -> Re
         tool_calls: Vec::new(),
         finish_reason: Some(FinishReason::Stop),
         raw_finish_reason: Some("stop".to_owned()),
+        billed_input_tokens: None,
+        billed_output_tokens: None,
+        refusal: false,
         usage: Usage {
             input_tokens: Some(10),
             output_tokens: Some(7 + u64::from(target_index)),

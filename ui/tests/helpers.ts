@@ -96,6 +96,7 @@ export function record(targetIndex: number, name: string, fields: Partial<Respon
     tool_calls: [],
     finish_reason: 'stop',
     raw_finish_reason: 'stop',
+    refusal: false,
     usage: {
       input_tokens: 10,
       output_tokens: 3,

@@ -27,6 +27,8 @@ pub struct Accumulator {
     gaps_ms: Vec<f64>,
     server_latency_ms: Option<u64>,
     server_first_byte_ms: Option<u64>,
+    pub billed_input_tokens: Option<u64>,
+    pub billed_output_tokens: Option<u64>,
 }
 
 impl Accumulator {
@@ -75,6 +77,13 @@ impl Accumulator {
                 self.server_latency_ms = latency_ms.or(self.server_latency_ms);
                 self.server_first_byte_ms = first_byte_latency_ms.or(self.server_first_byte_ms);
             }
+            StreamEvent::BilledUsage {
+                input_tokens,
+                output_tokens,
+            } => {
+                self.billed_input_tokens = input_tokens.or(self.billed_input_tokens);
+                self.billed_output_tokens = output_tokens.or(self.billed_output_tokens);
+            }
             StreamEvent::Finished { reason, raw_reason } => {
                 self.finish_reason = Some(*reason);
                 self.raw_finish_reason.clone_from(raw_reason);
@@ -92,9 +101,29 @@ impl Accumulator {
         self.content_chunks > 0
     }
 
-    /// Complete means the cloud said why it stopped and nothing went wrong.
+    /// Complete means the cloud said why it stopped, nothing went wrong, and the answer is not
+    /// one the server paused part-way (Anthropic `pause_turn`: the turn is unfinished).
     pub fn is_complete(&self) -> bool {
-        self.finish_reason.is_some() && self.error.is_none()
+        self.finish_reason
+            .is_some_and(|reason| reason != FinishReason::PauseTurn)
+            && self.error.is_none()
+    }
+
+    /// The usage the cloud bills: the model's own counts, with the cloud's metered counts in
+    /// their place where it reported them (Bedrock bills what Bedrock meters).
+    pub fn billable_usage(&self) -> Option<Usage> {
+        let mut usage = self.usage.clone();
+        if self.billed_input_tokens.is_some() || self.billed_output_tokens.is_some() {
+            let usage = usage.get_or_insert_with(Usage::default);
+            usage.input_tokens = self.billed_input_tokens.or(usage.input_tokens);
+            usage.output_tokens = self.billed_output_tokens.or(usage.output_tokens);
+            usage.total_tokens = usage
+                .input_tokens
+                .zip(usage.output_tokens)
+                .map(|(input, output)| input + output)
+                .or(usage.total_tokens);
+        }
+        usage
     }
 
     pub fn tool_calls(&self) -> Vec<ToolCall> {
@@ -189,5 +218,53 @@ mod tests {
         assert_eq!(metrics.output_tokens_per_second.map(f64::round), Some(100.0));
         assert!(accumulator.is_complete());
         assert_eq!(accumulator.text, "t0t1t2t3t4");
+    }
+
+    #[test]
+    fn billed_counts_replace_the_model_counts_for_cost_only() {
+        let mut accumulator = Accumulator::new();
+        accumulator.apply(
+            &StreamEvent::Usage(Usage {
+                input_tokens: Some(273),
+                output_tokens: Some(88),
+                total_tokens: Some(361),
+                ..Usage::default()
+            }),
+            Duration::ZERO,
+        );
+        assert_eq!(accumulator.billable_usage(), accumulator.usage);
+        accumulator.apply(
+            &StreamEvent::BilledUsage {
+                input_tokens: Some(273),
+                output_tokens: Some(72),
+            },
+            Duration::ZERO,
+        );
+        let billable = accumulator.billable_usage().expect("usage");
+        assert_eq!(
+            (billable.input_tokens, billable.output_tokens, billable.total_tokens),
+            (Some(273), Some(72), Some(345))
+        );
+        // The model's own count is kept as it said.
+        assert_eq!(
+            accumulator.usage.as_ref().and_then(|usage| usage.output_tokens),
+            Some(88)
+        );
+    }
+
+    #[test]
+    fn a_paused_turn_is_not_complete() {
+        let mut accumulator = Accumulator::new();
+        accumulator.apply(&StreamEvent::TextDelta { text: "Let me".into() }, Duration::ZERO);
+        accumulator.apply(
+            &StreamEvent::Finished {
+                reason: FinishReason::PauseTurn,
+                raw_reason: Some("pause_turn".into()),
+            },
+            Duration::ZERO,
+        );
+        assert!(!accumulator.is_complete());
+        assert_eq!(FinishReason::parse("pause_turn"), Some(FinishReason::PauseTurn));
+        assert_eq!(FinishReason::PauseTurn.as_str(), "pause_turn");
     }
 }

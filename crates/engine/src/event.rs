@@ -46,6 +46,16 @@ pub enum StreamEvent {
         #[ts(optional)]
         first_byte_latency_ms: Option<u64>,
     },
+    /// The token counts the cloud bills, where it meters them apart from the model's own usage
+    /// (Bedrock's `amazon-bedrock-invocationMetrics`). Cost uses these; both are kept.
+    BilledUsage {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
+        input_tokens: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
+        output_tokens: Option<u64>,
+    },
     Finished {
         reason: FinishReason,
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -74,6 +84,7 @@ impl StreamEvent {
             Self::ToolCallDelta { .. } => "tool_call_delta",
             Self::Usage(_) => "usage",
             Self::ServerTiming { .. } => "server_timing",
+            Self::BilledUsage { .. } => "billed_usage",
             Self::Finished { .. } => "finished",
             Self::Error(_) => "error",
         }
@@ -115,7 +126,11 @@ pub enum FinishReason {
     Length,
     ToolCalls,
     ContentFilter,
+    /// The model declined (Chat Completions `delta.refusal`, Responses `response.refusal.delta`,
+    /// Anthropic `stop_reason: "refusal"`); its text is the refusal.
     Refusal,
+    /// The server paused a long turn (Anthropic `pause_turn`): the answer is unfinished.
+    PauseTurn,
     Error,
     Other,
 }
@@ -128,6 +143,7 @@ impl FinishReason {
             Self::ToolCalls => "tool_calls",
             Self::ContentFilter => "content_filter",
             Self::Refusal => "refusal",
+            Self::PauseTurn => "pause_turn",
             Self::Error => "error",
             Self::Other => "other",
         }
@@ -140,6 +156,7 @@ impl FinishReason {
             "tool_calls" => Self::ToolCalls,
             "content_filter" => Self::ContentFilter,
             "refusal" => Self::Refusal,
+            "pause_turn" => Self::PauseTurn,
             "error" => Self::Error,
             "other" => Self::Other,
             _ => return None,

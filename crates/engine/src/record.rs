@@ -166,6 +166,18 @@ pub struct ResponseRecord {
     pub finish_reason: Option<FinishReason>,
     pub raw_finish_reason: Option<String>,
     pub usage: Usage,
+    /// The input tokens the cloud bills, where it meters them apart from `usage` (Bedrock's
+    /// invocation metrics); cost is computed from these when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub billed_input_tokens: Option<u64>,
+    /// The output tokens the cloud bills (see `billed_input_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub billed_output_tokens: Option<u64>,
+    /// The model declined to answer; `text` holds its refusal. The same mark on every cloud.
+    #[serde(default)]
+    pub refusal: bool,
     pub metrics: Metrics,
     /// What the response cost in US dollars, from its reported usage and the price in force.
     /// `None` when it cannot be known; never a silent 0.

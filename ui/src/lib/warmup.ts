@@ -34,6 +34,7 @@ export function warmupRun(): StoredRun {
         tool_calls: [],
         finish_reason: 'stop',
         raw_finish_reason: 'stop',
+        refusal: false,
         usage: {
           input_tokens: 1,
           output_tokens: 1,

@@ -74,6 +74,8 @@ pub fn finish_reason(raw: &str) -> FinishReason {
         "max_tokens" => FinishReason::Length,
         "tool_use" => FinishReason::ToolCalls,
         "refusal" => FinishReason::Refusal,
+        // The server paused a long turn (server tools): unfinished, to be continued by the caller.
+        "pause_turn" => FinishReason::PauseTurn,
         _ => FinishReason::Other,
     }
 }

@@ -118,6 +118,119 @@ struct FunctionCall {
     name: Option<String>,
     #[serde(default)]
     args: Option<Value>,
+    /// Streamed arguments (Vertex): pieces of the arguments, each at a JSON path.
+    #[serde(default, rename = "partialArgs")]
+    partial_args: Vec<PartialArg>,
+    /// More of this call follows in later parts.
+    #[serde(default, rename = "willContinue")]
+    will_continue: bool,
+}
+
+/// One piece of a streamed call's arguments: a value at `jsonPath`. A string with
+/// `willContinue` is continued by the next piece at the same path.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PartialArg {
+    #[serde(default)]
+    json_path: Option<String>,
+    #[serde(default)]
+    string_value: Option<String>,
+    #[serde(default)]
+    number_value: Option<Value>,
+    #[serde(default)]
+    bool_value: Option<bool>,
+    #[serde(default)]
+    null_value: Option<Value>,
+}
+
+/// A function call whose arguments are still streaming in.
+struct OpenCall {
+    index: u32,
+    arguments: Value,
+}
+
+impl OpenCall {
+    fn apply(&mut self, partial: &PartialArg) {
+        let Some(path) = partial.json_path.as_deref().and_then(parse_json_path) else {
+            return;
+        };
+        let slot = slot_at(&mut self.arguments, &path);
+        if let Some(piece) = &partial.string_value {
+            match slot {
+                Value::String(text) => text.push_str(piece),
+                _ => *slot = Value::String(piece.clone()),
+            }
+        } else if let Some(number) = &partial.number_value {
+            *slot = number.clone();
+        } else if let Some(boolean) = partial.bool_value {
+            *slot = Value::Bool(boolean);
+        } else if partial.null_value.is_some() {
+            *slot = Value::Null;
+        }
+    }
+}
+
+/// One step of a JSON path: an object key or an array index.
+#[derive(Debug, PartialEq)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// Parses the JSONPath subset Vertex uses for streamed arguments: `$`, then `.key`, `[index]`
+/// and `['key']`/`["key"]` steps. `None` for anything else.
+fn parse_json_path(path: &str) -> Option<Vec<PathStep>> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            if end == 0 {
+                return None;
+            }
+            steps.push(PathStep::Key(after[..end].to_owned()));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            if let Some(quote) = after.chars().next().filter(|quote| *quote == '\'' || *quote == '"') {
+                let inner = &after[1..];
+                let close = inner.find(quote)?;
+                steps.push(PathStep::Key(inner[..close].to_owned()));
+                rest = inner[close + 1..].strip_prefix(']')?;
+            } else {
+                let close = after.find(']')?;
+                steps.push(PathStep::Index(after[..close].trim().parse().ok()?));
+                rest = &after[close + 1..];
+            }
+        } else {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// The value at `path` inside `root`, creating the objects and arrays on the way (a step into
+/// something else replaces it, so indexing below always finds its container).
+fn slot_at<'a>(root: &'a mut Value, path: &[PathStep]) -> &'a mut Value {
+    let mut current = root;
+    for step in path {
+        match step {
+            PathStep::Key(key) => {
+                if !current.is_object() {
+                    *current = Value::Object(serde_json::Map::new());
+                }
+                current = &mut current[key.as_str()];
+            }
+            PathStep::Index(index) => {
+                match current {
+                    Value::Array(items) if items.len() > *index => {}
+                    Value::Array(items) => items.resize(index + 1, Value::Null),
+                    _ => *current = Value::Array(vec![Value::Null; index + 1]),
+                }
+                current = &mut current[*index];
+            }
+        }
+    }
+    current
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +288,8 @@ pub struct GeminiDecoder {
     /// The last usage reported, so unchanged repeats are not reported again.
     usage: Option<Value>,
     function_calls: u32,
+    /// A call whose arguments are streaming in (`willContinue`), assembled until it closes.
+    open_call: Option<OpenCall>,
     finished: bool,
     /// An error ended the stream; anything after it is ignored.
     failed: bool,
@@ -187,6 +302,7 @@ impl GeminiDecoder {
             gate: StartGate::new(meta),
             usage: None,
             function_calls: 0,
+            open_call: None,
             finished: false,
             failed: false,
         }
@@ -257,15 +373,86 @@ impl GeminiDecoder {
             self.gate.content(event, out);
         }
         if let Some(call) = &part.function_call {
+            self.function_call(call, out);
+        }
+    }
+
+    /// A call arrives whole (`name` and `args`), or streamed (Vertex): a part with the name and
+    /// `willContinue` opens it, parts with `partialArgs` add to its arguments, and the first part
+    /// without `willContinue` closes it. A streamed call is one call, its arguments the JSON
+    /// assembled from the pieces; each part is a content arrival.
+    fn function_call(&mut self, call: &FunctionCall, out: &mut Vec<StreamEvent>) {
+        if let Some(open) = &mut self.open_call {
+            for partial in &call.partial_args {
+                open.apply(partial);
+            }
+            let index = open.index;
+            self.gate.content(
+                StreamEvent::ToolCallDelta {
+                    index,
+                    id: None,
+                    name: None,
+                    arguments: String::new(),
+                },
+                out,
+            );
+            if !call.will_continue {
+                self.close_call(out);
+            }
+            return;
+        }
+        let index = self.function_calls;
+        self.function_calls += 1;
+        let streamed = call.will_continue || !call.partial_args.is_empty();
+        if !streamed {
             let arguments = call.args.as_ref().map_or_else(|| "{}".to_owned(), Value::to_string);
-            let index = self.function_calls;
-            self.function_calls += 1;
             self.gate.content(
                 StreamEvent::ToolCallDelta {
                     index,
                     id: call.id.clone(),
                     name: call.name.clone(),
                     arguments,
+                },
+                out,
+            );
+            return;
+        }
+        let mut open = OpenCall {
+            index,
+            arguments: call
+                .args
+                .clone()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
+        };
+        for partial in &call.partial_args {
+            open.apply(partial);
+        }
+        self.open_call = Some(open);
+        self.gate.content(
+            StreamEvent::ToolCallDelta {
+                index,
+                id: call.id.clone(),
+                name: call.name.clone(),
+                arguments: String::new(),
+            },
+            out,
+        );
+        if !call.will_continue {
+            self.close_call(out);
+        }
+    }
+
+    /// Reports the assembled arguments of the open call, if any: when it closes, and when the
+    /// stream ends or breaks before it did (the arguments received so far are kept).
+    fn close_call(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some(open) = self.open_call.take() {
+            self.gate.content(
+                StreamEvent::ToolCallDelta {
+                    index: open.index,
+                    id: None,
+                    name: None,
+                    arguments: open.arguments.to_string(),
                 },
                 out,
             );
@@ -292,6 +479,7 @@ impl GeminiDecoder {
     }
 
     fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {
+        self.close_call(out);
         self.gate.ensure(out);
         self.failed = true;
         out.push(error);
@@ -304,6 +492,9 @@ impl SseProtocol for GeminiDecoder {
     }
 
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
+        if !self.failed {
+            self.close_call(out);
+        }
         if !self.failed && !self.finished {
             self.gate.ensure(out);
             out.push(truncated(self.provider, "a finish reason"));
@@ -397,6 +588,101 @@ fn duration_ms(text: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::request::Message;
+
+    #[test]
+    fn json_paths_of_streamed_arguments_parse() {
+        use PathStep::{Index, Key};
+        assert_eq!(
+            parse_json_path("$.recipe.ingredients[10].name"),
+            Some(vec![
+                Key("recipe".into()),
+                Key("ingredients".into()),
+                Index(10),
+                Key("name".into())
+            ])
+        );
+        assert_eq!(
+            parse_json_path("$['a.b'][\"c\"]"),
+            Some(vec![Key("a.b".into()), Key("c".into())])
+        );
+        assert_eq!(parse_json_path("$"), Some(vec![]));
+        for bad in ["recipe", "$.", "$[x]", "$['open", "$x"] {
+            assert_eq!(parse_json_path(bad), None, "{bad}");
+        }
+    }
+
+    fn partial(path: &str, value: Value, will_continue: bool) -> Value {
+        let mut piece = serde_json::json!({"jsonPath": path, "willContinue": will_continue});
+        let field = match &value {
+            Value::String(_) => "stringValue",
+            Value::Number(_) => "numberValue",
+            Value::Bool(_) => "boolValue",
+            _ => "nullValue",
+        };
+        piece[field] = value;
+        piece
+    }
+
+    /// Decodes SSE `data` payloads and folds the events, as the runner would.
+    fn decode_chunks<const N: usize>(chunks: [String; N]) -> crate::accumulate::Accumulator {
+        let mut decoder = GeminiDecoder::new("vertex", ResponseMeta::default());
+        let mut out = Vec::new();
+        for data in chunks {
+            decoder.handle(
+                &SseEvent {
+                    event: None,
+                    data,
+                    id: None,
+                },
+                &mut out,
+            );
+        }
+        decoder.end_of_body(&mut out);
+        let mut accumulator = crate::accumulate::Accumulator::new();
+        for event in &out {
+            accumulator.apply(event, std::time::Duration::ZERO);
+        }
+        accumulator
+    }
+
+    fn chunk_with(call: Value) -> String {
+        serde_json::json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": call}]}}]})
+            .to_string()
+    }
+
+    #[test]
+    fn streamed_function_call_arguments_assemble_into_one_call() {
+        use serde_json::json;
+        let accumulator = decode_chunks([
+            chunk_with(json!({"name": "book", "willContinue": true})),
+            chunk_with(json!({"partialArgs": [partial("$.city", json!("Par"), true)], "willContinue": true})),
+            chunk_with(json!({"partialArgs": [partial("$.city", json!("is"), true)], "willContinue": true})),
+            chunk_with(json!({"partialArgs": [partial("$.city", json!(""), false)], "willContinue": true})),
+            chunk_with(
+                json!({"partialArgs": [partial("$.nights[1]", json!(3), false), partial("$.pets", json!(false), false)], "willContinue": true}),
+            ),
+            chunk_with(json!({})),
+            json!({"candidates": [{"finishReason": "STOP"}]}).to_string(),
+        ]);
+        let calls = accumulator.tool_calls();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0].name.as_deref(), Some("book"));
+        let arguments: Value = serde_json::from_str(&calls[0].arguments).expect("JSON arguments");
+        assert_eq!(arguments, json!({"city": "Paris", "nights": [null, 3], "pets": false}));
+        assert_eq!(accumulator.finish_reason, Some(FinishReason::ToolCalls));
+        assert!(accumulator.is_complete());
+    }
+
+    #[test]
+    fn a_streamed_call_cut_off_keeps_the_arguments_received() {
+        use serde_json::json;
+        let accumulator = decode_chunks([
+            chunk_with(json!({"name": "book", "willContinue": true})),
+            chunk_with(json!({"partialArgs": [partial("$.city", json!("Par"), true)], "willContinue": true})),
+        ]);
+        assert_eq!(accumulator.tool_calls()[0].arguments, r#"{"city":"Par"}"#);
+        assert!(accumulator.error.is_some(), "the stream was cut off");
+    }
 
     #[test]
     fn the_body_maps_roles_system_and_generation_config() {

@@ -56,6 +56,9 @@ struct Chunk {
     choices: Vec<Choice>,
     #[serde(default)]
     usage: Option<Value>,
+    /// Groq puts usage here, in the finish chunk, instead of in `usage`.
+    #[serde(default)]
+    x_groq: Option<Value>,
     #[serde(default)]
     error: Option<Value>,
 }
@@ -66,12 +69,18 @@ struct Choice {
     delta: Option<Delta>,
     #[serde(default)]
     finish_reason: Option<String>,
+    /// Some OpenAI-compatible servers report usage on the choice that finishes.
+    #[serde(default)]
+    usage: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
 struct Delta {
     #[serde(default)]
     content: Option<String>,
+    /// The model declined: its answer arrives here, with `content: null`.
+    #[serde(default)]
+    refusal: Option<String>,
     /// OpenRouter, Groq, vLLM and Ollama's OpenAI endpoint put reasoning here.
     #[serde(default)]
     reasoning: Option<String>,
@@ -129,6 +138,8 @@ pub struct ChatDecoder {
     done: bool,
     /// An error ended the stream; anything after it is ignored.
     failed: bool,
+    /// A refusal fragment arrived: the answer is a refusal, whatever the finish reason says.
+    refused: bool,
 }
 
 impl ChatDecoder {
@@ -139,6 +150,7 @@ impl ChatDecoder {
             finished: false,
             done: false,
             failed: false,
+            refused: false,
         }
     }
 
@@ -179,6 +191,13 @@ impl ChatDecoder {
                     self.gate.ensure(out);
                     out.push(StreamEvent::TextDelta { text: content.clone() });
                 }
+                // A refusal is the model's answer: its text is the response text and its first
+                // fragment the first token; the finish reason below marks the response.
+                if let Some(refusal) = delta.refusal.as_ref().filter(|refusal| !refusal.is_empty()) {
+                    self.refused = true;
+                    self.gate.ensure(out);
+                    out.push(StreamEvent::TextDelta { text: refusal.clone() });
+                }
                 for fragment in &delta.tool_calls {
                     self.gate.ensure(out);
                     let function = fragment.function.as_ref();
@@ -195,13 +214,27 @@ impl ChatDecoder {
             if let Some(raw) = &choice.finish_reason {
                 self.gate.ensure(out);
                 self.finished = true;
+                let reason = match finish_reason(raw) {
+                    FinishReason::Stop if self.refused => FinishReason::Refusal,
+                    reason => reason,
+                };
                 out.push(StreamEvent::Finished {
-                    reason: finish_reason(raw),
+                    reason,
                     raw_reason: Some(raw.clone()),
                 });
             }
         }
-        if let Some(raw) = chunk.usage.filter(|usage| !usage.is_null()) {
+        // Usage in the standard place, else where OpenAI-compatible servers put it: Groq's
+        // `x_groq.usage`, or the finishing choice (Together and others).
+        let choice_usage = chunk.choices.into_iter().next().and_then(|choice| choice.usage);
+        let groq_usage = chunk
+            .x_groq
+            .and_then(|mut extension| extension.get_mut("usage").map(Value::take));
+        if let Some(raw) = [chunk.usage, groq_usage, choice_usage]
+            .into_iter()
+            .flatten()
+            .find(|usage| usage.is_object())
+        {
             self.gate.ensure(out);
             out.push(StreamEvent::Usage(usage(raw)));
         }
@@ -239,4 +272,70 @@ pub(crate) fn preview(data: &str) -> String {
         preview.push('…');
     }
     preview
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(chunks: &[&str]) -> crate::accumulate::Accumulator {
+        let mut decoder = ChatDecoder::new("openai", ResponseMeta::default());
+        let mut out = Vec::new();
+        for data in chunks {
+            let event = SseEvent {
+                event: None,
+                data: (*data).to_owned(),
+                id: None,
+            };
+            decoder.handle(&event, &mut out);
+        }
+        decoder.end_of_body(&mut out);
+        let mut accumulator = crate::accumulate::Accumulator::new();
+        for event in &out {
+            accumulator.apply(event, std::time::Duration::from_millis(1));
+        }
+        accumulator
+    }
+
+    #[test]
+    fn a_refusal_is_the_answer_and_marks_the_finish() {
+        let accumulator = decode(&[
+            r#"{"choices":[{"delta":{"role":"assistant","content":null,"refusal":""}}]}"#,
+            r#"{"choices":[{"delta":{"content":null,"refusal":"I can't"}}]}"#,
+            r#"{"choices":[{"delta":{"content":null,"refusal":" help."}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+            "[DONE]",
+        ]);
+        assert_eq!(accumulator.text, "I can't help.");
+        assert_eq!(accumulator.finish_reason, Some(FinishReason::Refusal));
+        assert_eq!(accumulator.raw_finish_reason.as_deref(), Some("stop"));
+        assert!(accumulator.time_to_first_token().is_some());
+        assert!(accumulator.is_complete());
+    }
+
+    #[test]
+    fn usage_is_read_from_vendor_extensions_and_the_finishing_choice() {
+        let groq = decode(&[
+            r#"{"choices":[{"delta":{"content":"Hi"}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"req_1","usage":{"prompt_tokens":12,"completion_tokens":26,"total_tokens":38}}}"#,
+            "[DONE]",
+        ]);
+        let usage = groq.usage.expect("usage from x_groq");
+        assert_eq!((usage.input_tokens, usage.output_tokens), (Some(12), Some(26)));
+
+        let on_choice = decode(&[
+            r#"{"choices":[{"delta":{"content":"Hi"}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop","usage":{"prompt_tokens":5,"completion_tokens":1}}]}"#,
+            "[DONE]",
+        ]);
+        let usage = on_choice.usage.expect("usage from the finishing choice");
+        assert_eq!((usage.input_tokens, usage.output_tokens), (Some(5), Some(1)));
+
+        // The standard place wins over the extensions when both are there.
+        let both = decode(&[
+            r#"{"choices":[{"delta":{"content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":2},"x_groq":{"usage":{"prompt_tokens":1,"completion_tokens":1}}}"#,
+            "[DONE]",
+        ]);
+        assert_eq!(both.usage.and_then(|usage| usage.input_tokens), Some(7));
+    }
 }

@@ -26,6 +26,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: "20261125090000_server_timing_cost_prices",
         sql: include_str!("../../migrations/20261125090000_server_timing_cost_prices.sql"),
     },
+    Migration {
+        version: "20261207080000_billed_tokens",
+        sql: include_str!("../../migrations/20261207080000_billed_tokens.sql"),
+    },
 ];
 
 /// Applies the migrations this database has not seen yet and returns their versions.

@@ -28,6 +28,9 @@ pub(super) fn fold_events(response: &mut ResponseRecord, events: &[StoredEvent])
     response.region = accumulator.meta.region;
     response.text = accumulator.text;
     response.reasoning = accumulator.reasoning;
+    response.billed_input_tokens = accumulator.billed_input_tokens;
+    response.billed_output_tokens = accumulator.billed_output_tokens;
+    response.refusal = accumulator.finish_reason == Some(crate::event::FinishReason::Refusal);
     response.usage = accumulator.usage.unwrap_or_default();
     response.finish_reason = accumulator.finish_reason;
     response.raw_finish_reason = accumulator.raw_finish_reason;

@@ -3,4 +3,4 @@
 /**
  * Why generation stopped, normalised. The raw value is kept beside it.
  */
-export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "refusal" | "error" | "other";
+export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "refusal" | "pause_turn" | "error" | "other";

@@ -10,7 +10,20 @@ import type { Usage } from "./Usage";
 /**
  * One response: one target answering one prompt, once (of `repeat`).
  */
-export type ResponseRecord = { run_id: RunId, key: ResponseKey, target: string, provider: string, model: string, request_id: string | null, reported_model: string | null, region: string | null, text: string, reasoning: string, tool_calls: Array<ToolCall>, finish_reason: FinishReason | null, raw_finish_reason: string | null, usage: Usage, metrics: Metrics, 
+export type ResponseRecord = { run_id: RunId, key: ResponseKey, target: string, provider: string, model: string, request_id: string | null, reported_model: string | null, region: string | null, text: string, reasoning: string, tool_calls: Array<ToolCall>, finish_reason: FinishReason | null, raw_finish_reason: string | null, usage: Usage, 
+/**
+ * The input tokens the cloud bills, where it meters them apart from `usage` (Bedrock's
+ * invocation metrics); cost is computed from these when present.
+ */
+billed_input_tokens?: number, 
+/**
+ * The output tokens the cloud bills (see `billed_input_tokens`).
+ */
+billed_output_tokens?: number, 
+/**
+ * The model declined to answer; `text` holds its refusal. The same mark on every cloud.
+ */
+refusal: boolean, metrics: Metrics, 
 /**
  * What the response cost in US dollars, from its reported usage and the price in force.
  * `None` when it cannot be known; never a silent 0.

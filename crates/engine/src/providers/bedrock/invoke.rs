@@ -6,7 +6,8 @@
 //! Llama, Titan and the rest stream flat objects with a text field, a stop reason and token
 //! counts, read here. A model whose family the id does not show is recognised by its first
 //! chunk. Every family's last chunk carries `amazon-bedrock-invocationMetrics`, Bedrock's own
-//! timing of the call, reported as [`StreamEvent::ServerTiming`].
+//! timing of the call, reported as [`StreamEvent::ServerTiming`], and its metered token counts,
+//! reported as [`StreamEvent::BilledUsage`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -116,6 +117,18 @@ impl FrameProtocol for InvokeChunks {
                 latency_ms: count(metrics, &["invocationLatency"]),
                 first_byte_latency_ms: count(metrics, &["firstByteLatency"]),
             });
+            // Bedrock bills what Bedrock meters, which can differ from the model's own count
+            // (a Claude body saying 88 output tokens, the metrics 72): kept beside the usage.
+            let (input_tokens, output_tokens) = (
+                count(metrics, &["inputTokenCount"]),
+                count(metrics, &["outputTokenCount"]),
+            );
+            if input_tokens.is_some() || output_tokens.is_some() {
+                out.push(StreamEvent::BilledUsage {
+                    input_tokens,
+                    output_tokens,
+                });
+            }
         }
     }
 
