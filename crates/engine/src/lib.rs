@@ -21,6 +21,7 @@ pub mod auth;
 pub mod credentials;
 pub mod diff;
 pub mod eventstream;
+pub mod http;
 pub mod keychain;
 pub mod ndjson;
 pub mod pricing;

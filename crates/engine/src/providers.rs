@@ -328,6 +328,9 @@ pub fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
 /// Ollama (`{"error":"..."}`), Google's google.rpc.Status (`{"error":{"code","status","message",
 /// "details"}}`, or a one-element array of it) and anything else as plain text.
 pub fn error_from_response(provider: ProviderKind, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {
+    if let Some(error) = crate::http::redirect_error(provider.as_str(), status, headers) {
+        return error;
+    }
     let json = match serde_json::from_slice::<serde_json::Value>(body) {
         // Google's streaming methods wrap the error in an array.
         Ok(serde_json::Value::Array(items)) => items.into_iter().next(),

@@ -175,6 +175,8 @@ impl Runner {
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(256)
+            // A redirect could carry the key and prompt to another host: see `crate::http`.
+            .redirect(crate::http::redirect_policy())
             .user_agent(concat!("modelbench/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| Error::InvalidInput(format!("cannot build the HTTP client: {error}")))?;
@@ -599,6 +601,15 @@ impl Job {
                 _ => bytes::Bytes::new(),
             };
             let error = providers::error_from_response(provider, status.as_u16(), &headers, &body);
+            return self.fail_before_content(progress, error);
+        }
+        if crate::http::is_unexpected_body(response.headers()) {
+            let headers = response.headers().clone();
+            let preview = match self.wait(deadline, crate::http::read_preview(response)).await {
+                Wait::Done(preview) => preview,
+                _ => Vec::new(),
+            };
+            let error = crate::http::unexpected_body_error(provider.as_str(), status.as_u16(), &headers, &preview);
             return self.fail_before_content(progress, error);
         }
         let meta = providers::response_meta(provider, response.headers());
