@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::event::StreamEvent;
 use crate::keychain::Keychain;
 use crate::target::{KeyRef, ProviderKind, Target};
 
@@ -27,14 +28,63 @@ impl Secret {
         &self.0
     }
 
-    /// Removes every occurrence of the secret from `text` (clouds sometimes echo keys in errors).
+    /// Removes every occurrence of the secret from `text` (clouds sometimes echo keys in errors),
+    /// also as JSON writes it with escaped slashes.
     pub fn redact(&self, text: &str) -> String {
-        if self.0.len() < 4 {
+        if !self.redactable() {
             return text.to_owned();
         }
-        text.replace(&self.0, "[redacted]")
+        let escaped = self.0.replace('/', "\\/");
+        let mut text = text.replace(&self.0, REDACTED);
+        if escaped != self.0 {
+            text = text.replace(&escaped, REDACTED);
+        }
+        text
+    }
+
+    /// Like [`Self::redact`], on bytes that may have been cut short (an error body read up to a
+    /// limit): a tail that is the start of the secret is redacted too, so a cut through the key
+    /// cannot keep its first characters. Works on bytes, so a body that is not UTF-8 is covered.
+    pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        if !self.redactable() {
+            return bytes.to_vec();
+        }
+        let secret = self.0.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut index = 0;
+        while index < bytes.len() {
+            if bytes[index..].starts_with(secret) {
+                out.extend_from_slice(REDACTED.as_bytes());
+                index += secret.len();
+            } else {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+        // The longest tail (of at least 4 bytes) that the secret starts with.
+        let longest = secret.len().saturating_sub(1).min(out.len());
+        if let Some(length) = (MIN_REDACTED_TAIL..=longest)
+            .rev()
+            .find(|&length| secret.starts_with(&out[out.len() - length..]))
+        {
+            out.truncate(out.len() - length);
+            out.extend_from_slice(REDACTED.as_bytes());
+        }
+        out
+    }
+
+    /// Secrets shorter than this are not redacted: replacing every "ab" in a text hides nothing.
+    fn redactable(&self) -> bool {
+        self.0.len() >= 4
     }
 }
+
+/// What a redacted secret is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// A cut-off tail shorter than this is not taken for the start of a key: "sk-" or "AIz" say
+/// nothing secret, and a body ending in them is more likely ordinary text.
+const MIN_REDACTED_TAIL: usize = 4;
 
 impl fmt::Debug for Secret {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,6 +121,68 @@ impl Credential {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// Removes this credential's secrets from everything in `event` that came from the cloud
+    /// and is stored or shown: error messages and codes, the request id, region and model
+    /// names of its response headers, and text (a gateway that echoes headers into the answer).
+    /// A key split over several text deltas is caught by [`Self::redact`] on the whole text.
+    pub fn redact_event(&self, event: &mut StreamEvent) {
+        let secrets = self.secrets();
+        if secrets.is_empty() {
+            return;
+        }
+        let redact = |text: &mut String| {
+            for secret in &secrets {
+                if text.contains(secret.expose()) || text.contains(&secret.expose().replace('/', "\\/")) {
+                    *text = secret.redact(text);
+                }
+            }
+        };
+        match event {
+            StreamEvent::Error(error) => {
+                redact(&mut error.message);
+                if let Some(code) = &mut error.code {
+                    redact(code);
+                }
+            }
+            StreamEvent::Started(meta) => {
+                for value in [&mut meta.request_id, &mut meta.region, &mut meta.reported_model]
+                    .into_iter()
+                    .flatten()
+                {
+                    redact(value);
+                }
+            }
+            StreamEvent::TextDelta { text } | StreamEvent::ReasoningDelta { text } => redact(text),
+            StreamEvent::ToolCallDelta {
+                id, name, arguments, ..
+            } => {
+                redact(arguments);
+                for value in [id, name].into_iter().flatten() {
+                    redact(value);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes this credential's secrets from a whole text (an answer assembled from deltas).
+    pub fn redact(&self, text: String) -> String {
+        self.secrets().iter().fold(text, |text, secret| {
+            if text.contains(secret.expose()) {
+                secret.redact(&text)
+            } else {
+                text
+            }
+        })
+    }
+
+    /// Removes this credential's secrets from a body before it is cut or parsed.
+    pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        self.secrets()
+            .iter()
+            .fold(bytes.to_vec(), |bytes, secret| secret.redact_bytes(&bytes))
     }
 
     pub fn key(&self) -> Option<&Secret> {
@@ -269,6 +381,59 @@ mod tests {
         let secret = Secret::new("sk-very-secret");
         assert_eq!(format!("{secret:?}"), "Secret([redacted])");
         assert_eq!(secret.redact("bad key sk-very-secret!"), "bad key [redacted]!");
+    }
+
+    #[test]
+    fn a_key_cut_short_is_redacted_from_its_first_characters() {
+        let secret = Secret::new("sk-OPENAIFAKEKEY-7f3a9c2e1b");
+        let body = format!("{}sk-OPENAIFAKEKEY-7f3a9c2e1b tail", "P".repeat(490));
+        let redacted = secret.redact_bytes(body.as_bytes());
+        let cut: String = String::from_utf8_lossy(&redacted).chars().take(500).collect();
+        assert!(cut.ends_with("P[redacted]"), "{cut}");
+        for length in 4..27 {
+            let cut = format!("xx {}", &secret.expose()[..length]);
+            assert_eq!(
+                String::from_utf8_lossy(&secret.redact_bytes(cut.as_bytes())),
+                "xx [redacted]",
+                "{length}"
+            );
+        }
+        // Three characters of a key are not taken for one; ordinary text stays.
+        assert_eq!(secret.redact_bytes(b"ask-"), b"ask-");
+        assert_eq!(secret.redact_bytes(b"it said sk-"), b"it said sk-");
+        assert_eq!(secret.redact_bytes(b"\xff\xfe plain"), b"\xff\xfe plain");
+        let slashed = Secret::new("wJalr/K7MDENG/bPxRfi");
+        assert_eq!(
+            slashed.redact(r#"{"key":"wJalr\/K7MDENG\/bPxRfi"}"#),
+            r#"{"key":"[redacted]"}"#
+        );
+    }
+
+    #[test]
+    fn events_lose_the_key_wherever_the_cloud_put_it() {
+        let credential = Credential::Key(Secret::new("AIzaGEMINIFAKEKEY-3e8d41"));
+        let mut error =
+            crate::error::ProviderError::new(crate::ErrorKind::Auth, "gemini", "bad AIzaGEMINIFAKEKEY-3e8d41");
+        error.code = Some("Bearer AIzaGEMINIFAKEKEY-3e8d41".into());
+        let mut event = StreamEvent::Error(error);
+        credential.redact_event(&mut event);
+        let StreamEvent::Error(error) = &event else {
+            unreachable!("still an error")
+        };
+        assert_eq!(error.message, "bad [redacted]");
+        assert_eq!(error.code.as_deref(), Some("Bearer [redacted]"));
+        let mut started = StreamEvent::Started(crate::ResponseMeta {
+            request_id: Some("AIzaGEMINIFAKEKEY-3e8d41".into()),
+            reported_model: None,
+            region: Some("x AIzaGEMINIFAKEKEY-3e8d41".into()),
+        });
+        credential.redact_event(&mut started);
+        let text = serde_json::to_string(&started).expect("json");
+        assert!(!text.contains("GEMINIFAKE"), "{text}");
+        assert_eq!(
+            credential.redact("echo AIzaGEMINIFAKEKEY-3e8d41 echo".to_owned()),
+            "echo [redacted] echo"
+        );
     }
 
     #[test]

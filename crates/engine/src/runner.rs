@@ -535,10 +535,8 @@ impl Job {
     fn emit_at(&self, progress: &mut Progress, mut event: StreamEvent, elapsed: Duration) {
         if let StreamEvent::Error(error) = &mut event {
             error.target.clone_from(&self.context.target.name);
-            for secret in self.context.credential.secrets() {
-                error.message = secret.redact(&error.message);
-            }
         }
+        self.context.credential.redact_event(&mut event);
         progress.accumulator.apply(&event, elapsed);
         let stamped = StampedEvent {
             response_key: self.key,
@@ -600,6 +598,8 @@ impl Job {
                 Wait::Done(Ok(body)) => body,
                 _ => bytes::Bytes::new(),
             };
+            // Before the message is cut to length, so a cut through an echoed key keeps none of it.
+            let body = self.context.credential.redact_bytes(&body);
             let error = providers::error_from_response(provider, status.as_u16(), &headers, &body);
             return self.fail_before_content(progress, error);
         }
@@ -761,8 +761,9 @@ impl Job {
             metrics: accumulator.metrics(total),
             tool_calls: accumulator.tool_calls(),
             complete: accumulator.is_complete(),
-            text: accumulator.text,
-            reasoning: accumulator.reasoning,
+            // A key split over several deltas is whole only here.
+            text: self.context.credential.redact(accumulator.text),
+            reasoning: self.context.credential.redact(accumulator.reasoning),
             finish_reason: accumulator.finish_reason,
             raw_finish_reason: accumulator.raw_finish_reason,
             usage: accumulator.usage.unwrap_or_default(),
