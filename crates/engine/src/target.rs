@@ -141,6 +141,21 @@ pub struct TimeoutOverrides {
     pub total_ms: Option<u64>,
 }
 
+impl TimeoutOverrides {
+    /// The first timeout set to 0, by its field name: 0 would fail every request.
+    pub fn zero_field(&self) -> Option<&'static str> {
+        [
+            ("connect_ms", self.connect_ms),
+            ("first_token_ms", self.first_token_ms),
+            ("idle_ms", self.idle_ms),
+            ("total_ms", self.total_ms),
+        ]
+        .into_iter()
+        .find(|(_, value)| *value == Some(0))
+        .map(|(field, _)| field)
+    }
+}
+
 /// The timeouts in force for one target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
@@ -371,6 +386,26 @@ impl Target {
                 )));
             }
         }
+        // Checked here, when the targets are loaded, rather than when a request is built.
+        for (name, value) in &self.headers {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(self.error(format!(
+                    "header name '{}' is not a valid HTTP header name",
+                    name.escape_debug()
+                )));
+            }
+            if reqwest::header::HeaderValue::from_str(value).is_err() {
+                return Err(self.error(format!(
+                    "header '{}' has a value with characters not allowed in HTTP (line breaks, control characters)",
+                    name.escape_debug()
+                )));
+            }
+        }
+        if let Some(field) = self.timeouts.zero_field() {
+            return Err(self.error(format!(
+                "timeouts.{field} must be at least 1 (0 would fail every request)"
+            )));
+        }
         self.key_ref()?;
         Ok(())
     }
@@ -451,6 +486,8 @@ struct TargetsFile {
 
 /// Parses a targets TOML document. Errors carry the line and column.
 pub fn parse_targets(source: &str, origin: &str) -> Result<Vec<Target>> {
+    // Windows editors start UTF-8 files with a byte-order mark, which TOML does not allow.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let file: TargetsFile = toml::from_str(source).map_err(|error| Error::TargetsFile {
         path: origin.to_owned(),
         message: error.to_string().trim_end().to_owned(),
@@ -488,6 +525,32 @@ pub fn targets_to_toml(targets: &[Target]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_headers_zero_timeouts_and_byte_order_marks_are_caught_at_load_time() {
+        let base = "[[target]]\nname = \"bad\"\nprovider = \"openai\"\nmodel = \"m\"\n";
+        for (table, expected) in [
+            ("headers = { \"bad header\\n\" = \"x\" }", "header name 'bad header\\n'"),
+            (
+                "headers = { \"x-ok\" = \"a\\r\\nx-injected: 1\" }",
+                "header 'x-ok' has a value",
+            ),
+            ("timeouts = { total_ms = 0 }", "timeouts.total_ms must be at least 1"),
+            (
+                "timeouts = { connect_ms = 0 }",
+                "timeouts.connect_ms must be at least 1",
+            ),
+        ] {
+            let error = parse_targets(&format!("{base}{table}\n"), "t.toml").expect_err(table);
+            let message = error.to_string();
+            assert!(
+                message.contains("target 'bad'") && message.contains(expected),
+                "{message}"
+            );
+        }
+        let targets = parse_targets(&format!("\u{feff}{base}"), "t.toml").expect("a byte-order mark is fine");
+        assert_eq!(targets[0].name, "bad");
+    }
 
     #[test]
     fn parses_the_documented_example() {
