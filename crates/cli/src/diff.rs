@@ -17,6 +17,8 @@ use modelbench_engine::diff::{
 };
 use serde::Serialize;
 
+use crate::terminal::neutralise;
+
 #[derive(Args)]
 pub struct DiffArgs {
     /// A run id or a unique prefix of one (as `runs show` takes).
@@ -87,7 +89,7 @@ pub fn run(data_dir: Option<&Path>, args: DiffArgs) -> Result<()> {
     } else {
         from_files(&args.files)?
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::terminal::stdout().lock();
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let pair = args.a.is_some() || texts.texts.len() == 2;
     if pair {
@@ -104,11 +106,8 @@ pub fn run(data_dir: Option<&Path>, args: DiffArgs) -> Result<()> {
             serde_json::to_writer_pretty(&mut out, &document)?;
             writeln!(out)?;
         } else {
-            write!(
-                out,
-                "{}",
-                render_pair(&texts.labels[0], &texts.labels[1], &result, colour)
-            )?;
+            // The answers inside were neutralised by `render_pair`; only its colours pass as is.
+            out.write_styled(&render_pair(&texts.labels[0], &texts.labels[1], &result, colour))?;
         }
         return Ok(());
     }
@@ -200,7 +199,11 @@ fn from_run(store: &modelbench_engine::Store, run_id: &str, args: &DiffArgs) -> 
                 .into_iter()
                 .partition(|response| response.error.is_none() || !response.text.is_empty());
             for response in failed {
-                eprintln!("note: leaving out '{}': it failed without an answer", response.target);
+                let _ = writeln!(
+                    crate::terminal::stderr(),
+                    "note: leaving out '{}': it failed without an answer",
+                    response.target
+                );
             }
             if kept.len() < 2 {
                 bail!("run {id} has {} answer(s){place} to compare: it takes two", kept.len());
@@ -210,7 +213,11 @@ fn from_run(store: &modelbench_engine::Store, run_id: &str, args: &DiffArgs) -> 
     };
     for response in &chosen {
         if let Some(error) = &response.error {
-            eprintln!("note: '{}' is incomplete: {error}", response.target);
+            let _ = writeln!(
+                crate::terminal::stderr(),
+                "note: '{}' is incomplete: {error}",
+                response.target
+            );
         }
     }
     Ok(Texts {
@@ -235,7 +242,7 @@ fn render_span(span: &Span, colour: bool, out: &mut String) {
         (SpanKind::Insert, false) => ("{+", "+}"),
     };
     out.push_str(open);
-    out.push_str(&span.text);
+    out.push_str(&neutralise(&span.text));
     out.push_str(close);
 }
 
@@ -246,6 +253,7 @@ fn render_pair(a: &str, b: &str, diff: &Diff, colour: bool) -> String {
         DiffMode::Lines => "lines",
         DiffMode::Json => "values",
     };
+    let (a, b) = (neutralise(a), neutralise(b));
     let mut out = format!(
         "--- a: {a}\n+++ b: {b}\n{} diff, similarity {:.3}: {} {unit} unchanged, {} deleted, {} inserted",
         diff.mode, diff.ratio, stats.unchanged, stats.deleted, stats.inserted
@@ -293,7 +301,8 @@ fn render_pair(a: &str, b: &str, diff: &Diff, colour: bool) -> String {
                     (JsonChangeKind::Added, true) => (GREEN, RESET),
                     _ => ("", ""),
                 };
-                out.push_str(&format!("{sign}{}: {open}{text}{close}\n", change.path));
+                let (path, text) = (neutralise(&change.path), neutralise(&text));
+                out.push_str(&format!("{sign}{path}: {open}{text}{close}\n"));
             }
         }
     }
@@ -363,6 +372,35 @@ mod tests {
         assert!(
             coloured.ends_with("the \x1b[31;9mred\x1b[0m\x1b[32mblue\x1b[0m fox\n"),
             "{coloured:?}"
+        );
+    }
+
+    #[test]
+    fn coloured_diffs_carry_only_their_own_escapes() {
+        let result = diff(
+            "title \x1b]0;pwned\x07 end",
+            "title \x1b]52;c;Y2FsYw==\x07\r\x1b[K end",
+            DiffMode::Words,
+        )
+        .expect("words");
+        let coloured = render_pair("a\x1b[2J", "b", &result, true);
+        let without_colours = coloured
+            .replace("\x1b[31;9m", "")
+            .replace("\x1b[32m", "")
+            .replace("\x1b[0m", "");
+        assert!(!without_colours.contains(['\x1b', '\x07', '\r']), "{without_colours:?}");
+        assert!(
+            without_colours.contains("␛") && without_colours.contains("--- a: a␛[2J"),
+            "{without_colours:?}"
+        );
+        let json = diff(r#"{"k\u001b[2J": "\u001b]0;x\u0007"}"#, r#"{"k": 2}"#, DiffMode::Json).expect("json");
+        let coloured = render_pair("x", "y", &json, true);
+        assert!(
+            !coloured
+                .replace("\x1b[31;9m", "")
+                .replace("\x1b[32m", "")
+                .replace("\x1b[0m", "")
+                .contains('\x1b')
         );
     }
 

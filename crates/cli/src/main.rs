@@ -9,6 +9,7 @@ mod keys;
 mod output;
 mod prices;
 mod prompts;
+mod terminal;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -246,7 +247,9 @@ fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MODELBENCH_LOG").unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
+        // Log lines quote cloud errors: they go through the same gate as everything printed.
+        .with_writer(terminal::stderr)
+        .with_ansi(false)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -268,7 +271,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let _ = writeln!(terminal::stderr(), "error: {error:#}");
             ExitCode::from(2)
         }
     }
@@ -434,7 +437,7 @@ pub async fn execute(
         }
     });
 
-    let stdout = std::io::stdout();
+    let stdout = terminal::stdout();
     let live_text = !view.json && !view.events && !batch;
     let progress = (batch && std::io::stderr().is_terminal() && !view.events).then(|| {
         let bar = indicatif::ProgressBar::new(total_responses as u64);
@@ -510,7 +513,7 @@ pub async fn execute(
 }
 
 fn runs(store: &Store, command: RunsCommand) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = terminal::stdout().lock();
     match command {
         RunsCommand::List { limit, json } => {
             let runs = store.list_runs(limit)?;
@@ -598,7 +601,7 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
 
 fn search(store: &Store, text: &str, limit: usize, json: bool) -> Result<()> {
     let hits = store.search(text, limit)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = terminal::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &hits)?;
         writeln!(out)?;
@@ -618,7 +621,7 @@ fn search(store: &Store, text: &str, limit: usize, json: bool) -> Result<()> {
 }
 
 fn targets(store: &Store, command: TargetsCommand) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = terminal::stdout().lock();
     match command {
         TargetsCommand::Add(args) => {
             let target = target_from_args(*args)?;
