@@ -2,11 +2,17 @@
 //!
 //! The engine builds and renders the report; this only finds the run, picks the format and
 //! writes the bytes, to stdout or a file.
+//!
+//! A file is written carefully: an existing file is replaced only with `--force` (and then by
+//! renaming a finished temporary file over it, so a symlink at the destination is replaced,
+//! never followed), and never the database itself or its `-wal`/`-shm`, however the path is
+//! spelled (a symlink, a hard link, `dir/../modelbench.db`).
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::report::{Format, Report};
@@ -21,6 +27,9 @@ pub struct ExportArgs {
     /// Write the report to this file instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Replace the file given with -o if it exists.
+    #[arg(long, requires = "output")]
+    force: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -55,8 +64,15 @@ pub fn run(store: &Store, args: ExportArgs) -> Result<()> {
     let text = Report::from_run(&run, env!("CARGO_PKG_VERSION"), now_unix_ms()).render(format);
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("cannot write the report to {}", path.display()))?;
+            write_report(path, text.as_bytes(), args.force, store.path())
+                .with_context(|| format!("cannot write the report to {}", path.display()))?;
             eprintln!("wrote the {format} report of run {id} to {}", path.display());
+        }
+        // A report read on a terminal is shown like everything else; piped, it is the file.
+        None if std::io::stdout().is_terminal() => {
+            let mut out = crate::terminal::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
         }
         None => {
             let mut out = std::io::stdout().lock();
@@ -65,4 +81,203 @@ pub fn run(store: &Store, args: ExportArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes `bytes` to `path` as the module docs say.
+fn write_report(path: &Path, bytes: &[u8], force: bool, database: &Path) -> Result<()> {
+    refuse_database(path, database)?;
+    let existing = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => Some(metadata),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error.into()),
+    };
+    match existing {
+        // `create_new` fails on anything already there, a dangling symlink included.
+        None => write_new(path, bytes),
+        Some(_) if !force => bail!("the file already exists; pass --force to replace it"),
+        Some(metadata) if metadata.is_dir() => bail!("it is a directory"),
+        Some(metadata) => {
+            let permissions = metadata.is_file().then(|| metadata.permissions());
+            replace(path, bytes, permissions)
+        }
+    }
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                anyhow::anyhow!("the file already exists; pass --force to replace it")
+            }
+            _ => error.into(),
+        })?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Writes a temporary file beside `path` and renames it over `path`: the rename replaces
+/// whatever entry is there (a symlink itself, not its target), and a failed write leaves the
+/// old file whole.
+fn replace(path: &Path, bytes: &[u8], permissions: Option<std::fs::Permissions>) -> Result<()> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().context("no file name")?.to_string_lossy();
+    let (temporary, mut file) = (0..100)
+        .find_map(|attempt| {
+            let candidate = directory.join(format!(".{name}.{}-{attempt}.tmp", std::process::id()));
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&candidate)
+                .ok()
+                .map(|file: File| (candidate, file))
+        })
+        .with_context(|| format!("cannot create a temporary file in {}", directory.display()))?;
+    let written = (|| -> Result<()> {
+        file.write_all(bytes)?;
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// Refuses `path` if it is the database or one of its `-wal`/`-shm` files: by the path with
+/// its directory resolved, or (when it exists) by being the same file.
+fn refuse_database(path: &Path, database: &Path) -> Result<()> {
+    let resolved = resolve_directory(path);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut candidate = database.as_os_str().to_owned();
+        candidate.push(suffix);
+        let candidate = PathBuf::from(candidate);
+        let same_path = resolved.is_some() && resolved == resolve_directory(&candidate);
+        if same_path || same_file(path, &candidate) {
+            bail!(
+                "{} is the database (or its journal): a report never goes there",
+                candidate.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `path` with its directory made canonical (the file itself need not exist).
+fn resolve_directory(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(directory).ok()?.join(name))
+}
+
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "modelbench-export-{test}-{}-{}",
+            std::process::id(),
+            now_unix_ms()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[test]
+    fn existing_files_need_force_and_symlinks_are_never_followed() {
+        let dir = scratch("force");
+        let database = dir.join("modelbench.db");
+        std::fs::write(&database, "db").expect("db");
+        let report = dir.join("report.md");
+        write_report(&report, b"one", false, &database).expect("new file");
+        let error = write_report(&report, b"two", false, &database).expect_err("exists");
+        assert!(format!("{error:#}").contains("--force"), "{error:#}");
+        assert_eq!(std::fs::read(&report).expect("read"), b"one");
+        write_report(&report, b"two", true, &database).expect("forced");
+        assert_eq!(std::fs::read(&report).expect("read"), b"two");
+
+        let victim = dir.join("victim.txt");
+        std::fs::write(&victim, "victim").expect("victim");
+        let link = dir.join("link.md");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+            assert!(write_report(&link, b"x", false, &database).is_err());
+            write_report(&link, b"x", true, &database).expect("replaces the link");
+            assert_eq!(std::fs::read(&victim).expect("read"), b"victim");
+            assert_eq!(std::fs::read(&link).expect("read"), b"x");
+            let dangling = dir.join("dangling.md");
+            std::os::unix::fs::symlink(dir.join("nowhere"), &dangling).expect("symlink");
+            assert!(write_report(&dangling, b"x", false, &database).is_err());
+            assert!(!dir.join("nowhere").exists());
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn the_database_is_never_a_destination() {
+        let dir = scratch("database");
+        let database = dir.join("modelbench.db");
+        std::fs::write(&database, "db").expect("db");
+        std::fs::create_dir(dir.join("sub")).expect("sub");
+        for path in [
+            database.clone(),
+            dir.join("modelbench.db-wal"),
+            dir.join("modelbench.db-shm"),
+            dir.join("sub").join("..").join("modelbench.db"),
+        ] {
+            for force in [false, true] {
+                let error = write_report(&path, b"x", force, &database).expect_err("refused");
+                assert!(format!("{error:#}").contains("database"), "{error:#}");
+            }
+        }
+        #[cfg(unix)]
+        {
+            let hard = dir.join("hard.md");
+            std::fs::hard_link(&database, &hard).expect("hard link");
+            assert!(write_report(&hard, b"x", true, &database).is_err());
+            let soft = dir.join("soft.md");
+            std::os::unix::fs::symlink(&database, &soft).expect("symlink");
+            assert!(write_report(&soft, b"x", true, &database).is_err());
+        }
+        assert_eq!(std::fs::read(&database).expect("db"), b"db");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }
