@@ -271,10 +271,26 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            let _ = writeln!(terminal::stderr(), "error: {error:#}");
+            let _ = writeln!(terminal::stderr(), "error: {}", error_text(&error));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, joined with `: `, leaving out a cause whose text is already there
+/// (`database: X` caused by `X`), so nothing is said twice.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.is_empty() {
+            text = cause;
+        } else if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -308,6 +324,9 @@ fn open_store(data_dir: Option<&Path>) -> Result<Store> {
         Some(dir) => dir.to_path_buf(),
         None => default_data_dir()?,
     };
+    if dir.exists() && !dir.is_dir() {
+        bail!("the data dir {} is not a directory", dir.display());
+    }
     let path = dir.join(modelbench_engine::store::DATABASE_FILE);
     Store::open(&path).with_context(|| format!("cannot open the database at {}", path.display()))
 }
@@ -324,7 +343,7 @@ fn read_prompt(prompt: Option<String>, args: &RunArgs) -> Result<Vec<Prompt>> {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("cannot read the prompt from stdin")?;
-            text
+            prompts::without_byte_order_mark(&text).to_owned()
         }
         Some(text) => text.to_owned(),
         None => bail!("give a PROMPT (or `-` for stdin) or --prompts FILE"),
@@ -362,9 +381,10 @@ fn select_targets(store: &Store, args: &RunArgs) -> Result<Vec<Target>> {
 }
 
 fn run_options(args: &RunArgs) -> Result<RunOptions> {
+    check_run_numbers(args)?;
     let mut options = RunOptions {
-        concurrency: args.concurrency.max(1),
-        repeat: args.repeat.max(1),
+        concurrency: args.concurrency,
+        repeat: args.repeat,
         ..RunOptions::default()
     };
     options.retry.max_retries = args.retries;
@@ -375,9 +395,36 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
             .with_context(|| format!("--provider-concurrency '{entry}' must be PROVIDER=N"))?;
         let provider = ProviderKind::parse(provider).with_context(|| format!("unknown provider '{provider}'"))?;
         let limit: usize = limit.parse().with_context(|| format!("'{limit}' is not a number"))?;
+        if limit == 0 {
+            bail!("--provider-concurrency '{entry}': the limit must be at least 1");
+        }
         options.per_provider_concurrency.insert(provider, limit);
     }
     Ok(options)
+}
+
+/// Refuses numbers that would otherwise be clamped, sent as `null` or make every request fail,
+/// before anything is sent.
+fn check_run_numbers(args: &RunArgs) -> Result<()> {
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    for (flag, value) in [("--temperature", args.temperature), ("--top-p", args.top_p)] {
+        if let Some(value) = value
+            && !value.is_finite()
+        {
+            bail!("{flag} must be a finite number, not {value}");
+        }
+    }
+    if let Some(field) = args.timeouts.overrides().zero_field() {
+        // `first_token_ms` is `--first-token-timeout-ms`.
+        let flag = format!("--{}-timeout-ms", field.trim_end_matches("_ms").replace('_', "-"));
+        bail!("{flag} must be at least 1 (0 would fail every request)");
+    }
+    Ok(())
 }
 
 async fn run(store: &Store, args: RunArgs) -> Result<ExitCode> {
@@ -516,6 +563,9 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
     let mut out = terminal::stdout().lock();
     match command {
         RunsCommand::List { limit, json } => {
+            if limit == 0 {
+                bail!("--limit must be at least 1");
+            }
             let runs = store.list_runs(limit)?;
             if json {
                 serde_json::to_writer_pretty(&mut out, &runs)?;
@@ -600,6 +650,9 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
 }
 
 fn search(store: &Store, text: &str, limit: usize, json: bool) -> Result<()> {
+    if limit == 0 {
+        bail!("--limit must be at least 1");
+    }
     let hits = store.search(text, limit)?;
     let mut out = terminal::stdout().lock();
     if json {
@@ -707,6 +760,48 @@ pub fn format_time(unix_ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn error_text_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied (os error 13)");
+        let error = anyhow::Error::from(modelbench_engine::Error::Io(io)).context("cannot open the database at x");
+        assert_eq!(
+            super::error_text(&error),
+            "cannot open the database at x: I/O: Permission denied (os error 13)"
+        );
+    }
+
+    /// `run` with `arguments` (split on whitespace) as far as its options.
+    fn run_options(arguments: &str) -> anyhow::Result<super::RunOptions> {
+        use clap::Parser;
+        let words = ["modelbench", "run"].into_iter().chain(arguments.split_whitespace());
+        let cli = super::Cli::try_parse_from(words)?;
+        let super::Command::Run(args) = cli.command else {
+            unreachable!("parsed as run");
+        };
+        super::run_options(&args)
+    }
+
+    #[test]
+    fn numbers_that_would_be_clamped_or_fail_every_request_are_refused() {
+        for (arguments, flag) in [
+            ("--repeat 0 hi", "--repeat"),
+            ("--concurrency 0 hi", "--concurrency"),
+            ("--provider-concurrency openai=0 hi", "--provider-concurrency"),
+            ("--total-timeout-ms 0 hi", "--total-timeout-ms"),
+            ("--connect-timeout-ms 0 hi", "--connect-timeout-ms"),
+            ("--idle-timeout-ms 0 hi", "--idle-timeout-ms"),
+            ("--first-token-timeout-ms 0 hi", "--first-token-timeout-ms"),
+            ("--temperature NaN hi", "--temperature"),
+            ("--temperature inf hi", "--temperature"),
+            ("--top-p inf hi", "--top-p"),
+        ] {
+            let error = run_options(arguments).expect_err(arguments);
+            assert!(format!("{error:#}").contains(flag), "{arguments}: {error:#}");
+        }
+        let options = run_options("--repeat 2 --concurrency 3 --temperature 0.5 hi").expect("fine");
+        assert_eq!((options.repeat, options.concurrency), (2, 3));
+    }
+
     #[test]
     fn formats_utc_times() {
         assert_eq!(super::format_time(0), "1970-01-01 00:00:00");

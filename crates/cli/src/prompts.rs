@@ -3,6 +3,7 @@
 //! A batch file is JSONL (`{"prompt": ..., "system": ...}` or `{"messages": [...]}` per line) or
 //! plain text with one prompt per line. The format is decided per file from its first
 //! non-blank line, so a plain prompt that happens to start with `{` later is not misread.
+//! A UTF-8 byte-order mark (Windows editors write one) is not part of the first line.
 
 use anyhow::{Context, Result, bail};
 use modelbench_engine::{Message, Prompt};
@@ -21,6 +22,7 @@ struct PromptLine {
 
 /// Parses a prompts file. `default_system` applies to prompts that set none.
 pub fn parse_prompts_file(text: &str, origin: &str, default_system: Option<&str>) -> Result<Vec<Prompt>> {
+    let text = without_byte_order_mark(text);
     let is_jsonl = text
         .lines()
         .map(str::trim)
@@ -48,6 +50,9 @@ pub fn parse_prompts_file(text: &str, origin: &str, default_system: Option<&str>
             if messages.last().map(|message| message.role) != Some(modelbench_engine::Role::User) {
                 bail!("{origin}: line {number}: the conversation must end with a user message");
             }
+            if messages.last().is_some_and(|message| message.content.trim().is_empty()) {
+                bail!("{origin}: line {number}: the prompt is empty");
+            }
             Prompt {
                 system: parsed.system.or_else(|| default_system.map(str::to_owned)),
                 messages,
@@ -63,9 +68,33 @@ pub fn parse_prompts_file(text: &str, origin: &str, default_system: Option<&str>
     Ok(prompts)
 }
 
+/// `text` without a leading UTF-8 byte-order mark.
+pub fn without_byte_order_mark(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_does_not_change_the_format() {
+        let prompts = parse_prompts_file("\u{feff}{\"prompt\":\"with bom\"}\r\n", "p.jsonl", None).expect("jsonl");
+        assert_eq!(prompts[0].last_user_text(), "with bom");
+        let prompts = parse_prompts_file("\u{feff}plain\n", "p.txt", None).expect("plain");
+        assert_eq!(prompts[0].last_user_text(), "plain");
+    }
+
+    #[test]
+    fn an_empty_prompt_is_named_by_its_line() {
+        for text in [
+            "{\"prompt\":\"a\"}\n{\"prompt\":\"  \"}\n",
+            "{\"prompt\":\"a\"}\n{\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}\n",
+        ] {
+            let error = parse_prompts_file(text, "p.jsonl", None).expect_err("empty");
+            assert_eq!(format!("{error:#}"), "p.jsonl: line 2: the prompt is empty");
+        }
+    }
 
     #[test]
     fn reads_jsonl_with_system_and_messages() {
