@@ -9,6 +9,7 @@ mod desktop;
 mod diff;
 mod export;
 mod google;
+mod hostile;
 mod keychain;
 mod prices;
 mod recordings;
