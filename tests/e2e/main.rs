@@ -13,4 +13,5 @@ mod hostile;
 mod keychain;
 mod prices;
 mod recordings;
+mod reliability;
 mod scenarios;

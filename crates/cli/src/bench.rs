@@ -46,7 +46,23 @@ pub struct BenchArgs {
     /// Internal: measure one concurrency level in this process and print its JSON.
     #[arg(long, hide = true)]
     phase: bool,
+    /// The memory case instead: `modelbench run --json` as a child process for each of these
+    /// call counts (short answers, at --scale-concurrency), with its peak RSS. Peak memory must
+    /// depend on concurrency, not on how many responses a run has.
+    #[arg(long, value_delimiter = ',', value_name = "CALLS")]
+    scale: Vec<usize>,
+    #[arg(long, default_value_t = 200)]
+    scale_concurrency: usize,
+    /// Internal: run the `modelbench` arguments after `--` in this process, then write its peak
+    /// RSS in kB to this file.
+    #[arg(long, hide = true, value_name = "FILE")]
+    phase_run_rss_file: Option<std::path::PathBuf>,
+    #[arg(last = true, hide = true)]
+    run_args: Vec<String>,
 }
+
+/// The fakecloud scenario of the memory case: short answers, quickly.
+const SCALE_SPEC: &str = "ttft_ms=20;tokens=8;gap_ms=2";
 
 const TARGETS: usize = 4;
 
@@ -70,6 +86,16 @@ struct PhaseResult {
 }
 
 pub async fn run(args: BenchArgs) -> Result<ExitCode> {
+    if let Some(rss_file) = &args.phase_run_rss_file {
+        use clap::Parser;
+        let cli = crate::Cli::try_parse_from(std::iter::once("modelbench".to_owned()).chain(args.run_args.clone()))?;
+        let code = Box::pin(crate::dispatch(cli)).await?;
+        std::fs::write(rss_file, peak_rss_kb()?.to_string())?;
+        return Ok(code);
+    }
+    if !args.scale.is_empty() {
+        return scale(&args);
+    }
     if args.phase {
         let base = args.fakecloud.clone().context("--phase needs --fakecloud")?;
         let concurrency = *args.concurrency.first().context("--phase needs one --concurrency")?;
@@ -104,16 +130,9 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         let result: PhaseResult = serde_json::from_slice(&output.stdout).context("unreadable phase result")?;
         results.push(result);
     }
-    if let Some(mut child) = server {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &results)?;
-        writeln!(out)?;
+    let Some(mut out) = stop_and_print_json(server, args.json, &results)? else {
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     writeln!(
         out,
         "{} calls each ({} prompts × {TARGETS} targets: openai chat, openai responses, azure, anthropic); fakecloud: {} ms to first token, {} tokens {} ms apart; full persistence",
@@ -168,8 +187,161 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Stops the fakecloud the bench started, if it did; prints `results` as JSON when asked (and
+/// returns `None`), else hands back stdout for the table.
+fn stop_and_print_json(
+    server: Option<Child>,
+    json: bool,
+    results: &impl Serialize,
+) -> Result<Option<std::io::StdoutLock<'static>>> {
+    if let Some(mut child) = server {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, results)?;
+        writeln!(out)?;
+        return Ok(None);
+    }
+    Ok(Some(out))
+}
+
+/// One call count of the memory case.
+#[derive(Debug, Serialize)]
+struct ScaleResult {
+    calls: usize,
+    concurrency: usize,
+    results: usize,
+    wall_s: f64,
+    peak_rss_mb: f64,
+}
+
+/// The memory case: for each call count, `modelbench run --json` in a fresh child process (the
+/// real command: live progress, the run, the store, the streamed result document), its output
+/// read and counted here, its peak RSS reported by the child itself.
+fn scale(args: &BenchArgs) -> Result<ExitCode> {
+    let (mut server, base) = match &args.fakecloud {
+        Some(base) => (None, base.clone()),
+        None => {
+            let (child, base) = start_fakecloud_with(SCALE_SPEC)?;
+            (Some(child), base)
+        }
+    };
+    let work = std::env::temp_dir().join(format!("modelbench-bench-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let targets_file = work.join("targets.toml");
+    std::fs::write(
+        &targets_file,
+        modelbench_engine::target::targets_to_toml(&bench_targets(&base)),
+    )?;
+    let mut results = Vec::new();
+    for &calls in &args.scale {
+        let prompts = calls.div_ceil(TARGETS);
+        let prompts_file = work.join(format!("prompts-{calls}.txt"));
+        let text: String = (0..prompts)
+            .map(|index| format!("Scale prompt number {index}: answer briefly.\n"))
+            .collect();
+        std::fs::write(&prompts_file, text)?;
+        let data_dir = work.join(format!("data-{calls}"));
+        let rss_file = work.join(format!("rss-{calls}"));
+        let started = Instant::now();
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("bench")
+            .arg("--phase-run-rss-file")
+            .arg(&rss_file)
+            .arg("--")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("run")
+            .arg("--targets")
+            .arg(&targets_file)
+            .arg("--prompts")
+            .arg(&prompts_file)
+            .args([
+                "--concurrency",
+                &args.scale_concurrency.to_string(),
+                "--retries",
+                "0",
+                "--json",
+            ])
+            .env("OPENAI_API_KEY", "fake-key")
+            .env("AZURE_OPENAI_API_KEY", "fake-key")
+            .env("ANTHROPIC_API_KEY", "fake-key")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start the memory phase")?;
+        let stdout = child.stdout.take().context("no stdout from the memory phase")?;
+        // One result object opens per `    {` line of the pretty-printed document.
+        let mut count = 0_usize;
+        for line in BufReader::new(stdout).lines() {
+            if line?.starts_with("    {") {
+                count += 1;
+            }
+        }
+        let status = child.wait()?;
+        let wall = started.elapsed();
+        if !status.success() {
+            bail!("the memory phase with {calls} calls failed ({status})");
+        }
+        let peak_kb: u64 = std::fs::read_to_string(&rss_file)?.trim().parse()?;
+        let _ = std::fs::remove_dir_all(&data_dir);
+        results.push(ScaleResult {
+            calls: prompts * TARGETS,
+            concurrency: args.scale_concurrency,
+            results: count,
+            wall_s: wall.as_secs_f64(),
+            peak_rss_mb: peak_kb as f64 / 1024.0,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let Some(mut out) = stop_and_print_json(server.take(), args.json, &results)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    writeln!(
+        out,
+        "memory: `modelbench run --json` at concurrency {}, fakecloud {SCALE_SPEC}, full persistence",
+        args.scale_concurrency
+    )?;
+    writeln!(
+        out,
+        "{:>8}  {:>8}  {:>8}  {:>8}",
+        "calls", "results", "wall s", "RSS MB"
+    )?;
+    for result in &results {
+        writeln!(
+            out,
+            "{:>8}  {:>8}  {:>8.2}  {:>8.1}",
+            result.calls, result.results, result.wall_s, result.peak_rss_mb
+        )?;
+    }
+    if let (Some(first), Some(last)) = (
+        results.iter().find(|result| result.calls >= 2_000),
+        results.iter().rfind(|result| result.calls >= 2_000),
+    ) && first.calls < last.calls
+    {
+        let growth = last.peak_rss_mb - first.peak_rss_mb;
+        writeln!(
+            out,
+            "target: peak RSS flat within 10 MB from {} to {} calls: {growth:+.1} MB, {}",
+            first.calls,
+            last.calls,
+            if growth <= 10.0 { "met" } else { "MISSED" }
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Starts the `fakecloud` binary that sits next to this one and reads its address.
 fn start_fakecloud(args: &BenchArgs) -> Result<(Child, String)> {
+    start_fakecloud_with(&format!(
+        "ttft_ms={};tokens={};gap_ms={}",
+        args.first_token_ms, args.tokens, args.gap_ms
+    ))
+}
+
+fn start_fakecloud_with(spec: &str) -> Result<(Child, String)> {
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name(format!("fakecloud{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {
@@ -178,12 +350,8 @@ fn start_fakecloud(args: &BenchArgs) -> Result<(Child, String)> {
             path.display()
         );
     }
-    let spec = format!(
-        "ttft_ms={};tokens={};gap_ms={}",
-        args.first_token_ms, args.tokens, args.gap_ms
-    );
     let mut child = Command::new(&path)
-        .args(["--port", "0", "--default", &spec])
+        .args(["--port", "0", "--default", spec])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

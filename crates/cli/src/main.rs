@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(name = "modelbench", version, about = "Compare one prompt across many model targets")]
-struct Cli {
+pub(crate) struct Cli {
     /// Where the database lives (default: the platform data directory).
     #[arg(long, global = true, env = "MODELBENCH_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -121,6 +121,10 @@ struct RunArgs {
     /// Print each stream event as a JSON line as it happens.
     #[arg(long)]
     events: bool,
+    /// The most output (text and reasoning) one response may stream, in MiB; beyond it the
+    /// response ends as incomplete, what came before kept.
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_output_mib: u32,
 }
 
 #[derive(Subcommand)]
@@ -293,23 +297,42 @@ fn error_text(error: &anyhow::Error) -> String {
     text
 }
 
-async fn dispatch(cli: Cli) -> Result<ExitCode> {
+pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Bench(args) => return bench::run(args).await,
+        // Commands that write end with a WAL checkpoint, so `modelbench.db` alone holds their data
+        // (a copy of that file without its `-wal` is complete).
         Command::Run(args) => {
             let store = open_store(cli.data_dir.as_deref())?;
-            return run(&store, *args).await;
+            // Before anything is sent (and paid for): a run that cannot be stored is refused.
+            store.check_ready_for_run()?;
+            let code = run(&store, *args).await;
+            store.checkpoint();
+            return code;
         }
         Command::Demo { json } => {
             let store = open_store(cli.data_dir.as_deref())?;
-            return demo::run(&store, json).await;
+            store.check_ready_for_run()?;
+            let code = demo::run(&store, json).await;
+            store.checkpoint();
+            return code;
         }
         Command::Runs(command) => runs(&open_store(cli.data_dir.as_deref())?, command)?,
         Command::Export(args) => export::run(&open_store(cli.data_dir.as_deref())?, args)?,
         Command::Search { text, limit, json } => search(&open_store(cli.data_dir.as_deref())?, &text, limit, json)?,
         Command::Diff(args) => diff::run(cli.data_dir.as_deref(), args)?,
-        Command::Targets(command) => targets(&open_store(cli.data_dir.as_deref())?, command)?,
-        Command::Prices(command) => prices::run(&open_store(cli.data_dir.as_deref())?, command)?,
+        Command::Targets(command) => {
+            let store = open_store(cli.data_dir.as_deref())?;
+            let result = targets(&store, command);
+            store.checkpoint();
+            result?;
+        }
+        Command::Prices(command) => {
+            let store = open_store(cli.data_dir.as_deref())?;
+            let result = prices::run(&store, command);
+            store.checkpoint();
+            result?;
+        }
         Command::Keys(command) => keys::run(cli.data_dir.as_deref(), command)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -388,6 +411,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         ..RunOptions::default()
     };
     options.retry.max_retries = args.retries;
+    options.max_output_bytes = (args.max_output_mib as usize) << 20;
     options.timeouts = options.timeouts.with_overrides(&args.timeouts.overrides());
     for entry in &args.provider_concurrency {
         let (provider, limit) = entry
@@ -448,11 +472,61 @@ async fn run(store: &Store, args: RunArgs) -> Result<ExitCode> {
         events: args.events,
     };
     let outcome = execute(store, plan, Arc::new(KeychainCredentials::new(Keychain::os())), view).await?;
-    Ok(if outcome.cancelled {
-        ExitCode::from(130)
+    Ok(run_exit_code(&outcome))
+}
+
+/// The exit code of a finished run: 128 + the signal that cancelled it (130 for Ctrl-C, 143 for
+/// SIGTERM, 129 for SIGHUP), else 3 when the database could not store all of it (its answers
+/// were printed all the same), else 0.
+pub fn run_exit_code(outcome: &Executed) -> ExitCode {
+    if outcome.cancelled {
+        ExitCode::from(128 + outcome.signal.unwrap_or(2))
+    } else if let Some(error) = &outcome.storage_error {
+        eprintln!("error: the database could not store all of this run (the answers above are complete): {error}");
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+/// A finished run as the CLI ran it.
+pub struct Executed {
+    pub outcome: RunOutcome,
+    /// The number of the signal that cancelled the run (2 for Ctrl-C), if one did.
+    pub signal: Option<u8>,
+}
+
+impl std::ops::Deref for Executed {
+    type Target = RunOutcome;
+
+    fn deref(&self) -> &RunOutcome {
+        &self.outcome
+    }
+}
+
+/// Resolves with the number of the first of SIGINT, SIGTERM or SIGHUP to arrive: each cancels a
+/// run the same way (partial answers kept, the run recorded as cancelled), whether it comes from
+/// Ctrl-C, `kill`, `timeout`, systemd, `docker stop`, a CI cancel or a closed SSH session.
+async fn cancelling_signal() -> u8 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut terminate), Ok(mut hangup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return 2;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => 2,
+            _ = terminate.recv() => 15,
+            _ = hangup.recv() => 1,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        2
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -467,7 +541,11 @@ pub async fn execute(
     plan: RunPlan,
     credentials: Arc<dyn CredentialSource>,
     view: ViewMode,
-) -> Result<RunOutcome> {
+) -> Result<Executed> {
+    let mut plan = plan;
+    // The summary and `--json` read the responses back from the database, so the run keeps
+    // none of them: its memory depends on its concurrency, not on its size.
+    plan.options.keep_responses = false;
     let total_responses = plan.targets.len() * plan.prompts.len() * plan.options.repeat.max(1) as usize;
     let batch = plan.prompts.len() > 1 || plan.options.repeat > 1;
     let names: Vec<String> = plan.targets.iter().map(|target| target.name.clone()).collect();
@@ -477,11 +555,18 @@ pub async fn execute(
     let cancel = CancellationToken::new();
     let mut handle = runner.start(plan, cancel.clone())?;
     let cancel_on_interrupt = cancel.clone();
+    let received = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let received_by_task = Arc::clone(&received);
     let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted: cancelling; partial answers are kept");
-            cancel_on_interrupt.cancel();
-        }
+        let signal = cancelling_signal().await;
+        received_by_task.store(signal, std::sync::atomic::Ordering::SeqCst);
+        let name = match signal {
+            15 => "terminated (SIGTERM)",
+            1 => "hung up (SIGHUP)",
+            _ => "interrupted",
+        };
+        eprintln!("\n{name}: cancelling; partial answers are kept");
+        cancel_on_interrupt.cancel();
     });
 
     let stdout = terminal::stdout();
@@ -538,25 +623,84 @@ pub async fn execute(
     }
     interrupt.abort();
     let outcome = handle.outcome().await?;
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     if view.json {
-        let document = json!({
-            "run_id": outcome.run.id.to_string(),
-            "cancelled": outcome.cancelled,
-            "results": outcome.responses.iter().map(output::result_json).collect::<Vec<_>>(),
-        });
-        serde_json::to_writer_pretty(&mut out, &document)?;
-        writeln!(out)?;
+        output::write_results_document(&mut out, &outcome.run.id.to_string(), outcome.cancelled, |visit| {
+            each_result(store, &outcome, visit)
+        })?;
     } else if !view.events {
         writeln!(out)?;
-        write!(out, "{}", output::summary_table(&outcome.responses, batch))?;
-        let errors = output::error_details(&outcome.responses);
-        if !errors.is_empty() {
-            writeln!(out, "\nerrors:\n{errors}")?;
+        let mut table = output::SummaryTable::new(batch);
+        each_result(store, &outcome, &mut |response| {
+            table.measure(response);
+            Ok(())
+        })?;
+        write!(out, "{}", table.header())?;
+        each_result(store, &outcome, &mut |response| write!(out, "{}", table.row(response)))?;
+        write!(out, "{}", table.notes())?;
+        let mut errors = 0_usize;
+        each_result(store, &outcome, &mut |response| {
+            // A response cancelled before it was sent failed nothing: it is counted below.
+            match &response.error {
+                Some(error) if response.attempts > 0 => {
+                    if errors == 0 {
+                        writeln!(out, "\nerrors:")?;
+                    }
+                    errors += 1;
+                    writeln!(out, "  {error}")
+                }
+                _ => Ok(()),
+            }
+        })?;
+        if errors > 0 {
+            writeln!(out)?;
+        }
+        if outcome.tally.never_sent > 0 {
+            writeln!(
+                out,
+                "{} of {} responses were cancelled before they were sent",
+                outcome.tally.never_sent,
+                outcome.tally.total()
+            )?;
         }
         writeln!(out, "stored as run {} in {}", outcome.run.id, store.path().display())?;
     }
-    Ok(outcome)
+    out.flush()?;
+    let signal = Some(received.load(std::sync::atomic::Ordering::SeqCst)).filter(|signal| *signal != 0);
+    Ok(Executed { outcome, signal })
+}
+
+/// Hands each response of the finished run to `visit`, in prompt, target, repeat order, read
+/// back from the database one at a time (a run keeps none of them in memory). Responses the
+/// store could not save come from the outcome instead, so a storage failure never withholds an
+/// answer that arrived.
+fn each_result(
+    store: &Store,
+    outcome: &RunOutcome,
+    visit: &mut dyn FnMut(&modelbench_engine::ResponseRecord) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut unsaved = outcome.responses.iter().peekable();
+    let read = store.for_each_response(outcome.run.id, |stored| {
+        while let Some(response) = unsaved.next_if(|response| response.key < stored.key) {
+            visit(response)?;
+        }
+        match unsaved.next_if(|response| response.key == stored.key) {
+            Some(response) => visit(response)?,
+            None => visit(&stored)?,
+        }
+        Ok(())
+    });
+    if let Err(error) = read {
+        // Whatever the database cannot give back, the outcome's records still can.
+        if outcome.responses.is_empty() {
+            return Err(error.into());
+        }
+        tracing::error!(%error, "cannot read the run back from the database");
+    }
+    for response in unsaved {
+        visit(response)?;
+    }
+    Ok(())
 }
 
 fn runs(store: &Store, command: RunsCommand) -> Result<()> {
@@ -579,11 +723,11 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
                 let prompt: String = run.first_prompt.chars().take(60).collect::<String>().replace('\n', " ");
                 writeln!(
                     out,
-                    "{}  {}  {:>3} responses ({} failed)  {}  \"{}\"",
+                    "{}  {}  {:<11}  {}  {}  \"{}\"",
                     run.id,
                     format_time(run.started_at_ms),
-                    run.response_count,
-                    run.failed_count,
+                    run.status,
+                    output::run_counts(&run),
                     run.target_names.join(","),
                     prompt
                 )?;
@@ -617,6 +761,23 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
                 format_time(run.record.started_at_ms),
                 run.status
             )?;
+            let sent = run.responses.iter().filter(|response| response.attempts > 0).count();
+            let never_sent = (run.planned_count as usize).saturating_sub(sent);
+            if never_sent > 0 {
+                let why = match run.status.as_str() {
+                    modelbench_engine::store::RUN_STATUS_INTERRUPTED => {
+                        " (the run's process stopped before it sent them; see `modelbench runs list`)"
+                    }
+                    modelbench_engine::store::RUN_STATUS_CANCELLED => " (the run was cancelled first)",
+                    modelbench_engine::store::RUN_STATUS_RUNNING => " yet (the run is still going)",
+                    _ => "",
+                };
+                writeln!(
+                    out,
+                    "{never_sent} of {} planned responses were never sent{why}",
+                    run.planned_count
+                )?;
+            }
             let parameters = serde_json::to_string(&run.record.parameters)?;
             writeln!(out, "parameters: {parameters}")?;
             for (index, prompt) in run.record.prompts.iter().enumerate() {
@@ -637,7 +798,12 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
                     response.key.repeat_index + 1,
                     response.provider,
                     response.reported_model.as_deref().unwrap_or(&response.model),
-                    if response.complete { "" } else { ", incomplete" }
+                    match (response.complete, run.status.as_str(), &response.error) {
+                        (true, _, _) => "",
+                        // Rebuilt from its events: it is streaming right now.
+                        (false, modelbench_engine::store::RUN_STATUS_RUNNING, None) => ", still running",
+                        (false, _, _) => ", incomplete",
+                    }
                 )?;
                 writeln!(out, "{}", response.text)?;
                 if let Some(error) = &response.error {

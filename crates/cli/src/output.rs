@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use modelbench_engine::event::FinishReason;
 use modelbench_engine::{ResponseKey, ResponseRecord, StampedEvent, StreamEvent};
 use serde_json::{Value, json};
 
@@ -33,7 +34,11 @@ pub fn result_json(response: &ResponseRecord) -> Value {
             "cached_input_tokens": usage.cached_input_tokens,
             "cache_creation_input_tokens": usage.cache_creation_input_tokens,
             "total_tokens": usage.total_tokens,
+            // What the cloud bills where it meters apart from the model's count (Bedrock).
+            "billed_input_tokens": response.billed_input_tokens,
+            "billed_output_tokens": response.billed_output_tokens,
         },
+        "refusal": response.refusal,
         "time_to_first_token_ms": response.metrics.time_to_first_token_ms.map(round2),
         "total_ms": round2(response.metrics.total_ms),
         "output_tokens_per_second": response.metrics.output_tokens_per_second.map(round2),
@@ -62,6 +67,27 @@ pub fn result_json(response: &ResponseRecord) -> Value {
 
 fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
+}
+
+/// The counts of a `runs list` line: how every planned response ended, e.g. `22 complete,
+/// 16 partial, 0 failed, 762 never sent of 800`. Cancellations and never-sent responses are not
+/// failures; they are counted apart, and only when there are some.
+pub fn run_counts(run: &modelbench_engine::RunSummary) -> String {
+    let mut parts = vec![
+        format!("{} complete", run.complete_count),
+        format!("{} partial", run.partial_count),
+        format!("{} failed", run.failed_count),
+    ];
+    if run.cancelled_count > 0 {
+        parts.push(format!("{} cancelled", run.cancelled_count));
+    }
+    if run.running_count > 0 {
+        parts.push(format!("{} running", run.running_count));
+    }
+    if run.never_sent_count > 0 {
+        parts.push(format!("{} never sent", run.never_sent_count));
+    }
+    format!("{} of {}", parts.join(", "), run.response_count)
 }
 
 /// Live, interleaved output: each target's text is printed line by line, prefixed with its
@@ -164,6 +190,9 @@ impl LiveView {
                     " (partial answer kept)"
                 }
             ),
+            None if response.finish_reason == Some(FinishReason::PauseTurn) => {
+                writeln!(out, "{label} ✗ incomplete: paused by the server (pause_turn){attempts}")
+            }
             None => writeln!(out, "{label} ✗ incomplete{attempts}"),
         }
     }
@@ -197,6 +226,15 @@ fn format_ms(value: Option<f64>) -> String {
         Some(ms) if ms >= 10_000.0 => format!("{:.1}s", ms / 1000.0),
         Some(ms) => format!("{ms:.0}ms"),
         None => "-".to_owned(),
+    }
+}
+
+/// A token count as the model reported it, with what the cloud bills beside it when the two
+/// disagree (Bedrock meters its own count, and the cost uses that one).
+fn with_billed(reported: Option<u64>, billed: Option<u64>) -> String {
+    match billed {
+        Some(billed) if Some(billed) != reported => format!("{} (billed {billed})", format_count(reported)),
+        _ => format_count(reported),
     }
 }
 
@@ -234,146 +272,248 @@ fn cost_cell(response: &ResponseRecord) -> String {
     }
 }
 
-/// The lines under the table that explain its COST column: the total, what `*` means, and why
-/// each unknown cost is unknown (once per reason, naming its targets).
-fn cost_notes(responses: &[ResponseRecord]) -> String {
-    let mut notes = String::new();
-    let known: Vec<f64> = responses.iter().filter_map(|response| response.cost_usd).collect();
-    if responses.len() > 1 && !known.is_empty() {
-        let unknown = responses.len() - known.len();
-        notes.push_str(&format!(
-            "cost: {} in all for {} of {} responses{}\n",
-            format_usd(known.iter().sum()),
-            known.len(),
-            responses.len(),
-            if unknown > 0 {
-                format!(" ({unknown} unknown, not counted)")
-            } else {
-                String::new()
-            }
-        ));
-    }
-    let mut overrides: Vec<&str> = responses
-        .iter()
-        .filter(|response| response.cost_usd.is_some() && is_override(response))
-        .filter_map(|response| response.cost_source.as_deref())
-        .collect();
-    overrides.sort_unstable();
-    overrides.dedup();
-    for source in overrides {
-        notes.push_str(&format!("* your price, {source}\n"));
-    }
-    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
-    for response in responses.iter().filter(|response| response.cost_usd.is_none()) {
-        let reason = response.cost_source.as_deref().unwrap_or("not computed");
-        match reasons.iter_mut().find(|(known, _)| *known == reason) {
-            Some((_, targets)) if targets.contains(&response.target.as_str()) => {}
-            Some((_, targets)) => targets.push(&response.target),
-            None => reasons.push((reason, vec![&response.target])),
-        }
-    }
-    for (reason, targets) in reasons {
-        notes.push_str(&format!("cost n/a for {}: {reason}\n", targets.join(", ")));
-    }
-    notes
+/// What the lines under the table need to know of the responses, gathered one response at a
+/// time: bounded by the distinct prices and reasons, not by how many responses there are.
+#[derive(Default)]
+struct CostNotes {
+    responses: usize,
+    known: usize,
+    known_sum: f64,
+    overrides: Vec<String>,
+    /// Why costs are unknown, in first-seen order, with the targets each reason applies to.
+    reasons: Vec<(String, Vec<String>)>,
 }
 
-/// The summary table printed after a run: one row per response, then the notes on its costs.
-pub fn summary_table(responses: &[ResponseRecord], multiple: bool) -> String {
-    let header = [
-        "TARGET", "TTFT", "TOTAL", "IN", "OUT", "TOK/S", "COST", "STOP", "STATUS",
-    ];
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for response in responses {
-        let name = if multiple {
-            format!(
-                "{} #{}.{}",
-                response.target,
-                response.key.prompt_index + 1,
-                response.key.repeat_index + 1
-            )
-        } else {
-            response.target.clone()
-        };
-        let status = match (&response.error, response.complete) {
-            (None, true) => "ok".to_owned(),
-            (Some(error), _) => {
-                let mut status = error.kind.as_str().to_owned();
-                if let Some(code) = error.status {
-                    status.push_str(&format!(" {code}"));
+impl CostNotes {
+    fn add(&mut self, response: &ResponseRecord) {
+        self.responses += 1;
+        match response.cost_usd {
+            Some(usd) => {
+                self.known += 1;
+                self.known_sum += usd;
+                if is_override(response)
+                    && let Some(source) = response.cost_source.as_deref()
+                    && !self.overrides.iter().any(|known| known == source)
+                {
+                    self.overrides.push(source.to_owned());
                 }
-                if let Some(code) = &error.code {
-                    status.push_str(&format!(" {code}"));
-                }
-                if !response.text.is_empty() {
-                    status.push_str(" (partial kept)");
-                }
-                status
             }
-            (None, false) => "incomplete".to_owned(),
-        };
-        let status = if response.attempts > 1 {
-            format!("{status}, {} attempts", response.attempts)
-        } else {
-            status
-        };
-        let status = if response.unsupported_parameters.is_empty() {
-            status
-        } else {
-            format!("{status}; not sent: {}", response.unsupported_parameters.join(", "))
-        };
-        rows.push(vec![
-            name,
-            format_ms(response.metrics.time_to_first_token_ms),
-            format_ms(Some(response.metrics.total_ms)),
-            format_count(response.usage.input_tokens),
-            format_count(response.usage.output_tokens),
-            response
-                .metrics
-                .output_tokens_per_second
-                .map_or_else(|| "-".to_owned(), |speed| format!("{speed:.1}")),
-            cost_cell(response),
-            response.raw_finish_reason.clone().unwrap_or_else(|| "-".to_owned()),
-            status,
-        ]);
+            None => {
+                let reason = response.cost_source.as_deref().unwrap_or("not computed");
+                match self.reasons.iter_mut().find(|(known, _)| known == reason) {
+                    Some((_, targets)) if targets.contains(&response.target) => {}
+                    Some((_, targets)) => targets.push(response.target.clone()),
+                    None => self.reasons.push((reason.to_owned(), vec![response.target.clone()])),
+                }
+            }
+        }
     }
-    let mut widths: Vec<usize> = header.iter().map(|title| title.len()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
+
+    /// The lines under the table that explain its COST column: the total, what `*` means, and
+    /// why each unknown cost is unknown (once per reason, naming its targets).
+    fn render(&self) -> String {
+        let mut notes = String::new();
+        if self.responses > 1 && self.known > 0 {
+            let unknown = self.responses - self.known;
+            notes.push_str(&format!(
+                "cost: {} in all for {} of {} responses{}\n",
+                format_usd(self.known_sum),
+                self.known,
+                self.responses,
+                if unknown > 0 {
+                    format!(" ({unknown} unknown, not counted)")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        let mut overrides = self.overrides.clone();
+        overrides.sort_unstable();
+        for source in overrides {
+            notes.push_str(&format!("* your price, {source}\n"));
+        }
+        for (reason, targets) in &self.reasons {
+            notes.push_str(&format!("cost n/a for {}: {reason}\n", targets.join(", ")));
+        }
+        notes
+    }
+}
+
+const SUMMARY_HEADER: [&str; 9] = [
+    "TARGET", "TTFT", "TOTAL", "IN", "OUT", "TOK/S", "COST", "STOP", "STATUS",
+];
+
+/// The summary table printed after a run, built in two passes over the responses so that a run
+/// of any size is printed without holding its responses: [`SummaryTable::measure`] each one
+/// (column widths and cost notes), then [`SummaryTable::write_row`] each one in the same order.
+pub struct SummaryTable {
+    multiple: bool,
+    widths: Vec<usize>,
+    notes: CostNotes,
+}
+
+impl SummaryTable {
+    pub fn new(multiple: bool) -> Self {
+        Self {
+            multiple,
+            widths: SUMMARY_HEADER.iter().map(|title| title.len()).collect(),
+            notes: CostNotes::default(),
+        }
+    }
+
+    pub fn measure(&mut self, response: &ResponseRecord) {
+        for (width, cell) in self.widths.iter_mut().zip(row_cells(response, self.multiple)) {
             *width = (*width).max(cell.chars().count());
         }
+        self.notes.add(response);
     }
-    let mut table = String::new();
-    let mut push_row = |cells: &[String]| {
+
+    pub fn header(&self) -> String {
+        self.line(&SUMMARY_HEADER.map(str::to_owned))
+    }
+
+    pub fn row(&self, response: &ResponseRecord) -> String {
+        self.line(&row_cells(response, self.multiple))
+    }
+
+    pub fn notes(&self) -> String {
+        self.notes.render()
+    }
+
+    fn line(&self, cells: &[String]) -> String {
+        let mut line = String::new();
         let last = cells.len() - 1;
-        for (index, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+        for (index, (cell, width)) in cells.iter().zip(&self.widths).enumerate() {
             if index == last {
-                table.push_str(cell);
+                line.push_str(cell);
             } else if index == 0 {
-                table.push_str(&format!("{cell:<width$}  "));
+                line.push_str(&format!("{cell:<width$}  "));
             } else {
-                table.push_str(&format!("{cell:>width$}  "));
+                line.push_str(&format!("{cell:>width$}  "));
             }
         }
-        table.push('\n');
-    };
-    push_row(&header.map(str::to_owned));
-    for row in &rows {
-        push_row(row);
+        line.push('\n');
+        line
     }
-    table.push_str(&cost_notes(responses));
-    table
 }
 
-/// Error details printed under the table: the full message names the target, status and code.
-pub fn error_details(responses: &[ResponseRecord]) -> String {
-    let mut text = String::new();
-    for response in responses {
-        if let Some(error) = &response.error {
-            text.push_str(&format!("  {error}\n"));
+fn row_cells(response: &ResponseRecord, multiple: bool) -> Vec<String> {
+    let name = if multiple {
+        format!(
+            "{} #{}.{}",
+            response.target,
+            response.key.prompt_index + 1,
+            response.key.repeat_index + 1
+        )
+    } else {
+        response.target.clone()
+    };
+    let status = match (&response.error, response.complete) {
+        (None, true) if response.refusal => "ok (refusal)".to_owned(),
+        (None, true) => "ok".to_owned(),
+        (Some(error), _) => {
+            let mut status = error.kind.as_str().to_owned();
+            if let Some(code) = error.status {
+                status.push_str(&format!(" {code}"));
+            }
+            if let Some(code) = &error.code {
+                status.push_str(&format!(" {code}"));
+            }
+            if !response.text.is_empty() {
+                status.push_str(" (partial kept)");
+            }
+            status
         }
+        (None, false) if response.finish_reason == Some(FinishReason::PauseTurn) => {
+            "incomplete (paused by the server)".to_owned()
+        }
+        (None, false) => "incomplete".to_owned(),
+    };
+    let status = if response.attempts > 1 {
+        format!("{status}, {} attempts", response.attempts)
+    } else {
+        status
+    };
+    let status = if response.unsupported_parameters.is_empty() {
+        status
+    } else {
+        format!("{status}; not sent: {}", response.unsupported_parameters.join(", "))
+    };
+    vec![
+        name,
+        format_ms(response.metrics.time_to_first_token_ms),
+        format_ms(Some(response.metrics.total_ms)),
+        with_billed(response.usage.input_tokens, response.billed_input_tokens),
+        with_billed(response.usage.output_tokens, response.billed_output_tokens),
+        response
+            .metrics
+            .output_tokens_per_second
+            .map_or_else(|| "-".to_owned(), |speed| format!("{speed:.1}")),
+        cost_cell(response),
+        response.raw_finish_reason.clone().unwrap_or_else(|| "-".to_owned()),
+        status,
+    ]
+}
+
+/// The summary table of responses held in memory: one row per response, then the notes on
+/// their costs.
+pub fn summary_table(responses: &[ResponseRecord], multiple: bool) -> String {
+    let mut table = SummaryTable::new(multiple);
+    for response in responses {
+        table.measure(response);
     }
+    let mut text = table.header();
+    for response in responses {
+        text.push_str(&table.row(response));
+    }
+    text.push_str(&table.notes());
     text
+}
+
+/// Writes the `run --json` document, `{"run_id", "cancelled", "results": [...]}`, exactly as
+/// `serde_json::to_writer_pretty` would print it, but with the results streamed in one at a
+/// time by `results`, so a run of any size is printed without being held.
+pub fn write_results_document<W: Write>(
+    out: &mut W,
+    run_id: &str,
+    cancelled: bool,
+    results: impl FnOnce(&mut dyn FnMut(&ResponseRecord) -> std::io::Result<()>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    const PLACEHOLDER: &str = "modelbench results placeholder";
+    // The frame comes from serde_json itself, so key order and layout match the contract.
+    let frame = serde_json::to_string_pretty(&json!({
+        "run_id": run_id,
+        "cancelled": cancelled,
+        "results": PLACEHOLDER,
+    }))?;
+    let quoted = format!("\"{PLACEHOLDER}\"");
+    let (before, after) = frame
+        .split_once(&quoted)
+        .ok_or_else(|| anyhow::anyhow!("the results placeholder is missing"))?;
+    out.write_all(before.as_bytes())?;
+    out.write_all(b"[")?;
+    let mut written = 0_usize;
+    results(&mut |response| {
+        out.write_all(if written == 0 { b"\n" } else { b",\n" })?;
+        let item = serde_json::to_string_pretty(&result_json(response)).map_err(std::io::Error::other)?;
+        // JSON strings never hold a raw newline, so every line break is the layout's own.
+        for (index, line) in item.lines().enumerate() {
+            if index > 0 {
+                out.write_all(b"\n")?;
+            }
+            out.write_all(b"    ")?;
+            out.write_all(line.as_bytes())?;
+        }
+        written += 1;
+        Ok(())
+    })?;
+    if written > 0 {
+        out.write_all(b"\n  ")?;
+    }
+    out.write_all(b"]")?;
+    out.write_all(after.as_bytes())?;
+    writeln!(out)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -401,6 +541,9 @@ mod tests {
             tool_calls: Vec::new(),
             finish_reason: None,
             raw_finish_reason: Some("stop".to_owned()),
+            billed_input_tokens: None,
+            billed_output_tokens: None,
+            refusal: false,
             usage: Usage::default(),
             metrics: Metrics::default(),
             cost_usd,
@@ -467,6 +610,37 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("\ncost n/a for broken: no usage reported\n"), "{table}");
+    }
+
+    #[test]
+    fn the_streamed_results_document_matches_the_pretty_printed_one() {
+        let mut second = response("claude", None, "no usage reported");
+        second.key.prompt_index = 1;
+        second.text = "line one\nline \"two\"\n".to_owned();
+        let responses = [response("gpt", Some(0.1), "catalog"), second];
+        for (count, cancelled) in [(0, false), (1, true), (2, false)] {
+            let expected = serde_json::to_string_pretty(&json!({
+                "run_id": "01900000-0000-7000-8000-000000000001",
+                "cancelled": cancelled,
+                "results": responses[..count].iter().map(result_json).collect::<Vec<_>>(),
+            }))
+            .expect("pretty json")
+                + "\n";
+            let mut streamed = Vec::new();
+            write_results_document(
+                &mut streamed,
+                "01900000-0000-7000-8000-000000000001",
+                cancelled,
+                |visit| {
+                    for response in &responses[..count] {
+                        visit(response)?;
+                    }
+                    Ok(())
+                },
+            )
+            .expect("streamed");
+            assert_eq!(String::from_utf8(streamed).expect("utf-8"), expected);
+        }
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub enum ErrorKind {
     Protocol,
     /// The run was cancelled.
     Cancelled,
+    /// The process running the run stopped (killed, crashed, lost power) or could not store the
+    /// response's end: what had arrived is kept, the rest never will.
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -93,6 +96,7 @@ impl ErrorKind {
             Self::Network => "network",
             Self::Protocol => "protocol",
             Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -110,6 +114,7 @@ impl ErrorKind {
             Self::Network,
             Self::Protocol,
             Self::Cancelled,
+            Self::Interrupted,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == value)

@@ -73,6 +73,28 @@ pub struct RunSection {
     pub response_count: usize,
     pub failed_count: usize,
     pub partial_count: usize,
+    /// Responses the run asked for (prompts × targets × repeat). More than `response_count`
+    /// when the run was cancelled or its process stopped before it sent them all.
+    pub planned_count: usize,
+}
+
+impl RunSection {
+    /// The responses line of a report: `3 (1 failed, 1 partial)`, and the plan when part of it
+    /// was never sent.
+    pub fn responses_line(&self) -> String {
+        let mut line = format!(
+            "{} ({} failed, {} partial)",
+            self.response_count, self.failed_count, self.partial_count
+        );
+        if self.planned_count > self.response_count {
+            line.push_str(&format!(
+                "; {} planned, {} never sent",
+                self.planned_count,
+                self.planned_count - self.response_count
+            ));
+        }
+        line
+    }
 }
 
 /// One target as run: where the prompt went. Never its credentials or endpoint.
@@ -116,6 +138,9 @@ pub struct TargetSummary {
     pub responses: usize,
     pub failed: usize,
     pub partial: usize,
+    /// Responses in which the model declined (finish reason `refusal`, on every cloud).
+    #[serde(default)]
+    pub refusals: usize,
     pub median_time_to_first_token_ms: Option<f64>,
     pub median_total_ms: Option<f64>,
     pub median_output_tokens_per_second: Option<f64>,
@@ -230,6 +255,17 @@ pub struct ResponseSection {
     pub tool_calls: Vec<ToolCall>,
 }
 
+impl ResponseSection {
+    /// What the outcome alone does not say: a refusal, or a turn the server paused.
+    pub fn outcome_note(&self) -> Option<&'static str> {
+        match self.finish_reason {
+            Some(FinishReason::Refusal) => Some("refusal"),
+            Some(FinishReason::PauseTurn) => Some("paused by the server (pause_turn)"),
+            _ => None,
+        }
+    }
+}
+
 /// How a response ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -260,6 +296,23 @@ pub struct ResponseUsage {
     pub reasoning_tokens: Option<u64>,
     pub cached_input_tokens: Option<u64>,
     pub total_tokens: Option<u64>,
+    /// What the cloud bills where it meters apart from the model's count (Bedrock's invocation
+    /// metrics); the cost is computed from these.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billed_input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billed_output_tokens: Option<u64>,
+}
+
+impl ResponseUsage {
+    /// The output tokens, with the billed count beside them when the cloud bills another.
+    pub fn output_tokens_text(&self) -> String {
+        let reported = format_count(self.output_tokens);
+        match self.billed_output_tokens {
+            Some(billed) if Some(billed) != self.output_tokens => format!("{reported} (billed {billed})"),
+            _ => reported,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -409,6 +462,7 @@ impl Report {
                 response_count: responses.len(),
                 failed_count: count(Outcome::Failed),
                 partial_count: count(Outcome::Partial),
+                planned_count: (run.planned_count as usize).max(responses.len()),
             },
             targets,
             prompts,
@@ -495,6 +549,8 @@ fn response_section(response: &ResponseRecord) -> ResponseSection {
             reasoning_tokens: usage.reasoning_tokens,
             cached_input_tokens: usage.cached_input_tokens,
             total_tokens: usage.total_tokens,
+            billed_input_tokens: response.billed_input_tokens,
+            billed_output_tokens: response.billed_output_tokens,
         },
         cost: CostSection {
             usd: response.cost_usd,
@@ -566,6 +622,10 @@ fn target_section(index: usize, target: &Target, responses: &[ResponseSection]) 
             partial: own
                 .iter()
                 .filter(|response| response.outcome == Outcome::Partial)
+                .count(),
+            refusals: own
+                .iter()
+                .filter(|response| response.finish_reason == Some(FinishReason::Refusal))
                 .count(),
             median_time_to_first_token_ms: median(
                 own.iter()

@@ -20,7 +20,7 @@ use crate::accumulate::Accumulator;
 use crate::auth;
 use crate::credentials::{Credential, CredentialSource};
 use crate::error::{Error, ErrorKind, ProviderError, Result};
-use crate::event::{ResponseKey, StampedEvent, StreamEvent};
+use crate::event::{FinishReason, ResponseKey, StampedEvent, StreamEvent};
 use crate::pricing::PriceBook;
 use crate::providers::{self, PreparedRequest};
 use crate::record::{ResponseRecord, RunId, RunRecord, now_unix_ms};
@@ -57,7 +57,28 @@ pub struct RunOptions {
     /// Defaults; each target's `timeouts` table overrides them.
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
+    /// Keep every finished response in [`RunOutcome::responses`]. Off, the run's memory depends
+    /// on its concurrency only, not on how many responses it has: the consumer reads them back
+    /// from the store (which is where a run of 100,000 responses belongs) or folds them as they
+    /// are announced.
+    pub keep_responses: bool,
+    /// The most text and reasoning one response may stream, in bytes. Beyond it the response
+    /// ends as incomplete with an error saying so, what came before kept: one runaway stream
+    /// must not take the machine's memory or the disk.
+    pub max_output_bytes: usize,
 }
+
+/// The default [`RunOptions::max_output_bytes`]: far beyond any real answer (a million tokens
+/// is about 4 MiB of text).
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 << 20;
+
+/// The most bytes a stream may send without completing one event (an SSE or NDJSON line
+/// without its end, a binary frame): decoders buffer an unfinished event whole.
+pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// How much of an HTTP error body is read: the message is in its first bytes, and a cloud (or a
+/// proxy) answering 500 with hundreds of megabytes must not be buffered to keep 500 characters.
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -67,6 +88,8 @@ impl Default for RunOptions {
             repeat: 1,
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
+            keep_responses: true,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
 }
@@ -112,9 +135,54 @@ pub enum RunEvent {
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
     pub run: RunRecord,
-    /// Ordered by prompt, target, repeat.
+    /// Ordered by prompt, target, repeat. Every response when [`RunOptions::keep_responses`] is
+    /// on; otherwise only those the store could not save (see `storage_error`), so their answers
+    /// are not lost with it.
     pub responses: Vec<ResponseRecord>,
     pub cancelled: bool,
+    /// How the responses ended, counted as they finished.
+    pub tally: RunTally,
+    /// The first store write error of the run, if any: the run went on and its answers are in
+    /// `responses` (or the store), but the database may miss some of it.
+    pub storage_error: Option<String>,
+}
+
+/// How a run's responses ended, counted as they finish (so no response needs to be kept).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunTally {
+    pub complete: usize,
+    /// Ended without completing but with some output kept.
+    pub partial: usize,
+    /// Ended with an error and no output (cancellations apart).
+    pub failed: usize,
+    /// Cancelled once sent, before any output.
+    pub cancelled: usize,
+    /// Cancelled before it was sent: never reached a cloud.
+    pub never_sent: usize,
+}
+
+impl RunTally {
+    pub fn count(&mut self, response: &ResponseRecord) {
+        let cancelled = response
+            .error
+            .as_ref()
+            .is_some_and(|error| error.kind == ErrorKind::Cancelled);
+        if response.complete {
+            self.complete += 1;
+        } else if response.attempts == 0 {
+            self.never_sent += 1;
+        } else if !response.text.is_empty() || !response.reasoning.is_empty() || !response.tool_calls.is_empty() {
+            self.partial += 1;
+        } else if cancelled {
+            self.cancelled += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.complete + self.partial + self.failed + self.cancelled + self.never_sent
+    }
 }
 
 pub struct RunHandle {
@@ -219,7 +287,8 @@ impl Runner {
             id: RunId::new(),
             started_at_ms: now_unix_ms(),
             parameters: plan.parameters.clone(),
-            prompts: plan.prompts.clone(),
+            // Moved, not copied: a batch's prompts are the one input that grows with its size.
+            prompts: plan.prompts,
             targets: plan.targets.clone(),
             repeat: plan.options.repeat.max(1),
         };
@@ -260,16 +329,28 @@ async fn drive(
     sender: mpsc::UnboundedSender<RunEvent>,
     cancel: CancellationToken,
 ) -> Result<RunOutcome> {
+    if let Some(store) = &store {
+        // The run and its prompts are committed before the first request: a run that cannot be
+        // stored is refused before it costs anything, and a big batch's prompts are not written
+        // while its first answers stream in (their events would pile up in memory meanwhile).
+        store.flush().await?;
+    }
     let global = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let per_provider: HashMap<ProviderKind, Arc<Semaphore>> = options
         .per_provider_concurrency
         .iter()
         .map(|(provider, limit)| (*provider, Arc::new(Semaphore::new((*limit).max(1)))))
         .collect();
-    let prompts: Vec<Arc<Prompt>> = run.prompts.iter().cloned().map(Arc::new).collect();
+    // The jobs share the prompts; the record gets them back once every job is done.
+    let mut run = run;
+    let prompts: Vec<Arc<Prompt>> = std::mem::take(&mut run.prompts).into_iter().map(Arc::new).collect();
     let parameters = Arc::new(run.parameters.clone());
     let mut tasks = JoinSet::new();
-    let mut responses = Vec::new();
+    let mut collected = Collected {
+        keep: options.keep_responses,
+        responses: Vec::new(),
+        tally: RunTally::default(),
+    };
     // Repeat-major order: the first answer of every prompt comes before the second of any.
     for repeat_index in 0..run.repeat {
         for (prompt_index, prompt) in prompts.iter().enumerate() {
@@ -285,6 +366,7 @@ async fn drive(
                     prompt: Arc::clone(prompt),
                     parameters: Arc::clone(&parameters),
                     retry: options.retry,
+                    max_output_bytes: options.max_output_bytes,
                     store: store.clone(),
                     sender: sender.clone(),
                     cancel: cancel.clone(),
@@ -309,7 +391,7 @@ async fn drive(
                                     job.announce(record)
                                 });
                             }
-                            None => responses.push(job.announce(job.cancelled_before_start())),
+                            None => collected.add(job.announce(job.cancelled_before_start())),
                         }
                     }
                     Some(provider) => {
@@ -320,7 +402,9 @@ async fn drive(
                                 permits = acquire_both(&provider, &global) => Some(permits),
                             };
                             let record = match permits {
-                                Some(_permits) => job.run().await,
+                                // Boxed: a parked task then holds a pointer, not the whole streaming state
+                                // machine, while it waits for its provider's turn.
+                                Some(_permits) => Box::pin(job.run()).await,
                                 None => job.cancelled_before_start(),
                             };
                             job.announce(record)
@@ -329,32 +413,66 @@ async fn drive(
                 }
                 // Collect what finished meanwhile, so a long batch does not keep every task.
                 while let Some(joined) = tasks.try_join_next() {
-                    collect(joined, &mut responses);
+                    collected.collect(joined);
                 }
             }
         }
     }
     drop(sender);
     while let Some(joined) = tasks.join_next().await {
-        collect(joined, &mut responses);
+        collected.collect(joined);
     }
-    responses.sort_by_key(|response| response.key);
+    run.prompts = prompts
+        .into_iter()
+        .map(|prompt| Arc::try_unwrap(prompt).unwrap_or_else(|shared| (*shared).clone()))
+        .collect();
+    let Collected {
+        mut responses, tally, ..
+    } = collected;
     let cancelled = cancel.is_cancelled();
+    let mut storage_error = None;
     if let Some(store) = &store {
         store.run_finished(run.id, now_unix_ms(), if cancelled { "cancelled" } else { "completed" });
-        store.flush().await?;
+        if let Err(error) = store.flush().await {
+            // The answers arrived and were paid for: the run still hands them on. Those whose
+            // final record did not reach the database come back from the writer.
+            tracing::error!(%error, "the store could not save all of the run");
+            storage_error = Some(error.to_string());
+            if !options.keep_responses {
+                responses = store.take_unsaved_responses(run.id);
+            }
+        }
     }
+    responses.sort_by_key(|response| response.key);
     Ok(RunOutcome {
         run,
         responses,
         cancelled,
+        tally,
+        storage_error,
     })
 }
 
-fn collect(joined: std::result::Result<ResponseRecord, tokio::task::JoinError>, responses: &mut Vec<ResponseRecord>) {
-    match joined {
-        Ok(record) => responses.push(record),
-        Err(error) => tracing::error!("a response task panicked: {error}"),
+/// What the run keeps of its finished responses: counts always, the records only when asked.
+struct Collected {
+    keep: bool,
+    responses: Vec<ResponseRecord>,
+    tally: RunTally,
+}
+
+impl Collected {
+    fn add(&mut self, record: ResponseRecord) {
+        self.tally.count(&record);
+        if self.keep {
+            self.responses.push(record);
+        }
+    }
+
+    fn collect(&mut self, joined: std::result::Result<ResponseRecord, tokio::task::JoinError>) {
+        match joined {
+            Ok(record) => self.add(record),
+            Err(error) => tracing::error!("a response task panicked: {error}"),
+        }
     }
 }
 
@@ -377,6 +495,7 @@ struct Job {
     prompt: Arc<Prompt>,
     parameters: Arc<Parameters>,
     retry: RetryPolicy,
+    max_output_bytes: usize,
     store: Option<StoreWriter>,
     sender: mpsc::UnboundedSender<RunEvent>,
     cancel: CancellationToken,
@@ -389,6 +508,8 @@ struct Progress {
     sequence: u64,
     attempt: u32,
     accumulator: Accumulator,
+    /// Cancelled before its request went out: recorded with 0 attempts.
+    never_sent: bool,
 }
 
 enum AttemptEnd {
@@ -418,6 +539,7 @@ impl Job {
             sequence: 0,
             attempt: 0,
             accumulator: Accumulator::new(),
+            never_sent: false,
         };
         if let Some(store) = &self.store {
             store.response_started(
@@ -493,6 +615,7 @@ impl Job {
 
     fn cancelled_before_start(&self) -> ResponseRecord {
         let mut progress = self.begin();
+        progress.never_sent = true;
         self.emit(
             &mut progress,
             StreamEvent::Error(self.error(ErrorKind::Cancelled, "cancelled before it started")),
@@ -594,8 +717,8 @@ impl Job {
         let provider = self.context.target.provider;
         if !status.is_success() {
             let headers = response.headers().clone();
-            let body = match self.wait(deadline, response.bytes()).await {
-                Wait::Done(Ok(body)) => body,
+            let body = match self.wait(deadline, error_body_prefix(response)).await {
+                Wait::Done(body) => body,
                 _ => bytes::Bytes::new(),
             };
             // Before the message is cut to length, so a cut through an echoed key keeps none of it.
@@ -616,7 +739,12 @@ impl Job {
         let mut decoder = prepared.protocol.decoder(provider, &self.context.target.model, meta);
         let mut response = response;
         let mut events = Vec::new();
+        // Bytes received since the decoder last completed an event.
+        let mut unfinished_event_bytes = 0_usize;
         loop {
+            if let Some(store) = &self.store {
+                store.wait_for_room().await;
+            }
             let deadline = if progress.accumulator.has_content() {
                 (Instant::now() + timeouts.idle).min(total_deadline)
             } else {
@@ -640,11 +768,22 @@ impl Job {
             let arrived = progress.started.elapsed();
             let ended = chunk.is_none();
             match chunk {
-                Some(bytes) => decoder.feed(&bytes, &mut events),
+                Some(bytes) => {
+                    unfinished_event_bytes += bytes.len();
+                    decoder.feed(&bytes, &mut events);
+                }
                 None => decoder.finish(&mut events),
+            }
+            if !events.is_empty() {
+                unfinished_event_bytes = 0;
             }
             for event in events.drain(..) {
                 self.emit_at(progress, event, arrived);
+            }
+            if progress.accumulator.error.is_none()
+                && let Some(error) = self.over_a_cap(progress, unfinished_event_bytes)
+            {
+                return self.end_with(progress, error);
             }
             if let Some(error) = progress.accumulator.error.clone() {
                 // An error inside the stream before any content may still be retried (overloaded).
@@ -658,6 +797,28 @@ impl Job {
                 return AttemptEnd::Ended;
             }
         }
+    }
+
+    /// The error that ends a stream which went past a size cap, if it did: its output (text and
+    /// reasoning) over [`RunOptions::max_output_bytes`], or one event over [`MAX_EVENT_BYTES`].
+    fn over_a_cap(&self, progress: &Progress, unfinished_event_bytes: usize) -> Option<ProviderError> {
+        let output = progress.accumulator.text.len() + progress.accumulator.reasoning.len();
+        let message = if output > self.max_output_bytes {
+            format!(
+                "the output exceeded {} (the cap on one response's output); what arrived before is kept",
+                describe_bytes(self.max_output_bytes)
+            )
+        } else if unfinished_event_bytes > MAX_EVENT_BYTES {
+            format!(
+                "the cloud sent over {} without completing one event (a line with no end?); stopped reading",
+                describe_bytes(MAX_EVENT_BYTES)
+            )
+        } else {
+            return None;
+        };
+        let mut error = self.error(ErrorKind::Protocol, message);
+        error.retryable = false;
+        Some(error)
     }
 
     /// Ends a broken stream. Partial frames still in the decoder are incomplete and dropped;
@@ -747,7 +908,7 @@ impl Job {
         let cost = self.context.prices.cost(
             target,
             accumulator.meta.reported_model.as_deref(),
-            accumulator.usage.as_ref(),
+            accumulator.billable_usage().as_ref(),
         );
         let record = ResponseRecord {
             run_id: self.run_id,
@@ -767,10 +928,13 @@ impl Job {
             finish_reason: accumulator.finish_reason,
             raw_finish_reason: accumulator.raw_finish_reason,
             usage: accumulator.usage.unwrap_or_default(),
+            billed_input_tokens: accumulator.billed_input_tokens,
+            billed_output_tokens: accumulator.billed_output_tokens,
+            refusal: accumulator.finish_reason == Some(FinishReason::Refusal),
             cost_usd: cost.usd,
             cost_source: Some(cost.source),
             error: accumulator.error,
-            attempts: progress.attempt + 1,
+            attempts: if progress.never_sent { 0 } else { progress.attempt + 1 },
             unsupported_parameters,
             started_at_ms: progress.started_at_ms,
             finished_at_ms: now_unix_ms(),
@@ -780,6 +944,33 @@ impl Job {
         }
         record
     }
+}
+
+/// `16 MiB`, `512 KiB`, `100 bytes`.
+fn describe_bytes(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The first [`MAX_ERROR_BODY_BYTES`] of an error response's body; the rest is never read (the
+/// connection is dropped with the response).
+async fn error_body_prefix(mut response: reqwest::Response) -> bytes::Bytes {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    bytes::Bytes::from(body)
 }
 
 enum Wait<T> {

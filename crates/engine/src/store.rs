@@ -12,6 +12,7 @@
 
 mod migrations;
 mod replay;
+mod run_lock;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,16 @@ use crate::target::{ProviderKind, Target};
 pub const RUN_STATUS_RUNNING: &str = "running";
 pub const RUN_STATUS_COMPLETED: &str = "completed";
 pub const RUN_STATUS_CANCELLED: &str = "cancelled";
+/// A run whose process stopped (killed, crashed) before recording its end, found so by a later
+/// open of the database: its unfinished responses were ended as incomplete, their partial
+/// output kept.
+pub const RUN_STATUS_INTERRUPTED: &str = "interrupted";
+
+/// Why a response left `running` by a process that died is incomplete.
+const INTERRUPTED_BY_EXIT: &str = "the process running this run stopped (killed, crashed or lost power) \
+     before this response finished; what had arrived is kept";
+/// Why a response still `running` when its own run ended is incomplete.
+const UNFINISHED_AT_RUN_END: &str = "the end of this response could not be stored; what had arrived is kept";
 
 /// `responses.status`: the store's own vocabulary, derived from what the runner reports.
 const RESPONSE_STATUS_RUNNING: &str = "running";
@@ -58,6 +69,8 @@ const MIN_RUN_ID_PREFIX: usize = 4;
 /// Dropping it blocks (ten seconds at most) until what its writers sent has been committed.
 pub struct Store {
     path: PathBuf,
+    /// Where running runs keep their lock files (see `run_lock`).
+    lock_dir: PathBuf,
     /// For reads and for the few writes that need an answer (saved targets).
     connection: Mutex<Connection>,
     writer: StoreWriter,
@@ -87,8 +100,19 @@ pub struct RunSummary {
     pub repeat: u32,
     /// Responses the run asked for: prompts × targets × repeat.
     pub response_count: u32,
-    /// Responses that ended without completing, counting those a finished run left unfinished.
+    /// Responses that ended with an error and no output. Cancelled ones, ones never sent and
+    /// partial ones are counted apart.
     pub failed_count: u32,
+    pub complete_count: u32,
+    /// Ended without completing, some output kept.
+    pub partial_count: u32,
+    /// Cancelled after they were sent, before any output.
+    pub cancelled_count: u32,
+    /// Planned but never sent: cancelled before their turn, or not reached when the run's
+    /// process stopped.
+    pub never_sent_count: u32,
+    /// Still streaming (only while the run is going).
+    pub running_count: u32,
 }
 
 /// A run as stored, with its responses.
@@ -98,6 +122,9 @@ pub struct StoredRun {
     pub record: RunRecord,
     pub finished_at_ms: Option<i64>,
     pub status: String,
+    /// Responses the run asked for (prompts × targets × repeat); `responses` may hold fewer when
+    /// the run was interrupted or cancelled before sending them all.
+    pub planned_count: u32,
     /// Ordered by prompt, target, repeat. A response that never finished (its process died, or
     /// the run is still going) comes back rebuilt from its events, with `complete` false.
     pub responses: Vec<ResponseRecord>,
@@ -148,10 +175,22 @@ impl Store {
         }
         let mut writer_connection = open_connection(path)?;
         migrations::apply(&mut writer_connection)?;
+        let lock_dir = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join(run_lock::RUN_LOCKS_DIR);
+        // A reader must never be refused because the database cannot be written just now.
+        match repair_dead_runs(&mut writer_connection, &lock_dir) {
+            Ok(0) => {}
+            Ok(repaired) => tracing::info!(repaired, "marked runs whose process had stopped as interrupted"),
+            Err(error) => tracing::warn!(%error, "cannot mark dead runs as interrupted now"),
+        }
         let connection = open_connection(path)?;
-        let writer = StoreWriter::spawn(writer_connection)?;
+        let writer = StoreWriter::spawn(writer_connection, lock_dir.clone())?;
         Ok(Store {
             path: path.to_owned(),
+            lock_dir,
             connection: Mutex::new(connection),
             writer,
         })
@@ -164,6 +203,77 @@ impl Store {
     /// A handle for the runner's writes; cheap to clone.
     pub fn writer(&self) -> StoreWriter {
         self.writer.clone()
+    }
+
+    /// Checks, before a run spends money, that its results can be kept: the file is not
+    /// malformed (`PRAGMA quick_check`), and a run's rows can be written in this schema (a run,
+    /// a response and an event inserted in a transaction that is rolled back). The error names
+    /// the file and what to do.
+    pub fn check_ready_for_run(&self) -> Result<()> {
+        let path = self.path.display();
+        let mut connection = self.connection();
+        let verdict: String = connection
+            .query_row("PRAGMA quick_check(1)", [], |row| row.get(0))
+            .map_err(|error| {
+                Error::Storage(format!(
+                    "{path} cannot be checked ({error}); it may be damaged: restore a backup, or rescue what \
+                     it holds with `sqlite3 {path} .recover | sqlite3 recovered.db`"
+                ))
+            })?;
+        if verdict != "ok" {
+            return Err(Error::Storage(format!(
+                "{path} is damaged ({verdict}); nothing was sent. Restore a backup, or rescue what it holds \
+                 with `sqlite3 {path} .recover | sqlite3 recovered.db` and use the result as modelbench.db"
+            )));
+        }
+        let mut probe = || -> rusqlite::Result<()> {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            transaction.execute(
+                "INSERT INTO runs (id, started_at_ms, status, parameters_json, targets_json, repeat, prompt_count,
+                     response_count) VALUES ('write-probe', 0, 'probe', '{}', '[]', 1, 0, 0)",
+                [],
+            )?;
+            transaction.execute(
+                "INSERT INTO responses (run_id, prompt_index, target_index, repeat_index, target, provider, model,
+                     status, started_at_ms) VALUES ('write-probe', 0, 0, 0, '', '', '', 'running', 0)",
+                [],
+            )?;
+            transaction.execute(
+                "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json)
+                 VALUES (last_insert_rowid(), 0, 0, 0, 'probe', '{}')",
+                [],
+            )?;
+            // Dropped without a commit: rolled back.
+            Ok(())
+        };
+        probe().map_err(|error| {
+            Error::Storage(format!(
+                "{path} cannot store a run ({error}); nothing was sent. Check that the file and its folder \
+                 are writable, that the disk has room, and that no other program holds the database locked"
+            ))
+        })
+    }
+
+    /// Moves everything in the write-ahead log into the database file and empties the log, so
+    /// `modelbench.db` alone holds the data (a copy or backup of just that file is complete).
+    /// Waits for this store's pending writes first. Best effort: another process reading or
+    /// writing the database just now makes it a partial checkpoint, which is fine.
+    pub fn checkpoint(&self) {
+        if !self.writer.wait_until_committed(DROP_WAIT) {
+            return;
+        }
+        let connection = self.connection();
+        // Not the full busy timeout: a busy database only means someone else will checkpoint.
+        let _ = connection.busy_timeout(Duration::from_millis(250));
+        let result = connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        });
+        let _ = connection.busy_timeout(BUSY_TIMEOUT);
+        match result {
+            Ok((0, _, _)) => {}
+            Ok(_) => tracing::debug!("the WAL checkpoint was partial: another connection is using the database"),
+            Err(error) => tracing::debug!(%error, "cannot checkpoint the WAL"),
+        }
     }
 
     /// How many stream events are stored, over all runs (the benchmark checks nothing was dropped).
@@ -346,28 +456,26 @@ impl Store {
 
     /// The `limit` most recent runs, newest first.
     pub fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>> {
-        let connection = self.connection();
+        let mut connection = self.connection();
+        // A store open for hours (the app) still shows a run that died meanwhile for what it is.
+        if let Err(error) = repair_dead_runs(&mut connection, &self.lock_dir) {
+            tracing::debug!(%error, "cannot mark dead runs as interrupted now");
+        }
         let mut statement = connection.prepare(
             "SELECT runs.id, runs.started_at_ms, runs.finished_at_ms, runs.status, runs.targets_json,
                  runs.repeat, runs.prompt_count, runs.response_count,
                  coalesce((SELECT user_text FROM run_prompts
                            WHERE run_prompts.run_id = runs.id ORDER BY prompt_index LIMIT 1), '')
-                     AS first_prompt,
-                 (SELECT count(*) FROM responses
-                  WHERE responses.run_id = runs.id AND responses.complete = 0
-                    AND (responses.status = ?2 OR runs.status <> ?3)) AS failed_count
+                     AS first_prompt
              FROM runs
              ORDER BY runs.started_at_ms DESC, runs.id DESC
              LIMIT ?1",
         )?;
-        let mut rows = statement.query(params![
-            i64::try_from(limit).unwrap_or(i64::MAX),
-            RESPONSE_STATUS_INCOMPLETE,
-            RUN_STATUS_RUNNING
-        ])?;
+        let mut rows = statement.query(params![i64::try_from(limit).unwrap_or(i64::MAX)])?;
         let mut summaries = Vec::new();
         while let Some(row) = rows.next()? {
             let targets: Vec<TargetName> = from_json(&row.get::<_, String>("targets_json")?, "run targets")?;
+            let counts = response_counts(&connection, &row.get::<_, String>("id")?)?;
             summaries.push(RunSummary {
                 id: parse_run_id(&row.get::<_, String>("id")?)?,
                 started_at_ms: row.get("started_at_ms")?,
@@ -378,7 +486,15 @@ impl Store {
                 target_names: targets.into_iter().map(|target| target.name).collect(),
                 repeat: row.get("repeat")?,
                 response_count: row.get("response_count")?,
-                failed_count: row.get("failed_count")?,
+                failed_count: counts.failed,
+                complete_count: counts.complete,
+                partial_count: counts.partial,
+                cancelled_count: counts.cancelled,
+                never_sent_count: row
+                    .get::<_, u32>("response_count")?
+                    .saturating_sub(counts.rows)
+                    .saturating_add(counts.never_sent_rows),
+                running_count: counts.running,
             });
         }
         Ok(summaries)
@@ -402,22 +518,26 @@ impl Store {
         let run_id = id.to_string();
         let run = transaction
             .query_row(
-                "SELECT started_at_ms, finished_at_ms, status, parameters_json, targets_json, repeat
+                "SELECT started_at_ms, finished_at_ms, status, parameters_json, targets_json, repeat, response_count
                  FROM runs WHERE id = ?1",
                 [&run_id],
                 |row| {
                     Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, Option<i64>>(1)?,
-                        row.get::<_, String>(2)?,
+                        (
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, Option<i64>>(1)?,
+                            row.get::<_, String>(2)?,
+                        ),
                         row.get::<_, String>(3)?,
                         row.get::<_, String>(4)?,
                         row.get::<_, u32>(5)?,
+                        row.get::<_, u32>(6)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((started_at_ms, finished_at_ms, status, parameters_json, targets_json, repeat)) = run else {
+        let Some(((started_at_ms, finished_at_ms, status), parameters_json, targets_json, repeat, planned_count)) = run
+        else {
             return Ok(None);
         };
 
@@ -435,21 +555,10 @@ impl Store {
         }
 
         let mut responses = Vec::new();
-        {
-            let mut statement = transaction.prepare(&format!(
-                "SELECT {RESPONSE_COLUMNS} FROM responses WHERE run_id = ?1
-                 ORDER BY prompt_index, target_index, repeat_index"
-            ))?;
-            let mut rows = statement.query([&run_id])?;
-            while let Some(row) = rows.next()? {
-                let mut response = response_from_row(row)?;
-                if row.get::<_, String>("status")? == RESPONSE_STATUS_RUNNING {
-                    let events = events_of_response(&transaction, row.get("id")?)?;
-                    replay::fold_events(&mut response, &events);
-                }
-                responses.push(response);
-            }
-        }
+        visit_responses(&transaction, &run_id, &mut |response| {
+            responses.push(response);
+            Ok(())
+        })?;
 
         Ok(Some(StoredRun {
             record: RunRecord {
@@ -462,8 +571,18 @@ impl Store {
             },
             finished_at_ms,
             status,
+            planned_count,
             responses,
         }))
+    }
+
+    /// Hands each response of run `id` to `visit`, ordered by prompt, target and repeat, one at
+    /// a time: what a run of any size is read back through, so no caller needs to hold them all.
+    /// A response that never finished comes rebuilt from its events, as in [`Store::load_run`].
+    pub fn for_each_response(&self, id: RunId, mut visit: impl FnMut(ResponseRecord) -> Result<()>) -> Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        visit_responses(&transaction, &id.to_string(), &mut visit)
     }
 
     /// Finds a run from a full id or a unique prefix of one (at least four characters), so users
@@ -604,7 +723,8 @@ fn fts_match_expression(query: &str) -> Option<String> {
 const RESPONSE_COLUMNS: &str = "id, run_id, prompt_index, target_index, repeat_index, target, provider, model, \
      status, request_id, reported_model, region, text, reasoning, tool_calls_json, finish_reason, \
      raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens, \
-     cache_creation_input_tokens, total_tokens, usage_raw_json, time_to_first_token_ms, total_ms, \
+     cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, \
+     time_to_first_token_ms, total_ms, \
      output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms, \
      server_latency_ms, server_first_byte_ms, cost_usd, cost_source, complete, error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms";
 
@@ -612,6 +732,7 @@ fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
     let usage_raw_json: Option<String> = row.get("usage_raw_json")?;
     let error_json: Option<String> = row.get("error_json")?;
     let finish_reason: Option<String> = row.get("finish_reason")?;
+    let refusal = finish_reason.as_deref() == Some(FinishReason::Refusal.as_str());
     Ok(ResponseRecord {
         run_id: parse_run_id(&row.get::<_, String>("run_id")?)?,
         key: ResponseKey {
@@ -631,6 +752,9 @@ fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
         // A newer ModelBench may know reasons this build does not; the raw reason is kept beside.
         finish_reason: finish_reason.map(|reason| FinishReason::parse(&reason).unwrap_or(FinishReason::Other)),
         raw_finish_reason: row.get("raw_finish_reason")?,
+        billed_input_tokens: row.get("billed_input_tokens")?,
+        billed_output_tokens: row.get("billed_output_tokens")?,
+        refusal,
         usage: Usage {
             input_tokens: row.get("input_tokens")?,
             output_tokens: row.get("output_tokens")?,
@@ -667,6 +791,145 @@ fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
         // A response that never finished has no end yet; replay fills in its last event's time.
         finished_at_ms: row.get::<_, Option<i64>>("finished_at_ms")?.unwrap_or_default(),
     })
+}
+
+/// How the stored responses of one run ended, counted in SQL.
+struct ResponseCounts {
+    rows: u32,
+    complete: u32,
+    running: u32,
+    partial: u32,
+    cancelled: u32,
+    failed: u32,
+    /// Rows of responses cancelled before they were sent (0 attempts; older builds said so in
+    /// the message only).
+    never_sent_rows: u32,
+}
+
+fn response_counts(connection: &Connection, run_id: &str) -> Result<ResponseCounts> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT count(*),
+             coalesce(sum(status = 'complete'), 0),
+             coalesce(sum(status = 'running'), 0),
+             coalesce(sum(status = 'incomplete' AND NOT never_sent AND has_output), 0),
+             coalesce(sum(status = 'incomplete' AND NOT never_sent AND NOT has_output
+                          AND coalesce(error_kind, '') = 'cancelled'), 0),
+             coalesce(sum(status = 'incomplete' AND NOT never_sent AND NOT has_output
+                          AND coalesce(error_kind, '') <> 'cancelled'), 0),
+             coalesce(sum(status = 'incomplete' AND never_sent), 0)
+         FROM (SELECT status, error_kind,
+                   (attempts = 0 OR coalesce(error_message, '') = 'cancelled before it started') AS never_sent,
+                   (text <> '' OR reasoning <> '' OR tool_calls_json <> '[]') AS has_output
+               FROM responses WHERE run_id = ?1)",
+        )?
+        .query_row([run_id], |row| {
+            Ok(ResponseCounts {
+                rows: row.get(0)?,
+                complete: row.get(1)?,
+                running: row.get(2)?,
+                partial: row.get(3)?,
+                cancelled: row.get(4)?,
+                failed: row.get(5)?,
+                never_sent_rows: row.get(6)?,
+            })
+        })?)
+}
+
+/// Marks the `running` runs whose owning process is gone (see `run_lock`) as interrupted: their
+/// unfinished responses end as incomplete with their partial output (searchable from then on),
+/// and the run gets an end time. Returns how many runs it repaired.
+fn repair_dead_runs(connection: &mut Connection, lock_dir: &Path) -> Result<usize> {
+    let running = |connection: &Connection| -> Result<Vec<RunId>> {
+        let mut statement = connection.prepare_cached("SELECT id FROM runs WHERE status = ?1")?;
+        let ids = statement
+            .query_map([RUN_STATUS_RUNNING], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.iter().map(|id| parse_run_id(id)).collect()
+    };
+    // Most opens find every running run alive (or none): they need no write lock.
+    if running(connection)?
+        .into_iter()
+        .all(|run| run_lock::owner_is_alive(lock_dir, run))
+    {
+        return Ok(0);
+    }
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut repaired = 0;
+    // Asked again under the write lock: an owner commits its run's end before releasing its
+    // lock, so a run still `running` here whose lock is free has no owner.
+    for run in running(&transaction)? {
+        if run_lock::owner_is_alive(lock_dir, run) {
+            continue;
+        }
+        finish_unfinished_responses(&transaction, run, INTERRUPTED_BY_EXIT)?;
+        transaction.execute(
+            "UPDATE runs SET status = ?1,
+                 finished_at_ms = max(started_at_ms,
+                     coalesce((SELECT max(finished_at_ms) FROM responses WHERE run_id = ?2), 0))
+             WHERE id = ?2",
+            params![RUN_STATUS_INTERRUPTED, run.to_string()],
+        )?;
+        repaired += 1;
+    }
+    transaction.commit()?;
+    Ok(repaired)
+}
+
+/// Ends every response of `run` still marked `running` as incomplete, rebuilt from its events
+/// (so its partial text is stored and indexed for search), with `reason` as its error when the
+/// events hold none. Returns how many there were.
+fn finish_unfinished_responses(connection: &Connection, run: RunId, reason: &str) -> Result<usize> {
+    let mut unfinished = Vec::new();
+    {
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {RESPONSE_COLUMNS} FROM responses WHERE run_id = ?1 AND status = ?2"
+        ))?;
+        let mut rows = statement.query(params![run.to_string(), RESPONSE_STATUS_RUNNING])?;
+        while let Some(row) = rows.next()? {
+            let mut response = response_from_row(row)?;
+            let events = events_of_response(connection, row.get("id")?)?;
+            replay::fold_events(&mut response, &events);
+            unfinished.push(response);
+        }
+    }
+    for response in &mut unfinished {
+        // An error the stream already reported (a timeout, a broken connection) says more.
+        if response.error.is_none() {
+            let mut error =
+                crate::error::ProviderError::new(crate::error::ErrorKind::Interrupted, &response.provider, reason);
+            error.target.clone_from(&response.target);
+            response.error = Some(error);
+        }
+        response.complete = false;
+        if response.finished_at_ms == 0 {
+            response.finished_at_ms = response.started_at_ms;
+        }
+        writer::upsert_response(connection, response)?;
+    }
+    Ok(unfinished.len())
+}
+
+/// Reads the responses of one run in order and hands each on; see [`Store::for_each_response`].
+fn visit_responses(
+    connection: &Connection,
+    run_id: &str,
+    visit: &mut dyn FnMut(ResponseRecord) -> Result<()>,
+) -> Result<()> {
+    let mut statement = connection.prepare(&format!(
+        "SELECT {RESPONSE_COLUMNS} FROM responses WHERE run_id = ?1
+         ORDER BY prompt_index, target_index, repeat_index"
+    ))?;
+    let mut rows = statement.query([run_id])?;
+    while let Some(row) = rows.next()? {
+        let mut response = response_from_row(row)?;
+        if row.get::<_, String>("status")? == RESPONSE_STATUS_RUNNING {
+            let events = events_of_response(connection, row.get("id")?)?;
+            replay::fold_events(&mut response, &events);
+        }
+        visit(response)?;
+    }
+    Ok(())
 }
 
 fn events_of_response(connection: &Connection, response_id: i64) -> Result<Vec<StoredEvent>> {
@@ -864,6 +1127,9 @@ mod tests {
             }],
             finish_reason: Some(FinishReason::Stop),
             raw_finish_reason: Some("stop".to_owned()),
+            billed_input_tokens: None,
+            billed_output_tokens: None,
+            refusal: false,
             usage: Usage {
                 input_tokens: Some(12),
                 output_tokens: Some(9),
@@ -919,6 +1185,9 @@ mod tests {
             tool_calls: Vec::new(),
             finish_reason: None,
             raw_finish_reason: None,
+            billed_input_tokens: None,
+            billed_output_tokens: None,
+            refusal: false,
             usage: Usage::default(),
             metrics: Metrics {
                 total_ms: 812.0,
@@ -963,9 +1232,14 @@ mod tests {
                 .prepare("SELECT version, applied_at_ms FROM schema_migrations")?
                 .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            assert_eq!(rows.len(), 2);
+            let versions: Vec<&str> = rows.iter().map(|(version, _)| version.as_str()).collect();
+            assert_eq!(
+                versions,
+                super::migrations::MIGRATIONS.iter().map(|migration| migration.version).collect::<Vec<_>>()
+            );
             assert_eq!(rows[0].0, "20261124100000_initial");
             assert_eq!(rows[1].0, "20261125090000_server_timing_cost_prices");
+            assert_eq!(rows[2].0, "20261207080000_billed_tokens");
             rows[0].1
         };
 
@@ -976,7 +1250,7 @@ mod tests {
             |row| row.get(0),
         )?;
         assert_eq!(applied_at_again, applied_at);
-        assert_eq!(count_rows(&store, "schema_migrations")?, 2);
+        assert_eq!(count_rows(&store, "schema_migrations")? as usize, super::migrations::MIGRATIONS.len());
         assert!(migrations::apply(&mut Connection::open(&path)?)?.is_empty());
         Ok(())
     }
@@ -1041,6 +1315,12 @@ mod tests {
                 repeat: 2,
                 response_count: 8,
                 failed_count: 1,
+                complete_count: 1,
+                partial_count: 0,
+                cancelled_count: 0,
+                // Six of the eight planned responses have no row at all.
+                never_sent_count: 6,
+                running_count: 0,
             }]
         );
         Ok(())
@@ -1082,14 +1362,36 @@ mod tests {
             // commit what was sent.
         }
 
+        // The writer thread lets go of the run's lock as it exits, just after its last commit.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The process that ran it is gone (its run lock went with it): opening the database
+        // finds the run dead and ends it as interrupted, its partial response kept and indexed.
         let store = Store::open(&path)?;
         let stored = store.load_run(run.id)?.ok_or("the run is missing")?;
-        assert_eq!(stored.status, RUN_STATUS_RUNNING);
-        assert_eq!(stored.finished_at_ms, None);
+        assert_eq!(stored.status, RUN_STATUS_INTERRUPTED);
+        assert_eq!(stored.finished_at_ms, Some(1_790_000_000_018));
+        assert_eq!(stored.planned_count, 8);
         let [response] = stored.responses.as_slice() else {
             panic!("expected one response, got {:?}", stored.responses);
         };
         assert!(!response.complete);
+        let error = response.error.as_ref().ok_or("an interrupted response says why")?;
+        assert_eq!(error.kind, crate::error::ErrorKind::Interrupted);
+        assert!(error.message.contains("process running this run stopped"), "{error}");
+        let hits = store.search("particles glow", 10)?;
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].kind, "response");
+        let summary = &store.list_runs(1)?[0];
+        assert_eq!(
+            (
+                summary.complete_count,
+                summary.partial_count,
+                summary.failed_count,
+                summary.never_sent_count,
+                summary.running_count
+            ),
+            (0, 1, 0, 7, 0)
+        );
         assert_eq!(response.key, crashed_key);
         assert_eq!(response.request_id.as_deref(), Some("req_123"));
         assert_eq!(response.reasoning, "Solar wind...");
@@ -1103,18 +1405,72 @@ mod tests {
         assert_eq!(milliseconds(response.metrics.output_tokens_per_second), Some(400.0));
         assert_eq!(response.attempts, 1);
         assert_eq!(response.finished_at_ms, 1_790_000_000_018);
-        assert_eq!(response.error, None);
         assert_eq!(store.load_events(run.id, crashed_key)?.len(), events.len());
-        // The run is still "running" (nobody finished it), so its unfinished response is not
-        // counted as failed yet.
-        assert_eq!(store.list_runs(1)?[0].failed_count, 0);
+        Ok(())
+    }
 
-        // Once the run is marked finished, the response that never ended counts as failed.
-        store
-            .writer()
-            .run_finished(run.id, 1_790_000_009_000, RUN_STATUS_CANCELLED);
-        store.writer().flush().await?;
-        assert_eq!(store.list_runs(1)?[0].failed_count, 1);
+    #[tokio::test]
+    async fn a_live_run_is_not_taken_for_dead() -> TestResult {
+        let directory = TempDir::new()?;
+        let path = directory.path().join("modelbench.db");
+        let run = sample_run();
+        let store = Store::open(&path)?;
+        let writer = store.writer();
+        writer.run_started(&run);
+        writer.response_started(run.id, key(0, 0, 0), "gpt", "openai", "gpt-5.4", 1_790_000_000_010);
+        writer.flush().await?;
+        // Another process (here: another store) opening the database sees the owner's lock.
+        let other = Store::open(&path)?;
+        let stored = other.load_run(run.id)?.ok_or("the run is missing")?;
+        assert_eq!(stored.status, RUN_STATUS_RUNNING);
+        assert_eq!(other.list_runs(1)?[0].running_count, 1);
+        // Once its end is committed the lock goes, and nothing is repaired.
+        writer.run_finished(run.id, 1_790_000_009_000, RUN_STATUS_CANCELLED);
+        writer.flush().await?;
+        drop(other);
+        let reopened = Store::open(&path)?;
+        let stored = reopened.load_run(run.id)?.ok_or("the run is missing")?;
+        assert_eq!(stored.status, RUN_STATUS_CANCELLED);
+        // The response left unfinished under a finished run was ended, not left `running`.
+        assert!(!stored.responses[0].complete);
+        assert_eq!(reopened.list_runs(1)?[0].running_count, 0);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_write_lock_held_past_the_busy_timeout_delays_writes_but_loses_none() -> TestResult {
+        let directory = TempDir::new()?;
+        let path = directory.path().join("modelbench.db");
+        let store = Store::open(&path)?;
+        let writer = store.writer();
+        let run = sample_run();
+        let response_key = key(0, 0, 0);
+        writer.run_started(&run);
+        writer.response_started(run.id, response_key, "gpt", "openai", "gpt-5.4", 1);
+        writer.flush().await?;
+        // Another program holds the write lock for longer than the busy timeout.
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder_path = path.clone();
+        let holder = std::thread::spawn(move || -> rusqlite::Result<()> {
+            let mut connection = Connection::open(holder_path)?;
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let _ = locked.send(());
+            let until = std::time::Instant::now() + BUSY_TIMEOUT + Duration::from_secs(2);
+            while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+                std::thread::park_timeout(left);
+            }
+            transaction.commit()
+        });
+        is_locked.recv()?;
+        for sequence in 0..50 {
+            let event = StreamEvent::TextDelta {
+                text: format!("token {sequence} "),
+            };
+            writer.event(run.id, &stamped(response_key, sequence, 0, event));
+        }
+        writer.flush().await?;
+        holder.join().map_err(|_| "the lock holder panicked")??;
+        assert_eq!(store.load_events(run.id, response_key)?.len(), 50);
         Ok(())
     }
 

@@ -73,6 +73,11 @@ pub enum Failure {
     Disconnect { after_tokens: usize },
     /// HTTP 200 that stops after N tokens because the output was filtered.
     FinishContentFilter { after_tokens: usize },
+    /// HTTP 200 (event stream) whose body is this many MiB of `x` with no line end at all: a
+    /// broken proxy or a runaway server. Clients must not buffer it whole.
+    FloodNoNewline { mebibytes: usize },
+    /// HTTP 500 whose body is this many MiB of `E`: clients need only its first bytes.
+    FloodErrorBody { mebibytes: usize },
 }
 
 /// A spec string that could not be parsed.
@@ -169,8 +174,19 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
             }
             "replay" => {
                 needs_value(value)?;
-                if value.contains('/') || value.contains('\\') || value.contains("..") {
-                    return Err(invalid(key, value, "a fixture name may not contain `/`, `\\` or `..`"));
+                // A name inside the fixtures directory, a subfolder allowed (`peers/x.sse`), never
+                // a way out of it.
+                let escapes = value.starts_with('/')
+                    || value.contains('\\')
+                    || value
+                        .split('/')
+                        .any(|part| part.is_empty() || part == "." || part == "..");
+                if escapes {
+                    return Err(invalid(
+                        key,
+                        value,
+                        "a fixture name is a file in the fixtures directory or a subfolder of it (no `\\`, `.` or `..`)",
+                    ));
                 }
                 scenario.replay = Some(value.to_owned());
             }
@@ -210,6 +226,16 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
                 needs_value(value)?;
                 let after_tokens = parse_number(key, value)?;
                 set_failure(Failure::FinishContentFilter { after_tokens }, &mut scenario)?;
+            }
+            "flood_no_newline_mib" => {
+                needs_value(value)?;
+                let mebibytes = parse_number(key, value)?;
+                set_failure(Failure::FloodNoNewline { mebibytes }, &mut scenario)?;
+            }
+            "flood_error_body_mib" => {
+                needs_value(value)?;
+                let mebibytes = parse_number(key, value)?;
+                set_failure(Failure::FloodErrorBody { mebibytes }, &mut scenario)?;
             }
             unknown => return Err(SpecError::UnknownKey(unknown.to_owned())),
         }
@@ -280,6 +306,12 @@ impl Scenario {
             }
             Some(Failure::FinishContentFilter { after_tokens }) => {
                 pairs.push(format!("finish_content_filter={after_tokens}"));
+            }
+            Some(Failure::FloodNoNewline { mebibytes }) => {
+                pairs.push(format!("flood_no_newline_mib={mebibytes}"));
+            }
+            Some(Failure::FloodErrorBody { mebibytes }) => {
+                pairs.push(format!("flood_error_body_mib={mebibytes}"));
             }
         }
         pairs.join(";")
@@ -460,10 +492,27 @@ mod tests {
             parse_spec("replay=../secret.sse").expect_err("spec is rejected"),
             SpecError::InvalidValue { .. }
         ));
-        assert!(matches!(
-            parse_spec("replay=dir/file.sse").expect_err("spec is rejected"),
-            SpecError::InvalidValue { .. }
-        ));
+        for escaping in [
+            "replay=/etc/passwd",
+            "replay=peers/../../x.sse",
+            "replay=a//b.sse",
+            "replay=a\\b.sse",
+        ] {
+            assert!(
+                matches!(
+                    parse_spec(escaping).expect_err("spec is rejected"),
+                    SpecError::InvalidValue { .. }
+                ),
+                "{escaping}"
+            );
+        }
+        assert_eq!(
+            parse_spec("replay=peers/oai_chat_refusal_gpt4o.sse")
+                .expect("a subfolder of the fixtures is allowed")
+                .replay
+                .as_deref(),
+            Some("peers/oai_chat_refusal_gpt4o.sse")
+        );
         assert_eq!(
             parse_spec("retry_after_ms=5").expect_err("spec is rejected"),
             SpecError::RetryAfterWithoutStatus("retry_after_ms".to_owned())

@@ -449,6 +449,13 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
         validated,
         replay,
     } = prepared;
+    if let Some(response) = flood(&scenario) {
+        record.body = body;
+        record.completed = true;
+        record.status = response.status().as_u16();
+        state.log.push(record);
+        return response;
+    }
     let (source, content_type, split): (Box<dyn FrameSource>, &str, Option<usize>) = match replay {
         Some((fixture, kind)) => (
             Box::new(ReplaySource::new(
@@ -500,6 +507,24 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
     let mut response = Response::new(Body::from_stream(driver.into_stream()));
     *response.headers_mut() = response_headers;
     response
+}
+
+/// The body of the flood failures: `mebibytes` MiB of one byte, sent as it is generated (never
+/// held whole here either).
+fn flood(scenario: &Scenario) -> Option<Response> {
+    const PIECE: usize = 64 << 10;
+    let (status, byte, content_type, mebibytes) = match scenario.failure {
+        Some(Failure::FloodNoNewline { mebibytes }) => (200, b'x', headers::EVENT_STREAM, mebibytes),
+        Some(Failure::FloodErrorBody { mebibytes }) => (500, b'E', "text/plain", mebibytes),
+        _ => return None,
+    };
+    let piece = Bytes::from(vec![byte; PIECE]);
+    let pieces = (mebibytes << 20) / PIECE;
+    let body = futures_util::stream::iter((0..pieces).map(move |_| Ok::<_, std::io::Error>(piece.clone())));
+    let mut response = Response::new(Body::from_stream(body));
+    *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
+    headers::insert(response.headers_mut(), "content-type", content_type);
+    Some(response)
 }
 
 fn encoder_for(

@@ -214,6 +214,7 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
       tool_calls: [],
       finish_reason: complete ? 'stop' : null,
       raw_finish_reason: complete ? 'stop' : null,
+      refusal: false,
       usage,
       metrics,
       cost_usd: cost,
@@ -332,7 +333,12 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
       target_names: run.record.targets.map((target) => target.name),
       repeat: run.record.repeat,
       response_count: expected,
-      failed_count: run.responses.filter((response) => !response.complete).length + (finished ? expected - run.responses.length : 0),
+      failed_count: run.responses.filter((response) => !response.complete && response.text === '').length,
+      complete_count: run.responses.filter((response) => response.complete).length,
+      partial_count: run.responses.filter((response) => !response.complete && response.text !== '').length,
+      cancelled_count: 0,
+      never_sent_count: finished ? expected - run.responses.length : 0,
+      running_count: finished ? 0 : expected - run.responses.length,
     };
   }
 
@@ -411,6 +417,7 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
           record: { id: '', started_at_ms: Date.now(), parameters: { max_output_tokens: 16 }, prompts: [], targets: [target], repeat: 1 },
           finished_at_ms: null,
           status: 'running',
+          planned_count: 1,
           responses: [],
         },
         responses: [response],
@@ -461,6 +468,7 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
         },
         finished_at_ms: null,
         status: 'running',
+        planned_count: runTargets.length,
         responses: [],
       };
       runs.push(stored);

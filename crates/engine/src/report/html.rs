@@ -54,14 +54,7 @@ fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
         None => format!("not finished ({})", run.status),
     };
     fact(out, "Finished", &finished)?;
-    fact(
-        out,
-        "Responses",
-        &format!(
-            "{} ({} failed, {} partial)",
-            run.response_count, run.failed_count, run.partial_count
-        ),
-    )?;
+    fact(out, "Responses", &run.responses_line())?;
     fact(out, "Repeat", &run.repeat.to_string())?;
     let parameters: Vec<String> = parameter_pairs(&run.parameters)
         .into_iter()
@@ -122,7 +115,7 @@ fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
                 outcome_badge(response),
                 escape(&format_ms(response.metrics.time_to_first_token_ms)),
                 escape(&format_ms(Some(response.metrics.total_ms))),
-                format_count(response.usage.output_tokens),
+                escape(&response.usage.output_tokens_text()),
                 format_number(response.metrics.output_tokens_per_second, 1),
                 escape(&format_usd(response.cost.usd)),
                 escape(response.cost.source.as_deref().unwrap_or("")),
@@ -291,7 +284,7 @@ fn write_targets(out: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(
         out,
         "<thead><tr><th>Target</th><th class=\"number\">Responses</th><th class=\"number\">Failed</th>\
-         <th class=\"number\">Partial</th><th class=\"number\">TTFT</th><th class=\"number\">Total</th>\
+         <th class=\"number\">Partial</th><th class=\"number\">Refusals</th><th class=\"number\">TTFT</th><th class=\"number\">Total</th>\
          <th class=\"number\">Tokens/s</th><th class=\"number\">Output tokens</th><th class=\"number\">Cost</th></tr></thead><tbody>"
     )?;
     for target in &report.targets {
@@ -300,11 +293,12 @@ fn write_targets(out: &mut String, report: &Report) -> std::fmt::Result {
             out,
             "<tr><td>{}</td><td class=\"number\">{}</td><td class=\"number\">{}</td><td class=\"number\">{}</td>\
              <td class=\"number\">{}</td><td class=\"number\">{}</td><td class=\"number\">{}</td><td class=\"number\">{}</td>\
-             <td class=\"number\">{}</td></tr>",
+             <td class=\"number\">{}</td><td class=\"number\">{}</td></tr>",
             escape(&target.name),
             summary.responses,
             summary.failed,
             summary.partial,
+            summary.refusals,
             escape(&format_ms(summary.median_time_to_first_token_ms)),
             escape(&format_ms(summary.median_total_ms)),
             format_number(summary.median_output_tokens_per_second, 1),
@@ -395,6 +389,12 @@ fn write_answer(out: &mut String, report: &Report, position: usize) -> std::fmt:
 
 fn outcome_badge(response: &ResponseSection) -> String {
     let kind = response.outcome.as_str();
+    if let Some(note) = response.outcome_note() {
+        return format!(
+            "<span class=\"badge {kind}\">{kind}</span> <span class=\"meta\">{}</span>",
+            escape(note)
+        );
+    }
     match &response.error {
         Some(error) if response.outcome != Outcome::Complete => format!(
             "<span class=\"badge {kind}\">{kind}</span> <span class=\"meta\">{}</span>",

@@ -28,11 +28,7 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
         Some(finished_at) => writeln!(out, "- Finished: {finished_at} UTC ({})", cell(&run.status))?,
         None => writeln!(out, "- Finished: not finished ({})", cell(&run.status))?,
     }
-    writeln!(
-        out,
-        "- Responses: {} ({} failed, {} partial)",
-        run.response_count, run.failed_count, run.partial_count
-    )?;
+    writeln!(out, "- Responses: {}", run.responses_line())?;
     writeln!(out, "- Repeat: {}", run.repeat)?;
     writeln!(
         out,
@@ -80,18 +76,19 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
     }
     writeln!(
         out,
-        "| Target | Responses | Failed | Partial | TTFT | Total | Tokens/s | Output tokens | Cost |"
+        "| Target | Responses | Failed | Partial | Refusals | TTFT | Total | Tokens/s | Output tokens | Cost |"
     )?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for target in &report.targets {
         let summary = &target.summary;
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(&target.name),
             summary.responses,
             summary.failed,
             summary.partial,
+            summary.refusals,
             format_ms(summary.median_time_to_first_token_ms),
             format_ms(summary.median_total_ms),
             format_number(summary.median_output_tokens_per_second, 1),
@@ -129,13 +126,19 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 cell(&report.response_label(position)),
                 cell(response.reported_model.as_deref().unwrap_or("")),
-                outcome_text(
-                    response.outcome,
-                    response.error.as_ref().map(|error| error.kind.as_str())
-                ),
+                match response.outcome_note() {
+                    Some(note) => format!(
+                        "{} ({note})",
+                        outcome_text(response.outcome, response.error.as_ref().map(|error| error.kind.as_str()))
+                    ),
+                    None => outcome_text(
+                        response.outcome,
+                        response.error.as_ref().map(|error| error.kind.as_str())
+                    ),
+                },
                 format_ms(response.metrics.time_to_first_token_ms),
                 format_ms(Some(response.metrics.total_ms)),
-                format_count(response.usage.output_tokens),
+                cell(&response.usage.output_tokens_text()),
                 format_number(response.metrics.output_tokens_per_second, 1),
                 format_usd(response.cost.usd),
                 cell(response.cost.source.as_deref().unwrap_or("")),

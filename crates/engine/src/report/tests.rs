@@ -49,6 +49,9 @@ fn response(run_id: RunId, key: ResponseKey, target: &Target, text: &str) -> Res
         tool_calls: Vec::new(),
         finish_reason: Some(FinishReason::Stop),
         raw_finish_reason: Some("stop".to_owned()),
+        billed_input_tokens: None,
+        billed_output_tokens: None,
+        refusal: false,
         usage: Usage {
             input_tokens: Some(20),
             output_tokens: Some(12 + u64::from(key.target_index)),
@@ -99,12 +102,15 @@ fn sample_run() -> StoredRun {
         &targets[0],
         "The aurora is light from charged particles hitting the upper atmosphere.\nSee https://example.com/aurora for more.",
     );
-    let claude = response(
+    let mut claude = response(
         id,
         key(1),
         &targets[1],
         "The aurora is light from solar particles striking the upper atmosphere.\n| pipes | and <b>tags</b> |",
     );
+    // Bedrock metered fewer output tokens than the model counted; both are reported.
+    claude.billed_input_tokens = claude.usage.input_tokens;
+    claude.billed_output_tokens = claude.usage.output_tokens.map(|tokens| tokens - 2);
     let mut azure = response(id, key(2), &targets[2], "The aurora is light from charged");
     azure.region = Some("swedencentral".to_owned());
     azure.complete = false;
@@ -139,6 +145,7 @@ fn sample_run() -> StoredRun {
     limited.target = "gemini".to_owned();
     gemini.error = Some(limited);
     StoredRun {
+        planned_count: 0,
         record: RunRecord {
             id,
             started_at_ms: STARTED_AT_MS,
@@ -200,6 +207,7 @@ fn batch_run() -> StoredRun {
         }
     }
     StoredRun {
+        planned_count: 0,
         record: RunRecord {
             id,
             started_at_ms: STARTED_AT_MS,

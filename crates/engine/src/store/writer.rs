@@ -10,12 +10,15 @@
 //! own connection, not through here.
 
 use std::collections::HashMap;
-use std::sync::mpsc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params, params};
 use tokio::sync::oneshot;
 
+use super::run_lock::RunLock;
 use super::{
     RESPONSE_STATUS_COMPLETE, RESPONSE_STATUS_INCOMPLETE, RESPONSE_STATUS_RUNNING, RUN_STATUS_RUNNING, to_json,
 };
@@ -31,9 +34,25 @@ const MAX_BATCH: usize = 10_000;
 /// bounds how far the database trails the stream (a crash loses at most this much).
 const GATHER_WINDOW: Duration = Duration::from_millis(25);
 
+/// How long the writer keeps retrying a batch whose transaction cannot begin because another
+/// connection holds the write lock (each try already waits out the busy timeout). Writes are
+/// never dropped for a lock held by someone else; only this long a wait gives up.
+const LOCKED_RETRY_FOR: Duration = Duration::from_secs(120);
+
+/// The first pause between tries on a locked database; it doubles up to [`LOCKED_RETRY_MAX_PAUSE`].
+const LOCKED_RETRY_FIRST_PAUSE: Duration = Duration::from_millis(50);
+const LOCKED_RETRY_MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// How many writes may wait for the writer thread before streams are held back (see
+/// [`StoreWriter::wait_for_room`]). Tens of megabytes at most, and seconds of a full machine's
+/// streaming: a disk or a CPU that cannot keep up must slow the streams down, not grow the
+/// queue with the length of the run.
+const MAX_QUEUED: usize = 20_000;
+
 /// What streaming code asks the writer thread to do.
 enum WriteCommand {
-    RunStarted(Box<RunRecord>),
+    /// With the run's lock, which the writer holds until the run's end is committed.
+    RunStarted(Box<RunRecord>, Option<RunLock>),
     ResponseStarted {
         run: RunId,
         key: ResponseKey,
@@ -71,7 +90,7 @@ impl WriteCommand {
     /// Names the write in error messages, since nobody is waiting on it to say which one failed.
     fn describe(&self) -> String {
         match self {
-            Self::RunStarted(run) => format!("run {} start", run.id),
+            Self::RunStarted(run, _) => format!("run {} start", run.id),
             Self::ResponseStarted { run, key, .. } => {
                 format!("run {run} {} start", describe_key(*key))
             }
@@ -106,25 +125,69 @@ pub struct StoreWriter {
     sender: mpsc::Sender<WriteCommand>,
     /// The writer thread, woken early when someone waits on a flush.
     thread: std::thread::Thread,
+    /// Finished responses whose final record could not be written, so the run can still hand
+    /// their answers on (see [`StoreWriter::take_unsaved_responses`]).
+    unsaved: Arc<Mutex<Vec<ResponseRecord>>>,
+    /// Where the runs' lock files go (see `run_lock`).
+    lock_dir: PathBuf,
+    /// Writes sent and not yet applied.
+    queued: Arc<AtomicUsize>,
 }
 
 impl StoreWriter {
     /// Starts the writer thread on `connection`. It ends once every handle is dropped, after
     /// committing everything they sent.
-    pub(super) fn spawn(connection: Connection) -> Result<Self> {
+    pub(super) fn spawn(connection: Connection, lock_dir: PathBuf) -> Result<Self> {
         let (sender, receiver) = mpsc::channel();
+        let unsaved = Arc::new(Mutex::new(Vec::new()));
+        let thread_unsaved = Arc::clone(&unsaved);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let thread_queued = Arc::clone(&queued);
         let handle = std::thread::Builder::new()
             .name("modelbench-store-writer".to_owned())
-            .spawn(move || WriterThread::new(connection).run(&receiver))?;
+            .spawn(move || WriterThread::new(connection, thread_unsaved, thread_queued).run(&receiver))?;
         Ok(Self {
             sender,
             thread: handle.thread().clone(),
+            unsaved,
+            lock_dir,
+            queued,
         })
     }
 
+    /// Resolves once the writer's queue is below its high-water mark; at once almost always.
+    /// Streams call it before reading more from the network, so a writer that falls behind
+    /// (a slow disk, a starved CPU, a locked database) holds them back instead of letting the
+    /// queue, and the process's memory, grow with the length of the run.
+    pub async fn wait_for_room(&self) {
+        while self.queued.load(Ordering::Relaxed) > MAX_QUEUED {
+            self.thread.unpark();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// The finished responses of `run` whose final record the database refused (disk full,
+    /// read-only, locked for minutes), in no particular order. Call after a failed flush: their
+    /// answers exist nowhere else.
+    pub fn take_unsaved_responses(&self, run: RunId) -> Vec<ResponseRecord> {
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(PoisonError::into_inner);
+        let (taken, kept) = std::mem::take(&mut *unsaved)
+            .into_iter()
+            .partition(|response| response.run_id == run);
+        *unsaved = kept;
+        taken
+    }
+
     /// Records the run, its prompts and their search documents.
+    /// Records the run, its prompts and their search documents, and takes the run's lock: as
+    /// long as this process lives and the run's end is not committed, the run is known alive.
     pub fn run_started(&self, run: &RunRecord) {
-        self.send(WriteCommand::RunStarted(Box::new(run.clone())));
+        let lock = RunLock::acquire(&self.lock_dir, run.id)
+            .inspect_err(|error| {
+                tracing::warn!(%error, "cannot take the run's lock; if this process dies the run stays 'running'");
+            })
+            .ok();
+        self.send(WriteCommand::RunStarted(Box::new(run.clone()), lock));
     }
 
     /// Creates the response's row, so its events have somewhere to go before it finishes.
@@ -197,6 +260,7 @@ impl StoreWriter {
     }
 
     fn send(&self, command: WriteCommand) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
         // Only a panic ends the thread while handles exist; the write cannot go anywhere then.
         if self.sender.send(command).is_err() {
             tracing::error!("the store writer has stopped; a write was dropped");
@@ -216,15 +280,22 @@ struct WriterThread {
     /// The first write error since the last flush, and how many followed it.
     unreported_error: Option<String>,
     unreported_more: usize,
+    unsaved: Arc<Mutex<Vec<ResponseRecord>>>,
+    /// The locks of the runs this process is running, released once their end is committed.
+    run_locks: HashMap<RunId, RunLock>,
+    queued: Arc<AtomicUsize>,
 }
 
 impl WriterThread {
-    fn new(connection: Connection) -> Self {
+    fn new(connection: Connection, unsaved: Arc<Mutex<Vec<ResponseRecord>>>, queued: Arc<AtomicUsize>) -> Self {
         Self {
+            queued,
             connection,
             response_ids: HashMap::new(),
             unreported_error: None,
             unreported_more: 0,
+            unsaved,
+            run_locks: HashMap::new(),
         }
     }
 
@@ -254,13 +325,33 @@ impl WriterThread {
                 };
                 std::thread::park_timeout(left);
             }
+            let applied = batch.len();
             self.apply_batch(batch);
+            self.queued.fetch_sub(applied, Ordering::Relaxed);
         }
         tracing::debug!("store writer finished: every handle was dropped");
     }
 
     fn apply_batch(&mut self, batch: Vec<WriteCommand>) {
-        let outcomes = match self.apply_in_one_transaction(&batch) {
+        let mut result = self.apply_in_one_transaction(&batch);
+        // Another connection holding the write lock past the busy timeout (a backup, a
+        // `sqlite3` shell, another process) must not cost this run its events: wait and retry.
+        let first_failure = Instant::now();
+        let mut pause = LOCKED_RETRY_FIRST_PAUSE;
+        while let Err(BatchFailure::NotStarted(error)) = &result
+            && is_locked(error)
+            && first_failure.elapsed() < LOCKED_RETRY_FOR
+        {
+            if pause == LOCKED_RETRY_FIRST_PAUSE {
+                tracing::warn!(%error, "the database is locked by another connection; retrying the store batch");
+            }
+            // This is the writer's own thread, not an async worker: it may wait. A flush that
+            // unparks it early only makes it try again sooner.
+            std::thread::park_timeout(pause);
+            pause = (pause * 2).min(LOCKED_RETRY_MAX_PAUSE);
+            result = self.apply_in_one_transaction(&batch);
+        }
+        let outcomes = match result {
             Ok(outcomes) => outcomes,
             Err(BatchFailure::NotStarted(error)) => {
                 // Nothing was applied and retrying write by write would only wait on the same
@@ -337,6 +428,7 @@ impl WriterThread {
     fn settle(&mut self, batch: Vec<WriteCommand>, outcomes: Vec<Option<String>>) {
         let mut failures = 0_usize;
         for (command, outcome) in batch.into_iter().zip(outcomes) {
+            let failed = outcome.is_some();
             if let Some(message) = outcome {
                 // One bad stream can fail thousands of events; the first says what happened.
                 if failures == 0 {
@@ -367,6 +459,20 @@ impl WriterThread {
                     // The dropping store may have stopped waiting; nothing else needs telling.
                     let _ = reply.send(());
                 }
+                WriteCommand::RunStarted(run, Some(lock)) if !failed => {
+                    self.run_locks.insert(run.id, lock);
+                }
+                // Kept while the end is not on disk: the run must not look finished, nor (once
+                // this process is gone) alive.
+                WriteCommand::RunFinished { run, .. } if !failed => {
+                    self.run_locks.remove(&run);
+                }
+                WriteCommand::ResponseFinished(response) if failed => {
+                    self.unsaved
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(*response);
+                }
                 _ => {}
             }
         }
@@ -374,6 +480,15 @@ impl WriterThread {
             tracing::error!(failures, "store writes failed in one batch (the first is logged above)");
         }
     }
+}
+
+/// Whether `error` means another connection holds the lock (worth waiting for), as opposed to
+/// a database that cannot be written at all.
+fn is_locked(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 enum BatchFailure {
@@ -389,7 +504,7 @@ fn apply(
     command: &WriteCommand,
 ) -> Result<()> {
     match command {
-        WriteCommand::RunStarted(run) => atomically(connection, || insert_run(connection, run)),
+        WriteCommand::RunStarted(run, _) => atomically(connection, || insert_run(connection, run)),
         WriteCommand::ResponseStarted {
             run,
             key,
@@ -460,10 +575,15 @@ fn apply(
             finished_at_ms,
             status,
         } => {
-            let changed = connection
-                .prepare_cached("UPDATE runs SET finished_at_ms = ?1, status = ?2 WHERE id = ?3")?
-                .execute(params![finished_at_ms, status, run.to_string()])?;
             response_ids.retain(|(response_run, _), _| response_run != run);
+            let changed = atomically(connection, || {
+                // A response whose end could not be stored would say `running` forever under a
+                // finished run: it ends as incomplete, with what its events hold.
+                super::finish_unfinished_responses(connection, *run, super::UNFINISHED_AT_RUN_END)?;
+                Ok(connection
+                    .prepare_cached("UPDATE runs SET finished_at_ms = ?1, status = ?2 WHERE id = ?3")?
+                    .execute(params![finished_at_ms, status, run.to_string()])?)
+            })?;
             if changed == 0 {
                 return Err(Error::Storage("no such run (run_started was not sent)".to_owned()));
             }
@@ -475,7 +595,7 @@ fn apply(
 
 /// Applies a write of several statements whole or not at all. The batch's transaction only undoes
 /// a failed statement, which would leave, say, a run without some of its prompts.
-fn atomically(connection: &Connection, write: impl FnOnce() -> Result<()>) -> Result<()> {
+fn atomically<T>(connection: &Connection, write: impl FnOnce() -> Result<T>) -> Result<T> {
     connection.execute_batch("SAVEPOINT write")?;
     let result = write();
     // After an error that already ended the transaction there is no savepoint left to undo; the
@@ -540,7 +660,7 @@ fn insert_run(connection: &Connection, run: &RunRecord) -> Result<()> {
     Ok(())
 }
 
-fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result<()> {
+pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result<()> {
     let status = if response.complete {
         RESPONSE_STATUS_COMPLETE
     } else {
@@ -559,7 +679,7 @@ fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result
                 run_id, prompt_index, target_index, repeat_index, target, provider, model, status,
                 request_id, reported_model, region, text, reasoning, tool_calls_json, finish_reason,
                 raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens,
-                cache_creation_input_tokens, total_tokens, usage_raw_json, time_to_first_token_ms,
+                cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, time_to_first_token_ms,
                 total_ms, output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms,
                 server_latency_ms, server_first_byte_ms, cost_usd, cost_source, complete, error_kind, error_message, error_status, error_code, error_retryable,
                 error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms
@@ -567,7 +687,7 @@ fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result
                 :run_id, :prompt_index, :target_index, :repeat_index, :target, :provider, :model, :status,
                 :request_id, :reported_model, :region, :text, :reasoning, :tool_calls_json, :finish_reason,
                 :raw_finish_reason, :input_tokens, :output_tokens, :reasoning_tokens, :cached_input_tokens,
-                :cache_creation_input_tokens, :total_tokens, :usage_raw_json, :time_to_first_token_ms,
+                :cache_creation_input_tokens, :total_tokens, :usage_raw_json, :billed_input_tokens, :billed_output_tokens, :time_to_first_token_ms,
                 :total_ms, :output_tokens_per_second, :content_chunks, :gap_p50_ms, :gap_p95_ms, :gap_max_ms,
                 :server_latency_ms, :server_first_byte_ms, :cost_usd, :cost_source, :complete, :error_kind, :error_message, :error_status, :error_code, :error_retryable,
                 :error_json, :attempts, :unsupported_parameters_json, :started_at_ms, :finished_at_ms
@@ -592,6 +712,8 @@ fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result
                 cache_creation_input_tokens = excluded.cache_creation_input_tokens,
                 total_tokens = excluded.total_tokens,
                 usage_raw_json = excluded.usage_raw_json,
+                billed_input_tokens = excluded.billed_input_tokens,
+                billed_output_tokens = excluded.billed_output_tokens,
                 time_to_first_token_ms = excluded.time_to_first_token_ms,
                 total_ms = excluded.total_ms,
                 output_tokens_per_second = excluded.output_tokens_per_second,
@@ -639,6 +761,8 @@ fn upsert_response(connection: &Connection, response: &ResponseRecord) -> Result
             ":cache_creation_input_tokens": response.usage.cache_creation_input_tokens,
             ":total_tokens": response.usage.total_tokens,
             ":usage_raw_json": usage_raw_json,
+            ":billed_input_tokens": response.billed_input_tokens,
+            ":billed_output_tokens": response.billed_output_tokens,
             ":time_to_first_token_ms": response.metrics.time_to_first_token_ms,
             ":total_ms": response.metrics.total_ms,
             ":output_tokens_per_second": response.metrics.output_tokens_per_second,

@@ -3,4 +3,4 @@
 /**
  * What went wrong, in the terms that decide what to do next.
  */
-export type ErrorKind = "auth" | "quota" | "rate_limited" | "overloaded" | "server" | "validation" | "content_filter" | "connect" | "timeout" | "network" | "protocol" | "cancelled";
+export type ErrorKind = "auth" | "quota" | "rate_limited" | "overloaded" | "server" | "validation" | "content_filter" | "connect" | "timeout" | "network" | "protocol" | "cancelled" | "interrupted";

@@ -14,6 +14,24 @@ first_prompt: string, prompt_count: number, target_names: Array<string>, repeat:
  */
 response_count: number, 
 /**
- * Responses that ended without completing, counting those a finished run left unfinished.
+ * Responses that ended with an error and no output. Cancelled ones, ones never sent and
+ * partial ones are counted apart.
  */
-failed_count: number, };
+failed_count: number, complete_count: number, 
+/**
+ * Ended without completing, some output kept.
+ */
+partial_count: number, 
+/**
+ * Cancelled after they were sent, before any output.
+ */
+cancelled_count: number, 
+/**
+ * Planned but never sent: cancelled before their turn, or not reached when the run's
+ * process stopped.
+ */
+never_sent_count: number, 
+/**
+ * Still streaming (only while the run is going).
+ */
+running_count: number, };

@@ -7,6 +7,11 @@ import type { RunRecord } from "./RunRecord";
  */
 export type StoredRun = { record: RunRecord, finished_at_ms: number | null, status: string, 
 /**
+ * Responses the run asked for (prompts × targets × repeat); `responses` may hold fewer when
+ * the run was interrupted or cancelled before sending them all.
+ */
+planned_count: number, 
+/**
  * Ordered by prompt, target, repeat. A response that never finished (its process died, or
  * the run is still going) comes back rebuilt from its events, with `complete` false.
  */
