@@ -353,15 +353,12 @@ async fn peer_recordings_replay_in_seven_byte_pieces() {
 }
 
 /// The same recordings through the `modelbench` binary: `run --json`, then what the database
-/// kept (`runs show --json`), with Bedrock signed through the real AWS chain.
+/// kept (`runs show --json`), with Bedrock signed through the real AWS chain and the recordings
+/// named `peers/…` inside fakecloud's fixtures directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_recordings_through_the_cli() {
-    let cloud = FakeCloud::start(Config {
-        fixtures_dir: Some(peers_dir()),
-        ..Config::default()
-    })
-    .await
-    .expect("fakecloud");
+    // fakecloud's own fixtures directory, the recordings named by their subfolder.
+    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
     let data = tempfile::tempdir().expect("tempdir");
     let peers = peers();
     let mut toml = String::new();
@@ -370,7 +367,7 @@ async fn peer_recordings_through_the_cli() {
             name,
             want,
             &cloud.base_url(),
-            &format!("replay-model~replay={name};split=3"),
+            &format!("replay-model~replay=peers/{name};split=3"),
         );
         toml.push_str(&toml_table(&target));
     }

@@ -174,14 +174,7 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
             }
             "replay" => {
                 needs_value(value)?;
-                // A name inside the fixtures directory, a subfolder allowed (`peers/x.sse`), never
-                // a way out of it.
-                let escapes = value.starts_with('/')
-                    || value.contains('\\')
-                    || value
-                        .split('/')
-                        .any(|part| part.is_empty() || part == "." || part == "..");
-                if escapes {
+                if fixture_name_escapes(value) {
                     return Err(invalid(
                         key,
                         value,
@@ -395,6 +388,16 @@ pub(crate) fn percent_decode(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(decoded).ok()
+}
+
+/// Whether a `replay=` name could reach outside the fixtures directory: it must be a file in
+/// it or in a subfolder of it (`peers/x.sse`), never absolute, never through `.`, `..` or `\\`.
+pub(crate) fn fixture_name_escapes(name: &str) -> bool {
+    name.starts_with('/')
+        || name.contains('\\')
+        || name
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
 }
 
 #[cfg(test)]

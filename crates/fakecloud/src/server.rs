@@ -774,9 +774,9 @@ fn scheduled_failure(
 async fn read_fixture(state: &ServerState, name: &str) -> Result<(Bytes, FixtureKind), Rejection> {
     let missing = |detail: String| Rejection::Invalid(Invalid::new(format!("fakecloud replay: {detail}")));
     // parse_spec already refuses these; a registered Scenario may not have.
-    if name.contains('/') || name.contains('\\') || name.contains("..") {
+    if crate::scenario::fixture_name_escapes(name) {
         return Err(missing(format!(
-            "fixture name `{name}` may not contain `/`, `\\` or `..`"
+            "fixture name `{name}` is not a file in the fixtures directory or a subfolder of it"
         )));
     }
     let Some(directory) = &state.fixtures_dir else {
