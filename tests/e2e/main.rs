@@ -11,6 +11,7 @@ mod export;
 mod google;
 mod hostile;
 mod keychain;
+mod peers;
 mod prices;
 mod recordings;
 mod reliability;
