@@ -337,3 +337,45 @@ async fn runaway_streams_and_error_bodies_stop_at_their_caps() {
 
     assert_eq!(result("fine")["complete"], true, "{document}");
 }
+
+#[tokio::test]
+async fn a_killed_run_is_resumed_sending_only_what_is_missing() {
+    let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
+    let data = tempfile::tempdir().expect("tempdir");
+    let targets = slow_targets(data.path(), &cloud.base_url(), "tokens=10;gap_ms=50");
+    let prompts = prompts_file(data.path(), 12);
+    let mut child = spawn_run(
+        data.path(),
+        &["--targets", &targets, "--prompts", &prompts, "--concurrency", "2"],
+    );
+    // A couple of answers complete (0.5 s each), two are in flight.
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    let before = only_run(data.path());
+    assert_eq!(before["status"], "interrupted", "{before}");
+    let complete_before = before["complete_count"].as_u64().expect("count");
+    assert!(complete_before >= 1, "{before}");
+    let requests_before = cloud.requests().len();
+
+    let id = before["id"].as_str().expect("id").to_owned();
+    let output = cli(data.path(), &["runs", "resume", &id, "--json"], FAKE_KEYS, None).await;
+    let document = json(&output);
+    assert_eq!(document["run_id"], id.as_str(), "{document}");
+    let results = document["results"].as_array().expect("results");
+    assert_eq!(results.len(), 12, "{document}");
+    assert!(results.iter().all(|result| result["complete"] == true), "{document}");
+    // Only what was missing or unfinished went out again.
+    assert_eq!(
+        cloud.requests().len() - requests_before,
+        12 - usize::try_from(complete_before).expect("small"),
+    );
+    let after = only_run(data.path());
+    assert_eq!(after["status"], "completed", "{after}");
+    assert_eq!(after["complete_count"], 12, "{after}");
+    assert_eq!(after["never_sent_count"], 0, "{after}");
+
+    // Nothing left to send: said so, nothing sent.
+    let again = cli(data.path(), &["runs", "resume", &id], FAKE_KEYS, None).await;
+    assert!(stdout(&again).contains("nothing to send"), "{}", stdout(&again));
+}

@@ -136,6 +136,18 @@ enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send again, into the same run, only the responses that are missing or not complete (after
+    /// a crash, a kill or a cancel); complete ones are kept and not paid for twice.
+    Resume {
+        /// A run id or a unique prefix of one.
+        run_id: String,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 2)]
+        retries: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// One run: prompts, per-target metrics and full outputs.
     Show {
         /// A run id or a unique prefix of one.
@@ -317,6 +329,18 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             store.checkpoint();
             return code;
         }
+        Command::Runs(RunsCommand::Resume {
+            run_id,
+            concurrency,
+            retries,
+            json,
+        }) => {
+            let store = open_store(cli.data_dir.as_deref())?;
+            store.check_ready_for_run()?;
+            let code = resume(&store, &run_id, concurrency, retries, json).await;
+            store.checkpoint();
+            return code;
+        }
         Command::Runs(command) => runs(&open_store(cli.data_dir.as_deref())?, command)?,
         Command::Export(args) => export::run(&open_store(cli.data_dir.as_deref())?, args)?,
         Command::Search { text, limit, json } => search(&open_store(cli.data_dir.as_deref())?, &text, limit, json)?,
@@ -475,6 +499,59 @@ async fn run(store: &Store, args: RunArgs) -> Result<ExitCode> {
     Ok(run_exit_code(&outcome))
 }
 
+/// `runs resume`: the run's missing and unfinished responses, sent again into it.
+async fn resume(store: &Store, run_id: &str, concurrency: usize, retries: u32, json: bool) -> Result<ExitCode> {
+    let id = store
+        .resolve_run_id(run_id)?
+        .with_context(|| format!("no run matches '{run_id}' (see `modelbench runs list`)"))?;
+    let stored = store.load_run(id)?.with_context(|| format!("run {id} not found"))?;
+    if stored.status == modelbench_engine::store::RUN_STATUS_RUNNING {
+        bail!("run {id} is still running in another process; resume it once that process has ended");
+    }
+    let complete: std::collections::HashSet<modelbench_engine::ResponseKey> = stored
+        .responses
+        .iter()
+        .filter(|response| response.complete)
+        .map(|response| response.key)
+        .collect();
+    let record = stored.record;
+    let mut only = std::collections::HashSet::new();
+    for repeat_index in 0..record.repeat {
+        for prompt_index in 0..record.prompts.len() {
+            for target_index in 0..record.targets.len() {
+                let key = modelbench_engine::ResponseKey {
+                    prompt_index: u32::try_from(prompt_index)?,
+                    target_index: u32::try_from(target_index)?,
+                    repeat_index,
+                };
+                if !complete.contains(&key) {
+                    only.insert(key);
+                }
+            }
+        }
+    }
+    if only.is_empty() {
+        println!("run {id}: every response is complete; nothing to send");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut options = RunOptions {
+        concurrency: concurrency.max(1),
+        repeat: record.repeat,
+        ..RunOptions::default()
+    };
+    options.retry.max_retries = retries;
+    let plan = RunPlan {
+        targets: record.targets.clone(),
+        prompts: record.prompts.clone(),
+        parameters: record.parameters.clone(),
+        options,
+    };
+    let view = ViewMode { json, events: false };
+    let credentials = Arc::new(KeychainCredentials::new(Keychain::os()));
+    let outcome = execute_with(store, plan, credentials, view, Some((&record, only))).await?;
+    Ok(run_exit_code(&outcome))
+}
+
 /// The exit code of a finished run: 128 + the signal that cancelled it (130 for Ctrl-C, 143 for
 /// SIGTERM, 129 for SIGHUP), else 3 when the database could not store all of it (its answers
 /// were printed all the same), else 0.
@@ -542,6 +619,20 @@ pub async fn execute(
     credentials: Arc<dyn CredentialSource>,
     view: ViewMode,
 ) -> Result<Executed> {
+    execute_with(store, plan, credentials, view, None).await
+}
+
+/// [`execute`], or with `resume` the run's own plan sent again into it for the given responses.
+async fn execute_with(
+    store: &Store,
+    plan: RunPlan,
+    credentials: Arc<dyn CredentialSource>,
+    view: ViewMode,
+    resume: Option<(
+        &modelbench_engine::RunRecord,
+        std::collections::HashSet<modelbench_engine::ResponseKey>,
+    )>,
+) -> Result<Executed> {
     let mut plan = plan;
     // The summary and `--json` read the responses back from the database, so the run keeps
     // none of them: its memory depends on its concurrency, not on its size.
@@ -553,7 +644,11 @@ pub async fn execute(
         .with_store(store.writer())
         .with_prices(prices::price_book(store)?);
     let cancel = CancellationToken::new();
-    let mut handle = runner.start(plan, cancel.clone())?;
+    let resending = resume.as_ref().map(|(_, only)| only.len());
+    let mut handle = match resume {
+        Some((record, only)) => runner.resume(plan, record, only, cancel.clone())?,
+        None => runner.start(plan, cancel.clone())?,
+    };
     let cancel_on_interrupt = cancel.clone();
     let received = Arc::new(std::sync::atomic::AtomicU8::new(0));
     let received_by_task = Arc::clone(&received);
@@ -572,7 +667,7 @@ pub async fn execute(
     let stdout = terminal::stdout();
     let live_text = !view.json && !view.events && !batch;
     let progress = (batch && std::io::stderr().is_terminal() && !view.events).then(|| {
-        let bar = indicatif::ProgressBar::new(total_responses as u64);
+        let bar = indicatif::ProgressBar::new(resending.unwrap_or(total_responses) as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} responses  {elapsed_precise}  {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -588,6 +683,12 @@ pub async fn execute(
             names.len(),
             total_responses / names.len().max(1)
         )?;
+        if let Some(count) = resending {
+            writeln!(
+                out,
+                "resuming: sending the {count} missing or unfinished response(s) again"
+            )?;
+        }
     }
     let mut live = output::LiveView::new(&names, batch);
     let mut failures = 0usize;
@@ -733,6 +834,8 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
                 )?;
             }
         }
+        // Dispatched before: it runs, so it needs the async runtime.
+        RunsCommand::Resume { .. } => bail!("`runs resume` is handled by dispatch"),
         RunsCommand::Show { run_id, json } => {
             let id = store
                 .resolve_run_id(&run_id)?

@@ -255,6 +255,28 @@ impl Runner {
     /// Validates the plan, resolves every credential (a missing key fails the whole run before
     /// anything is sent, naming the variable to set) and starts the run.
     pub fn start(&self, plan: RunPlan, cancel: CancellationToken) -> Result<RunHandle> {
+        self.launch(plan, None, cancel)
+    }
+
+    /// Sends again, into the stored run `run`, only the responses in `only` (those missing or not
+    /// complete); `plan` is the run's own prompts, targets, parameters and repeat. Their old rows
+    /// and events are replaced; complete responses stay as they are.
+    pub fn resume(
+        &self,
+        plan: RunPlan,
+        run: &RunRecord,
+        only: std::collections::HashSet<ResponseKey>,
+        cancel: CancellationToken,
+    ) -> Result<RunHandle> {
+        self.launch(plan, Some((run.id, run.started_at_ms, only)), cancel)
+    }
+
+    fn launch(
+        &self,
+        plan: RunPlan,
+        resumed: Option<(RunId, i64, std::collections::HashSet<ResponseKey>)>,
+        cancel: CancellationToken,
+    ) -> Result<RunHandle> {
         if plan.targets.is_empty() {
             return Err(Error::InvalidInput("no targets to run".into()));
         }
@@ -283,9 +305,13 @@ impl Runner {
                 prices: Arc::clone(&self.prices),
             }));
         }
+        let (id, started_at_ms, only) = match resumed {
+            Some((id, started_at_ms, only)) => (id, started_at_ms, Some(only)),
+            None => (RunId::new(), now_unix_ms(), None),
+        };
         let run = RunRecord {
-            id: RunId::new(),
-            started_at_ms: now_unix_ms(),
+            id,
+            started_at_ms,
             parameters: plan.parameters.clone(),
             // Moved, not copied: a batch's prompts are the one input that grows with its size.
             prompts: plan.prompts,
@@ -293,7 +319,10 @@ impl Runner {
             repeat: plan.options.repeat.max(1),
         };
         if let Some(store) = &self.store {
-            store.run_started(&run);
+            match &only {
+                Some(keys) => store.run_resumed(run.id, keys.iter().copied().collect()),
+                None => store.run_started(&run),
+            }
         }
         let (sender, receiver) = mpsc::unbounded_channel();
         let run_id = run.id;
@@ -301,6 +330,7 @@ impl Runner {
             run,
             prepared_targets,
             plan.options,
+            only,
             self.store.clone(),
             sender,
             cancel,
@@ -325,6 +355,7 @@ async fn drive(
     run: RunRecord,
     targets: Vec<Arc<TargetContext>>,
     options: RunOptions,
+    only: Option<std::collections::HashSet<ResponseKey>>,
     store: Option<StoreWriter>,
     sender: mpsc::UnboundedSender<RunEvent>,
     cancel: CancellationToken,
@@ -355,13 +386,17 @@ async fn drive(
     for repeat_index in 0..run.repeat {
         for (prompt_index, prompt) in prompts.iter().enumerate() {
             for (target_index, context) in targets.iter().enumerate() {
+                let key = ResponseKey {
+                    prompt_index: u32::try_from(prompt_index).unwrap_or(u32::MAX),
+                    target_index: u32::try_from(target_index).unwrap_or(u32::MAX),
+                    repeat_index,
+                };
+                if only.as_ref().is_some_and(|only| !only.contains(&key)) {
+                    continue;
+                }
                 let job = Job {
                     run_id: run.id,
-                    key: ResponseKey {
-                        prompt_index: u32::try_from(prompt_index).unwrap_or(u32::MAX),
-                        target_index: u32::try_from(target_index).unwrap_or(u32::MAX),
-                        repeat_index,
-                    },
+                    key,
                     context: Arc::clone(context),
                     prompt: Arc::clone(prompt),
                     parameters: Arc::clone(&parameters),

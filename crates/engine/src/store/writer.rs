@@ -70,6 +70,12 @@ enum WriteCommand {
         event: StreamEvent,
     },
     ResponseFinished(Box<ResponseRecord>),
+    /// A stored run sent again: back to `running`, the responses to re-send removed.
+    RunResumed {
+        run: RunId,
+        keys: Vec<ResponseKey>,
+        lock: Option<RunLock>,
+    },
     RunFinished {
         run: RunId,
         finished_at_ms: i64,
@@ -101,6 +107,7 @@ impl WriteCommand {
                 format!("run {} {} finish", response.run_id, describe_key(response.key))
             }
             Self::RunFinished { run, .. } => format!("run {run} finish"),
+            Self::RunResumed { run, .. } => format!("run {run} resume"),
             Self::Flush(_) => "flush".to_owned(),
             Self::Barrier(_) => "barrier".to_owned(),
         }
@@ -191,6 +198,17 @@ impl StoreWriter {
     }
 
     /// Creates the response's row, so its events have somewhere to go before it finishes.
+    /// Marks a stored run as running again and removes the rows (with their events and search
+    /// documents) of the responses about to be sent again; takes the run's lock.
+    pub fn run_resumed(&self, run: RunId, keys: Vec<ResponseKey>) {
+        let lock = RunLock::acquire(&self.lock_dir, run)
+            .inspect_err(|error| {
+                tracing::warn!(%error, "cannot take the run's lock; if this process dies the run stays 'running'");
+            })
+            .ok();
+        self.send(WriteCommand::RunResumed { run, keys, lock });
+    }
+
     pub fn response_started(
         &self,
         run: RunId,
@@ -462,6 +480,11 @@ impl WriterThread {
                 WriteCommand::RunStarted(run, Some(lock)) if !failed => {
                     self.run_locks.insert(run.id, lock);
                 }
+                WriteCommand::RunResumed {
+                    run, lock: Some(lock), ..
+                } if !failed => {
+                    self.run_locks.insert(run, lock);
+                }
                 // Kept while the end is not on disk: the run must not look finished, nor (once
                 // this process is gone) alive.
                 WriteCommand::RunFinished { run, .. } if !failed => {
@@ -570,6 +593,21 @@ fn apply(
             response_ids.remove(&(response.run_id, response.key));
             Ok(())
         }
+        WriteCommand::RunResumed { run, keys, .. } => atomically(connection, || {
+            let run_id = run.to_string();
+            connection
+                .prepare_cached("UPDATE runs SET status = ?1, finished_at_ms = NULL WHERE id = ?2")?
+                .execute(params![RUN_STATUS_RUNNING, run_id])?;
+            let mut delete = connection.prepare_cached(
+                "DELETE FROM responses \
+                 WHERE run_id = ?1 AND prompt_index = ?2 AND target_index = ?3 AND repeat_index = ?4",
+            )?;
+            for key in keys {
+                delete.execute(params![run_id, key.prompt_index, key.target_index, key.repeat_index])?;
+                response_ids.remove(&(*run, *key));
+            }
+            Ok(())
+        }),
         WriteCommand::RunFinished {
             run,
             finished_at_ms,
