@@ -366,13 +366,7 @@ async fn a_secret_never_reaches_the_database() {
     assert_eq!(error.kind, ErrorKind::Auth);
     assert!(!error.to_string().contains(secret));
     drop(store);
-    for file in std::fs::read_dir(data.path()).expect("dir") {
-        let bytes = std::fs::read(file.expect("entry").path()).expect("read");
-        assert!(
-            !bytes.windows(secret.len()).any(|window| window == secret.as_bytes()),
-            "secret found on disk"
-        );
-    }
+    assert_nowhere_on_disk(data.path(), secret);
 }
 
 #[tokio::test]
@@ -582,11 +576,22 @@ async fn a_key_echoed_back_by_a_server_is_redacted_everywhere() {
     assert!(!error.to_string().contains(secret), "{error}");
     assert!(!streamed.contains(secret), "live events leak the key");
     drop(store);
-    for file in std::fs::read_dir(data.path()).expect("dir") {
-        let bytes = std::fs::read(file.expect("entry").path()).expect("read");
+    assert_nowhere_on_disk(data.path(), secret);
+}
+
+/// Fails if `secret` is in any file under `dir`, subfolders (the run locks) included.
+fn assert_nowhere_on_disk(dir: &std::path::Path, secret: &str) {
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            assert_nowhere_on_disk(&path, secret);
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read");
         assert!(
             !bytes.windows(secret.len()).any(|window| window == secret.as_bytes()),
-            "key found on disk"
+            "the secret is in {}",
+            path.display()
         );
     }
 }

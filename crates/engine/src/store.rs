@@ -1235,7 +1235,10 @@ mod tests {
             let versions: Vec<&str> = rows.iter().map(|(version, _)| version.as_str()).collect();
             assert_eq!(
                 versions,
-                super::migrations::MIGRATIONS.iter().map(|migration| migration.version).collect::<Vec<_>>()
+                super::migrations::MIGRATIONS
+                    .iter()
+                    .map(|migration| migration.version)
+                    .collect::<Vec<_>>()
             );
             assert_eq!(rows[0].0, "20261124100000_initial");
             assert_eq!(rows[1].0, "20261125090000_server_timing_cost_prices");
@@ -1250,7 +1253,10 @@ mod tests {
             |row| row.get(0),
         )?;
         assert_eq!(applied_at_again, applied_at);
-        assert_eq!(count_rows(&store, "schema_migrations")? as usize, super::migrations::MIGRATIONS.len());
+        assert_eq!(
+            count_rows(&store, "schema_migrations")? as usize,
+            super::migrations::MIGRATIONS.len()
+        );
         assert!(migrations::apply(&mut Connection::open(&path)?)?.is_empty());
         Ok(())
     }

@@ -129,7 +129,10 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
                 match response.outcome_note() {
                     Some(note) => format!(
                         "{} ({note})",
-                        outcome_text(response.outcome, response.error.as_ref().map(|error| error.kind.as_str()))
+                        outcome_text(
+                            response.outcome,
+                            response.error.as_ref().map(|error| error.kind.as_str())
+                        )
                     ),
                     None => outcome_text(
                         response.outcome,
