@@ -341,6 +341,7 @@ describe('RunStore', () => {
       },
       finished_at_ms: 2,
       status: 'completed',
+      planned_count: 2,
       responses: [
         record(0, 'a', { text: 'Hello' }),
         record(1, 'b', { text: 'Part', complete: false, error: providerError({ kind: 'network', status: null, code: null, message: 'reset' }) }),

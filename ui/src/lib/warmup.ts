@@ -19,6 +19,7 @@ export function warmupRun(): StoredRun {
     record: { id: 'warmup', started_at_ms: 0, parameters: {}, prompts: [], targets: [target], repeat: 1 },
     finished_at_ms: 1,
     status: 'completed',
+    planned_count: 1,
     responses: [
       {
         run_id: 'warmup',
