@@ -367,7 +367,7 @@ async fn peer_recordings_through_the_cli() {
             name,
             want,
             &cloud.base_url(),
-            &format!("replay-model~replay=peers/{name};split=3"),
+            &format!("replay-model~replay=peers/{name}"),
         );
         toml.push_str(&toml_table(&target));
     }

@@ -1261,6 +1261,25 @@ mod tests {
         Ok(())
     }
 
+    /// Flushes and barriers pass through the writer's queue count like writes do: once they
+    /// were counted out but never in, the count wrapped below zero and every stream after a
+    /// flush waited for room forever (a CLI run of a long recording hung).
+    #[tokio::test]
+    async fn flushes_never_leave_the_writer_without_room() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let writer = store.writer();
+        let run = sample_run();
+        writer.run_started(&run);
+        for _ in 0..3 {
+            writer.flush().await?;
+        }
+        assert!(store.writer.wait_until_committed(Duration::from_secs(5)));
+        tokio::time::timeout(Duration::from_secs(5), writer.wait_for_room())
+            .await
+            .map_err(|_| "wait_for_room never resolved after flushes")?;
+        Ok(())
+    }
+
     #[tokio::test]
     async fn a_run_round_trips() -> TestResult {
         let (_directory, store) = open_store()?;

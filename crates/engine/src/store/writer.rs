@@ -259,7 +259,7 @@ impl StoreWriter {
     /// the last flush (from any handle: they share one thread), if any.
     pub async fn flush(&self) -> Result<()> {
         let (reply, answer) = oneshot::channel();
-        if self.sender.send(WriteCommand::Flush(reply)).is_err() {
+        if !self.enqueue(WriteCommand::Flush(reply)) {
             return Err(writer_stopped());
         }
         self.thread.unpark();
@@ -270,7 +270,7 @@ impl StoreWriter {
     /// the writer confirmed.
     pub(super) fn wait_until_committed(&self, timeout: Duration) -> bool {
         let (reply, answer) = mpsc::sync_channel(1);
-        if self.sender.send(WriteCommand::Barrier(reply)).is_err() {
+        if !self.enqueue(WriteCommand::Barrier(reply)) {
             return false;
         }
         self.thread.unpark();
@@ -278,11 +278,22 @@ impl StoreWriter {
     }
 
     fn send(&self, command: WriteCommand) {
-        self.queued.fetch_add(1, Ordering::Relaxed);
         // Only a panic ends the thread while handles exist; the write cannot go anywhere then.
-        if self.sender.send(command).is_err() {
+        if !self.enqueue(command) {
             tracing::error!("the store writer has stopped; a write was dropped");
         }
+    }
+
+    /// Sends any command, flushes and barriers included, counted in `queued`: the writer counts
+    /// every command it applies back out, so a command sent around this count would wrap it
+    /// below zero and make [`Self::wait_for_room`] wait forever.
+    fn enqueue(&self, command: WriteCommand) -> bool {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = self.sender.send(command).is_ok();
+        if !sent {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
     }
 }
 
