@@ -10,15 +10,13 @@ use std::path::PathBuf;
 use fakecloud::{Config, FakeCloud};
 use modelbench_e2e::{FAKE_KEYS, fixtures_dir};
 use modelbench_engine::event::FinishReason;
-use modelbench_engine::runner::{RunOptions, RunPlan, Runner};
 use modelbench_engine::target::Api;
-use modelbench_engine::{Parameters, Prompt, ProviderKind, ResponseRecord, Target};
+use modelbench_engine::{ProviderKind, ResponseRecord, Target};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::{cli, json};
 use crate::decoders::{decode, fold};
-use crate::recordings::credentials;
+use crate::recordings::replay_once_each;
 
 fn peers_dir() -> PathBuf {
     fixtures_dir().join("peers")
@@ -217,7 +215,7 @@ fn peers() -> Vec<(String, Value)> {
 }
 
 #[test]
-fn peer_recordings_decode_whole_and_split_at_every_byte() {
+fn peer_recordings_decode_whole_split_and_one_byte_at_a_time() {
     for (name, want) in peers() {
         let body = std::fs::read(peers_dir().join(&name)).expect("recording");
         assert_eq!(body.len() as u64, want["size"].as_u64().expect("size"), "{name}: size");
@@ -306,19 +304,9 @@ async fn replay_through_fakecloud(spec_suffix: &str) {
             target_for_peer(name, want, &cloud.base_url(), &model)
         })
         .collect();
-    let mut options = RunOptions::default();
-    options.retry.max_retries = 0;
-    let plan = RunPlan {
-        targets,
-        prompts: vec![Prompt::user("replay")],
-        parameters: Parameters::default(),
-        options,
-    };
-    let runner = Runner::new(credentials());
-    let handle = runner.start(plan, CancellationToken::new()).expect("start");
-    let outcome = handle.outcome().await.expect("outcome");
-    assert_eq!(outcome.responses.len(), peers.len());
-    for response in &outcome.responses {
+    let responses = replay_once_each(targets).await;
+    assert_eq!(responses.len(), peers.len());
+    for response in &responses {
         let want = &peers
             .iter()
             .find(|(name, _)| *name == response.target)

@@ -7,7 +7,7 @@ use fakecloud::{Config, FakeCloud};
 use modelbench_e2e::{check_against_expected, expected, target_for_recording};
 use modelbench_engine::credentials::{Secret, StaticCredentials};
 use modelbench_engine::runner::{RunOptions, RunPlan, Runner};
-use modelbench_engine::{Parameters, Prompt};
+use modelbench_engine::{Parameters, Prompt, ResponseRecord, Target};
 use tokio_util::sync::CancellationToken;
 
 /// fakecloud's default keys for every key-based cloud (no Bedrock SigV4 credentials).
@@ -28,6 +28,23 @@ pub fn credentials() -> Arc<StaticCredentials> {
     ))
 }
 
+/// One prompt to every target, one attempt each: a recording that fails before any content
+/// (the exception frame) would otherwise be retried, and the request count must stay exact.
+pub(crate) async fn replay_once_each(targets: Vec<Target>) -> Vec<ResponseRecord> {
+    let mut options = RunOptions::default();
+    options.retry.max_retries = 0;
+    let plan = RunPlan {
+        targets,
+        prompts: vec![Prompt::user("replay")],
+        parameters: Parameters::default(),
+        options,
+    };
+    let handle = Runner::new(credentials())
+        .start(plan, CancellationToken::new())
+        .expect("start");
+    handle.outcome().await.expect("outcome").responses
+}
+
 async fn replay_all(spec_suffix: &str) {
     let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
     let expected = expected();
@@ -42,20 +59,7 @@ async fn replay_all(spec_suffix: &str) {
     // 6 Bedrock (the exception frame included) and 4 Gemini/Vertex.
     assert_eq!(targets.len(), 25);
     let count = targets.len();
-    let runner = Runner::new(credentials());
-    let mut options = RunOptions::default();
-    // The exception recording fails before any content, which the runner would retry; one
-    // attempt per recording keeps the request count exact.
-    options.retry.max_retries = 0;
-    let plan = RunPlan {
-        targets,
-        prompts: vec![Prompt::user("replay")],
-        parameters: Parameters::default(),
-        options,
-    };
-    let handle = runner.start(plan, CancellationToken::new()).expect("start");
-    let outcome = handle.outcome().await.expect("outcome");
-    for response in &outcome.responses {
+    for response in &replay_once_each(targets).await {
         check_against_expected(&response.target, &expected[&response.target], &response.into());
     }
     // Each request really went to fakecloud's endpoint for that cloud and was accepted.

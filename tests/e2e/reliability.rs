@@ -65,20 +65,26 @@ fn only_run(data: &Path) -> Value {
     runs[0].clone()
 }
 
+/// Starts a batch of `prompts` prompts to the slow targets (fakecloud `spec`) at concurrency 2
+/// and kills it with SIGKILL 1.3 s in.
+async fn kill_a_run_part_way(data: &Path, base: &str, spec: &str, prompts: usize) {
+    let targets = slow_targets(data, base, spec);
+    let prompts = prompts_file(data, prompts);
+    let mut child = spawn_run(
+        data,
+        &["--targets", &targets, "--prompts", &prompts, "--concurrency", "2"],
+    );
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+}
+
 #[tokio::test]
 async fn a_killed_run_is_shown_interrupted_with_honest_counts_and_searchable_partials() {
     let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
     let data = tempfile::tempdir().expect("tempdir");
-    let targets = slow_targets(data.path(), &cloud.base_url(), "tokens=60;gap_ms=40");
-    let prompts = prompts_file(data.path(), 20);
-    let mut child = spawn_run(
-        data.path(),
-        &["--targets", &targets, "--prompts", &prompts, "--concurrency", "2"],
-    );
     // Two responses in flight, each about 30 of 60 tokens in.
-    tokio::time::sleep(Duration::from_millis(1_300)).await;
-    child.kill().expect("kill -9");
-    child.wait().expect("reaped");
+    kill_a_run_part_way(data.path(), &cloud.base_url(), "tokens=60;gap_ms=40", 20).await;
 
     let run = only_run(data.path());
     assert_eq!(run["status"], "interrupted", "{run}");
@@ -342,16 +348,8 @@ async fn runaway_streams_and_error_bodies_stop_at_their_caps() {
 async fn a_killed_run_is_resumed_sending_only_what_is_missing() {
     let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
     let data = tempfile::tempdir().expect("tempdir");
-    let targets = slow_targets(data.path(), &cloud.base_url(), "tokens=10;gap_ms=50");
-    let prompts = prompts_file(data.path(), 12);
-    let mut child = spawn_run(
-        data.path(),
-        &["--targets", &targets, "--prompts", &prompts, "--concurrency", "2"],
-    );
     // A couple of answers complete (0.5 s each), two are in flight.
-    tokio::time::sleep(Duration::from_millis(1_300)).await;
-    child.kill().expect("kill -9");
-    child.wait().expect("reaped");
+    kill_a_run_part_way(data.path(), &cloud.base_url(), "tokens=10;gap_ms=50", 12).await;
     let before = only_run(data.path());
     assert_eq!(before["status"], "interrupted", "{before}");
     let complete_before = before["complete_count"].as_u64().expect("count");
