@@ -45,7 +45,7 @@ mod stream;
 mod text;
 mod wire;
 
-pub use scenario::{Failure, Scenario, SpecError, apply_spec, parse_spec};
+pub use scenario::{Failure, LineEnding, ReplayEdits, Scenario, SpecError, apply_spec, parse_spec};
 pub use server::request_log::RequestRecord;
 pub use text::tokens_for;
 

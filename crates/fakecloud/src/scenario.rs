@@ -31,6 +31,61 @@ pub struct Scenario {
     pub stall: Option<(usize, Duration)>,
     /// Fixture file to serve verbatim after auth and body validation.
     pub replay: Option<String>,
+    /// How the replayed fixture is altered before it is sent, as gateways and proxies alter
+    /// bodies: other line endings, a BOM, the body twice, only its first bytes.
+    pub edits: ReplayEdits,
+    /// After the last byte, keep the connection open this long before ending the body: a server
+    /// or proxy that sent the whole answer but does not close (HTTP/1.1 keep-alive).
+    pub hold: Option<Duration>,
+    /// While holding, send a keep-alive this often (`: ping` for SSE, a blank line for NDJSON;
+    /// nothing for AWS event streams, which have no such thing).
+    pub keep_alive: Option<Duration>,
+}
+
+/// Changes to a replayed fixture, applied in this order: line endings, `twice`, `bom`, `cut`
+/// (so `cut` counts the bytes as sent).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayEdits {
+    /// Every line ending (`\n`, `\r\n` or a lone `\r`) rewritten to this one.
+    pub line_ending: Option<LineEnding>,
+    /// The body twice in a row, as a gateway that replays on retry sends it.
+    pub twice: bool,
+    /// A UTF-8 byte order mark before the body.
+    pub bom: bool,
+    /// Only the first N bytes, then a clean end of body.
+    pub cut: Option<usize>,
+}
+
+impl ReplayEdits {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A line ending for [`ReplayEdits::line_ending`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineEnding {
+    Lf,
+    CrLf,
+    Cr,
+}
+
+impl LineEnding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lf => "lf",
+            Self::CrLf => "crlf",
+            Self::Cr => "cr",
+        }
+    }
+
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Self::Lf => b"\n",
+            Self::CrLf => b"\r\n",
+            Self::Cr => b"\r",
+        }
+    }
 }
 
 impl Default for Scenario {
@@ -44,6 +99,9 @@ impl Default for Scenario {
             split: None,
             stall: None,
             replay: None,
+            edits: ReplayEdits::default(),
+            hold: None,
+            keep_alive: None,
         }
     }
 }
@@ -93,6 +151,8 @@ pub enum SpecError {
     ConflictingFailures { first: String, second: String },
     #[error("fakecloud scenario key `{0}` needs a status failure (`fail=429` and the like)")]
     RetryAfterWithoutStatus(String),
+    #[error("fakecloud scenario key `{key}` needs `{needs}` too")]
+    Requires { key: String, needs: &'static str },
 }
 
 /// Parses a spec such as `ttft_ms=200;tokens=50,fail=429x1` on top of
@@ -183,6 +243,32 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
                 }
                 scenario.replay = Some(value.to_owned());
             }
+            "endings" => {
+                scenario.edits.line_ending = Some(match value {
+                    "lf" => LineEnding::Lf,
+                    "crlf" => LineEnding::CrLf,
+                    "cr" => LineEnding::Cr,
+                    _ => return Err(invalid(key, value, "expected lf, crlf or cr")),
+                });
+            }
+            "twice" => scenario.edits.twice = true,
+            "bom" => scenario.edits.bom = true,
+            "cut" => {
+                needs_value(value)?;
+                scenario.edits.cut = Some(parse_number(key, value)?);
+            }
+            "hold_ms" => {
+                needs_value(value)?;
+                scenario.hold = Some(Duration::from_millis(parse_number(key, value)?));
+            }
+            "ping_ms" => {
+                needs_value(value)?;
+                let every: u64 = parse_number(key, value)?;
+                if every == 0 {
+                    return Err(invalid(key, value, "the keep-alive interval must be at least 1 ms"));
+                }
+                scenario.keep_alive = Some(Duration::from_millis(every));
+            }
             "fail" => {
                 needs_value(value)?;
                 let failure = match value {
@@ -241,6 +327,18 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
             _ => return Err(SpecError::RetryAfterWithoutStatus(key)),
         }
     }
+    if scenario.keep_alive.is_some() && scenario.hold.is_none() {
+        return Err(SpecError::Requires {
+            key: "ping_ms".to_owned(),
+            needs: "hold_ms",
+        });
+    }
+    if !scenario.edits.is_empty() && scenario.replay.is_none() {
+        return Err(SpecError::Requires {
+            key: "endings, twice, bom or cut".to_owned(),
+            needs: "replay",
+        });
+    }
     Ok(scenario)
 }
 
@@ -270,6 +368,24 @@ impl Scenario {
         }
         if let Some(name) = &self.replay {
             pairs.push(format!("replay={name}"));
+        }
+        if let Some(ending) = self.edits.line_ending {
+            pairs.push(format!("endings={}", ending.as_str()));
+        }
+        if self.edits.twice {
+            pairs.push("twice".to_owned());
+        }
+        if self.edits.bom {
+            pairs.push("bom".to_owned());
+        }
+        if let Some(bytes) = self.edits.cut {
+            pairs.push(format!("cut={bytes}"));
+        }
+        if let Some(hold) = self.hold {
+            pairs.push(format!("hold_ms={}", hold.as_millis()));
+        }
+        if let Some(every) = self.keep_alive {
+            pairs.push(format!("ping_ms={}", every.as_millis()));
         }
         match &self.failure {
             None => {}
@@ -524,6 +640,20 @@ mod tests {
             parse_spec("split=0").expect_err("spec is rejected"),
             SpecError::InvalidValue { .. }
         ));
+        for (spec, needs) in [
+            ("ping_ms=5", "hold_ms"),
+            ("bom", "replay"),
+            ("cut=4;tokens=3", "replay"),
+        ] {
+            assert!(
+                matches!(parse_spec(spec), Err(SpecError::Requires { needs: needed, .. }) if needed == needs),
+                "{spec}"
+            );
+        }
+        assert!(matches!(
+            parse_spec("replay=a.sse;endings=dos").expect_err("spec is rejected"),
+            SpecError::InvalidValue { .. }
+        ));
     }
 
     #[test]
@@ -546,6 +676,7 @@ mod tests {
             parse_spec("fail=429x1;retry_after_ms=1500").expect("spec parses"),
             parse_spec("fail=500;replay=ollama_api_chat.ndjson").expect("spec parses"),
             parse_spec("finish_content_filter=3").expect("spec parses"),
+            parse_spec("replay=a.sse;endings=cr;twice;bom;cut=100;hold_ms=30000;ping_ms=2000").expect("spec parses"),
             Scenario {
                 text: Some("a;b,c=d~e%f naïve 😄\n".to_owned()),
                 ..Scenario::default()

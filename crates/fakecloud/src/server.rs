@@ -35,8 +35,8 @@ use tokio::time::Instant;
 
 use crate::scenario::{Failure, Scenario, parse_spec};
 use crate::stream::generated::{Ending, GeneratedSource, Plan};
-use crate::stream::replay::{FixtureKind, ReplaySource, fixture_body, pieces};
-use crate::stream::{BodyDriver, FrameSource};
+use crate::stream::replay::{FixtureKind, ReplaySource, edited, fixture_body, pieces};
+use crate::stream::{BodyDriver, FrameSource, Hold};
 use crate::wire::anthropic::AnthropicEncoder;
 use crate::wire::bedrock::{ConverseEncoder, InvokeAnthropicEncoder, InvokeFamily, InvokeLlamaEncoder};
 use crate::wire::gemini::{GeminiEncoder, GeminiFlavour};
@@ -425,6 +425,7 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
         credential,
         status: 200,
         server_time_to_first_token_us: None,
+        server_body_sent_us: None,
         completed: false,
         body: Value::Null,
     };
@@ -459,7 +460,7 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
     let (source, content_type, split): (Box<dyn FrameSource>, &str, Option<usize>) = match replay {
         Some((fixture, kind)) => (
             Box::new(ReplaySource::new(
-                pieces(&fixture, kind, scenario.split),
+                pieces(&edited(fixture, kind, &scenario.edits), kind, scenario.split),
                 &scenario,
                 entry,
             )),
@@ -486,7 +487,14 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
     };
     record.body = body;
     let handle = state.log.push(record);
-    let driver = BodyDriver::new(source, split, entry, handle, state.shutdown.clone());
+    let hold = scenario.hold.map(|duration| Hold {
+        duration,
+        keep_alive: scenario
+            .keep_alive
+            .zip(keep_alive_bytes(content_type))
+            .map(|(every, bytes)| (every, Bytes::from_static(bytes))),
+    });
+    let driver = BodyDriver::new(source, split, entry, handle, state.shutdown.clone(), hold);
 
     let mut response_headers = headers::provider_headers(provider, &request_id, false);
     headers::insert(&mut response_headers, "content-type", content_type);
@@ -507,6 +515,16 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
     let mut response = Response::new(Body::from_stream(driver.into_stream()));
     *response.headers_mut() = response_headers;
     response
+}
+
+/// What a server sends to keep an idle stream of this content type alive: an SSE comment, a
+/// blank NDJSON line; AWS event streams have no keep-alive.
+fn keep_alive_bytes(content_type: &str) -> Option<&'static [u8]> {
+    match content_type {
+        headers::EVENT_STREAM => Some(b": ping\n\n"),
+        headers::NDJSON => Some(b"\n"),
+        _ => None,
+    }
 }
 
 /// The body of the flood failures: `mebibytes` MiB of one byte, sent as it is generated (never

@@ -48,6 +48,20 @@ pub(crate) trait FrameSource: Send + 'static {
 /// since hyper drops its write buffer when a body errors.
 const FLUSH_BEFORE_ABORT: Duration = Duration::from_millis(20);
 
+/// Keeping the connection open once the body is sent (`hold_ms`), as a server or proxy that
+/// does not close after a complete answer does.
+pub(crate) struct Hold {
+    pub duration: Duration,
+    /// A keep-alive (its interval and bytes) to send while holding; `None` holds in silence.
+    pub keep_alive: Option<(Duration, Bytes)>,
+}
+
+/// A hold in progress: when it ends and when the next keep-alive is due.
+struct Holding {
+    until: Instant,
+    next_keep_alive: Option<Instant>,
+}
+
 pub(crate) struct BodyDriver {
     source: Box<dyn FrameSource>,
     pending: VecDeque<Bytes>,
@@ -55,6 +69,8 @@ pub(crate) struct BodyDriver {
     entry: Instant,
     record: RecordHandle,
     shutdown: watch::Receiver<bool>,
+    hold: Option<Hold>,
+    holding: Option<Holding>,
     done: bool,
 }
 
@@ -67,6 +83,7 @@ impl BodyDriver {
         entry: Instant,
         record: RecordHandle,
         shutdown: watch::Receiver<bool>,
+        hold: Option<Hold>,
     ) -> Self {
         Self {
             source,
@@ -75,6 +92,8 @@ impl BodyDriver {
             entry,
             record,
             shutdown,
+            hold,
+            holding: None,
             done: false,
         }
     }
@@ -95,6 +114,9 @@ impl BodyDriver {
             if self.done {
                 return None;
             }
+            if self.holding.is_some() {
+                return self.next_keep_alive().await;
+            }
             match self.source.next_step() {
                 Step::Send(frame) => {
                     if let Some(at) = frame.at
@@ -112,9 +134,17 @@ impl BodyDriver {
                     self.queue(frame.bytes);
                 }
                 Step::Finish => {
-                    self.done = true;
+                    self.record.body_sent(self.entry.elapsed());
                     self.record.complete();
-                    return None;
+                    let Some(hold) = &self.hold else {
+                        self.done = true;
+                        return None;
+                    };
+                    let now = Instant::now();
+                    self.holding = Some(Holding {
+                        until: now + hold.duration,
+                        next_keep_alive: hold.keep_alive.as_ref().map(|(every, _)| now + *every),
+                    });
                 }
                 Step::Abort => {
                     self.done = true;
@@ -127,6 +157,29 @@ impl BodyDriver {
                 }
             }
         }
+    }
+
+    /// While holding: the next keep-alive when it is due, or the end of the body when the hold is
+    /// over (or the server shuts down).
+    async fn next_keep_alive(&mut self) -> Option<Result<Bytes, io::Error>> {
+        let holding = self.holding.as_ref()?;
+        let keep_alive = self.hold.as_ref().and_then(|hold| hold.keep_alive.clone());
+        let due = holding.next_keep_alive.filter(|due| *due < holding.until);
+        let until = holding.until;
+        let (at, bytes) = match (due, keep_alive) {
+            (Some(due), Some((every, bytes))) => {
+                if let Some(holding) = &mut self.holding {
+                    holding.next_keep_alive = Some(due + every);
+                }
+                (due, Some(bytes))
+            }
+            _ => (until, None),
+        };
+        if !self.wait_until(at).await || bytes.is_none() {
+            self.done = true;
+            return None;
+        }
+        bytes.map(Ok)
     }
 
     /// Sleeps until `at`; false if the server began shutting down first.

@@ -33,6 +33,9 @@ pub struct RequestRecord {
     /// Handler entry to the moment the first content token's bytes were
     /// handed to the body stream; `None` until then (or if none were sent).
     pub server_time_to_first_token_us: Option<u64>,
+    /// Handler entry to the moment the body's last byte was handed over, before any `hold_ms`
+    /// (a server that keeps the connection open after its answer); `None` until then.
+    pub server_body_sent_us: Option<u64>,
     /// The server handed over everything it meant to send (for scenarios
     /// that truncate or error mid-stream, up to that point). Stays false if
     /// the client went away first or the server shut down mid-stream.
@@ -80,6 +83,13 @@ impl RecordHandle {
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         self.log.update(self.index, |record| {
             record.server_time_to_first_token_us.get_or_insert(micros);
+        });
+    }
+
+    pub(crate) fn body_sent(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.log.update(self.index, |record| {
+            record.server_body_sent_us.get_or_insert(micros);
         });
     }
 

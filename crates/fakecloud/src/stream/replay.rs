@@ -14,7 +14,7 @@ use base64::Engine;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::scenario::Scenario;
+use crate::scenario::{ReplayEdits, Scenario};
 use crate::stream::{Frame, FrameSource, Step};
 
 /// Where fixtures live relative to some ancestor of the working directory or
@@ -85,6 +85,37 @@ pub(crate) fn fixture_body(name: &str, file: Vec<u8>) -> Result<Vec<u8>, String>
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|error| format!("`{name}` is not valid base64: {error}"))
+}
+
+/// The body with `edits` applied, in their documented order. Line endings are rewritten only in
+/// text (SSE and NDJSON) fixtures: an event stream's bytes are binary.
+pub(crate) fn edited(body: Bytes, kind: FixtureKind, edits: &ReplayEdits) -> Bytes {
+    if edits.is_empty() {
+        return body;
+    }
+    let mut bytes = body.to_vec();
+    let text = matches!(kind, FixtureKind::ServerSentEvents | FixtureKind::NewlineDelimitedJson);
+    if let Some(ending) = edits.line_ending.filter(|_| text) {
+        let mut rewritten = Vec::with_capacity(bytes.len());
+        let mut line_start = 0;
+        for (line_end, terminator_length) in line_ends(&bytes) {
+            rewritten.extend_from_slice(&bytes[line_start..line_end]);
+            rewritten.extend_from_slice(ending.bytes());
+            line_start = line_end + terminator_length;
+        }
+        rewritten.extend_from_slice(&bytes[line_start..]);
+        bytes = rewritten;
+    }
+    if edits.twice {
+        bytes.extend_from_within(..);
+    }
+    if edits.bom {
+        bytes.splice(0..0, *b"\xEF\xBB\xBF");
+    }
+    if let Some(cut) = edits.cut {
+        bytes.truncate(cut);
+    }
+    Bytes::from(bytes)
 }
 
 /// Cuts a body into the pieces sent one at a time. Concatenated, the pieces
@@ -259,6 +290,35 @@ mod tests {
         assert_eq!(fixture_body("x.b64", b"aGk=\n".to_vec()), Ok(b"hi".to_vec()));
         assert!(fixture_body("x.b64", b"not base64!".to_vec()).is_err());
         assert_eq!(fixture_body("x.bin", b"aGk=".to_vec()), Ok(b"aGk=".to_vec()));
+    }
+
+    #[test]
+    fn edits_apply_in_order() {
+        let body = Bytes::from_static(b"data: a\r\n\r\ndata: b\rtail");
+        let edits = |spec: &str| {
+            crate::scenario::parse_spec(&format!("replay=x.sse;{spec}"))
+                .expect("spec")
+                .edits
+        };
+        let sse = FixtureKind::ServerSentEvents;
+        assert_eq!(edited(body.clone(), sse, &ReplayEdits::default()), body);
+        assert_eq!(
+            edited(body.clone(), sse, &edits("endings=lf")),
+            Bytes::from_static(b"data: a\n\ndata: b\ntail")
+        );
+        assert_eq!(
+            edited(Bytes::from_static(b"x\n"), sse, &edits("endings=crlf;twice;bom")),
+            Bytes::from_static(b"\xEF\xBB\xBFx\r\nx\r\n")
+        );
+        assert_eq!(
+            edited(body.clone(), sse, &edits("bom;cut=5")),
+            Bytes::from_static(b"\xEF\xBB\xBFda")
+        );
+        let binary = Bytes::from_static(b"\r\n\x00\r");
+        assert_eq!(
+            edited(binary.clone(), FixtureKind::EventStream, &edits("endings=lf")),
+            binary
+        );
     }
 
     #[test]

@@ -240,3 +240,62 @@ async fn configured_fixtures_dir_is_used() {
     assert_eq!(reply.body, b"{\"a\":1}\n{\"b\":2}\n");
     let _ = std::fs::remove_dir_all(directory);
 }
+
+#[tokio::test]
+async fn replay_edits_rewrite_the_body_as_gateways_do() {
+    let cloud = start().await;
+    let name = "openai_chat_usage.sse";
+    let original = fixture(name);
+    let lf: Vec<u8> = String::from_utf8(original.clone())
+        .expect("utf8")
+        .replace("\r\n", "\n")
+        .into_bytes();
+    let crlf: Vec<u8> = String::from_utf8(lf.clone())
+        .expect("utf8")
+        .replace('\n', "\r\n")
+        .into_bytes();
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("endings=crlf", crlf.clone()),
+        ("twice", [original.clone(), original.clone()].concat()),
+        ("bom;split=1", [b"\xEF\xBB\xBF".as_slice(), &original].concat()),
+        (
+            "endings=crlf;bom;cut=40",
+            [b"\xEF\xBB\xBF".as_slice(), &crlf[..37]].concat(),
+        ),
+    ];
+    for (edits, expected) in cases {
+        let (path, headers, body) = route_for(name, &format!("m~replay={name};{edits}"));
+        let reply = post(&cloud, path, headers, &body).await;
+        assert_eq!(reply.status, 200, "{edits}");
+        assert!(
+            reply.body == expected,
+            "{edits}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_held_replay_ends_its_body_late_with_keep_alives_between() {
+    let cloud = start().await;
+    let name = "anthropic_messages_short.sse";
+    let (path, headers, body) = route_for(name, &format!("c~replay={name};hold_ms=400;ping_ms=150"));
+    let reply = post(&cloud, path, headers, &body).await;
+    assert!(reply.elapsed >= Duration::from_millis(400), "{:?}", reply.elapsed);
+    // The recording whole, then two keep-alives (at 150 and 300 ms) before the hold ends.
+    assert_eq!(reply.body, [fixture(name), b": ping\n\n: ping\n\n".to_vec()].concat());
+    let record = cloud.requests().pop().expect("a request");
+    let sent = record.server_body_sent_us.expect("the body was sent");
+    assert!(sent < 300_000, "the body went out before the hold: {sent} µs");
+    assert!(record.completed);
+
+    // A silent hold on an event stream: the frames, then nothing until the end.
+    let reply = replay_on_its_route(
+        &cloud,
+        "bedrock_converse_stream_nova.bin",
+        "replay=bedrock_converse_stream_nova.bin;hold_ms=200;ping_ms=50",
+    )
+    .await;
+    assert!(reply.elapsed >= Duration::from_millis(200), "{:?}", reply.elapsed);
+    assert_eq!(reply.body, fixture("bedrock_converse_stream_nova.bin"));
+}
