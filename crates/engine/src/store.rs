@@ -6,13 +6,18 @@
 //! never waits on disk; reads and saved-target edits use the store's own connection and answer
 //! at once. The schema lives in timestamped migration files (see `migrations`).
 //!
-//! Left out on purpose: secrets (targets hold key references only), costs and metrics (computed
-//! elsewhere from what is stored here), and deleting runs (the schema cascades and keeps the
-//! search index right, but nothing asks for it yet).
+//! Searching the history lives in `search`, deleting runs and giving their space back in
+//! `deletion`.
+//!
+//! Left out on purpose: secrets (targets hold key references only), and costs and metrics
+//! (computed elsewhere from what is stored here).
 
+mod deletion;
 mod migrations;
 mod replay;
 mod run_lock;
+mod search;
+pub mod synthetic;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +29,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub use deletion::{DatabaseSpace, Pruned};
+pub use search::RANK_WINDOW;
 pub use writer::StoreWriter;
 
 use crate::error::{Error, Result};
@@ -461,53 +468,11 @@ impl Store {
         if let Err(error) = repair_dead_runs(&mut connection, &self.lock_dir) {
             tracing::debug!(%error, "cannot mark dead runs as interrupted now");
         }
-        let mut statement = connection.prepare(
-            "SELECT runs.id, runs.started_at_ms, runs.finished_at_ms, runs.status, runs.targets_json,
-                 runs.repeat, runs.prompt_count, runs.response_count,
-                 coalesce((SELECT user_text FROM run_prompts
-                           WHERE run_prompts.run_id = runs.id ORDER BY prompt_index LIMIT 1), '')
-                     AS first_prompt
-             FROM runs
-             ORDER BY runs.started_at_ms DESC, runs.id DESC
-             LIMIT ?1",
-        )?;
-        let mut rows = statement.query(params![i64::try_from(limit).unwrap_or(i64::MAX)])?;
-        let mut summaries = Vec::new();
-        while let Some(row) = rows.next()? {
-            let targets: Vec<TargetName> = from_json(&row.get::<_, String>("targets_json")?, "run targets")?;
-            let counts = response_counts(&connection, &row.get::<_, String>("id")?)?;
-            summaries.push(RunSummary {
-                id: parse_run_id(&row.get::<_, String>("id")?)?,
-                started_at_ms: row.get("started_at_ms")?,
-                finished_at_ms: row.get("finished_at_ms")?,
-                status: row.get("status")?,
-                first_prompt: row.get("first_prompt")?,
-                prompt_count: row.get("prompt_count")?,
-                target_names: targets.into_iter().map(|target| target.name).collect(),
-                repeat: row.get("repeat")?,
-                response_count: row.get("response_count")?,
-                failed_count: counts.failed,
-                complete_count: counts.complete,
-                partial_count: counts.partial,
-                cancelled_count: counts.cancelled,
-                never_sent_count: row
-                    .get::<_, u32>("response_count")?
-                    .saturating_sub(counts.rows)
-                    .saturating_add(counts.never_sent_rows),
-                running_count: counts.running,
-            });
-        }
-        Ok(summaries)
-    }
-
-    /// The runs with a full-text match (see [`Store::search`]) for `query`, newest first.
-    pub fn search_runs(&self, query: &str, limit: usize) -> Result<Vec<RunSummary>> {
-        let hits = self.search(query, usize::MAX)?;
-        let matched: std::collections::HashSet<RunId> = hits.iter().map(|hit| hit.run_id).collect();
-        let mut runs = self.list_runs(usize::MAX)?;
-        runs.retain(|run| matched.contains(&run.id));
-        runs.truncate(limit);
-        Ok(runs)
+        read_run_summaries(
+            &connection,
+            "FROM runs ORDER BY runs.started_at_ms DESC, runs.id DESC LIMIT ?1",
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
     }
 
     /// The run `id` with its prompts and responses, or `None` if there is no such run.
@@ -640,36 +605,6 @@ impl Store {
         }
     }
 
-    /// Full-text search over prompts, system prompts and response texts, best matches first.
-    /// `query` is taken as plain words (all must match), never as FTS5 syntax, so any user text
-    /// is safe.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
-        let Some(match_expression) = fts_match_expression(query) else {
-            return Ok(Vec::new());
-        };
-        let connection = self.connection();
-        let mut statement = connection.prepare(
-            "SELECT run_id, kind, target, prompt_index,
-                 snippet(search_index, 0, '[', ']', '…', 16) AS snippet
-             FROM search_index
-             WHERE search_index MATCH ?1
-             ORDER BY rank
-             LIMIT ?2",
-        )?;
-        let mut rows = statement.query(params![match_expression, i64::try_from(limit).unwrap_or(i64::MAX)])?;
-        let mut hits = Vec::new();
-        while let Some(row) = rows.next()? {
-            hits.push(SearchHit {
-                run_id: parse_run_id(&row.get::<_, String>("run_id")?)?,
-                kind: row.get("kind")?,
-                target: row.get("target")?,
-                prompt_index: row.get("prompt_index")?,
-                snippet: row.get("snippet")?,
-            });
-        }
-        Ok(hits)
-    }
-
     fn connection(&self) -> MutexGuard<'_, Connection> {
         // A panic while the lock was held cannot leave the connection half-changed: an open
         // transaction rolls back when dropped. So a poisoned lock is still safe to use.
@@ -691,6 +626,10 @@ fn open_connection(path: &Path) -> Result<Connection> {
     let connection =
         Connection::open(path).map_err(|error| Error::Storage(format!("cannot open {}: {error}", path.display())))?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    // Only a new, empty file takes this (and only before WAL mode is set, which writes its first
+    // page): deleted runs then give their pages back to the disk (`incremental_vacuum`). On an
+    // older database it only makes a VACUUM on this connection switch the file over.
+    connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
     let journal_mode: String = connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
     if !journal_mode.eq_ignore_ascii_case("wal") {
@@ -703,20 +642,6 @@ fn open_connection(path: &Path) -> Result<Connection> {
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.set_prepared_statement_cache_capacity(32);
     Ok(connection)
-}
-
-/// Turns user text into an FTS5 query that matches rows containing every word. Each word becomes
-/// a quoted phrase, so FTS5 operators and punctuation (`-`, `(`, `AND`, `*`, `:`) are just text.
-/// Words without a letter or digit are dropped: they tokenize to nothing, and an empty phrase
-/// would make the whole query match nothing. Control characters separate words too: FTS5 reads a
-/// NUL as the end of the query, which would leave a quote open.
-fn fts_match_expression(query: &str) -> Option<String> {
-    let phrases: Vec<String> = query
-        .split(|character: char| character.is_whitespace() || character.is_control())
-        .filter(|word| word.chars().any(char::is_alphanumeric))
-        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
-        .collect();
-    (!phrases.is_empty()).then(|| phrases.join(" "))
 }
 
 /// The columns [`response_from_row`] reads.
@@ -793,6 +718,51 @@ fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
     })
 }
 
+/// The summaries of the runs `SELECT … {from_and_order}` finds, in its order; `from_and_order`
+/// names the `runs` table as `runs`. Each run's counts are a query of their own, so this is for
+/// a page of runs, not for all of them.
+fn read_run_summaries(
+    connection: &Connection,
+    from_and_order: &str,
+    parameters: impl rusqlite::Params,
+) -> Result<Vec<RunSummary>> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT runs.id, runs.started_at_ms, runs.finished_at_ms, runs.status, runs.targets_json,
+             runs.repeat, runs.prompt_count, runs.response_count,
+             coalesce((SELECT user_text FROM run_prompts
+                       WHERE run_prompts.run_id = runs.id ORDER BY prompt_index LIMIT 1), '')
+                 AS first_prompt
+         {from_and_order}"
+    ))?;
+    let mut rows = statement.query(parameters)?;
+    let mut summaries = Vec::new();
+    while let Some(row) = rows.next()? {
+        let targets: Vec<TargetName> = from_json(&row.get::<_, String>("targets_json")?, "run targets")?;
+        let counts = response_counts(connection, &row.get::<_, String>("id")?)?;
+        summaries.push(RunSummary {
+            id: parse_run_id(&row.get::<_, String>("id")?)?,
+            started_at_ms: row.get("started_at_ms")?,
+            finished_at_ms: row.get("finished_at_ms")?,
+            status: row.get("status")?,
+            first_prompt: row.get("first_prompt")?,
+            prompt_count: row.get("prompt_count")?,
+            target_names: targets.into_iter().map(|target| target.name).collect(),
+            repeat: row.get("repeat")?,
+            response_count: row.get("response_count")?,
+            failed_count: counts.failed,
+            complete_count: counts.complete,
+            partial_count: counts.partial,
+            cancelled_count: counts.cancelled,
+            never_sent_count: row
+                .get::<_, u32>("response_count")?
+                .saturating_sub(counts.rows)
+                .saturating_add(counts.never_sent_rows),
+            running_count: counts.running,
+        });
+    }
+    Ok(summaries)
+}
+
 /// How the stored responses of one run ended, counted in SQL.
 struct ResponseCounts {
     rows: u32,
@@ -841,9 +811,12 @@ fn response_counts(connection: &Connection, run_id: &str) -> Result<ResponseCoun
 /// and the run gets an end time. Returns how many runs it repaired.
 fn repair_dead_runs(connection: &mut Connection, lock_dir: &Path) -> Result<usize> {
     let running = |connection: &Connection| -> Result<Vec<RunId>> {
-        let mut statement = connection.prepare_cached("SELECT id FROM runs WHERE status = ?1")?;
+        // The status written out, not bound: only then can SQLite use the partial index
+        // `runs_running` instead of reading every run (this runs at every open and every list).
+        let mut statement =
+            connection.prepare_cached(&format!("SELECT id FROM runs WHERE status = '{RUN_STATUS_RUNNING}'"))?;
         let ids = statement
-            .query_map([RUN_STATUS_RUNNING], |row| row.get::<_, String>(0))?
+            .query_map([], |row| row.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         ids.iter().map(|id| parse_run_id(id)).collect()
     };
@@ -983,9 +956,9 @@ mod tests {
     use crate::request::{Message, Parameters, Role};
     use crate::target::ProviderKind;
 
-    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+    pub(super) type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
-    fn open_store() -> Result<(TempDir, Store)> {
+    pub(super) fn open_store() -> Result<(TempDir, Store)> {
         let directory = TempDir::new()?;
         // A nested folder, so `open` has to create it.
         let store = Store::open(&directory.path().join("data").join("modelbench.db"))?;
@@ -1001,7 +974,7 @@ mod tests {
         vec![openai, anthropic]
     }
 
-    fn sample_run() -> RunRecord {
+    pub(super) fn sample_run() -> RunRecord {
         RunRecord {
             id: RunId::new(),
             started_at_ms: 1_790_000_000_000,
@@ -1037,7 +1010,7 @@ mod tests {
         }
     }
 
-    fn key(prompt_index: u32, target_index: u32, repeat_index: u32) -> ResponseKey {
+    pub(super) fn key(prompt_index: u32, target_index: u32, repeat_index: u32) -> ResponseKey {
         ResponseKey {
             prompt_index,
             target_index,
@@ -1045,7 +1018,7 @@ mod tests {
         }
     }
 
-    fn stamped(key: ResponseKey, sequence: u64, attempt: u32, event: StreamEvent) -> StampedEvent {
+    pub(super) fn stamped(key: ResponseKey, sequence: u64, attempt: u32, event: StreamEvent) -> StampedEvent {
         StampedEvent {
             response_key: key,
             target: "gpt".to_owned(),
@@ -1057,7 +1030,7 @@ mod tests {
     }
 
     /// A complete stream with every kind of event but an error.
-    fn sample_events(key: ResponseKey) -> Vec<StampedEvent> {
+    pub(super) fn sample_events(key: ResponseKey) -> Vec<StampedEvent> {
         let events = vec![
             StreamEvent::Started(ResponseMeta {
                 request_id: Some("req_123".to_owned()),
@@ -1107,7 +1080,7 @@ mod tests {
     }
 
     /// The record the runner would build from [`sample_events`].
-    fn complete_response(run_id: RunId, key: ResponseKey) -> ResponseRecord {
+    pub(super) fn complete_response(run_id: RunId, key: ResponseKey) -> ResponseRecord {
         ResponseRecord {
             run_id,
             key,
@@ -1204,7 +1177,7 @@ mod tests {
         }
     }
 
-    fn count_rows(store: &Store, table: &str) -> Result<i64> {
+    pub(super) fn count_rows(store: &Store, table: &str) -> Result<i64> {
         Ok(store
             .connection()
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0))?)
@@ -1790,15 +1763,5 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Store>();
         assert_send_sync::<StoreWriter>();
-    }
-
-    #[test]
-    fn user_text_becomes_quoted_phrases() {
-        assert_eq!(fts_match_expression("foo-bar ("), Some("\"foo-bar\"".to_owned()));
-        assert_eq!(
-            fts_match_expression("say \"hi\" OR"),
-            Some("\"say\" \"\"\"hi\"\"\" \"OR\"".to_owned())
-        );
-        assert_eq!(fts_match_expression("  ( - * "), None);
     }
 }

@@ -30,6 +30,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: "20261207080000_billed_tokens",
         sql: include_str!("../../migrations/20261207080000_billed_tokens.sql"),
     },
+    Migration {
+        version: "20261207100000_run_numbered_search",
+        sql: include_str!("../../migrations/20261207100000_run_numbered_search.sql"),
+    },
 ];
 
 /// Applies the migrations this database has not seen yet and returns their versions.

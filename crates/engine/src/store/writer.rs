@@ -583,20 +583,7 @@ fn apply(
                     response_id
                 }
             };
-            connection
-                .prepare_cached(
-                    "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    response_id,
-                    sequence,
-                    attempt,
-                    elapsed_us,
-                    event.kind(),
-                    to_json(event, "event")?,
-                ])?;
-            Ok(())
+            insert_event(connection, response_id, *sequence, *attempt, *elapsed_us, event)
         }
         WriteCommand::ResponseFinished(response) => {
             upsert_response(connection, response)?;
@@ -673,7 +660,32 @@ fn find_response_id(connection: &Connection, run: RunId, key: ResponseKey) -> Re
         .optional()?)
 }
 
-fn insert_run(connection: &Connection, run: &RunRecord) -> Result<()> {
+/// Stores one stream event of the response whose row id is `response_id`.
+pub(super) fn insert_event(
+    connection: &Connection,
+    response_id: i64,
+    sequence: u64,
+    attempt: u32,
+    elapsed_us: u64,
+    event: &StreamEvent,
+) -> Result<()> {
+    connection
+        .prepare_cached(
+            "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            response_id,
+            sequence,
+            attempt,
+            elapsed_us,
+            event.kind(),
+            to_json(event, "event")?,
+        ])?;
+    Ok(())
+}
+
+pub(super) fn insert_run(connection: &Connection, run: &RunRecord) -> Result<()> {
     let run_id = run.id.to_string();
     let prompt_count = u32::try_from(run.prompts.len()).unwrap_or(u32::MAX);
     let target_count = u32::try_from(run.targets.len()).unwrap_or(u32::MAX);
