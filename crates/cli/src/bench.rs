@@ -59,6 +59,13 @@ pub struct BenchArgs {
     phase_run_rss_file: Option<std::path::PathBuf>,
     #[arg(last = true, hide = true)]
     run_args: Vec<String>,
+    /// The history case instead: a synthetic database of this many runs in a temporary folder,
+    /// then the times of listing and searching it (the app's store calls and the CLI's commands).
+    #[arg(long, value_name = "RUNS")]
+    history: Option<usize>,
+    /// Internal: build the history case's database in this folder and keep it; reuse one there.
+    #[arg(long, hide = true, value_name = "DIR")]
+    history_dir: Option<std::path::PathBuf>,
 }
 
 /// The fakecloud scenario of the memory case: short answers, quickly.
@@ -95,6 +102,9 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if !args.scale.is_empty() {
         return scale(&args);
+    }
+    if let Some(runs) = args.history {
+        return crate::history_bench::run(runs, args.history_dir.as_deref(), args.json);
     }
     if args.phase {
         let base = args.fakecloud.clone().context("--phase needs --fakecloud")?;

@@ -2,9 +2,11 @@
 //! side, and keep every run in the local database. A thin clap layer over the engine.
 
 mod bench;
+mod cleanup;
 mod demo;
 mod diff;
 mod export;
+mod history_bench;
 mod keys;
 mod output;
 mod prices;
@@ -73,6 +75,9 @@ enum Command {
     Prices(prices::PricesCommand),
     /// Measure the engine: 200 streaming calls against fakecloud at several concurrencies.
     Bench(bench::BenchArgs),
+    /// The database file itself.
+    #[command(subcommand)]
+    Db(cleanup::DbCommand),
 }
 
 #[derive(Args)]
@@ -155,6 +160,12 @@ enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete runs with everything stored for them. All or nothing: an unknown or running run
+    /// stops it before anything is deleted.
+    Delete(cleanup::DeleteArgs),
+    /// Delete the runs that started before a date, or all but the newest N (or both: older than
+    /// the date and not among the newest N). Running runs are left alone.
+    Prune(cleanup::PruneArgs),
 }
 
 #[derive(Subcommand)]
@@ -341,7 +352,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             store.checkpoint();
             return code;
         }
+        Command::Runs(RunsCommand::Delete(args)) => cleanup::delete(&open_store(cli.data_dir.as_deref())?, &args)?,
+        Command::Runs(RunsCommand::Prune(args)) => cleanup::prune(&open_store(cli.data_dir.as_deref())?, &args)?,
         Command::Runs(command) => runs(&open_store(cli.data_dir.as_deref())?, command)?,
+        Command::Db(command) => cleanup::db(&open_store(cli.data_dir.as_deref())?, &command)?,
         Command::Export(args) => export::run(&open_store(cli.data_dir.as_deref())?, args)?,
         Command::Search { text, limit, json } => search(&open_store(cli.data_dir.as_deref())?, &text, limit, json)?,
         Command::Diff(args) => diff::run(cli.data_dir.as_deref(), args)?,
@@ -835,7 +849,9 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
             }
         }
         // Dispatched before: it runs, so it needs the async runtime.
-        RunsCommand::Resume { .. } => bail!("`runs resume` is handled by dispatch"),
+        RunsCommand::Resume { .. } | RunsCommand::Delete(_) | RunsCommand::Prune(_) => {
+            bail!("this `runs` command is handled by dispatch")
+        }
         RunsCommand::Show { run_id, json } => {
             let id = store
                 .resolve_run_id(&run_id)?
