@@ -1,10 +1,14 @@
 //! The IPC commands, one engine call each. Names and arguments follow `ui/README.md`.
+//!
+//! Every command that reads or writes the database does it on the blocking pool (see
+//! [`with_store`]): a plain `#[tauri::command] fn` runs on the main thread, which draws the
+//! window, so a slow query there froze it.
 
 use modelbench_engine::credentials::Secret;
 use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::report::{Format, Report};
-use modelbench_engine::{ResponseRecord, RunId, RunSummary, StoredRun, Target};
+use modelbench_engine::{ResponseRecord, RunId, RunSummary, Store, StoredRun, Target};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
@@ -16,19 +20,27 @@ use crate::run::{RunMessage, RunRequest};
 const DEFAULT_RUN_LIMIT: usize = 200;
 
 #[tauri::command]
-pub fn list_targets(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
-    Ok(state.store.list_targets()?)
+pub async fn list_targets(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
+    with_store(&state, |store| store.list_targets()).await
 }
 
 /// Creates or replaces `target` by name; `original` is its old name when the UI renamed it.
 #[tauri::command]
-pub fn save_target(state: State<'_, AppState>, target: Target, original: Option<String>) -> CommandResult<()> {
-    Ok(state.store.rename_or_save_target(&target, original.as_deref())?)
+pub async fn save_target(state: State<'_, AppState>, target: Target, original: Option<String>) -> CommandResult<()> {
+    with_store(&state, move |store| {
+        store.rename_or_save_target(&target, original.as_deref())
+    })
+    .await
 }
 
 #[tauri::command]
-pub fn remove_target(state: State<'_, AppState>, name: String) -> CommandResult<()> {
-    match state.store.remove_target(&name)? {
+pub async fn remove_target(state: State<'_, AppState>, name: String) -> CommandResult<()> {
+    let removed = with_store(&state, {
+        let name = name.clone();
+        move |store| store.remove_target(&name)
+    })
+    .await?;
+    match removed {
         true => Ok(()),
         false => Err(CommandError::new("not_found", format!("no target named '{name}'"))),
     }
@@ -67,30 +79,46 @@ pub fn stop_run(state: State<'_, AppState>, run_id: RunId) -> CommandResult<()> 
 }
 
 #[tauri::command]
-pub fn list_runs(
+pub async fn list_runs(
     state: State<'_, AppState>,
     query: Option<String>,
     limit: Option<usize>,
 ) -> CommandResult<Vec<RunSummary>> {
     let limit = limit.unwrap_or(DEFAULT_RUN_LIMIT);
-    match query.as_deref().map(str::trim).filter(|query| !query.is_empty()) {
-        Some(query) => Ok(state.store.search_runs(query, limit)?),
-        None => Ok(state.store.list_runs(limit)?),
-    }
+    with_store(&state, move |store| {
+        match query.as_deref().map(str::trim).filter(|query| !query.is_empty()) {
+            Some(query) => store.search_runs(query, limit),
+            None => store.list_runs(limit),
+        }
+    })
+    .await
 }
 
 #[tauri::command]
-pub fn load_run(state: State<'_, AppState>, run_id: RunId) -> CommandResult<StoredRun> {
-    state
-        .store
-        .load_run(run_id)?
+pub async fn load_run(state: State<'_, AppState>, run_id: RunId) -> CommandResult<StoredRun> {
+    stored_run(&state, run_id).await
+}
+
+/// Deletes a stored run with everything of it; refused while it runs.
+#[tauri::command]
+pub async fn delete_run(state: State<'_, AppState>, run_id: RunId) -> CommandResult<()> {
+    match with_store(&state, move |store| store.delete_runs(&[run_id])).await? {
+        0 => Err(CommandError::new("not_found", format!("no run {run_id}"))),
+        _ => Ok(()),
+    }
+}
+
+async fn stored_run(state: &AppState, run_id: RunId) -> CommandResult<StoredRun> {
+    with_store(state, move |store| store.load_run(run_id))
+        .await?
         .ok_or_else(|| CommandError::new("not_found", format!("no run {run_id}")))
 }
 
 /// Starts the simulated clouds (once per process) and saves their targets, labelled `simulated`.
 #[tauri::command]
 pub async fn start_demo(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
-    Ok(state.demo().await?.install(&state.store)?)
+    let demo = state.demo().await?;
+    with_store(&state, move |store| demo.install(store)).await
 }
 
 /// Runs CPU-bound engine work (a diff, a similarity matrix, a report: tens of milliseconds for
@@ -100,6 +128,15 @@ async fn on_blocking_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + '
     tauri::async_runtime::spawn_blocking(work)
         .await
         .map_err(|error| CommandError::new("internal", format!("the computation stopped: {error}")))
+}
+
+/// Runs `work` with the database on the blocking pool.
+async fn with_store<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Store) -> modelbench_engine::Result<T> + Send + 'static,
+) -> CommandResult<T> {
+    let store = state.store.clone();
+    Ok(on_blocking_pool(move || work(&store)).await??)
 }
 
 /// Compares two answers.
@@ -135,10 +172,7 @@ pub async fn export_run(
             format!("unknown report format '{format}' (md, csv, json, html)"),
         )
     })?;
-    let run = state
-        .store
-        .load_run(run_id)?
-        .ok_or_else(|| CommandError::new("not_found", format!("no run {run_id}")))?;
+    let run = stored_run(&state, run_id).await?;
     let contents =
         on_blocking_pool(move || Report::from_run(&run, env!("CARGO_PKG_VERSION"), now_unix_ms()).render(format))
             .await?;

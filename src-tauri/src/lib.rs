@@ -30,7 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 /// What every command reaches through `tauri::State`.
 pub struct AppState {
-    store: Store,
+    /// Shared with the commands' work on the blocking pool.
+    store: Arc<Store>,
     keychain: Keychain,
     runner: Runner,
     /// Runs target tests, which are not history: the same credentials and prices, no store.
@@ -46,7 +47,7 @@ pub struct AppState {
 impl AppState {
     /// Opens the database in `data_dir` (the CLI's own, so both see the same targets and runs).
     pub fn open(data_dir: &std::path::Path) -> modelbench_engine::Result<Self> {
-        let store = Store::open(&data_dir.join(modelbench_engine::store::DATABASE_FILE))?;
+        let store = Arc::new(Store::open(&data_dir.join(modelbench_engine::store::DATABASE_FILE))?);
         let demo = Arc::new(OnceLock::new());
         let credentials = Arc::new(WithDemo::new(KeychainCredentials::new(Keychain::os()), demo.clone()));
         let prices = PriceBook::for_store(&store)?;
@@ -129,6 +130,7 @@ pub fn run() {
             commands::stop_run,
             commands::list_runs,
             commands::load_run,
+            commands::delete_run,
             commands::start_demo,
             commands::diff_texts,
             commands::similarity,

@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 
 import App from '../src/App.svelte';
@@ -21,6 +21,20 @@ function runToEnd(backend: Backend, request: RunRequest): Promise<string> {
       })
       .catch(reject);
   });
+}
+
+/** The run rows' test ids, in the order shown. */
+function listedRuns(list: HTMLElement): (string | undefined)[] {
+  return [...list.querySelectorAll<HTMLElement>('[data-testid^="history-item-"]')].map((item) => item.dataset.testid);
+}
+
+/** The app on `backend`, showing History once `runs` runs are listed; returns the list. */
+async function showHistory(backend: Backend, runs: number): Promise<HTMLElement> {
+  render(App, { app: new AppState(backend) });
+  await fireEvent.click(screen.getByTestId('nav-history'));
+  const list = await screen.findByTestId('history-list');
+  await waitFor(() => expect(listedRuns(list)).toHaveLength(runs));
+  return list;
 }
 
 async function withTwoRuns() {
@@ -53,17 +67,11 @@ describe('mock history', () => {
 describe('History view', () => {
   it('filters by search, reopens a run from the store and re-runs it', async () => {
     const { backend, first, second } = await withTwoRuns();
-    const app = new AppState(backend);
-    render(App, { app });
-    await fireEvent.click(screen.getByTestId('nav-history'));
-
-    const list = await screen.findByTestId('history-list');
-    await waitFor(() => expect(within(list).getAllByRole('button')).toHaveLength(2));
-    expect(within(list).getAllByRole('button').map((item) => item.dataset.testid)).toEqual([`history-item-${second}`, `history-item-${first}`]);
+    const list = await showHistory(backend, 2);
+    expect(listedRuns(list)).toEqual([`history-item-${second}`, `history-item-${first}`]);
 
     await fireEvent.input(screen.getByTestId('search-input'), { target: { value: 'alpha' } });
-    await waitFor(() => expect(within(list).getAllByRole('button')).toHaveLength(1));
-    expect(within(list).getByRole('button').dataset.testid).toBe(`history-item-${first}`);
+    await waitFor(() => expect(listedRuns(list)).toEqual([`history-item-${first}`]));
 
     await fireEvent.input(screen.getByTestId('search-input'), { target: { value: 'zzz-nothing' } });
     await screen.findByTestId('history-empty');
@@ -85,5 +93,56 @@ describe('History view', () => {
     expect((screen.getByTestId('target-toggle-openai/gpt-5.4') as HTMLInputElement).checked).toBe(false);
     await waitFor(() => expect(screen.getByTestId('pane-status-ollama/llama3.3').textContent).toBe('done'), { timeout: 5000 });
     expect(await backend.listRuns()).toHaveLength(3);
+  });
+});
+
+describe('deleting runs', () => {
+  it('the mock deletes a finished run, and refuses a running or unknown one', async () => {
+    const { backend, first, second } = await withTwoRuns();
+    await backend.deleteRun(first);
+    expect((await backend.listRuns()).map((run) => run.id)).toEqual([second]);
+    await expect(backend.loadRun(first)).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(backend.deleteRun(first)).rejects.toMatchObject({ kind: 'not_found' });
+
+    const running = await backend.startRun({ targets: ['openai/gpt-5.4'], prompt: 'Still going', parameters: {} }, () => {});
+    await expect(backend.deleteRun(running)).rejects.toMatchObject({ message: expect.stringContaining('still running') });
+    expect((await backend.listRuns()).map((run) => run.id)).toContain(running);
+    await backend.stopRun(running);
+  });
+
+  it('asks once more in place, then removes the run from the list and closes it', async () => {
+    const { backend, first, second } = await withTwoRuns();
+    const list = await showHistory(backend, 2);
+    await fireEvent.click(screen.getByTestId(`history-item-${second}`));
+    await screen.findByTestId('history-prompt');
+
+    // Cancel keeps it.
+    await fireEvent.click(screen.getByTestId(`history-delete-${second}`));
+    expect(screen.getByTestId(`history-delete-ask-${second}`).textContent).toContain('cannot be undone');
+    expect(screen.queryByTestId(`history-item-${second}`)).toBeNull();
+    await fireEvent.click(screen.getByTestId('history-delete-cancel'));
+    expect(listedRuns(list)).toEqual([`history-item-${second}`, `history-item-${first}`]);
+    expect((await backend.listRuns()).length).toBe(2);
+
+    // Confirm deletes it, in the shell's database too, and closes the opened run.
+    await fireEvent.click(screen.getByTestId(`history-delete-${second}`));
+    await fireEvent.click(screen.getByTestId('history-delete-confirm'));
+    await waitFor(() => expect(listedRuns(list)).toEqual([`history-item-${first}`]));
+    expect((await backend.listRuns()).map((run) => run.id)).toEqual([first]);
+    expect(screen.queryByTestId('history-prompt')).toBeNull();
+    expect(screen.queryByTestId('history-error')).toBeNull();
+  });
+
+  it('shows why a delete was refused and keeps the run', async () => {
+    const { backend, first } = await withTwoRuns();
+    const refusing: Backend = {
+      ...backend,
+      deleteRun: () => Promise.reject({ kind: 'validation', message: `run ${first} is still running`, retryable: false }),
+    };
+    const list = await showHistory(refusing, 2);
+    await fireEvent.click(screen.getByTestId(`history-delete-${first}`));
+    await fireEvent.click(screen.getByTestId('history-delete-confirm'));
+    expect((await screen.findByTestId('history-error')).textContent).toContain('still running');
+    expect(listedRuns(list)).toContain(`history-item-${first}`);
   });
 });

@@ -220,6 +220,23 @@ export class AppState {
     }
   }
 
+  /** Deletes a stored run (the History view asks first); the list and the opened run follow. */
+  async deleteRun(runId: string): Promise<boolean> {
+    try {
+      await this.backend.deleteRun(runId);
+    } catch (error) {
+      this.historyError = errorMessage(error);
+      return false;
+    }
+    this.historyRuns = this.historyRuns.filter((run) => run.id !== runId);
+    // Its panes stay loaded until the next run opens, but nothing shows them.
+    if (this.openedRun?.record.id === runId) {
+      this.openedRun = null;
+    }
+    this.historyError = null;
+    return true;
+  }
+
   /** Puts a stored run's settings back into Compare and runs them again. */
   async rerun(run: StoredRun): Promise<void> {
     const prompt = run.record.prompts[0];

@@ -52,6 +52,9 @@ export interface Backend {
   /** Runs newest first, filtered by full-text search when `query` is set. */
   listRuns(query?: ListRunsQuery): Promise<RunSummary[]>;
   loadRun(runId: RunId): Promise<StoredRun>;
+  /** Deletes a stored run with its answers, stream events and search entries; rejects while
+   * the run is still running. */
+  deleteRun(runId: RunId): Promise<void>;
   /** Adds the simulated clouds (fakecloud, in-process) as targets labelled "simulated". */
   startDemo(): Promise<Target[]>;
   /** The engine's diff of two answers (`a` old, `b` new); rejects in JSON mode when a side holds no JSON. */
@@ -75,6 +78,7 @@ export const COMMANDS = {
   stopRun: 'stop_run',
   listRuns: 'list_runs',
   loadRun: 'load_run',
+  deleteRun: 'delete_run',
   startDemo: 'start_demo',
   diffTexts: 'diff_texts',
   similarity: 'similarity',
@@ -97,6 +101,7 @@ export const tauriBackend: Backend = {
   stopRun: (runId) => invoke<void>(COMMANDS.stopRun, { runId }),
   listRuns: (query = {}) => invoke<RunSummary[]>(COMMANDS.listRuns, { query: query.query, limit: query.limit }),
   loadRun: (runId) => invoke<StoredRun>(COMMANDS.loadRun, { runId }),
+  deleteRun: (runId) => invoke<void>(COMMANDS.deleteRun, { runId }),
   startDemo: () => invoke<Target[]>(COMMANDS.startDemo),
   diffTexts: (a, b, mode) => invoke<Diff>(COMMANDS.diffTexts, { a, b, mode }),
   similarity: (texts, mode) => invoke<SimilarityMatrix>(COMMANDS.similarity, { texts, mode }),

@@ -529,6 +529,17 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
       return structuredClone(run);
     },
 
+    async deleteRun(runId) {
+      if (active.has(runId)) {
+        throw commandError('validation', `run ${runId} is still running: stop it or let it end first (nothing was deleted)`);
+      }
+      const index = runs.findIndex((candidate) => candidate.record.id === runId);
+      if (index < 0) {
+        throw commandError('not_found', `no run ${runId}`);
+      }
+      runs.splice(index, 1);
+    },
+
     async startDemo() {
       const added = simulatedTargets(options.demoTargets);
       for (const target of added) {
