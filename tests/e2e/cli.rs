@@ -48,7 +48,7 @@ pub(crate) fn json(output: &Output) -> Value {
 
 /// fakecloud, a temporary data dir, and the standard targets file (as a path string) in it.
 /// Keep the returned `FakeCloud` bound: dropping it stops the server.
-async fn with_targets_file() -> (FakeCloud, tempfile::TempDir, String) {
+pub(crate) async fn with_targets_file() -> (FakeCloud, tempfile::TempDir, String) {
     let cloud = FakeCloud::start(Config::default()).await.expect("fakecloud");
     let data = tempfile::tempdir().expect("tempdir");
     let file = data.path().join("targets.toml");

@@ -9,6 +9,7 @@ mod desktop;
 mod diff;
 mod export;
 mod google;
+mod history;
 mod hostile;
 mod keychain;
 mod peers;
