@@ -23,6 +23,7 @@ use serde_json::json;
 use crate::cli::cli;
 
 const PROMPT: &str = "Which cloud should we run the contract summariser on?";
+const OLD_PROMPT: &str = "An older question, soon deleted from History";
 const ALPHA: &str = "Alpha: run it where the data already lives, in the region your contracts require.";
 const BETA: &str = "Beta: compare **latency** and *price* on each cloud, then pick the cheapest that meets the SLA.";
 const CUT: &str = "This answer is cut off by an overloaded server halfway through its sentence.";
@@ -139,6 +140,19 @@ async fn the_app_window_compares_five_targets_and_keeps_the_run() {
         .await;
         assert!(output.status.success(), "targets add {name}: {output:?}");
     }
+    // An older run from the CLI, for History's Delete.
+    let output = cli(
+        data.path(),
+        &["run", "--target", "ollama html", "--json", OLD_PROMPT],
+        &[],
+        None,
+    )
+    .await;
+    assert!(output.status.success(), "the older run: {output:?}");
+    let old_run = serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("run JSON")["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
 
     let application = app_binary();
     let driver = modelbench_e2e::desktop::Driver::start(
@@ -286,6 +300,23 @@ async fn the_app_window_compares_five_targets_and_keeps_the_run() {
     window
         .wait_for_contains("history-list", "contract summariser", Duration::from_secs(10))
         .await;
+    // Delete asks once more in place; confirmed, the older run leaves the list (and, checked
+    // below, the database).
+    window.wait_for_contains("history-list", OLD_PROMPT, Duration::from_secs(10)).await;
+    window.click(&format!("history-delete-{old_run}")).await;
+    window.click("history-delete-cancel").await;
+    window.element(&format!("history-item-{old_run}")).await;
+    window.click(&format!("history-delete-{old_run}")).await;
+    window.click("history-delete-confirm").await;
+    window
+        .wait_for_script(
+            "the deleted run to leave the list",
+            Duration::from_secs(10),
+            "return document.querySelector(arguments[0]) === null
+                 && document.querySelectorAll('[data-testid^=\"history-item-\"]').length === 1;",
+            json!([modelbench_e2e::desktop::tid(&format!("history-item-{old_run}"))]),
+        )
+        .await;
     window.type_into("search-input", "nothing-like-this-anywhere").await;
     window.element("history-empty").await;
     window.type_into("search-input", "summariser").await;
@@ -374,7 +405,8 @@ async fn the_app_window_compares_five_targets_and_keeps_the_run() {
     // The database the CLI reads holds the same run.
     let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
     let runs = store.list_runs(10).expect("runs");
-    assert_eq!(runs.len(), 1, "one run: {runs:?}");
+    assert_eq!(runs.len(), 1, "one run, the older one deleted: {runs:?}");
+    assert!(store.search("deleted", 10).expect("search").is_empty());
     let run = store.load_run(runs[0].id).expect("load").expect("the run");
     assert_eq!(run.responses.len(), 5);
     let by_target: HashMap<&str, &modelbench_engine::ResponseRecord> = run
