@@ -302,7 +302,9 @@ async fn the_app_window_compares_five_targets_and_keeps_the_run() {
         .await;
     // Delete asks once more in place; confirmed, the older run leaves the list (and, checked
     // below, the database).
-    window.wait_for_contains("history-list", OLD_PROMPT, Duration::from_secs(10)).await;
+    window
+        .wait_for_contains("history-list", OLD_PROMPT, Duration::from_secs(10))
+        .await;
     window.click(&format!("history-delete-{old_run}")).await;
     window.click("history-delete-cancel").await;
     window.element(&format!("history-item-{old_run}")).await;
