@@ -1,8 +1,12 @@
-//! Newline-delimited JSON framing (Ollama): bytes in, complete lines out.
+//! Newline-delimited JSON framing (Ollama): bytes in, complete lines out. One leading UTF-8 BOM
+//! is stripped, as for SSE.
+
+use crate::sse::ByteOrderMark;
 
 #[derive(Debug, Default)]
 pub struct NdjsonDecoder {
     buffer: Vec<u8>,
+    start: ByteOrderMark,
 }
 
 impl NdjsonDecoder {
@@ -12,8 +16,9 @@ impl NdjsonDecoder {
 
     /// Feeds raw bytes; each complete non-blank line (without its `\n` or `\r\n`) goes to `out`.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<String>) {
+        let bytes = self.start.strip(bytes);
         let mut line_start = self.buffer.len();
-        self.buffer.extend_from_slice(bytes);
+        self.buffer.extend_from_slice(&bytes);
         let mut start = 0;
         while let Some(offset) = self.buffer[line_start..].iter().position(|&byte| byte == b'\n') {
             let end = line_start + offset;
@@ -26,6 +31,8 @@ impl NdjsonDecoder {
 
     /// Ends the stream; a last line without its newline is still delivered.
     pub fn finish(&mut self, out: &mut Vec<String>) {
+        let held = self.start.finish();
+        self.buffer.extend_from_slice(held);
         let rest = std::mem::take(&mut self.buffer);
         push_line(&rest, out);
     }
@@ -42,17 +49,35 @@ fn push_line(line: &[u8], out: &mut Vec<String>) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn splits_anywhere_including_inside_utf8() {
-        let body = "{\"a\":\"\u{1f60a}\"}\n\r\n{\"b\":2}\r\n{\"c\":3}";
+    /// The lines of `body`, fed in two pieces split at every byte boundary: the same each time.
+    fn lines_however_split(body: &str) -> Vec<String> {
         let bytes = body.as_bytes();
+        let mut first = None;
         for cut in 0..=bytes.len() {
             let mut decoder = NdjsonDecoder::new();
             let mut out = Vec::new();
             decoder.feed(&bytes[..cut], &mut out);
             decoder.feed(&bytes[cut..], &mut out);
             decoder.finish(&mut out);
-            assert_eq!(out, ["{\"a\":\"\u{1f60a}\"}", "{\"b\":2}", "{\"c\":3}"], "cut at {cut}");
+            assert_eq!(first.get_or_insert_with(|| out.clone()), &out, "cut at {cut}");
         }
+        first.unwrap_or_default()
+    }
+
+    #[test]
+    fn splits_anywhere_including_inside_utf8() {
+        let body = "{\"a\":\"\u{1f60a}\"}\n\r\n{\"b\":2}\r\n{\"c\":3}";
+        assert_eq!(
+            lines_however_split(body),
+            ["{\"a\":\"\u{1f60a}\"}", "{\"b\":2}", "{\"c\":3}"]
+        );
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_stripped() {
+        assert_eq!(
+            lines_however_split("\u{feff}{\"a\":1}\n{\"b\":2}"),
+            ["{\"a\":1}", "{\"b\":2}"]
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! Network chunks split lines, `\r\n` pairs and UTF-8 characters anywhere, so bytes are buffered
 //! and only complete lines are interpreted; text is decoded once per event. Follows the WHATWG
 //! rules the clouds rely on: `\n`, `\r\n` or `\r` line endings, `:` comments, multi-line `data`
-//! joined with `\n`, one optional space after the colon. Event-type-only blocks are dropped.
+//! joined with `\n`, one optional space after the colon, one leading UTF-8 BOM stripped.
+//! Event-type-only blocks are dropped.
 
 /// One dispatched event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,6 +28,55 @@ pub struct SseDecoder {
     id: Option<String>,
     /// Comment lines seen (OpenRouter's `: OPENROUTER PROCESSING` keep-alives).
     pub comments: u64,
+    /// The body's first bytes were checked for a byte order mark.
+    start: ByteOrderMark,
+}
+
+/// Strips one UTF-8 byte order mark from the start of a body (gateways on .NET or Java writers
+/// set to "UTF-8 with BOM" send one), however the network splits it. Shared with NDJSON.
+#[derive(Debug, Default)]
+pub(crate) struct ByteOrderMark {
+    /// The start is settled: a BOM was stripped, or the body does not start with one.
+    settled: bool,
+    /// How many of the BOM's bytes have arrived so far, held back until it is settled.
+    held: usize,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl ByteOrderMark {
+    /// The bytes to decode: `bytes` without a leading BOM, and with any bytes held back from
+    /// earlier feeds that turned out not to be one.
+    pub fn strip<'a>(&mut self, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        if self.settled {
+            return bytes.into();
+        }
+        let wanted = &BOM[self.held..];
+        let matching = wanted.iter().zip(bytes).take_while(|(want, got)| want == got).count();
+        if matching == wanted.len() {
+            self.settled = true;
+            self.held = 0;
+            return bytes[matching..].into();
+        }
+        if matching == bytes.len() {
+            // Still a BOM's beginning: hold those bytes until more arrive.
+            self.held += matching;
+            return (&[][..]).into();
+        }
+        self.settled = true;
+        let held = std::mem::take(&mut self.held);
+        if held == 0 {
+            bytes.into()
+        } else {
+            [&BOM[..held], bytes].concat().into()
+        }
+    }
+
+    /// The body ended: bytes held back as a possible BOM were not one after all.
+    pub fn finish(&mut self) -> &'static [u8] {
+        self.settled = true;
+        &BOM[..std::mem::take(&mut self.held)]
+    }
 }
 
 impl SseDecoder {
@@ -35,7 +85,12 @@ impl SseDecoder {
     }
 
     /// Feeds raw bytes; complete events are appended to `out`.
-    pub fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<SseEvent>) {
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) {
+        let bytes = self.start.strip(bytes);
+        self.feed_lines(&bytes, out);
+    }
+
+    fn feed_lines(&mut self, mut bytes: &[u8], out: &mut Vec<SseEvent>) {
         if self.skip_line_feed && !bytes.is_empty() {
             self.skip_line_feed = false;
             if bytes[0] == b'\n' {
@@ -74,6 +129,8 @@ impl SseDecoder {
     /// Ends the stream. A final line without its newline is processed and a pending event with
     /// data is dispatched, so a body that ends without a trailing blank line loses nothing.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        let held = self.start.finish();
+        self.buffer.extend_from_slice(held);
         if !self.buffer.is_empty() {
             let line = std::mem::take(&mut self.buffer);
             self.process_line(&line, out);
@@ -191,6 +248,35 @@ mod tests {
         }
         let one_byte_cuts: Vec<usize> = (1..bytes.len()).collect();
         assert_eq!(decode_in_pieces(bytes, &one_byte_cuts).0, whole);
+    }
+
+    #[test]
+    fn one_leading_byte_order_mark_is_stripped_however_it_is_split() {
+        let body = "\u{feff}data: a\n\n\u{feff}data: b\n\n";
+        let bytes = body.as_bytes();
+        let (whole, _) = decode_in_pieces(bytes, &[]);
+        assert_eq!(
+            whole.iter().map(|event| event.data.as_str()).collect::<Vec<_>>(),
+            ["a"],
+            "only the first BOM is stripped; a second one starts an unknown field"
+        );
+        for first in 0..=bytes.len() {
+            for second in first..=bytes.len().min(first + 4) {
+                assert_eq!(
+                    decode_in_pieces(bytes, &[first, second]).0,
+                    whole,
+                    "split at {first},{second}"
+                );
+            }
+        }
+        // Bytes that start like a BOM but are not one are kept, as is a body shorter than one.
+        let (events, _) = decode_in_pieces(b"\xEF\xBBdata: x\n\n", &[1, 2]);
+        assert_eq!(events.len(), 0, "the field name is `\\xEF\\xBBdata`, unknown");
+        let mut decoder = SseDecoder::new();
+        let mut out = Vec::new();
+        decoder.feed(b"\xEF\xBB", &mut out);
+        decoder.finish(&mut out);
+        assert!(out.is_empty());
     }
 
     #[test]
