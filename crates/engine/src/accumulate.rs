@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::ProviderError;
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage, WarningKind};
 use crate::record::{Metrics, ToolCall};
 
 #[derive(Debug, Default)]
@@ -29,6 +29,8 @@ pub struct Accumulator {
     server_first_byte_ms: Option<u64>,
     pub billed_input_tokens: Option<u64>,
     pub billed_output_tokens: Option<u64>,
+    /// What was set aside rather than believed, in arrival order.
+    pub warnings: Vec<(WarningKind, String)>,
 }
 
 impl Accumulator {
@@ -94,7 +96,17 @@ impl Accumulator {
                     self.error = Some(error.clone());
                 }
             }
+            StreamEvent::Warning { kind, message } => self.warnings.push((*kind, message.clone())),
         }
+    }
+
+    /// Why the reported usage cannot be trusted, if a count in it was implausible: then no cost
+    /// is computed from it.
+    pub fn implausible_usage(&self) -> Option<&str> {
+        self.warnings
+            .iter()
+            .find(|(kind, _)| *kind == WarningKind::ImplausibleUsage)
+            .map(|(_, message)| message.as_str())
     }
 
     pub fn has_content(&self) -> bool {
@@ -120,7 +132,7 @@ impl Accumulator {
             usage.total_tokens = usage
                 .input_tokens
                 .zip(usage.output_tokens)
-                .map(|(input, output)| input + output)
+                .map(|(input, output)| input.saturating_add(output))
                 .or(usage.total_tokens);
         }
         usage
@@ -249,6 +261,22 @@ mod tests {
         assert_eq!(
             accumulator.usage.as_ref().and_then(|usage| usage.output_tokens),
             Some(88)
+        );
+    }
+
+    #[test]
+    fn billed_counts_at_the_limit_do_not_overflow_the_total() {
+        let mut accumulator = Accumulator::new();
+        accumulator.apply(
+            &StreamEvent::BilledUsage {
+                input_tokens: Some(u64::MAX),
+                output_tokens: Some(u64::MAX),
+            },
+            Duration::ZERO,
+        );
+        assert_eq!(
+            accumulator.billable_usage().and_then(|usage| usage.total_tokens),
+            Some(u64::MAX)
         );
     }
 

@@ -64,6 +64,26 @@ pub enum StreamEvent {
     },
     /// The stream broke or the cloud reported an error inside it. Terminal.
     Error(ProviderError),
+    /// Something the cloud sent was set aside rather than believed or failed on; the response
+    /// goes on (a token count no cloud could mean, data after the stream's terminal event).
+    Warning {
+        kind: WarningKind,
+        message: String,
+    },
+}
+
+/// What a [`StreamEvent::Warning`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum WarningKind {
+    /// A token count that is no plausible number of tokens (negative, fractional, not a number,
+    /// or above 2^53): read as unknown, so it reaches no sum, cost or column; the raw usage
+    /// object in the events keeps it as sent.
+    ImplausibleUsage,
+    /// The stream went on after its terminal event (a gateway replaying it, a stray `[DONE]`):
+    /// ignored.
+    AfterEnd,
 }
 
 impl StreamEvent {
@@ -87,6 +107,7 @@ impl StreamEvent {
             Self::BilledUsage { .. } => "billed_usage",
             Self::Finished { .. } => "finished",
             Self::Error(_) => "error",
+            Self::Warning { .. } => "warning",
         }
     }
 }
@@ -115,6 +136,21 @@ pub struct Usage {
     /// The cloud's own usage object, kept verbatim for audit.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub raw: serde_json::Value,
+}
+
+impl Usage {
+    /// Every count, in field order: input, output, reasoning, cached input, cache creation,
+    /// total.
+    pub fn counts(&self) -> [Option<u64>; 6] {
+        [
+            self.input_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+            self.cached_input_tokens,
+            self.cache_creation_input_tokens,
+            self.total_tokens,
+        ]
+    }
 }
 
 /// Why generation stopped, normalised. The raw value is kept beside it.

@@ -23,6 +23,7 @@ use modelbench_engine::diff::{
     Diff, DiffContent, DiffMode, DiffStats, JsonChange, JsonChangeKind, LineKind, LineOp, SimilarityMatrix, Span,
     SpanKind,
 };
+use modelbench_engine::event::WarningKind;
 use modelbench_engine::target::{Publisher, TimeoutOverrides};
 use modelbench_engine::{
     Api, ErrorKind, FinishReason, Message, Metrics, Parameters, Prompt, ProviderError, ProviderKind, ResponseKey,
@@ -62,7 +63,7 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
     // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
     // far below 2^53, and JSON.parse gives numbers anyway.
     let config = Config::new().with_large_int("number");
-    let renderers: [fn(&Config) -> Binding; 41] = [
+    let renderers: [fn(&Config) -> Binding; 42] = [
         binding::<ProviderKind>,
         binding::<Api>,
         binding::<Publisher>,
@@ -78,6 +79,7 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
         binding::<Usage>,
         binding::<serde_json::Value>,
         binding::<FinishReason>,
+        binding::<WarningKind>,
         binding::<StreamEvent>,
         binding::<ResponseKey>,
         binding::<StampedEvent>,

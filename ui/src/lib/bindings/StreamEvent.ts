@@ -3,8 +3,9 @@ import type { FinishReason } from "./FinishReason";
 import type { ProviderError } from "./ProviderError";
 import type { ResponseMeta } from "./ResponseMeta";
 import type { Usage } from "./Usage";
+import type { WarningKind } from "./WarningKind";
 
 /**
  * One event from a streaming response, provider-neutral.
  */
-export type StreamEvent = { "type": "started" } & ResponseMeta | { "type": "text_delta", text: string, } | { "type": "reasoning_delta", text: string, } | { "type": "tool_call_delta", index: number, id?: string, name?: string, arguments: string, } | { "type": "usage" } & Usage | { "type": "server_timing", latency_ms?: number, first_byte_latency_ms?: number, } | { "type": "billed_usage", input_tokens?: number, output_tokens?: number, } | { "type": "finished", reason: FinishReason, raw_reason?: string, } | { "type": "error" } & ProviderError;
+export type StreamEvent = { "type": "started" } & ResponseMeta | { "type": "text_delta", text: string, } | { "type": "reasoning_delta", text: string, } | { "type": "tool_call_delta", index: number, id?: string, name?: string, arguments: string, } | { "type": "usage" } & Usage | { "type": "server_timing", latency_ms?: number, first_byte_latency_ms?: number, } | { "type": "billed_usage", input_tokens?: number, output_tokens?: number, } | { "type": "finished", reason: FinishReason, raw_reason?: string, } | { "type": "error" } & ProviderError | { "type": "warning", kind: WarningKind, message: string, };
