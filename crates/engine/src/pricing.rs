@@ -360,14 +360,17 @@ impl Reading {
         let cache = if self.input_includes_cache {
             0
         } else {
-            usage.cached + usage.cache_write
+            usage.cached.saturating_add(usage.cache_write)
         };
         let reasoning = if self.output_includes_reasoning {
             0
         } else {
             usage.reasoning
         };
-        usage.input + cache + usage.output + reasoning
+        // Saturating: counts come from the network, and a sum must never wrap or panic.
+        [cache, usage.output, reasoning]
+            .into_iter()
+            .fold(usage.input, u64::saturating_add)
     }
 }
 
@@ -387,15 +390,7 @@ pub fn cost_of_usage(
     rates: &Rates,
     long_context: Option<&LongContextRates>,
 ) -> std::result::Result<(f64, bool), String> {
-    let counts = [
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.reasoning_tokens,
-        usage.cached_input_tokens,
-        usage.cache_creation_input_tokens,
-        usage.total_tokens,
-    ];
-    if counts.iter().all(Option::is_none) {
+    if usage.counts().iter().all(Option::is_none) {
         return Err("no usage reported".to_owned());
     }
     let counted = CountedUsage {
@@ -408,11 +403,19 @@ pub fn cost_of_usage(
     let reading = reading_for(convention.reading(), &counted, usage.total_tokens);
     let (uncached_input, prompt_tokens) = if reading.input_includes_cache {
         (
-            counted.input.saturating_sub(counted.cached + counted.cache_write),
+            counted
+                .input
+                .saturating_sub(counted.cached.saturating_add(counted.cache_write)),
             counted.input,
         )
     } else {
-        (counted.input, counted.input + counted.cached + counted.cache_write)
+        (
+            counted.input,
+            counted
+                .input
+                .saturating_add(counted.cached)
+                .saturating_add(counted.cache_write),
+        )
     };
     let (plain_output, reasoning) = if reading.output_includes_reasoning {
         (counted.output.saturating_sub(counted.reasoning), counted.reasoning)
@@ -804,6 +807,36 @@ mod tests {
 
     use super::*;
     use crate::target::{Api, Publisher};
+
+    #[test]
+    fn sums_of_huge_counts_saturate_instead_of_overflowing() {
+        let huge = Usage {
+            input_tokens: Some(u64::MAX),
+            output_tokens: Some(u64::MAX),
+            reasoning_tokens: Some(u64::MAX),
+            cached_input_tokens: Some(u64::MAX),
+            cache_creation_input_tokens: Some(u64::MAX),
+            total_tokens: Some(u64::MAX - 1),
+            raw: serde_json::Value::Null,
+        };
+        let rates = Rates {
+            input: 1.0,
+            output: 2.0,
+            cached_input: Some(0.5),
+            cache_write: Some(1.5),
+            reasoning: None,
+        };
+        for convention in [
+            UsageConvention::OpenAi,
+            UsageConvention::Anthropic,
+            UsageConvention::Gemini,
+            UsageConvention::Bedrock,
+        ] {
+            // No panic in a test build (overflow checks are on); the cost is finite.
+            let (usd, _) = cost_of_usage(&huge, convention, &rates, None).expect("a cost");
+            assert!(usd.is_finite(), "{convention:?}");
+        }
+    }
 
     fn target(provider: ProviderKind, model: &str) -> Target {
         Target::new("t", provider, model)

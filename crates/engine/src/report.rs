@@ -644,7 +644,12 @@ fn target_section(index: usize, target: &Target, responses: &[ResponseSection]) 
                     .filter_map(|response| response.metrics.output_tokens_per_second)
                     .collect(),
             ),
-            output_tokens: (!output_tokens.is_empty()).then(|| output_tokens.iter().sum()),
+            // Saturating: the counts come from the network.
+            output_tokens: (!output_tokens.is_empty()).then(|| {
+                output_tokens
+                    .iter()
+                    .fold(0_u64, |sum, count| sum.saturating_add(*count))
+            }),
             cost_usd: (!known_costs.is_empty()).then(|| known_costs.iter().sum()),
             cost_complete: costs.iter().all(Option::is_some),
         },
