@@ -16,10 +16,12 @@ pub mod openai_chat;
 pub mod openai_responses;
 
 use reqwest::header::HeaderMap;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use crate::credentials::Secret;
 use crate::error::{ErrorKind, ProviderError, Result};
-use crate::event::{ResponseMeta, StreamEvent};
+use crate::event::{ResponseMeta, StreamEvent, Usage, WarningKind};
 use crate::request::{Parameter, Parameters, Prompt};
 use crate::sse::{SseDecoder, SseEvent};
 use crate::target::{Api, ProviderKind, Publisher, Target};
@@ -63,6 +65,9 @@ pub(crate) trait SseProtocol: Send {
     fn handle(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>);
     /// The body ended: reports the terminal event that never came, if it did not.
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>);
+    /// The protocol's terminal event arrived (or an error ended the stream): see
+    /// [`WireDecoder::is_done`].
+    fn is_done(&self) -> bool;
 }
 
 /// SSE framing (bytes to events) in front of a protocol's event handling.
@@ -70,6 +75,7 @@ pub(crate) struct SseWire<P> {
     sse: SseDecoder,
     pending: Vec<SseEvent>,
     protocol: P,
+    after_end: AfterEnd,
 }
 
 impl<P> SseWire<P> {
@@ -78,6 +84,24 @@ impl<P> SseWire<P> {
             sse: SseDecoder::new(),
             pending: Vec::new(),
             protocol,
+            after_end: AfterEnd::default(),
+        }
+    }
+}
+
+impl<P: SseProtocol> SseWire<P> {
+    fn dispatch(&mut self, out: &mut Vec<StreamEvent>) {
+        for event in self.pending.drain(..) {
+            if self.protocol.is_done() {
+                // Keep-alives (comments, empty `data:`) are no content; anything else is.
+                if !event.data.trim().is_empty() {
+                    self.after_end.ignored(out);
+                }
+                continue;
+            }
+            let before = out.len();
+            self.protocol.handle(&event, out);
+            self.after_end.observe(&out[before..]);
         }
     }
 }
@@ -85,17 +109,49 @@ impl<P> SseWire<P> {
 impl<P: SseProtocol> WireDecoder for SseWire<P> {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
         self.sse.feed(bytes, &mut self.pending);
-        for event in self.pending.drain(..) {
-            self.protocol.handle(&event, out);
-        }
+        self.dispatch(out);
     }
 
     fn finish(&mut self, out: &mut Vec<StreamEvent>) {
         self.sse.finish(&mut self.pending);
-        for event in self.pending.drain(..) {
-            self.protocol.handle(&event, out);
+        self.dispatch(out);
+        if !self.protocol.is_done() {
+            self.protocol.end_of_body(out);
         }
-        self.protocol.end_of_body(out);
+    }
+
+    fn is_done(&self) -> bool {
+        self.protocol.is_done()
+    }
+}
+
+/// What a wire does with input after its protocol's terminal event: nothing, but the first
+/// time something other than a keep-alive arrives after a clean end, one warning (after an error
+/// ended the stream, what follows is the error's own aftermath, like Responses' `response.failed`
+/// after `error`).
+#[derive(Debug, Default)]
+pub(crate) struct AfterEnd {
+    warned: bool,
+    failed: bool,
+}
+
+impl AfterEnd {
+    /// Notes whether the events a protocol just emitted ended the stream with an error.
+    pub fn observe(&mut self, emitted: &[StreamEvent]) {
+        if emitted.iter().any(|event| matches!(event, StreamEvent::Error(_))) {
+            self.failed = true;
+        }
+    }
+
+    /// Input arrived after the end and was ignored.
+    pub fn ignored(&mut self, out: &mut Vec<StreamEvent>) {
+        if !self.warned && !self.failed {
+            self.warned = true;
+            out.push(StreamEvent::Warning {
+                kind: WarningKind::AfterEnd,
+                message: "the stream went on after its terminal event; what followed was ignored".to_owned(),
+            });
+        }
     }
 }
 
@@ -156,6 +212,12 @@ pub trait WireDecoder: Send {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>);
     /// The body ended. Emits an error if the cloud's terminal event never came.
     fn finish(&mut self, out: &mut Vec<StreamEvent>);
+    /// The protocol's terminal event has arrived (`[DONE]`, `message_stop`, `response.completed`
+    /// and its failed and incomplete siblings, Ollama's `done` line, Bedrock's `metadata` after
+    /// `messageStop` or invoke's last chunk, Gemini's chunk with a `finishReason`), or an error
+    /// ended the stream: the response is whole, and nothing that follows can change it. The
+    /// runner stops reading here: a server need not close the connection at once.
+    fn is_done(&self) -> bool;
 }
 
 /// The wire protocol a target speaks.
@@ -360,7 +422,7 @@ pub fn error_from_response(provider: ProviderKind, status: u16, headers: &Header
 /// Extracts (code, message) from an error payload, wherever the cloud put them. Used for HTTP
 /// error bodies and for error payloads inside streams.
 pub(crate) fn error_fields(json: &serde_json::Value) -> (Option<String>, Option<String>) {
-    let inner = json.get("error").unwrap_or(json);
+    let inner = error_object(json);
     if let Some(text) = inner.as_str() {
         return (None, Some(text.to_owned()));
     }
@@ -385,10 +447,16 @@ pub(crate) fn error_fields(json: &serde_json::Value) -> (Option<String>, Option<
     (code, text(inner.get("message")))
 }
 
+/// The error object of a payload: its `error` (unless that is `null`), else the payload itself
+/// (errors sent flat).
+fn error_object(json: &Value) -> &Value {
+    json.get("error").filter(|error| !error.is_null()).unwrap_or(json)
+}
+
 /// The HTTP status an error payload inside a stream carries, if any (Groq's `status_code`,
 /// OpenRouter's numeric `code`).
 pub(crate) fn embedded_status(json: &serde_json::Value) -> Option<u16> {
-    let inner = json.get("error").unwrap_or(json);
+    let inner = error_object(json);
     inner
         .get("status_code")
         .or_else(|| inner.get("code"))
@@ -468,11 +536,172 @@ impl StartGate {
     }
 }
 
-/// Reads an unsigned count from a JSON object.
-pub(crate) fn count(value: &serde_json::Value, path: &[&str]) -> Option<u64> {
+/// The largest number taken as a token count: 2^53, the largest integer every consumer holds
+/// exactly (JavaScript, an `f64` price, SQLite's `REAL`). No response comes near it; a bigger
+/// number is a broken or hostile server, and must reach neither a sum, a cost nor the database.
+pub const MAX_PLAUSIBLE_COUNT: u64 = 1 << 53;
+
+/// A count as a cloud wrote it: `Ok(None)` when absent or `null`, `Err` when it is there but
+/// is no count (negative, fractional, above [`MAX_PLAUSIBLE_COUNT`], not a number).
+fn read_count(value: &Value, path: &[&str]) -> std::result::Result<Option<u64>, ()> {
     let mut current = value;
     for key in path {
-        current = current.get(key)?;
+        match current.get(key) {
+            Some(next) => current = next,
+            None => return Ok(None),
+        }
     }
-    current.as_u64()
+    let count = match current {
+        Value::Null => return Ok(None),
+        Value::Number(number) => number.as_u64().or_else(|| {
+            // `12.0` is a count; `1.5`, `-1` and `1e300` are not.
+            number
+                .as_f64()
+                .filter(|float| *float >= 0.0 && float.fract() == 0.0 && *float <= MAX_PLAUSIBLE_COUNT as f64)
+                .map(|float| float as u64)
+        }),
+        _ => None,
+    };
+    count.filter(|count| *count <= MAX_PLAUSIBLE_COUNT).map(Some).ok_or(())
+}
+
+/// Reads a count that is not a token count (a latency): `None` when absent or implausible.
+pub(crate) fn count(value: &Value, path: &[&str]) -> Option<u64> {
+    read_count(value, path).ok().flatten()
+}
+
+/// Reads the token counts of one usage object. A count that is there but is no plausible
+/// number of tokens reads as unknown and is noted, so the response carries a
+/// [`WarningKind::ImplausibleUsage`] warning (and no cost) while its raw usage keeps the number
+/// as sent.
+pub(crate) struct Counts<'a> {
+    raw: &'a Value,
+    implausible: Vec<String>,
+}
+
+impl<'a> Counts<'a> {
+    pub fn new(raw: &'a Value) -> Self {
+        Self {
+            raw,
+            implausible: Vec::new(),
+        }
+    }
+
+    /// The count at `path`: `None` when absent, `null` or implausible.
+    pub fn get(&mut self, path: &[&str]) -> Option<u64> {
+        read_count(self.raw, path).unwrap_or_else(|()| {
+            let mut at = self.raw;
+            for key in path {
+                at = &at[key];
+            }
+            let mut shown = at.to_string();
+            if shown.len() > 40 {
+                shown = format!("{}…", shown.chars().take(40).collect::<String>());
+            }
+            self.implausible.push(format!("{} = {shown}", path.join(".")));
+            None
+        })
+    }
+
+    /// The sum of the counts present, `None` when none is. A sum no response can have is
+    /// implausible like a count would be (`what` names it in the warning).
+    pub fn sum(&mut self, what: &str, parts: &[Option<u64>]) -> Option<u64> {
+        let mut present = parts.iter().flatten().peekable();
+        present.peek()?;
+        let sum = present.fold(0_u64, |sum, part| sum.saturating_add(*part));
+        if sum > MAX_PLAUSIBLE_COUNT {
+            self.implausible.push(format!("{what} = {sum}"));
+            return None;
+        }
+        Some(sum)
+    }
+
+    /// A usage of input and output counts alone (Ollama, Bedrock's native invoke streams), with
+    /// their sum as the total when both are known.
+    pub fn input_output(&mut self, input: Option<u64>, output: Option<u64>) -> Usage {
+        let total = input
+            .zip(output)
+            .and_then(|(input, output)| self.sum("the total", &[Some(input), Some(output)]));
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            total_tokens: total,
+            ..Usage::default()
+        }
+    }
+
+    /// The first of `paths` that holds a plausible count.
+    pub fn first(&mut self, paths: &[&[&str]]) -> Option<u64> {
+        paths.iter().find_map(|path| self.get(path))
+    }
+
+    /// The warning the implausible counts call for, if there were any.
+    pub fn warning(self) -> Option<StreamEvent> {
+        (!self.implausible.is_empty()).then(|| StreamEvent::Warning {
+            kind: WarningKind::ImplausibleUsage,
+            message: format!(
+                "implausible usage: {} (no response has that many tokens, or it is no whole number); read as unknown",
+                self.implausible.join(", ")
+            ),
+        })
+    }
+}
+
+/// A usage object as read: its event, and the warning its implausible counts call for.
+pub(crate) struct ReadUsage {
+    pub usage: Usage,
+    pub warning: Option<StreamEvent>,
+}
+
+impl ReadUsage {
+    /// Reads the usage object `raw` with `read`, which fills in the counts; `raw` is kept as sent.
+    pub fn read(raw: Value, read: impl FnOnce(&mut Counts<'_>) -> Usage) -> Self {
+        let mut counts = Counts::new(&raw);
+        let usage = read(&mut counts);
+        let warning = counts.warning();
+        Self {
+            usage: Usage { raw, ..usage },
+            warning,
+        }
+    }
+
+    /// Emits the warning, if any, then the usage.
+    pub fn push(self, out: &mut Vec<StreamEvent>) {
+        out.extend(self.warning);
+        out.push(StreamEvent::Usage(self.usage));
+    }
+}
+
+/// `null` reads as the type's default, as a missing field does: OpenAI-compatible servers
+/// write `"tool_calls": null` (SGLang, LiteLLM), Google writes `"thought": null`.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> std::result::Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
+}
+
+/// A string the cloud may send as another JSON type: a finish reason of `1` is still a finish
+/// (its raw text kept), not a reason to lose the chunk; `null` is absent.
+pub(crate) fn lenient_string<'de, D>(deserializer: D) -> std::result::Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Null => None,
+        Value::String(text) => Some(text),
+        other => Some(other.to_string()),
+    })
+}
+
+/// An array index that may be missing, `null`, negative or too large: all of those read as 0.
+pub(crate) fn lenient_index<'de, D>(deserializer: D) -> std::result::Result<u32, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(Value::deserialize(deserializer)?
+        .as_u64()
+        .and_then(|index| u32::try_from(index).ok())
+        .unwrap_or(0))
 }

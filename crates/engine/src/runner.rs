@@ -21,7 +21,7 @@ use crate::auth;
 use crate::credentials::{Credential, CredentialSource};
 use crate::error::{Error, ErrorKind, ProviderError, Result};
 use crate::event::{FinishReason, ResponseKey, StampedEvent, StreamEvent};
-use crate::pricing::PriceBook;
+use crate::pricing::{Cost, PriceBook};
 use crate::providers::{self, PreparedRequest};
 use crate::record::{ResponseRecord, RunId, RunRecord, now_unix_ms};
 use crate::request::{Parameters, Prompt};
@@ -828,7 +828,10 @@ impl Job {
                     AttemptEnd::FailedBeforeContent(error)
                 };
             }
-            if ended {
+            // The terminal event came: the response is whole and its time is now. Whatever the
+            // server does next (close, keep the connection open, send keep-alives or more data)
+            // changes nothing; the body is dropped unread, which closes the connection.
+            if ended || decoder.is_done() {
                 return AttemptEnd::Ended;
             }
         }
@@ -940,11 +943,18 @@ impl Job {
         let total = progress.started.elapsed();
         let accumulator = progress.accumulator;
         let target = &self.context.target;
-        let cost = self.context.prices.cost(
-            target,
-            accumulator.meta.reported_model.as_deref(),
-            accumulator.billable_usage().as_ref(),
-        );
+        let cost = match accumulator.implausible_usage() {
+            // A count no cloud could mean is no basis for a price.
+            Some(reason) => Cost {
+                usd: None,
+                source: reason.to_owned(),
+            },
+            None => self.context.prices.cost(
+                target,
+                accumulator.meta.reported_model.as_deref(),
+                accumulator.billable_usage().as_ref(),
+            ),
+        };
         let record = ResponseRecord {
             run_id: self.run_id,
             key: self.key,

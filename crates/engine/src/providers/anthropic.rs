@@ -3,13 +3,15 @@
 //! Input tokens come from `message_start`, output tokens from the last `message_delta` (its
 //! count is cumulative; newer streams repeat the input counts there too, which then win).
 //! Content blocks are indexed: text, thinking and tool_use blocks each map to their own event.
+//! The response is whole at `message_stop`; a body that ends before it was cut, even after the
+//! stop reason (Bedrock's metered counts ride on `message_stop`).
 
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
 use super::{
-    Capabilities, ParameterFields, SseProtocol, StartGate, count, insert_parameters, messages_json, protocol_error,
-    stream_error, truncated,
+    Capabilities, Counts, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, messages_json,
+    protocol_error, stream_error, truncated,
 };
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::request::{Parameters, Prompt};
@@ -80,31 +82,126 @@ pub fn finish_reason(raw: &str) -> FinishReason {
     }
 }
 
-fn usage(raw: Map<String, Value>) -> Usage {
-    let raw = Value::Object(raw);
-    let input = count(&raw, &["input_tokens"]);
-    let output = count(&raw, &["output_tokens"]);
-    let cache_read = count(&raw, &["cache_read_input_tokens"]);
-    let cache_creation = count(&raw, &["cache_creation_input_tokens"]);
-    let total = [input, output, cache_read, cache_creation]
-        .into_iter()
-        .flatten()
-        .reduce(|sum, part| sum + part);
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        reasoning_tokens: None,
-        cached_input_tokens: cache_read,
-        cache_creation_input_tokens: cache_creation,
-        total_tokens: total,
-        raw,
+/// The counts in the usage merged so far, carrying `raw`. `message_start`'s `output_tokens` is a
+/// placeholder (1) until `message_delta` says more, so it is left out there.
+fn usage(merged: &Value, with_output: bool, raw: Value) -> ReadUsage {
+    let mut counts = Counts::new(merged);
+    let input = counts.get(&["input_tokens"]);
+    let output = with_output.then(|| counts.get(&["output_tokens"])).flatten();
+    let cache_read = counts.get(&["cache_read_input_tokens"]);
+    let cache_creation = counts.get(&["cache_creation_input_tokens"]);
+    let total = counts.sum("the total", &[input, output, cache_read, cache_creation]);
+    ReadUsage {
+        usage: Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cached_input_tokens: cache_read,
+            cache_creation_input_tokens: cache_creation,
+            total_tokens: total,
+            raw,
+            ..Usage::default()
+        },
+        warning: counts.warning(),
     }
+}
+
+/// Every usage key reported so far, with its latest value: `message_start`'s counts, then each
+/// `message_delta`'s. Each usage event carries the merged object as its raw usage while that
+/// stays within a constant factor of the usage bytes received; past that (a stream whose usage
+/// keys keep changing) it carries the event's own object, so time, memory and the events stored
+/// stay linear in the stream.
+#[derive(Debug)]
+struct MergedUsage {
+    /// Always an object.
+    merged: Value,
+    /// The merged object's size as JSON, kept up to date as keys change.
+    merged_bytes: usize,
+    /// Bytes of usage objects received, and of raw usage emitted.
+    received_bytes: usize,
+    emitted_bytes: usize,
+}
+
+/// What the merged raw usage may cost beyond twice what came in.
+const MERGED_USAGE_SLACK_BYTES: usize = 4 << 10;
+
+impl Default for MergedUsage {
+    fn default() -> Self {
+        Self {
+            merged: Value::Object(Map::new()),
+            merged_bytes: 0,
+            received_bytes: 0,
+            emitted_bytes: 0,
+        }
+    }
+}
+
+impl MergedUsage {
+    /// Merges `usage` (an event's own object; `null` values are skipped when `skip_nulls`) and
+    /// returns the raw object its usage event carries: the merged one (without `leave_out`), or
+    /// the event's own once the merged one would cost too much.
+    fn merge(&mut self, usage: &Map<String, Value>, skip_nulls: bool, leave_out: Option<&str>) -> Value {
+        let own_bytes = usage
+            .iter()
+            .map(|(key, value)| entry_len(key, value))
+            .fold(2, usize::saturating_add);
+        self.received_bytes = self.received_bytes.saturating_add(own_bytes);
+        let Value::Object(merged) = &mut self.merged else {
+            return Value::Object(usage.clone());
+        };
+        for (key, value) in usage {
+            if skip_nulls && value.is_null() {
+                continue;
+            }
+            if let Some(old) = merged.insert(key.clone(), value.clone()) {
+                self.merged_bytes = self.merged_bytes.saturating_sub(entry_len(key, &old));
+            }
+            self.merged_bytes = self.merged_bytes.saturating_add(entry_len(key, value));
+        }
+        let budget = self
+            .received_bytes
+            .saturating_mul(2)
+            .saturating_add(MERGED_USAGE_SLACK_BYTES);
+        let mut raw = if self.emitted_bytes.saturating_add(self.merged_bytes) <= budget {
+            self.emitted_bytes = self.emitted_bytes.saturating_add(self.merged_bytes);
+            merged.clone()
+        } else {
+            self.emitted_bytes = self.emitted_bytes.saturating_add(own_bytes);
+            usage.clone()
+        };
+        if let Some(key) = leave_out {
+            raw.remove(key);
+        }
+        Value::Object(raw)
+    }
+}
+
+/// How long `"key":value,` is as compact JSON (near enough: key escapes are not counted).
+fn entry_len(key: &str, value: &Value) -> usize {
+    key.len().saturating_add(json_len(value)).saturating_add(4)
+}
+
+/// How long `value` is as compact JSON, without keeping the text.
+fn json_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a Value to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 pub struct MessagesDecoder {
     provider: &'static str,
     gate: StartGate,
-    usage: Map<String, Value>,
+    usage: MergedUsage,
     finished: bool,
     ended: bool,
 }
@@ -114,7 +211,7 @@ impl MessagesDecoder {
         Self {
             provider,
             gate: StartGate::new(meta),
-            usage: Map::new(),
+            usage: MergedUsage::default(),
             finished: false,
             ended: false,
         }
@@ -156,13 +253,11 @@ impl MessagesDecoder {
                 self.gate
                     .observe_model(message.get("model").and_then(Value::as_str), out);
                 if let Some(Value::Object(usage)) = message.get("usage") {
-                    self.usage.extend(usage.clone());
                     // Input tokens are known now; a stream that breaks later still reports them.
                     // Its `output_tokens` is a placeholder (1) until message_delta says more.
-                    let mut known = self.usage.clone();
-                    known.remove("output_tokens");
+                    let raw = self.usage.merge(usage, false, Some("output_tokens"));
                     self.gate.ensure(out);
-                    out.push(StreamEvent::Usage(self::usage(known)));
+                    self::usage(&self.usage.merged, false, raw).push(out);
                 }
             }
             "content_block_start" => {
@@ -219,12 +314,8 @@ impl MessagesDecoder {
             "message_delta" => {
                 self.gate.ensure(out);
                 if let Some(Value::Object(usage)) = json.get("usage") {
-                    for (key, value) in usage {
-                        if !value.is_null() {
-                            self.usage.insert(key.clone(), value.clone());
-                        }
-                    }
-                    out.push(StreamEvent::Usage(self::usage(self.usage.clone())));
+                    let raw = self.usage.merge(usage, true, None);
+                    self::usage(&self.usage.merged, true, raw).push(out);
                 }
                 if let Some(raw) = json.pointer("/delta/stop_reason").and_then(Value::as_str) {
                     self.finished = true;
@@ -259,9 +350,14 @@ impl MessagesDecoder {
 
     /// The body ended: reports a missing `message_stop`.
     pub(crate) fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
-        if !self.ended && !self.finished {
+        if !self.ended {
             self.end(truncated(self.provider, "message_stop"), out);
         }
+    }
+
+    /// `message_stop` came, or an error ended the stream.
+    pub(crate) fn is_done(&self) -> bool {
+        self.ended
     }
 
     fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
@@ -278,5 +374,9 @@ impl SseProtocol for MessagesDecoder {
 
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
         MessagesDecoder::end_of_body(self, out);
+    }
+
+    fn is_done(&self) -> bool {
+        MessagesDecoder::is_done(self)
     }
 }

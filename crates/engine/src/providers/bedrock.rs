@@ -17,7 +17,9 @@ use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
-use super::{Capabilities, ParameterFields, StartGate, WireDecoder, anthropic, insert_parameters, protocol_error};
+use super::{
+    AfterEnd, Capabilities, ParameterFields, StartGate, WireDecoder, anthropic, insert_parameters, protocol_error,
+};
 use crate::error::{ErrorKind, ProviderError};
 use crate::event::{ResponseMeta, StreamEvent};
 use crate::eventstream::{EventStreamDecoder, EventStreamError, EventStreamMessage};
@@ -265,6 +267,8 @@ trait FrameProtocol: Send {
     fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>);
     /// The body ended: reports the terminal event that never came, if it did not.
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>);
+    /// The API's terminal event arrived, or an error ended the response.
+    fn is_done(&self) -> bool;
 }
 
 /// Event-stream framing in front of a Bedrock API's event mapping.
@@ -275,6 +279,7 @@ struct EventStreamWire<P> {
     protocol: P,
     /// An exception, error or corrupt frame ended the stream; nothing after it is read.
     stopped: bool,
+    after_end: AfterEnd,
 }
 
 impl<P: FrameProtocol> EventStreamWire<P> {
@@ -285,6 +290,7 @@ impl<P: FrameProtocol> EventStreamWire<P> {
             pending: Vec::new(),
             protocol,
             stopped: false,
+            after_end: AfterEnd::default(),
         }
     }
 
@@ -292,6 +298,17 @@ impl<P: FrameProtocol> EventStreamWire<P> {
         if self.stopped {
             return;
         }
+        if self.protocol.is_done() {
+            // A frame, or bytes that do not frame, after the end: nothing that counts.
+            self.after_end.ignored(out);
+            return;
+        }
+        let before = out.len();
+        self.read_frame(frame, out);
+        self.after_end.observe(&out[before..]);
+    }
+
+    fn read_frame(&mut self, frame: Result<EventStreamMessage, EventStreamError>, out: &mut Vec<StreamEvent>) {
         let message = match frame {
             Ok(message) => message,
             Err(error) => {
@@ -356,13 +373,21 @@ impl<P: FrameProtocol> WireDecoder for EventStreamWire<P> {
         if let Err(error) = self.frames.finish()
             && !self.stopped
         {
-            // Cut mid-frame: the connection ended early, the bytes themselves were fine.
-            let error = ProviderError::new(ErrorKind::Network, self.provider, error.to_string());
-            self.stop(StreamEvent::Error(error), out);
+            if self.protocol.is_done() {
+                self.after_end.ignored(out);
+            } else {
+                // Cut mid-frame: the connection ended early, the bytes themselves were fine.
+                let error = ProviderError::new(ErrorKind::Network, self.provider, error.to_string());
+                self.stop(StreamEvent::Error(error), out);
+            }
         }
-        if !self.stopped {
+        if !self.stopped && !self.protocol.is_done() {
             self.protocol.end_of_body(out);
         }
+    }
+
+    fn is_done(&self) -> bool {
+        self.stopped || self.protocol.is_done()
     }
 }
 

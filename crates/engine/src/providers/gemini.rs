@@ -16,8 +16,8 @@ use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
 use super::{
-    Capabilities, ParameterFields, SseProtocol, StartGate, count, insert_parameters, protocol_error, stream_error,
-    truncated,
+    Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, lenient_string,
+    null_as_default, protocol_error, stream_error, truncated,
 };
 use crate::error::{ErrorKind, ProviderError};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
@@ -69,10 +69,12 @@ pub fn request_body(prompt: &Prompt, parameters: &Parameters) -> Value {
     Value::Object(body)
 }
 
+// `null` reads as absent everywhere (`"thought": null`, `"candidates": null`): a chunk that fails
+// to decode would cost the answer.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Chunk {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     candidates: Vec<Candidate>,
     #[serde(default)]
     usage_metadata: Option<Value>,
@@ -87,13 +89,13 @@ struct Chunk {
 struct Candidate {
     #[serde(default)]
     content: Option<Content>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     finish_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct Content {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     parts: Vec<Part>,
 }
 
@@ -103,7 +105,7 @@ struct Part {
     #[serde(default)]
     text: Option<String>,
     /// A thought summary (reasoning), not answer text.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     thought: bool,
     #[serde(default)]
     function_call: Option<FunctionCall>,
@@ -119,10 +121,10 @@ struct FunctionCall {
     #[serde(default)]
     args: Option<Value>,
     /// Streamed arguments (Vertex): pieces of the arguments, each at a JSON path.
-    #[serde(default, rename = "partialArgs")]
+    #[serde(default, rename = "partialArgs", deserialize_with = "null_as_default")]
     partial_args: Vec<PartialArg>,
     /// More of this call follows in later parts.
-    #[serde(default, rename = "willContinue")]
+    #[serde(default, rename = "willContinue", deserialize_with = "null_as_default")]
     will_continue: bool,
 }
 
@@ -154,7 +156,9 @@ impl OpenCall {
         let Some(path) = partial.json_path.as_deref().and_then(parse_json_path) else {
             return;
         };
-        let slot = slot_at(&mut self.arguments, &path);
+        let Some(slot) = slot_at(&mut self.arguments, &path) else {
+            return;
+        };
         if let Some(piece) = &partial.string_value {
             match slot {
                 Value::String(text) => text.push_str(piece),
@@ -208,9 +212,15 @@ fn parse_json_path(path: &str) -> Option<Vec<PathStep>> {
     Some(steps)
 }
 
+/// How far past an array's end a streamed argument may land. Pieces arrive in order, so a real
+/// index is at most the array's length; one far beyond it would make the decoder allocate
+/// whatever the server names (`[9223372036854775807]`), and is ignored instead.
+const MAX_ARRAY_GAP: usize = 1024;
+
 /// The value at `path` inside `root`, creating the objects and arrays on the way (a step into
-/// something else replaces it, so indexing below always finds its container).
-fn slot_at<'a>(root: &'a mut Value, path: &[PathStep]) -> &'a mut Value {
+/// something else replaces it, so indexing below always finds its container). `None` for an
+/// index too far past its array's end.
+fn slot_at<'a>(root: &'a mut Value, path: &[PathStep]) -> Option<&'a mut Value> {
     let mut current = root;
     for step in path {
         match step {
@@ -221,6 +231,10 @@ fn slot_at<'a>(root: &'a mut Value, path: &[PathStep]) -> &'a mut Value {
                 current = &mut current[key.as_str()];
             }
             PathStep::Index(index) => {
+                let length = current.as_array().map_or(0, Vec::len);
+                if *index > length.saturating_add(MAX_ARRAY_GAP) {
+                    return None;
+                }
                 match current {
                     Value::Array(items) if items.len() > *index => {}
                     Value::Array(items) => items.resize(index + 1, Value::Null),
@@ -230,7 +244,7 @@ fn slot_at<'a>(root: &'a mut Value, path: &[PathStep]) -> &'a mut Value {
             }
         }
     }
-    current
+    Some(current)
 }
 
 #[derive(Debug, Deserialize)]
@@ -264,22 +278,20 @@ pub fn finish_reason(raw: &str, called_functions: bool) -> FinishReason {
 /// output includes them, as it does for every other cloud (OpenAI's `completion_tokens`,
 /// Anthropic's `output_tokens`), because they are generated and billed as output. Reasoning is
 /// the thoughts alone; cached input is part of the input, as with OpenAI.
-pub fn usage(raw: Value) -> Usage {
-    let candidates = count(&raw, &["candidatesTokenCount"]);
-    let thoughts = count(&raw, &["thoughtsTokenCount"]);
-    let output = match (candidates, thoughts) {
-        (None, None) => None,
-        (candidates, thoughts) => Some(candidates.unwrap_or(0) + thoughts.unwrap_or(0)),
-    };
-    Usage {
-        input_tokens: count(&raw, &["promptTokenCount"]),
-        output_tokens: output,
-        reasoning_tokens: thoughts,
-        cached_input_tokens: count(&raw, &["cachedContentTokenCount"]),
-        cache_creation_input_tokens: None,
-        total_tokens: count(&raw, &["totalTokenCount"]),
-        raw,
-    }
+pub(crate) fn usage(raw: Value) -> ReadUsage {
+    ReadUsage::read(raw, |counts| {
+        let candidates = counts.get(&["candidatesTokenCount"]);
+        let thoughts = counts.get(&["thoughtsTokenCount"]);
+        let output = counts.sum("candidatesTokenCount + thoughtsTokenCount", &[candidates, thoughts]);
+        Usage {
+            input_tokens: counts.get(&["promptTokenCount"]),
+            output_tokens: output,
+            reasoning_tokens: thoughts,
+            cached_input_tokens: counts.get(&["cachedContentTokenCount"]),
+            total_tokens: counts.get(&["totalTokenCount"]),
+            ..Usage::default()
+        }
+    })
 }
 
 pub struct GeminiDecoder {
@@ -309,7 +321,7 @@ impl GeminiDecoder {
     }
 
     fn handle_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.failed || event.data.trim().is_empty() {
+        if self.is_done() || event.data.trim().is_empty() {
             return;
         }
         let json: Value = match serde_json::from_str(&event.data) {
@@ -345,9 +357,11 @@ impl GeminiDecoder {
         {
             self.usage = Some(raw.clone());
             self.gate.ensure(out);
-            out.push(StreamEvent::Usage(usage(raw)));
+            usage(raw).push(out);
         }
         if let Some(raw) = candidate.and_then(|candidate| candidate.finish_reason.as_deref()) {
+            // The chunk with the finish reason is the last: a call still streaming ends with it.
+            self.close_call(out);
             self.gate.ensure(out);
             self.finished = true;
             out.push(StreamEvent::Finished {
@@ -500,6 +514,12 @@ impl SseProtocol for GeminiDecoder {
             out.push(truncated(self.provider, "a finish reason"));
         }
     }
+
+    /// The chunk with a finish reason (and the usage in it) is the end: Gemini sends no `[DONE]`,
+    /// so anything after it (a gateway's `data: [DONE]`, the stream replayed) is ignored.
+    fn is_done(&self) -> bool {
+        self.finished || self.failed
+    }
 }
 
 /// Reads what a google.rpc.Status error says beyond its code: `RetryInfo.retryDelay` becomes the
@@ -645,6 +665,70 @@ mod tests {
         accumulator
     }
 
+    fn decode_body(body: &str) -> (Vec<StreamEvent>, crate::accumulate::Accumulator) {
+        let mut decoder = crate::providers::Protocol::GeminiGenerate.decoder(
+            crate::target::ProviderKind::Gemini,
+            "m",
+            ResponseMeta::default(),
+        );
+        let mut events = Vec::new();
+        decoder.feed(body.as_bytes(), &mut events);
+        decoder.finish(&mut events);
+        let mut accumulator = crate::accumulate::Accumulator::new();
+        for event in &events {
+            accumulator.apply(event, std::time::Duration::ZERO);
+        }
+        (events, accumulator)
+    }
+
+    #[test]
+    fn nulls_read_as_absent() {
+        let (_, accumulator) = decode_body(concat!(
+            "data: {\"candidates\": null, \"usageMetadata\": null}\n\n",
+            "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hi\", \"thought\": null}]}, \"finishReason\": null}]}\n\n",
+            "data: {\"candidates\": [{\"content\": {\"parts\": null}}]}\n\n",
+            "data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\": \"f\", \"args\": {}, \"partialArgs\": null, \"willContinue\": null}}]}, \"finishReason\": \"STOP\"}]}\n\n",
+        ));
+        assert_eq!(accumulator.text, "Hi");
+        assert_eq!(accumulator.tool_calls().len(), 1);
+        assert_eq!(accumulator.finish_reason, Some(FinishReason::ToolCalls));
+        assert!(accumulator.is_complete(), "{:?}", accumulator.error);
+    }
+
+    #[test]
+    fn the_chunk_with_a_finish_reason_is_the_end() {
+        let body = concat!(
+            "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"The answer is \"}]}}]}\n\n",
+            "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"42.\"}]}, \"finishReason\": \"STOP\"}], \"usageMetadata\": {\"promptTokenCount\": 5, \"candidatesTokenCount\": 4}}\n\n",
+        );
+        let (once, accumulator) = decode_body(body);
+        assert_eq!(accumulator.text, "The answer is 42.");
+        for (extra, what) in [
+            ("data: [DONE]\r\n\r\n", "a gateway's [DONE]"),
+            (body, "the stream again"),
+            (
+                "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" More.\"}]}}]}\n\n",
+                "more text",
+            ),
+        ] {
+            let (events, after) = decode_body(&format!("{body}{extra}"));
+            assert_eq!(after.text, accumulator.text, "{what}");
+            assert_eq!(after.usage, accumulator.usage, "{what}");
+            assert!(after.is_complete(), "{what}: {:?}", after.error);
+            assert_eq!(events.len(), once.len() + 1, "{what}: one warning more");
+            assert!(matches!(
+                events.last(),
+                Some(StreamEvent::Warning {
+                    kind: crate::event::WarningKind::AfterEnd,
+                    ..
+                })
+            ));
+        }
+        // Keep-alives after the end are nothing to warn about.
+        let (events, _) = decode_body(&format!("{body}: ping\n\n\n"));
+        assert_eq!(events, once);
+    }
+
     fn chunk_with(call: Value) -> String {
         serde_json::json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": call}]}}]})
             .to_string()
@@ -671,6 +755,20 @@ mod tests {
         assert_eq!(arguments, json!({"city": "Paris", "nights": [null, 3], "pets": false}));
         assert_eq!(accumulator.finish_reason, Some(FinishReason::ToolCalls));
         assert!(accumulator.is_complete());
+    }
+
+    #[test]
+    fn a_streamed_argument_far_past_its_array_is_ignored() {
+        let accumulator = decode_chunks([
+            chunk_with(json!({"name": "f", "willContinue": true})),
+            chunk_with(json!({"partialArgs": [
+                partial("$.list[0]", json!("a"), false),
+                partial("$.list[9223372036854775807]", json!("b"), false),
+                partial("$.list[18446744073709551615]", json!("c"), false),
+            ], "willContinue": false})),
+        ]);
+        let calls = accumulator.tool_calls();
+        assert_eq!(calls[0].arguments, r#"{"list":["a"]}"#);
     }
 
     #[test]
@@ -760,7 +858,7 @@ mod tests {
             "cachedContentTokenCount": 4,
             "totalTokenCount": 133,
         });
-        let usage = usage(raw.clone());
+        let usage = usage(raw.clone()).usage;
         assert_eq!(usage.input_tokens, Some(18));
         assert_eq!(usage.output_tokens, Some(115));
         assert_eq!(usage.reasoning_tokens, Some(35));
@@ -769,7 +867,9 @@ mod tests {
         assert_eq!(usage.raw, raw);
         // Early chunks carry only the prompt count: output is unknown, not zero.
         assert_eq!(
-            super::usage(json!({"promptTokenCount": 15, "totalTokenCount": 15})).output_tokens,
+            super::usage(json!({"promptTokenCount": 15, "totalTokenCount": 15}))
+                .usage
+                .output_tokens,
             None
         );
     }

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::openai_chat::preview;
 use super::{
-    Capabilities, ParameterFields, StartGate, WireDecoder, count, insert_parameters, messages_json, protocol_error,
-    stream_error, truncated,
+    AfterEnd, Capabilities, ParameterFields, ReadUsage, StartGate, WireDecoder, insert_parameters, messages_json,
+    protocol_error, stream_error, truncated,
 };
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent};
 use crate::ndjson::NdjsonDecoder;
 use crate::request::{Parameters, Prompt};
 
@@ -52,6 +52,7 @@ pub struct OllamaDecoder {
     gate: StartGate,
     tool_calls: u32,
     ended: bool,
+    after_end: AfterEnd,
 }
 
 impl OllamaDecoder {
@@ -63,6 +64,7 @@ impl OllamaDecoder {
             gate: StartGate::new(meta),
             tool_calls: 0,
             ended: false,
+            after_end: AfterEnd::default(),
         }
     }
 
@@ -125,15 +127,12 @@ impl OllamaDecoder {
                     object.remove(noise);
                 }
             }
-            let input = count(&json, &["prompt_eval_count"]);
-            let output = count(&json, &["eval_count"]);
-            out.push(StreamEvent::Usage(Usage {
-                input_tokens: input,
-                output_tokens: output,
-                total_tokens: input.zip(output).map(|(input, output)| input + output),
-                raw,
-                ..Usage::default()
-            }));
+            ReadUsage::read(raw, |counts| {
+                let input = counts.get(&["prompt_eval_count"]);
+                let output = counts.get(&["eval_count"]);
+                counts.input_output(input, output)
+            })
+            .push(out);
             let raw_reason = json.get("done_reason").and_then(Value::as_str).map(str::to_owned);
             let reason = match raw_reason.as_deref() {
                 Some("length") => FinishReason::Length,
@@ -143,6 +142,20 @@ impl OllamaDecoder {
             };
             self.end(StreamEvent::Finished { reason, raw_reason }, out);
         }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<StreamEvent>) {
+        let mut pending = std::mem::take(&mut self.pending);
+        for line in pending.drain(..) {
+            if self.ended {
+                self.after_end.ignored(out);
+                continue;
+            }
+            let before = out.len();
+            self.handle(&line, out);
+            self.after_end.observe(&out[before..]);
+        }
+        self.pending = pending;
     }
 
     fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
@@ -155,20 +168,19 @@ impl OllamaDecoder {
 impl WireDecoder for OllamaDecoder {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) {
         self.lines.feed(bytes, &mut self.pending);
-        let pending = std::mem::take(&mut self.pending);
-        for line in &pending {
-            self.handle(line, out);
-        }
+        self.dispatch(out);
     }
 
     fn finish(&mut self, out: &mut Vec<StreamEvent>) {
         self.lines.finish(&mut self.pending);
-        let pending = std::mem::take(&mut self.pending);
-        for line in &pending {
-            self.handle(line, out);
-        }
+        self.dispatch(out);
         if !self.ended {
             self.end(truncated(self.provider, "its final `done` line"), out);
         }
+    }
+
+    /// The `done: true` line came, or an error line.
+    fn is_done(&self) -> bool {
+        self.ended
     }
 }

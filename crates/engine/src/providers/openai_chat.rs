@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Capabilities, ParameterFields, SseProtocol, StartGate, count, insert_parameters, messages_json, protocol_error,
-    stream_error, truncated,
+    Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, lenient_index, lenient_string,
+    messages_json, null_as_default, protocol_error, stream_error, truncated,
 };
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::request::{Parameters, Prompt};
@@ -48,11 +48,14 @@ pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Va
     body
 }
 
+// Every field may be missing or `null`: OpenAI-compatible servers write optional fields as
+// `null` (`"tool_calls": null` on every chunk from SGLang and LiteLLM), and one chunk that fails
+// to decode would lose the whole answer.
 #[derive(Debug, Deserialize)]
 struct Chunk {
     #[serde(default)]
     model: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     choices: Vec<Choice>,
     #[serde(default)]
     usage: Option<Value>,
@@ -67,7 +70,7 @@ struct Chunk {
 struct Choice {
     #[serde(default)]
     delta: Option<Delta>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     finish_reason: Option<String>,
     /// Some OpenAI-compatible servers report usage on the choice that finishes.
     #[serde(default)]
@@ -87,13 +90,13 @@ struct Delta {
     /// DeepSeek and some gateways use this name instead.
     #[serde(default)]
     reasoning_content: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     tool_calls: Vec<ToolCallFragment>,
 }
 
 #[derive(Debug, Deserialize)]
 struct ToolCallFragment {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_index")]
     index: u32,
     #[serde(default)]
     id: Option<String>,
@@ -119,22 +122,31 @@ pub fn finish_reason(raw: &str) -> FinishReason {
     }
 }
 
-pub fn usage(raw: Value) -> Usage {
-    Usage {
-        input_tokens: count(&raw, &["prompt_tokens"]),
-        output_tokens: count(&raw, &["completion_tokens"]),
-        reasoning_tokens: count(&raw, &["completion_tokens_details", "reasoning_tokens"]),
-        cached_input_tokens: count(&raw, &["prompt_tokens_details", "cached_tokens"]),
-        cache_creation_input_tokens: None,
-        total_tokens: count(&raw, &["total_tokens"]),
-        raw,
-    }
+pub(crate) fn usage(raw: Value) -> ReadUsage {
+    openai_usage(raw, "prompt_tokens", "completion_tokens")
+}
+
+/// Usage in OpenAI's shape, whose names differ between Chat Completions (`prompt_tokens`,
+/// `completion_tokens`) and Responses (`input_tokens`, `output_tokens`); the details objects
+/// (cached and reasoning tokens) are named after them.
+pub(crate) fn openai_usage(raw: Value, input: &str, output: &str) -> ReadUsage {
+    let input_details = format!("{input}_details");
+    let output_details = format!("{output}_details");
+    ReadUsage::read(raw, |counts| Usage {
+        input_tokens: counts.get(&[input]),
+        output_tokens: counts.get(&[output]),
+        reasoning_tokens: counts.get(&[&output_details, "reasoning_tokens"]),
+        cached_input_tokens: counts.get(&[&input_details, "cached_tokens"]),
+        total_tokens: counts.get(&["total_tokens"]),
+        ..Usage::default()
+    })
 }
 
 pub struct ChatDecoder {
     provider: &'static str,
     gate: StartGate,
     finished: bool,
+    /// `[DONE]` came: the stream's end (the usage chunk, requested always, comes before it).
     done: bool,
     /// An error ended the stream; anything after it is ignored.
     failed: bool,
@@ -236,7 +248,7 @@ impl ChatDecoder {
             .find(|usage| usage.is_object())
         {
             self.gate.ensure(out);
-            out.push(StreamEvent::Usage(usage(raw)));
+            usage(raw).push(out);
         }
         if let Some(error) = chunk.error.filter(|error| !error.is_null()) {
             self.fail(stream_error(self.provider, &json!({"error": error})), out);
@@ -255,14 +267,21 @@ impl SseProtocol for ChatDecoder {
         self.handle_event(event, out);
     }
 
+    /// A body that ends before `[DONE]` was cut, even after the finish chunk: the usage chunk
+    /// (always requested) and, from OpenRouter, an error may still have been on their way.
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
-        if !self.failed && !self.finished {
-            self.gate.ensure(out);
-            out.push(truncated(
-                self.provider,
-                if self.done { "a finish reason" } else { "[DONE]" },
-            ));
+        if self.failed || (self.done && self.finished) {
+            return;
         }
+        self.gate.ensure(out);
+        out.push(truncated(
+            self.provider,
+            if self.done { "a finish reason" } else { "[DONE]" },
+        ));
+    }
+
+    fn is_done(&self) -> bool {
+        self.done || self.failed
     }
 }
 
@@ -311,6 +330,87 @@ mod tests {
         assert_eq!(accumulator.raw_finish_reason.as_deref(), Some("stop"));
         assert!(accumulator.time_to_first_token().is_some());
         assert!(accumulator.is_complete());
+    }
+
+    #[test]
+    fn explicit_nulls_read_as_absent_and_an_odd_finish_reason_still_finishes() {
+        // As SGLang and LiteLLM write them: every optional field present, as `null`.
+        let accumulator = decode(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi","tool_calls":null,"function_call":null,"refusal":null,"reasoning_content":null},"finish_reason":null}],"usage":null}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":null,"id":"c1","function":{"name":"f","arguments":null}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":-1,"function":{"arguments":"{}"}}]},"finish_reason":1}]}"#,
+            r#"{"choices":null,"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#,
+            "[DONE]",
+        ]);
+        assert_eq!(accumulator.text, "Hi");
+        let calls = accumulator.tool_calls();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            (calls[0].name.as_deref(), calls[0].arguments.as_str()),
+            (Some("f"), "{}")
+        );
+        assert_eq!(accumulator.raw_finish_reason.as_deref(), Some("1"));
+        assert_eq!(
+            accumulator.usage.as_ref().and_then(|usage| usage.output_tokens),
+            Some(2)
+        );
+        assert!(accumulator.is_complete(), "{:?}", accumulator.error);
+    }
+
+    #[test]
+    fn a_stream_that_ends_before_done_was_cut_even_after_its_finish() {
+        let finished = [
+            r#"{"choices":[{"delta":{"content":"Hi"}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+        ];
+        let accumulator = decode(&finished);
+        assert_eq!(accumulator.text, "Hi", "the text is kept");
+        assert_eq!(accumulator.finish_reason, Some(FinishReason::Stop));
+        assert!(!accumulator.is_complete());
+        let error = accumulator.error.expect("cut");
+        assert_eq!(error.kind, crate::ErrorKind::Network);
+        assert_eq!(error.message, "the stream ended before [DONE]");
+        let mut whole = finished.to_vec();
+        whole.push("[DONE]");
+        assert!(decode(&whole).is_complete());
+    }
+
+    #[test]
+    fn usage_counts_that_are_no_counts_are_flagged_and_never_summed() {
+        for (value, shown) in [
+            ("9223372036854775808", "9223372036854775808"),
+            ("18446744073709551616", "1.8446744073709552e+19"),
+            ("-1", "-1"),
+            ("1.5", "1.5"),
+            ("\"12\"", "\"12\""),
+            ("9007199254740993", "9007199254740993"),
+        ] {
+            let usage_chunk = format!(
+                r#"{{"choices":[],"usage":{{"prompt_tokens":5,"completion_tokens":{value},"total_tokens":7}}}}"#
+            );
+            let accumulator = decode(&[
+                r#"{"choices":[{"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#,
+                &usage_chunk,
+                "[DONE]",
+            ]);
+            let usage = accumulator.usage.clone().expect("usage");
+            assert_eq!((usage.input_tokens, usage.output_tokens), (Some(5), None), "{value}");
+            let reason = accumulator.implausible_usage().expect("flagged");
+            assert!(reason.contains(&format!("completion_tokens = {shown}")), "{reason}");
+            assert!(accumulator.is_complete());
+        }
+        // 2^53 itself, and a whole number written as a float, are counts.
+        let accumulator = decode(&[
+            r#"{"choices":[{"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":9007199254740992,"completion_tokens":12.0}}"#,
+            "[DONE]",
+        ]);
+        let usage = accumulator.usage.clone().expect("usage");
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens),
+            (Some(9_007_199_254_740_992), Some(12))
+        );
+        assert_eq!(accumulator.implausible_usage(), None);
     }
 
     #[test]

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::openai_chat::preview;
 use super::{
-    Capabilities, ParameterFields, SseProtocol, StartGate, count, insert_parameters, messages_json, protocol_error,
+    Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, messages_json, protocol_error,
     stream_error, truncated,
 };
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent};
 use crate::request::{Parameters, Prompt, Role};
 use crate::sse::SseEvent;
 
@@ -52,16 +52,8 @@ pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Va
     body
 }
 
-pub fn usage(raw: Value) -> Usage {
-    Usage {
-        input_tokens: count(&raw, &["input_tokens"]),
-        output_tokens: count(&raw, &["output_tokens"]),
-        reasoning_tokens: count(&raw, &["output_tokens_details", "reasoning_tokens"]),
-        cached_input_tokens: count(&raw, &["input_tokens_details", "cached_tokens"]),
-        cache_creation_input_tokens: None,
-        total_tokens: count(&raw, &["total_tokens"]),
-        raw,
-    }
+pub(crate) fn usage(raw: Value) -> ReadUsage {
+    super::openai_chat::openai_usage(raw, "input_tokens", "output_tokens")
 }
 
 pub struct ResponsesDecoder {
@@ -148,7 +140,7 @@ impl ResponsesDecoder {
                     .observe_model(response.get("model").and_then(Value::as_str), out);
                 self.gate.ensure(out);
                 if let Some(raw) = response.get("usage").filter(|usage| !usage.is_null()) {
-                    out.push(StreamEvent::Usage(usage(raw.clone())));
+                    usage(raw.clone()).push(out);
                 }
                 let (reason, raw_reason) = if kind == "response.completed" {
                     let reason = if self.refused {
@@ -210,5 +202,9 @@ impl SseProtocol for ResponsesDecoder {
         if !self.ended {
             self.end(truncated(self.provider, "its terminal event (response.completed)"), out);
         }
+    }
+
+    fn is_done(&self) -> bool {
+        self.ended
     }
 }

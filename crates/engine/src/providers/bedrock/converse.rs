@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::super::{StartGate, count, truncated};
+use super::super::{ReadUsage, StartGate, count, truncated};
 use super::{FrameProtocol, end_once};
 use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 
@@ -23,28 +23,25 @@ pub(crate) fn finish_reason(raw: &str) -> FinishReason {
 
 /// `metadata.usage`, kept verbatim in `raw`. Nova's invoke stream spells the cache counts
 /// `cache…InputTokenCount`.
-pub(crate) fn usage(raw: &Map<String, Value>) -> Usage {
-    let raw = Value::Object(raw.clone());
-    let first = |names: &[&str]| names.iter().find_map(|name| count(&raw, &[name]));
-    let input = first(&["inputTokens"]);
-    let output = first(&["outputTokens"]);
-    let cache_read = first(&["cacheReadInputTokens", "cacheReadInputTokenCount"]);
-    let cache_write = first(&["cacheWriteInputTokens", "cacheWriteInputTokenCount"]);
-    let total = first(&["totalTokens"]).or_else(|| {
-        [input, output, cache_read, cache_write]
-            .into_iter()
-            .flatten()
-            .reduce(|sum, part| sum + part)
-    });
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        reasoning_tokens: None,
-        cached_input_tokens: cache_read,
-        cache_creation_input_tokens: cache_write,
-        total_tokens: total,
-        raw,
-    }
+pub(crate) fn usage(raw: &Map<String, Value>) -> ReadUsage {
+    ReadUsage::read(Value::Object(raw.clone()), |counts| {
+        let input = counts.get(&["inputTokens"]);
+        let output = counts.get(&["outputTokens"]);
+        let cache_read = counts.first(&[&["cacheReadInputTokens"], &["cacheReadInputTokenCount"]]);
+        let cache_write = counts.first(&[&["cacheWriteInputTokens"], &["cacheWriteInputTokenCount"]]);
+        let total = match counts.get(&["totalTokens"]) {
+            Some(total) => Some(total),
+            None => counts.sum("the total", &[input, output, cache_read, cache_write]),
+        };
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cached_input_tokens: cache_read,
+            cache_creation_input_tokens: cache_write,
+            total_tokens: total,
+            ..Usage::default()
+        }
+    })
 }
 
 pub(crate) struct ConverseEvents {
@@ -72,7 +69,7 @@ impl ConverseEvents {
 
 impl FrameProtocol for ConverseEvents {
     fn event(&mut self, event_type: &str, payload: &Value, out: &mut Vec<StreamEvent>) {
-        if self.ended {
+        if self.is_done() {
             return;
         }
         let index = payload
@@ -126,9 +123,9 @@ impl FrameProtocol for ConverseEvents {
                 self.gate.ensure(out);
                 self.metadata = true;
                 if let Some(Value::Object(raw)) = payload.get("usage") {
-                    out.push(StreamEvent::Usage(usage(raw)));
+                    usage(raw).push(out);
                 }
-                if let Some(latency) = payload.pointer("/metrics/latencyMs").and_then(Value::as_u64) {
+                if let Some(latency) = count(payload, &["metrics", "latencyMs"]) {
                     out.push(StreamEvent::ServerTiming {
                         latency_ms: Some(latency),
                         first_byte_latency_ms: None,
@@ -150,5 +147,11 @@ impl FrameProtocol for ConverseEvents {
         } else if !self.metadata {
             self.fail(truncated(self.provider, "its metadata event (usage)"), out);
         }
+    }
+
+    /// `messageStop` and `metadata` both came (or an error ended it): a replayed stream, or
+    /// anything else after them, is not read.
+    fn is_done(&self) -> bool {
+        self.ended || (self.stopped && self.metadata)
     }
 }

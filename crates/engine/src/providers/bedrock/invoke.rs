@@ -15,10 +15,10 @@ use serde_json::{Map, Value};
 
 use super::super::anthropic::MessagesDecoder;
 use super::super::openai_chat::preview;
-use super::super::{StartGate, count, protocol_error, truncated};
+use super::super::{Counts, ReadUsage, StartGate, count, protocol_error, truncated};
 use super::converse::ConverseEvents;
 use super::{FrameProtocol, ModelFamily, end_once};
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::event::{FinishReason, ResponseMeta, StreamEvent};
 
 /// Bedrock's key for its own metrics in the last chunk of every family.
 const INVOCATION_METRICS: &str = "amazon-bedrock-invocationMetrics";
@@ -94,7 +94,7 @@ fn sniff(chunk: &Value) -> ModelFamily {
 
 impl FrameProtocol for InvokeChunks {
     fn event(&mut self, event_type: &str, payload: &Value, out: &mut Vec<StreamEvent>) {
-        if event_type != "chunk" {
+        if event_type != "chunk" || self.is_done() {
             return;
         }
         let chunk = match decode_chunk(payload) {
@@ -119,10 +119,9 @@ impl FrameProtocol for InvokeChunks {
             });
             // Bedrock bills what Bedrock meters, which can differ from the model's own count
             // (a Claude body saying 88 output tokens, the metrics 72): kept beside the usage.
-            let (input_tokens, output_tokens) = (
-                count(metrics, &["inputTokenCount"]),
-                count(metrics, &["outputTokenCount"]),
-            );
+            let mut counts = Counts::new(metrics);
+            let (input_tokens, output_tokens) = (counts.get(&["inputTokenCount"]), counts.get(&["outputTokenCount"]));
+            out.extend(counts.warning());
             if input_tokens.is_some() || output_tokens.is_some() {
                 out.push(StreamEvent::BilledUsage {
                     input_tokens,
@@ -145,6 +144,17 @@ impl FrameProtocol for InvokeChunks {
             Mapping::Anthropic(messages) => messages.end_of_body(out),
             Mapping::Converse(events) => events.end_of_body(out),
             Mapping::Native(native) => native.end_of_body(out),
+        }
+    }
+
+    /// The model's stream reached its end: Anthropic's `message_stop`, Nova's `metadata`, a
+    /// native stream's stop reason. Bedrock's invocation metrics ride on that same last chunk.
+    fn is_done(&self) -> bool {
+        match &self.mapping {
+            None => false,
+            Some(Mapping::Anthropic(messages)) => messages.is_done(),
+            Some(Mapping::Converse(events)) => events.is_done(),
+            Some(Mapping::Native(native)) => native.finished || native.ended,
         }
     }
 }
@@ -246,10 +256,10 @@ impl NativeChunks {
         let usage = self.usage();
         // Input tokens as soon as they are known (a stream that breaks later still has them);
         // the rest with the last chunk.
-        let input_now_known = !self.input_reported && usage.input_tokens.is_some();
+        let input_now_known = !self.input_reported && usage.usage.input_tokens.is_some();
         if input_now_known || stop.is_some() || chunk.get(INVOCATION_METRICS).is_some() {
             self.input_reported = true;
-            out.push(StreamEvent::Usage(usage));
+            usage.push(out);
         }
         if let Some(raw) = stop {
             self.finished = true;
@@ -261,28 +271,20 @@ impl NativeChunks {
     }
 
     /// The invocation metrics are authoritative; the model's own counters stand in before them.
-    fn usage(&self) -> Usage {
-        let raw = Value::Object(self.counts.clone());
-        let first = |paths: &[&[&str]]| paths.iter().find_map(|path| count(&raw, path));
-        let input = first(&[
-            &[INVOCATION_METRICS, "inputTokenCount"],
-            &["prompt_token_count"],
-            &["inputTextTokenCount"],
-        ]);
-        let output = first(&[
-            &[INVOCATION_METRICS, "outputTokenCount"],
-            &["generation_token_count"],
-            &["totalOutputTextTokenCount"],
-        ]);
-        Usage {
-            input_tokens: input,
-            output_tokens: output,
-            reasoning_tokens: None,
-            cached_input_tokens: None,
-            cache_creation_input_tokens: None,
-            total_tokens: input.zip(output).map(|(input, output)| input + output),
-            raw,
-        }
+    fn usage(&self) -> ReadUsage {
+        ReadUsage::read(Value::Object(self.counts.clone()), |counts| {
+            let input = counts.first(&[
+                &[INVOCATION_METRICS, "inputTokenCount"],
+                &["prompt_token_count"],
+                &["inputTextTokenCount"],
+            ]);
+            let output = counts.first(&[
+                &[INVOCATION_METRICS, "outputTokenCount"],
+                &["generation_token_count"],
+                &["totalOutputTextTokenCount"],
+            ]);
+            counts.input_output(input, output)
+        })
     }
 
     fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {

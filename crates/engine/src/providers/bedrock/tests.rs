@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::accumulate::Accumulator;
-use crate::event::FinishReason;
+use crate::event::{FinishReason, WarningKind};
 use crate::providers::{Protocol, error_from_response};
 use crate::request::{Message as PromptMessage, Parameter};
 use crate::target::ProviderKind;
@@ -707,4 +707,182 @@ fn pre_stream_errors_name_the_aws_exception() {
         br#"{"message":"Too many tokens"}"#,
     );
     assert_eq!((error.kind, error.code), (ErrorKind::RateLimited, None));
+}
+
+/// Where each frame of an event stream ends.
+fn frame_ends(body: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut offset = 0;
+    while offset + 4 <= body.len() {
+        offset += u32::from_be_bytes(body[offset..offset + 4].try_into().expect("4 bytes")) as usize;
+        ends.push(offset);
+    }
+    ends
+}
+
+/// Feeds `body` and says whether the decoder was done before `finish` (as the runner sees it).
+fn done_before_finish(mut decoder: Box<dyn WireDecoder>, body: &[u8]) -> (bool, Vec<StreamEvent>) {
+    let mut events = Vec::new();
+    decoder.feed(body, &mut events);
+    let done = decoder.is_done();
+    decoder.finish(&mut events);
+    (done, events)
+}
+
+fn after_end_warnings(events: &[StreamEvent]) -> usize {
+    events
+        .iter()
+        .filter(|event| {
+            matches!(
+                event,
+                StreamEvent::Warning {
+                    kind: WarningKind::AfterEnd,
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+#[test]
+fn converse_and_invoke_end_at_their_terminal_event_and_read_nothing_after_it() {
+    // ConverseStream: done once both messageStop and metadata came, not at messageStop.
+    let nova = fixture("bedrock_converse_stream_nova.bin");
+    let once = fold(&converse(&nova));
+    let (done, _) = done_before_finish(converse_decoder("bedrock", ResponseMeta::default()), &nova);
+    assert!(done);
+    let without_metadata = converse_decoder("bedrock", ResponseMeta::default());
+    let frames = frame_ends(&nova);
+    let (done, _) = done_before_finish(without_metadata, &nova[..frames[frames.len() - 2]]);
+    assert!(!done, "messageStop alone is not the end: the usage follows in metadata");
+    // The stream replayed by a gateway: the text is not doubled, and the response stays complete.
+    let twice = converse(&[nova.clone(), nova.clone()].concat());
+    assert_eq!(after_end_warnings(&twice), 1, "{twice:?}");
+    let accumulator = fold(&twice);
+    assert_eq!(accumulator.text, once.text);
+    assert!(accumulator.is_complete());
+    // Content after the end is never appended, even from a frame that parses.
+    let mut injected = nova.clone();
+    injected.extend(event(
+        "contentBlockDelta",
+        &json!({"contentBlockIndex": 0, "delta": {"text": " INJECTED AFTER THE END"}}),
+    ));
+    injected.extend_from_slice(b"\x00\x00\x00");
+    let events = converse(&injected);
+    assert_eq!(fold(&events).text, once.text);
+    assert_eq!(after_end_warnings(&events), 1);
+    assert!(fold(&events).is_complete());
+
+    // Invoke: done at the model's last chunk (message_stop, with the invocation metrics).
+    let claude = fixture("bedrock_invoke_stream_claude3.bin");
+    let model = "anthropic.claude-3-sonnet-20240229-v1:0";
+    let (done, events) = done_before_finish(invoke_decoder("bedrock", model, ResponseMeta::default()), &claude);
+    assert!(done);
+    let twice = invoke(model, &[claude.clone(), claude.clone()].concat());
+    assert_eq!(fold(&twice).text, fold(&events).text);
+    assert_eq!(fold(&twice).billed_output_tokens, Some(21));
+    assert_eq!(after_end_warnings(&twice), 1);
+    // Cut before message_stop: the stop reason came, but not the end (nor Bedrock's metrics).
+    let frames = frame_ends(&claude);
+    let cut = fold(&invoke(model, &claude[..frames[frames.len() - 2]]));
+    assert_eq!(cut.finish_reason, Some(FinishReason::Stop));
+    assert!(!cut.is_complete());
+    assert_eq!(cut.error.expect("cut").message, "the stream ended before message_stop");
+}
+
+#[test]
+fn implausible_counts_in_metadata_and_invocation_metrics_are_flagged_not_summed() {
+    let metadata = |usage: Value| {
+        let mut body = event("messageStart", &json!({"role": "assistant"}));
+        body.extend(event(
+            "contentBlockDelta",
+            &json!({"contentBlockIndex": 0, "delta": {"text": "Hi"}}),
+        ));
+        body.extend(event("messageStop", &json!({"stopReason": "end_turn"})));
+        body.extend(event("metadata", &json!({"usage": usage, "metrics": {"latencyMs": 5}})));
+        body
+    };
+    let accumulator = fold(&converse(&metadata(json!({
+        "inputTokens": u64::MAX,
+        "outputTokens": 7,
+        "cacheReadInputTokens": -1,
+        "cacheWriteInputTokens": 1.5,
+    }))));
+    let usage = accumulator.usage.clone().expect("usage");
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens),
+        (None, Some(7), None)
+    );
+    assert_eq!(usage.raw["inputTokens"], u64::MAX, "the raw usage keeps what was sent");
+    let reason = accumulator.implausible_usage().expect("flagged");
+    assert!(reason.contains("inputTokens = 18446744073709551615"), "{reason}");
+    assert!(reason.contains("cacheReadInputTokens = -1"), "{reason}");
+    assert!(accumulator.is_complete(), "the answer itself is whole");
+    // Without a total, the counts are summed; a sum no response can have is implausible too.
+    let limit = crate::providers::MAX_PLAUSIBLE_COUNT;
+    let quarter = limit / 4;
+    let accumulator = fold(&converse(&metadata(json!({
+        "inputTokens": quarter, "outputTokens": quarter, "cacheReadInputTokens": quarter, "cacheWriteInputTokens": quarter,
+    }))));
+    assert_eq!(accumulator.usage.clone().expect("usage").total_tokens, Some(limit));
+    assert_eq!(accumulator.implausible_usage(), None);
+    let accumulator = fold(&converse(&metadata(json!({
+        "inputTokens": limit, "outputTokens": limit, "cacheReadInputTokens": limit, "cacheWriteInputTokens": limit,
+    }))));
+    let usage = accumulator.usage.clone().expect("usage");
+    assert_eq!((usage.input_tokens, usage.total_tokens), (Some(limit), None));
+    let reason = accumulator.implausible_usage().expect("flagged");
+    assert!(reason.contains("the total = 36028797018963968"), "{reason}");
+
+    let body = chunk(
+        &json!({"generation": "Hi", "prompt_token_count": 3, "generation_token_count": 1, "stop_reason": "stop",
+        "amazon-bedrock-invocationMetrics": {"inputTokenCount": u64::MAX, "outputTokenCount": 1, "invocationLatency": u64::MAX, "firstByteLatency": 4}}),
+    );
+    let accumulator = fold(&invoke("meta.llama3-8b-instruct-v1:0", &body));
+    assert_eq!(accumulator.billed_input_tokens, None);
+    assert_eq!(accumulator.usage.clone().expect("usage").input_tokens, Some(3));
+    assert!(accumulator.implausible_usage().is_some());
+    assert_eq!(
+        accumulator.metrics(Duration::from_secs(1)).server_latency_ms,
+        None,
+        "an impossible latency is no latency"
+    );
+}
+
+#[test]
+fn invoke_anthropic_usage_stays_linear_when_its_keys_keep_changing() {
+    let model = "anthropic.claude-3-sonnet-20240229-v1:0";
+    let mut body = chunk(
+        &json!({"type": "message_start", "message": {"model": "claude", "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+    );
+    body.extend(chunk(
+        &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}),
+    ));
+    for index in 0..8000 {
+        body.extend(chunk(
+            &json!({"type": "message_delta", "delta": {}, "usage": {format!("k{index}"): index}}),
+        ));
+    }
+    body.extend(chunk(
+        &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+    ));
+    body.extend(chunk(&json!({"type": "message_stop"})));
+    let started = std::time::Instant::now();
+    let events = invoke(model, &body);
+    let elapsed = started.elapsed();
+    let usage_bytes: usize = events
+        .iter()
+        .filter(|event| matches!(event, StreamEvent::Usage(_)))
+        .map(|event| serde_json::to_string(event).expect("json").len())
+        .sum();
+    assert!(
+        usage_bytes < 4 * body.len(),
+        "usage events hold {usage_bytes} bytes for a {} byte body",
+        body.len()
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    let accumulator = fold(&events);
+    let usage = accumulator.usage.clone().expect("usage");
+    assert_eq!((usage.input_tokens, usage.output_tokens), (Some(10), Some(2)));
+    assert!(accumulator.is_complete());
 }
