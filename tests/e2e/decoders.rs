@@ -6,7 +6,7 @@ use std::time::Duration;
 use modelbench_e2e::{check_against_expected, expected, fixtures_dir, recording_body, target_for_recording};
 use modelbench_engine::accumulate::Accumulator;
 use modelbench_engine::event::{FinishReason, ResponseMeta, StreamEvent};
-use modelbench_engine::providers::Protocol;
+use modelbench_engine::providers::{Protocol, WireDecoder};
 use modelbench_engine::target::ProviderKind;
 
 /// Which decoder reads a recording: the protocol and provider of the target that replays it.
@@ -17,6 +17,11 @@ fn protocol_of(name: &str) -> Option<(Protocol, ProviderKind)> {
 
 pub(crate) fn decode(protocol: Protocol, provider: ProviderKind, body: &[u8], cuts: &[usize]) -> Vec<StreamEvent> {
     let mut decoder = protocol.decoder(provider, "m", ResponseMeta::default());
+    feed_in_pieces(decoder.as_mut(), body, cuts)
+}
+
+/// Feeds `body` to `decoder` in the pieces the offsets `cuts` make, then ends it.
+pub(crate) fn feed_in_pieces(decoder: &mut dyn WireDecoder, body: &[u8], cuts: &[usize]) -> Vec<StreamEvent> {
     let mut events = Vec::new();
     let mut start = 0;
     for &cut in cuts {

@@ -17,3 +17,4 @@ mod prices;
 mod recordings;
 mod reliability;
 mod scenarios;
+mod stream_ends;
