@@ -244,6 +244,11 @@ impl Protocol {
             (ProviderKind::Anthropic, _) => Self::AnthropicMessages,
             (ProviderKind::Ollama, _) => Self::OllamaChat,
             (ProviderKind::Bedrock, Api::Invoke) => Self::BedrockInvoke,
+            // Bedrock Mantle speaks OpenAI's and Anthropic's own formats; only the endpoint
+            // and auth are Bedrock's.
+            (ProviderKind::Bedrock, Api::MantleResponses) => Self::OpenAiResponses,
+            (ProviderKind::Bedrock, Api::MantleChat) => Self::OpenAiChat,
+            (ProviderKind::Bedrock, Api::MantleMessages) => Self::AnthropicMessages,
             (ProviderKind::Bedrock, _) => Self::BedrockConverse,
             (ProviderKind::Gemini, _) => Self::GeminiGenerate,
             (ProviderKind::Vertex, _) => match target.publisher() {
@@ -363,7 +368,7 @@ pub fn response_meta(provider: ProviderKind, headers: &HeaderMap) -> ResponseMet
         ProviderKind::OpenAi => header("x-request-id"),
         ProviderKind::Azure => header("apim-request-id").or_else(|| header("x-request-id")),
         ProviderKind::Anthropic => header("request-id"),
-        ProviderKind::Bedrock => header("x-amzn-requestid"),
+        ProviderKind::Bedrock => header("x-amzn-requestid").or_else(|| header("x-request-id")),
         ProviderKind::Gemini | ProviderKind::Vertex => header("x-goog-request-id"),
         ProviderKind::Ollama => None,
     };

@@ -80,8 +80,9 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// Which API of a cloud to speak: `chat`/`responses` for OpenAI and Azure, `converse`/`invoke`
-/// for Bedrock.
+/// Which API of a cloud to speak: `chat`/`responses` for OpenAI and Azure; `converse`/`invoke`
+/// (Bedrock Runtime) or `mantle-responses`/`mantle-chat`/`mantle-messages` (Bedrock Mantle) for
+/// Bedrock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
@@ -93,22 +94,77 @@ pub enum Api {
     Converse,
     /// Bedrock InvokeModelWithResponseStream with the model's native body.
     Invoke,
+    /// Bedrock Mantle's OpenAI Responses API (`bedrock-mantle.{region}.api.aws`).
+    #[serde(rename = "mantle-responses")]
+    MantleResponses,
+    /// Bedrock Mantle's OpenAI Chat Completions API.
+    #[serde(rename = "mantle-chat")]
+    MantleChat,
+    /// Bedrock Mantle's Anthropic Messages API (Claude).
+    #[serde(rename = "mantle-messages")]
+    MantleMessages,
 }
 
 impl Api {
+    pub const ALL: [Self; 7] = [
+        Self::Chat,
+        Self::Responses,
+        Self::Converse,
+        Self::Invoke,
+        Self::MantleResponses,
+        Self::MantleChat,
+        Self::MantleMessages,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Chat => "chat",
             Self::Responses => "responses",
             Self::Converse => "converse",
             Self::Invoke => "invoke",
+            Self::MantleResponses => "mantle-responses",
+            Self::MantleChat => "mantle-chat",
+            Self::MantleMessages => "mantle-messages",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Chat, Self::Responses, Self::Converse, Self::Invoke]
-            .into_iter()
-            .find(|api| api.as_str() == value)
+        Self::ALL.into_iter().find(|api| api.as_str() == value)
+    }
+
+    /// One of Bedrock Mantle's APIs.
+    pub fn is_mantle(self) -> bool {
+        matches!(self, Self::MantleResponses | Self::MantleChat | Self::MantleMessages)
+    }
+}
+
+/// How an Azure deployment is served, which sets its price: Global Standard, Data Zone
+/// Standard (US or EU) or Regional (Standard).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum DeploymentType {
+    #[default]
+    Global,
+    DataZoneUs,
+    DataZoneEu,
+    Regional,
+}
+
+impl DeploymentType {
+    pub const ALL: [Self; 4] = [Self::Global, Self::DataZoneUs, Self::DataZoneEu, Self::Regional];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Global => "global",
+            Self::DataZoneUs => "data-zone-us",
+            Self::DataZoneEu => "data-zone-eu",
+            Self::Regional => "regional",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == value)
     }
 }
 
@@ -229,7 +285,8 @@ pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub organization: Option<String>,
-    /// OpenAI: the `OpenAI-Project` header. Vertex: the Google Cloud project id.
+    /// OpenAI and Bedrock Mantle: the `OpenAI-Project` header (a Bedrock project id on Mantle).
+    /// Vertex: the Google Cloud project id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub project: Option<String>,
@@ -262,6 +319,16 @@ pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub label: Option<String>,
+    /// The model as its maker names it (`gpt-5.4`, `claude-opus-4-7`), when the model id does
+    /// not say: an Azure deployment's model. Overrides the resolution from the model id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub base_model: Option<String>,
+    /// Azure: how the deployment is served (`global`, `data-zone-us`, `data-zone-eu`,
+    /// `regional`; default `global`). It chooses the price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub deployment_type: Option<DeploymentType>,
 }
 
 fn is_default_timeouts(overrides: &TimeoutOverrides) -> bool {
@@ -298,6 +365,8 @@ impl Target {
             headers: BTreeMap::new(),
             timeouts: TimeoutOverrides::default(),
             label: None,
+            base_model: None,
+            deployment_type: None,
         }
     }
 
@@ -307,6 +376,16 @@ impl Target {
             (None, ProviderKind::Bedrock) => Api::Converse,
             (None, _) => Api::Chat,
         }
+    }
+
+    /// Azure: the deployment type, `global` unless set.
+    pub fn deployment_type(&self) -> DeploymentType {
+        self.deployment_type.unwrap_or_default()
+    }
+
+    /// This target speaks one of Bedrock Mantle's APIs.
+    pub fn is_mantle(&self) -> bool {
+        self.provider == ProviderKind::Bedrock && self.api().is_mantle()
     }
 
     pub fn publisher(&self) -> Publisher {
@@ -338,16 +417,24 @@ impl Target {
         if let Some(api) = self.api {
             let fits = match self.provider {
                 ProviderKind::OpenAi | ProviderKind::Azure => matches!(api, Api::Chat | Api::Responses),
-                ProviderKind::Bedrock => matches!(api, Api::Converse | Api::Invoke),
+                ProviderKind::Bedrock => !matches!(api, Api::Chat | Api::Responses),
                 _ => false,
             };
             if !fits {
                 return Err(self.error(format!(
-                    "`api = \"{}\"` does not apply to {} targets (openai/azure: chat, responses; bedrock: converse, invoke)",
+                    "`api = \"{}\"` does not apply to {} targets (openai/azure: chat, responses; bedrock: converse, invoke, mantle-responses, mantle-chat, mantle-messages)",
                     api.as_str(),
                     self.provider
                 )));
             }
+        }
+        if self.deployment_type.is_some() && self.provider != ProviderKind::Azure {
+            return Err(self.error("`deployment_type` applies only to azure targets"));
+        }
+        if let Some(base_model) = &self.base_model
+            && (base_model.trim().is_empty() || base_model.chars().any(char::is_control))
+        {
+            return Err(self.error("`base_model` must name a model (for example \"gpt-5.4\")"));
         }
         if let Some(key) = &self.key
             && (key.trim().is_empty() || key.chars().any(char::is_control))
@@ -425,10 +512,14 @@ impl Target {
         only("profile", self.profile.is_some(), &[ProviderKind::Bedrock])?;
         only("location", self.location.is_some(), &[ProviderKind::Vertex])?;
         only("publisher", self.publisher.is_some(), &[ProviderKind::Vertex])?;
+        if self.project.is_some() && provider == ProviderKind::Bedrock && !self.api().is_mantle() {
+            return Err(self
+                .error("`project` applies to bedrock targets only with a Mantle api (it is sent as OpenAI-Project)"));
+        }
         only(
             "project",
             self.project.is_some(),
-            &[ProviderKind::OpenAi, ProviderKind::Vertex],
+            &[ProviderKind::OpenAi, ProviderKind::Vertex, ProviderKind::Bedrock],
         )?;
         let valid_name = |value: &str| {
             !value.is_empty()

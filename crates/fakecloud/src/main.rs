@@ -27,6 +27,10 @@ const ROUTES: &str = "Routes (POST):
                                                            Vertex AI Gemini (Bearer token)
   /v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}:streamRawPredict
                                                            Vertex AI Claude (Bearer token)
+  /openai/v1/{chat/completions,responses}, /v1/{chat/completions,responses},
+  /anthropic/v1/messages                                   Bedrock Mantle (SigV4 or API key; a
+                                                           Bearer request is Mantle's for a
+                                                           vendor.model id such as openai.gpt-5.4)
 GET /_fakecloud/requests (the request log), GET /_fakecloud/health.
 
 Bedrock requests must be SigV4-signed (service bedrock, any region) with the

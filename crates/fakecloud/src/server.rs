@@ -111,6 +111,11 @@ enum Endpoint {
     GeminiGenerate,
     VertexGenerate,
     VertexAnthropic,
+    /// Bedrock Mantle: OpenAI Chat Completions, OpenAI Responses and Anthropic Messages on
+    /// `bedrock-mantle.{region}.api.aws`, with Bedrock's auth (an API key or SigV4).
+    MantleChat,
+    MantleResponses,
+    MantleMessages,
 }
 
 impl Endpoint {
@@ -120,7 +125,11 @@ impl Endpoint {
             Endpoint::AzureClassicChat | Endpoint::AzureV1Chat | Endpoint::AzureV1Responses => Provider::Azure,
             Endpoint::AnthropicMessages => Provider::Anthropic,
             Endpoint::OllamaChat => Provider::Ollama,
-            Endpoint::BedrockConverse | Endpoint::BedrockInvoke => Provider::Bedrock,
+            Endpoint::BedrockConverse
+            | Endpoint::BedrockInvoke
+            | Endpoint::MantleChat
+            | Endpoint::MantleResponses
+            | Endpoint::MantleMessages => Provider::Bedrock,
             Endpoint::GeminiGenerate => Provider::Gemini,
             Endpoint::VertexGenerate => Provider::Vertex,
             Endpoint::VertexAnthropic => Provider::VertexAnthropic,
@@ -223,6 +232,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/openai/v1/chat/completions", post(azure_v1_chat))
         .route("/openai/v1/responses", post(azure_v1_responses))
         .route("/v1/messages", post(anthropic_messages))
+        .route("/anthropic/v1/messages", post(mantle_messages))
         .route("/api/chat", post(ollama_chat))
         .route("/model/{model_id}/converse-stream", post(bedrock_converse))
         .route("/model/{model_id}/invoke-with-response-stream", post(bedrock_invoke))
@@ -235,12 +245,54 @@ pub(crate) fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
+/// Bedrock Mantle shares `/v1/…` with OpenAI and `/openai/v1/…` with Azure: a request is
+/// Mantle's when it is SigV4-signed, or when it presents a Bearer key (no Azure `api-key`) for a
+/// vendor-prefixed model id (`openai.gpt-5.4`, `qwen.qwen3-32b`), which neither OpenAI nor an
+/// Azure deployment name uses.
+fn is_mantle(headers: &HeaderMap, body: &[u8]) -> bool {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if authorization.starts_with("AWS4-HMAC-SHA256") {
+        return true;
+    }
+    if headers.contains_key("api-key") || !authorization.to_ascii_lowercase().starts_with("bearer ") {
+        return false;
+    }
+    let model = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|body| body.get("model").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    match model.split_once('.') {
+        Some((vendor, rest)) => {
+            !vendor.is_empty()
+                && vendor
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+                && rest.bytes().next().is_some_and(|byte| byte.is_ascii_alphabetic())
+        }
+        None => false,
+    }
+}
+
+/// `mantle` for a Bedrock Mantle request ([`is_mantle`]), else `other`.
+fn mantle_or(mantle: Endpoint, other: Endpoint, headers: &HeaderMap, body: &[u8]) -> Endpoint {
+    if is_mantle(headers, body) { mantle } else { other }
+}
+
 async fn openai_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Route::new(Endpoint::OpenAiChat), uri, headers, body).await
+    let endpoint = mantle_or(Endpoint::MantleChat, Endpoint::OpenAiChat, &headers, &body);
+    handle(state, Route::new(endpoint), uri, headers, body).await
 }
 
 async fn openai_responses(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Route::new(Endpoint::OpenAiResponses), uri, headers, body).await
+    let endpoint = mantle_or(Endpoint::MantleResponses, Endpoint::OpenAiResponses, &headers, &body);
+    handle(state, Route::new(endpoint), uri, headers, body).await
+}
+
+async fn mantle_messages(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, Route::new(Endpoint::MantleMessages), uri, headers, body).await
 }
 
 async fn azure_classic_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
@@ -254,11 +306,13 @@ async fn azure_classic_chat(State(state): State<SharedState>, uri: Uri, headers:
 }
 
 async fn azure_v1_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Route::new(Endpoint::AzureV1Chat), uri, headers, body).await
+    let endpoint = mantle_or(Endpoint::MantleChat, Endpoint::AzureV1Chat, &headers, &body);
+    handle(state, Route::new(endpoint), uri, headers, body).await
 }
 
 async fn azure_v1_responses(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Route::new(Endpoint::AzureV1Responses), uri, headers, body).await
+    let endpoint = mantle_or(Endpoint::MantleResponses, Endpoint::AzureV1Responses, &headers, &body);
+    handle(state, Route::new(endpoint), uri, headers, body).await
 }
 
 async fn anthropic_messages(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
@@ -557,7 +611,7 @@ fn encoder_for(
         _ => None,
     };
     match endpoint {
-        Endpoint::OpenAiChat => (
+        Endpoint::OpenAiChat | Endpoint::MantleChat => (
             Box::new(ChatEncoder::new(
                 ChatFlavour::OpenAi,
                 context,
@@ -575,11 +629,13 @@ fn encoder_for(
             )),
             headers::EVENT_STREAM,
         ),
-        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses => (
+        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses | Endpoint::MantleResponses => (
             Box::new(ResponsesEncoder::new(context, validated.echoed.clone())),
             headers::EVENT_STREAM,
         ),
-        Endpoint::AnthropicMessages => (Box::new(AnthropicEncoder::new(context)), headers::EVENT_STREAM),
+        Endpoint::AnthropicMessages | Endpoint::MantleMessages => {
+            (Box::new(AnthropicEncoder::new(context)), headers::EVENT_STREAM)
+        }
         Endpoint::OllamaChat => (Box::new(OllamaEncoder::new(context)), headers::NDJSON),
         Endpoint::BedrockConverse => (Box::new(ConverseEncoder::new(context)), event_stream::CONTENT_TYPE),
         Endpoint::BedrockInvoke => match validated.invoke_family {
@@ -629,10 +685,14 @@ async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepare
     }
     let (scenario, scenario_key) = select_scenario(state, incoming)?;
     let validated = match incoming.endpoint {
-        Endpoint::OpenAiChat | Endpoint::AzureV1Chat => validate::chat_completions(incoming.body, true),
+        Endpoint::OpenAiChat | Endpoint::AzureV1Chat | Endpoint::MantleChat => {
+            validate::chat_completions(incoming.body, true)
+        }
         Endpoint::AzureClassicChat => validate::chat_completions(incoming.body, false),
-        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses => validate::responses(incoming.body),
-        Endpoint::AnthropicMessages => validate::anthropic_messages(incoming.body),
+        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses | Endpoint::MantleResponses => {
+            validate::responses(incoming.body)
+        }
+        Endpoint::AnthropicMessages | Endpoint::MantleMessages => validate::anthropic_messages(incoming.body),
         Endpoint::OllamaChat => validate::ollama_chat(incoming.body),
         Endpoint::BedrockConverse => validate::bedrock_converse(incoming.body),
         Endpoint::BedrockInvoke => validate::bedrock_invoke(incoming.body, incoming.model),

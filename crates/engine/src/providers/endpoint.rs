@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use super::Protocol;
 use crate::credentials::Secret;
 use crate::error::{Error, Result};
-use crate::target::{ProviderKind, Publisher, Target};
+use crate::target::{Api, ProviderKind, Publisher, Target};
 
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
@@ -60,6 +60,15 @@ pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
             body_model: model,
             omit_model: false,
         },
+        ProviderKind::Bedrock if target.api().is_mantle() => {
+            let region = target.region.as_deref().unwrap_or("us-east-1");
+            let root = base(&format!("https://bedrock-mantle.{region}.api.aws"));
+            Endpoint {
+                url: format!("{root}{}", mantle_path(target.api(), &target.model)),
+                body_model: model,
+                omit_model: false,
+            }
+        }
         ProviderKind::Bedrock => {
             let region = target.region.as_deref().unwrap_or("us-east-1");
             let root = base(&format!("https://bedrock-runtime.{region}.amazonaws.com"));
@@ -134,6 +143,22 @@ pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
     Ok(endpoint)
 }
 
+/// The path of a Bedrock Mantle API for `model`: Claude's Anthropic Messages under
+/// `/anthropic/v1`; OpenAI's GPT models under `/openai/v1`; every other model (gpt-oss, Gemma,
+/// Qwen, …) under `/v1`. Mantle refuses a model on the wrong prefix ("isn't supported on this
+/// route").
+pub fn mantle_path(api: Api, model: &str) -> &'static str {
+    let model = model.to_ascii_lowercase();
+    let openai_gpt = model.starts_with("openai.gpt-") && !model.starts_with("openai.gpt-oss");
+    match (api, openai_gpt) {
+        (Api::MantleMessages, _) => "/anthropic/v1/messages",
+        (Api::MantleChat, true) => "/openai/v1/chat/completions",
+        (Api::MantleChat, false) => "/v1/chat/completions",
+        (_, true) => "/openai/v1/responses",
+        (_, false) => "/v1/responses",
+    }
+}
+
 /// Auth and protocol headers. Secret values are marked sensitive.
 pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
     let invalid = |what: &str| Error::Target {
@@ -163,7 +188,7 @@ pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
         headers.insert(header_name, header_value);
         Ok(())
     };
-    if target.provider == ProviderKind::Anthropic {
+    if target.provider == ProviderKind::Anthropic || (target.is_mantle() && target.api() == Api::MantleMessages) {
         plain(
             "anthropic-version",
             target.anthropic_version.as_deref().unwrap_or(ANTHROPIC_VERSION),
@@ -172,9 +197,10 @@ pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
     if let Some(organization) = &target.organization {
         plain("openai-organization", organization)?;
     }
-    // Vertex targets use `project` too, but name it in the URL.
+    // Vertex targets use `project` too, but name it in the URL. On Mantle it is a Bedrock
+    // project id.
     if let Some(project) = &target.project
-        && target.provider == ProviderKind::OpenAi
+        && (target.provider == ProviderKind::OpenAi || target.is_mantle())
     {
         plain("openai-project", project)?;
     }
@@ -202,7 +228,6 @@ pub fn encode_path_segment(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Api;
 
     #[test]
     fn urls_follow_each_clouds_layout() {
@@ -312,6 +337,65 @@ mod tests {
             resolve(&vertex, Protocol::GeminiGenerate).expect("url").url,
             "https://us-central1-aiplatform.googleapis.com/v1/projects/acme/locations/us-central1/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
         );
+    }
+
+    #[test]
+    fn mantle_serves_gpt_under_openai_claude_under_anthropic_and_the_rest_under_v1() {
+        let mantle = |api: Api, model: &str| {
+            let mut target = Target::new("m", ProviderKind::Bedrock, model);
+            target.region = Some("us-west-2".into());
+            target.api = Some(api);
+            resolve(&target, Protocol::for_target(&target)).expect("url")
+        };
+        let endpoint = mantle(Api::MantleResponses, "openai.gpt-5.4");
+        assert_eq!(
+            endpoint.url,
+            "https://bedrock-mantle.us-west-2.api.aws/openai/v1/responses"
+        );
+        assert_eq!(endpoint.body_model, "openai.gpt-5.4");
+        assert!(!endpoint.omit_model, "Mantle reads the model from the body");
+        assert_eq!(
+            mantle(Api::MantleChat, "openai.gpt-5.5").url,
+            "https://bedrock-mantle.us-west-2.api.aws/openai/v1/chat/completions"
+        );
+        assert_eq!(
+            mantle(Api::MantleChat, "openai.gpt-oss-120b").url,
+            "https://bedrock-mantle.us-west-2.api.aws/v1/chat/completions"
+        );
+        assert_eq!(
+            mantle(Api::MantleResponses, "qwen.qwen3-32b").url,
+            "https://bedrock-mantle.us-west-2.api.aws/v1/responses"
+        );
+        assert_eq!(
+            mantle(Api::MantleMessages, "anthropic.claude-opus-4-7").url,
+            "https://bedrock-mantle.us-west-2.api.aws/anthropic/v1/messages"
+        );
+        let mut gateway = Target::new("g", ProviderKind::Bedrock, "openai.gpt-5.4");
+        gateway.region = Some("us-east-1".into());
+        gateway.api = Some(Api::MantleResponses);
+        gateway.base_url = Some("http://127.0.0.1:9/".into());
+        assert_eq!(
+            resolve(&gateway, Protocol::OpenAiResponses).expect("url").url,
+            "http://127.0.0.1:9/openai/v1/responses"
+        );
+    }
+
+    #[test]
+    fn mantle_takes_a_bedrock_api_key_as_bearer_and_a_project_header() {
+        let mut target = Target::new("m", ProviderKind::Bedrock, "anthropic.claude-opus-4-7");
+        target.region = Some("us-east-1".into());
+        target.api = Some(Api::MantleMessages);
+        target.project = Some("proj_123".into());
+        let mantle = headers(&target, Some(&Secret::new("ABSKbedrock"))).expect("headers");
+        assert_eq!(mantle["authorization"], "Bearer ABSKbedrock");
+        assert!(mantle["authorization"].is_sensitive());
+        assert_eq!(mantle["openai-project"], "proj_123");
+        assert_eq!(mantle["anthropic-version"], ANTHROPIC_VERSION);
+        // Bedrock Runtime has no such headers.
+        target.api = Some(Api::Converse);
+        target.project = None;
+        let runtime = headers(&target, None).expect("headers");
+        assert!(!runtime.contains_key("anthropic-version"), "{runtime:?}");
     }
 
     fn headers_for(provider: ProviderKind, key: &Secret) -> HeaderMap {
