@@ -32,6 +32,7 @@ fn answer(run_id: RunId, prompt_index: u32, target_index: u32, text: &str) -> Re
         model: "m".to_owned(),
         request_id: None,
         reported_model: None,
+        base_model: None,
         region: None,
         text: text.to_owned(),
         reasoning: String::new(),

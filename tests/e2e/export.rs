@@ -33,6 +33,7 @@ fn response(run_id: RunId, target_index: u32, target: &Target, text: &str) -> Re
         model: target.model.clone(),
         request_id: Some(format!("req-{target_index}")),
         reported_model: Some(format!("{}-v{target_index}", target.model)),
+        base_model: None,
         region: None,
         text: text.to_owned(),
         reasoning: String::new(),

@@ -18,6 +18,8 @@ pub fn result_json(response: &ResponseRecord) -> Value {
         "provider": response.provider,
         "model": response.model,
         "reported_model": response.reported_model,
+        // The model as its maker names it, the same on every cloud (`gpt-5.4`).
+        "base_model": response.base_model,
         "prompt_index": response.key.prompt_index,
         "repeat_index": response.key.repeat_index,
         "request_id": response.request_id,
@@ -535,6 +537,7 @@ mod tests {
             model: "m".to_owned(),
             request_id: None,
             reported_model: None,
+            base_model: None,
             region: None,
             text: "hi".to_owned(),
             reasoning: String::new(),

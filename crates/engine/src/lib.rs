@@ -22,6 +22,7 @@ pub mod credentials;
 pub mod diff;
 pub mod eventstream;
 pub mod http;
+pub mod identity;
 pub mod keychain;
 pub mod ndjson;
 pub mod pricing;

@@ -159,6 +159,12 @@ pub struct ResponseRecord {
     pub model: String,
     pub request_id: Option<String>,
     pub reported_model: Option<String>,
+    /// The model as its maker names it (`gpt-5.4`), the same on every cloud: from the target's
+    /// model id, its `base_model`, or (Azure) the model the response reports. `None` when
+    /// nothing says it.
+    #[serde(default)]
+    #[ts(optional)]
+    pub base_model: Option<String>,
     pub region: Option<String>,
     pub text: String,
     pub reasoning: String,

@@ -110,6 +110,11 @@ pub struct TargetSection {
     pub region: Option<String>,
     /// The Azure deployment or resource the model was reached through.
     pub deployment: Option<String>,
+    /// The model as its maker names it (`gpt-5.4`), the same on every cloud; `None` when nothing
+    /// said it (an Azure deployment without `base_model` whose responses named no model).
+    pub base_model: Option<String>,
+    /// Azure: how the deployment is served (`global`, `data-zone-us`, …), which sets its price.
+    pub deployment_type: Option<String>,
     /// Every model version the cloud reported for this target's responses, in order of first use.
     pub reported_models: Vec<String>,
     /// Every region the cloud reported serving from (Azure `x-ms-region`).
@@ -234,6 +239,7 @@ pub struct ResponseSection {
     pub provider: String,
     pub model: String,
     pub reported_model: Option<String>,
+    pub base_model: Option<String>,
     pub region: Option<String>,
     pub request_id: Option<String>,
     pub outcome: Outcome,
@@ -527,6 +533,7 @@ fn response_section(response: &ResponseRecord) -> ResponseSection {
         provider: response.provider.clone(),
         model: response.model.clone(),
         reported_model: response.reported_model.clone(),
+        base_model: response.base_model.clone(),
         region: response.region.clone(),
         request_id: response.request_id.clone(),
         outcome,
@@ -611,6 +618,12 @@ fn target_section(index: usize, target: &Target, responses: &[ResponseSection]) 
         api: target.api().as_str().to_owned(),
         region,
         deployment,
+        // The responses' own (Azure's comes from what the cloud reported), else the target's.
+        base_model: own
+            .iter()
+            .find_map(|response| response.base_model.clone())
+            .or_else(|| crate::identity::base_model(target, None)),
+        deployment_type: (target.provider == ProviderKind::Azure).then(|| target.deployment_type().as_str().to_owned()),
         reported_models,
         reported_regions,
         summary: TargetSummary {

@@ -963,6 +963,7 @@ impl Job {
             model: target.model.clone(),
             request_id: accumulator.meta.request_id.clone(),
             reported_model: accumulator.meta.reported_model.clone(),
+            base_model: crate::identity::base_model(target, accumulator.meta.reported_model.as_deref()),
             region: accumulator.meta.region.clone(),
             metrics: accumulator.metrics(total),
             tool_calls: accumulator.tool_calls(),

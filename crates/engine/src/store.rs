@@ -646,7 +646,7 @@ fn open_connection(path: &Path) -> Result<Connection> {
 
 /// The columns [`response_from_row`] reads.
 const RESPONSE_COLUMNS: &str = "id, run_id, prompt_index, target_index, repeat_index, target, provider, model, \
-     status, request_id, reported_model, region, text, reasoning, tool_calls_json, finish_reason, \
+     status, request_id, reported_model, base_model, region, text, reasoning, tool_calls_json, finish_reason, \
      raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens, \
      cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, \
      time_to_first_token_ms, total_ms, \
@@ -670,6 +670,7 @@ fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
         model: row.get("model")?,
         request_id: row.get("request_id")?,
         reported_model: row.get("reported_model")?,
+        base_model: row.get("base_model")?,
         region: row.get("region")?,
         text: row.get("text")?,
         reasoning: row.get("reasoning")?,
@@ -1089,6 +1090,7 @@ mod tests {
             model: "gpt-5.4".to_owned(),
             request_id: Some("req_123".to_owned()),
             reported_model: Some("gpt-5.4-2026-01-01".to_owned()),
+            base_model: Some("gpt-5.4".to_owned()),
             region: Some("swedencentral".to_owned()),
             text: "Charged particles make the sky glow.".to_owned(),
             reasoning: "Solar wind...".to_owned(),
@@ -1152,6 +1154,7 @@ mod tests {
             model: "claude-sonnet-4-5".to_owned(),
             request_id: None,
             reported_model: None,
+            base_model: None,
             region: None,
             text: String::new(),
             reasoning: String::new(),

@@ -13,7 +13,7 @@
 use super::{Report, ResponseSection, format_number};
 
 /// The header row. Indices are 0-based, as in `run --json`.
-pub const COLUMNS: [&str; 31] = [
+pub const COLUMNS: [&str; 32] = [
     "run_id",
     "prompt_index",
     "target_index",
@@ -45,6 +45,7 @@ pub const COLUMNS: [&str; 31] = [
     "is_outlier",
     "prompt",
     "text",
+    "base_model",
 ];
 
 /// The report as CSV: the header, then one row per response.
@@ -108,6 +109,7 @@ fn row(report: &Report, response: &ResponseSection) -> [String; COLUMNS.len()] {
         response.is_outlier.to_string(),
         optional(prompt),
         response.text.clone(),
+        optional(response.base_model.clone()),
     ]
 }
 

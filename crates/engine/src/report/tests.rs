@@ -43,6 +43,7 @@ fn response(run_id: RunId, key: ResponseKey, target: &Target, text: &str) -> Res
             key.prompt_index, key.target_index, key.repeat_index
         )),
         reported_model: Some(format!("{}-2026-01-01", target.model)),
+        base_model: None,
         region: None,
         text: text.to_owned(),
         reasoning: String::new(),

@@ -34,6 +34,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: "20261207100000_run_numbered_search",
         sql: include_str!("../../migrations/20261207100000_run_numbered_search.sql"),
     },
+    Migration {
+        version: "20261207110000_base_model",
+        sql: include_str!("../../migrations/20261207110000_base_model.sql"),
+    },
 ];
 
 /// Applies the migrations this database has not seen yet and returns their versions.

@@ -738,7 +738,7 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
         .prepare_cached(
             "INSERT INTO responses (
                 run_id, prompt_index, target_index, repeat_index, target, provider, model, status,
-                request_id, reported_model, region, text, reasoning, tool_calls_json, finish_reason,
+                request_id, reported_model, base_model, region, text, reasoning, tool_calls_json, finish_reason,
                 raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens,
                 cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, time_to_first_token_ms,
                 total_ms, output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms,
@@ -746,7 +746,7 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
                 error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms
             ) VALUES (
                 :run_id, :prompt_index, :target_index, :repeat_index, :target, :provider, :model, :status,
-                :request_id, :reported_model, :region, :text, :reasoning, :tool_calls_json, :finish_reason,
+                :request_id, :reported_model, :base_model, :region, :text, :reasoning, :tool_calls_json, :finish_reason,
                 :raw_finish_reason, :input_tokens, :output_tokens, :reasoning_tokens, :cached_input_tokens,
                 :cache_creation_input_tokens, :total_tokens, :usage_raw_json, :billed_input_tokens, :billed_output_tokens, :time_to_first_token_ms,
                 :total_ms, :output_tokens_per_second, :content_chunks, :gap_p50_ms, :gap_p95_ms, :gap_max_ms,
@@ -760,6 +760,7 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
                 status = excluded.status,
                 request_id = excluded.request_id,
                 reported_model = excluded.reported_model,
+                base_model = excluded.base_model,
                 region = excluded.region,
                 text = excluded.text,
                 reasoning = excluded.reasoning,
@@ -809,6 +810,7 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
             ":status": status,
             ":request_id": response.request_id,
             ":reported_model": response.reported_model,
+            ":base_model": response.base_model,
             ":region": response.region,
             ":text": response.text,
             ":reasoning": response.reasoning,
