@@ -24,8 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::event::Usage;
+use crate::identity::{strip_bedrock_profile, strip_bedrock_version};
 use crate::record::utc_date_time;
-use crate::target::{ProviderKind, Publisher, Target};
+use crate::target::{Api, DeploymentType, ProviderKind, Publisher, Target};
 
 /// The catalog ModelBench ships, embedded so the binary needs no data files.
 pub const SHIPPED_CATALOG_JSON: &str = include_str!("../../../assets/prices.json");
@@ -35,6 +36,10 @@ pub const CATALOG_FORMAT: &str = "modelbench-prices/1";
 
 /// What `cost_source` says for a model running on the user's own machine.
 pub const LOCAL_MODEL_SOURCE: &str = "local model (no charge)";
+
+/// How the catalog keys Bedrock Mantle's models: `mantle/openai.gpt-5.4` (LiteLLM's
+/// `bedrock_mantle/…`), apart from Bedrock Runtime's ids.
+pub const MANTLE_PREFIX: &str = "mantle/";
 
 const TOKENS_PER_PRICE_UNIT: f64 = 1_000_000.0;
 
@@ -330,7 +335,12 @@ impl UsageConvention {
                 Publisher::Google => Self::Gemini,
                 Publisher::Anthropic => Self::Anthropic,
             },
-            ProviderKind::Bedrock => Self::Bedrock,
+            // Mantle speaks OpenAI's and Anthropic's own formats, and counts as they do.
+            ProviderKind::Bedrock => match target.api() {
+                Api::MantleResponses | Api::MantleChat => Self::OpenAi,
+                Api::MantleMessages => Self::Anthropic,
+                _ => Self::Bedrock,
+            },
         }
     }
 
@@ -513,6 +523,127 @@ struct Match<'a> {
     via_reported_model: bool,
 }
 
+/// One place a base model can be bought, for `prices compare`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PriceComparison {
+    pub provider: ProviderKind,
+    /// `mantle` for Bedrock Mantle, `runtime` for Bedrock Runtime (Converse/Invoke); Azure's
+    /// deployment type (`global`, `data-zone-us`, `data-zone-eu`); `None` elsewhere.
+    pub surface: Option<String>,
+    /// The model id as the catalog (and a target) names it there.
+    pub model: String,
+    /// The region the price is for; `None`: every region without a price of its own.
+    pub region: Option<String>,
+    #[serde(flatten)]
+    pub rates: Rates,
+    /// The price of the requested mix of input and output tokens, in USD (list rates: no cache
+    /// discounts, no long-context tier).
+    pub mix_cost_usd: f64,
+    /// Where the price comes from (the public page, or the user's override).
+    pub source: String,
+    /// When the price was taken (YYYY-MM-DD).
+    pub as_of: String,
+    /// The user's own price (it wins over the catalog).
+    pub overridden: bool,
+}
+
+impl PriceBook {
+    /// Every price in force for `base_model` (`gpt-5.4`, `claude-opus-4-7`): each cloud,
+    /// surface and region the catalog and the user's overrides know, cheapest first for a mix
+    /// of `input_tokens` and `output_tokens`. A dated snapshot (`gpt-5.4-2026-03-05`) priced
+    /// the same as its undated id is listed once.
+    pub fn compare(&self, base_model: &str, input_tokens: u64, output_tokens: u64) -> Vec<PriceComparison> {
+        let wanted = base_model.trim().to_ascii_lowercase();
+        let mix = |rates: &Rates| {
+            (rates.input * input_tokens as f64 + rates.output * output_tokens as f64) / TOKENS_PER_PRICE_UNIT
+        };
+        let mut rows: Vec<PriceComparison> = Vec::new();
+        let mut push = |row: PriceComparison| {
+            // An override replaces the catalog's price for the same key.
+            let same_key = |known: &PriceComparison| {
+                known.provider == row.provider && known.model == row.model && known.region == row.region
+            };
+            if row.overridden {
+                rows.retain(|known| !same_key(known));
+            } else if rows.iter().any(same_key) {
+                return;
+            }
+            rows.push(row);
+        };
+        for price in &self.overrides {
+            if price.currency == "USD" && crate::identity::base_of(price.provider, &price.model) == wanted {
+                push(PriceComparison {
+                    provider: price.provider,
+                    surface: surface_of(price.provider, &price.model, price.region.as_deref()),
+                    model: price.model.clone(),
+                    region: price.region.clone(),
+                    rates: price.rates.clone(),
+                    mix_cost_usd: mix(&price.rates),
+                    source: price.describe(),
+                    as_of: utc_date_time(price.updated_at_ms).chars().take(10).collect(),
+                    overridden: true,
+                });
+            }
+        }
+        if let Ok(catalog) = self.catalog.as_deref() {
+            for entry in &catalog.entries {
+                if crate::identity::base_of(entry.provider, &entry.model) != wanted {
+                    continue;
+                }
+                // The plain id stands for its dated snapshot or version pin when both cost the
+                // same (`gpt-5.4-2026-03-05`, `claude-opus-4-7@default`).
+                let unpinned = entry
+                    .model
+                    .split_once('@')
+                    .map_or(entry.model.as_str(), |(model, _)| model);
+                let undated = crate::identity::strip_date(unpinned);
+                if undated != entry.model
+                    && catalog
+                        .get(entry.provider, undated, entry.region.as_deref())
+                        .is_some_and(|plain| plain.rates == entry.rates)
+                {
+                    continue;
+                }
+                push(PriceComparison {
+                    provider: entry.provider,
+                    surface: surface_of(entry.provider, &entry.model, entry.region.as_deref()),
+                    model: entry.model.clone(),
+                    region: entry.region.clone(),
+                    rates: entry.rates.clone(),
+                    mix_cost_usd: mix(&entry.rates),
+                    source: entry.source.clone(),
+                    as_of: entry.as_of.clone(),
+                    overridden: false,
+                });
+            }
+        }
+        rows.sort_by(|a, b| {
+            a.mix_cost_usd
+                .total_cmp(&b.mix_cost_usd)
+                .then_with(|| a.provider.as_str().cmp(b.provider.as_str()))
+                .then_with(|| a.model.cmp(&b.model))
+                .then_with(|| a.region.cmp(&b.region))
+        });
+        rows
+    }
+}
+
+/// Bedrock's surface (Mantle or Runtime) or Azure's deployment type, from a price key.
+fn surface_of(provider: ProviderKind, model: &str, region: Option<&str>) -> Option<String> {
+    match provider {
+        ProviderKind::Bedrock if model.starts_with(MANTLE_PREFIX) => Some("mantle".to_owned()),
+        ProviderKind::Bedrock => Some("runtime".to_owned()),
+        ProviderKind::Azure => Some(
+            region
+                .and_then(DeploymentType::parse)
+                .unwrap_or_default()
+                .as_str()
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
 /// What to look up for one response.
 struct Query {
     provider: ProviderKind,
@@ -523,6 +654,11 @@ struct Query {
     candidates: Vec<(String, bool)>,
     /// Why the model cannot be priced from its id alone, when that is known.
     opaque: Option<&'static str>,
+    /// The region is part of the price and never falls back to the every-region entry (an
+    /// Azure data-zone or regional deployment is not priced as a global one).
+    region_exclusive: bool,
+    /// A Bedrock Mantle target: priced from the catalog's `mantle/…` entries only.
+    mantle: bool,
 }
 
 impl PriceBook {
@@ -635,10 +771,7 @@ impl PriceBook {
     /// The price for `query`: overrides first (any candidate id, region-specific before
     /// every-region), then the catalog the same way.
     fn find(&self, query: &Query) -> std::result::Result<Match<'_>, String> {
-        let regions: Vec<Option<&str>> = match query.region.as_deref() {
-            Some(region) => vec![Some(region), None],
-            None => vec![None],
-        };
+        let regions = query.regions();
         for (model, via_reported_model) in &query.candidates {
             for region in &regions {
                 let hit = self.overrides.iter().find(|price| {
@@ -674,15 +807,20 @@ impl PriceBook {
         let mut reason = format!("no price for {key}");
         if let Some(why) = query.opaque {
             reason.push_str(&format!(" ({why}: set an override)"));
+        } else if query.region_exclusive {
+            reason.push_str(&format!(
+                " (a {} deployment is priced apart from a global one, and the catalog has no such price: set an override)",
+                query.region.as_deref().unwrap_or_default()
+            ));
         } else if query.provider == ProviderKind::Bedrock {
-            let stem = strip_bedrock_profile_prefix(&query.model);
+            let stem = strip_bedrock_profile(&query.model);
             let mut siblings: Vec<&str> = catalog
                 .entries
                 .iter()
                 .filter(|entry| {
                     entry.provider == ProviderKind::Bedrock
                         && entry.model != query.model
-                        && strip_bedrock_profile_prefix(&entry.model) == stem
+                        && strip_bedrock_profile(&entry.model) == stem
                 })
                 .map(|entry| entry.model.as_str())
                 .collect();
@@ -703,9 +841,13 @@ impl PriceBook {
 impl Query {
     fn new(target: &Target, reported_model: Option<&str>) -> Self {
         let provider = target.provider;
+        let deployment_type = target.deployment_type();
         let region = match provider {
             ProviderKind::Bedrock => target.region.clone(),
             ProviderKind::Vertex => target.location.clone(),
+            ProviderKind::Azure if deployment_type != DeploymentType::Global => {
+                Some(deployment_type.as_str().to_owned())
+            }
             _ => None,
         };
         // Azure's classic path may leave `model` empty: the deployment names what runs.
@@ -713,13 +855,26 @@ impl Query {
             (true, Some(deployment)) => deployment.clone(),
             _ => target.model.clone(),
         };
+        let mantle = target.is_mantle();
         let mut query = Self {
             provider,
             region,
-            model: model.clone(),
+            model: if mantle {
+                format!("{MANTLE_PREFIX}{model}")
+            } else {
+                model.clone()
+            },
             candidates: Vec::new(),
             opaque: None,
+            region_exclusive: provider == ProviderKind::Azure && deployment_type != DeploymentType::Global,
+            mantle,
         };
+        // The model the deployment runs, when the user said it: before a deployment name.
+        if provider == ProviderKind::Azure
+            && let Some(base_model) = target.base_model.as_deref()
+        {
+            query.add(base_model.trim(), false);
+        }
         query.add(&model, false);
         if let Some(reported) = reported_model.filter(|reported| !reported.trim().is_empty()) {
             query.add(reported, true);
@@ -729,9 +884,16 @@ impl Query {
 
     /// Adds `model` as typed, then the forms the catalog keys it under.
     fn add(&mut self, model: &str, via_reported_model: bool) {
+        let mantle = self.mantle;
         let mut push = |candidate: &str| {
-            if !candidate.is_empty() && !self.candidates.iter().any(|(known, _)| known == candidate) {
-                self.candidates.push((candidate.to_owned(), via_reported_model));
+            let candidate = if mantle && !candidate.starts_with(MANTLE_PREFIX) {
+                format!("{MANTLE_PREFIX}{candidate}")
+            } else {
+                candidate.to_owned()
+            };
+            let named = !candidate.is_empty() && candidate != MANTLE_PREFIX;
+            if named && !self.candidates.iter().any(|(known, _)| *known == candidate) {
+                self.candidates.push((candidate, via_reported_model));
             }
         };
         push(model);
@@ -746,10 +908,26 @@ impl Query {
                 }
             }
             ProviderKind::Bedrock if model.starts_with("arn:") => match bedrock_arn_model(model) {
-                Ok(id) => push(id),
+                Ok(id) => {
+                    push(id);
+                    push(strip_bedrock_version(id));
+                }
                 Err(why) => self.opaque = Some(why),
             },
+            // A versioned id is priced as its profile or model (`us.anthropic.claude-opus-4-7-v1:0`
+            // as `us.anthropic.claude-opus-4-7`): the catalog keys Bedrock prices without the
+            // version suffix.
+            ProviderKind::Bedrock => push(strip_bedrock_version(model)),
             _ => {}
+        }
+    }
+
+    /// The regions to try, most specific first.
+    fn regions(&self) -> Vec<Option<&str>> {
+        match (self.region.as_deref(), self.region_exclusive) {
+            (Some(region), true) => vec![Some(region)],
+            (Some(region), false) => vec![Some(region), None],
+            (None, _) => vec![None],
         }
     }
 }
@@ -768,16 +946,6 @@ fn bedrock_arn_model(arn: &str) -> std::result::Result<&str, &'static str> {
         Some(("provisioned-model", _)) => Err("provisioned throughput is billed by the hour, not per token"),
         _ => Err("this ARN does not name a foundation model"),
     }
-}
-
-/// `eu.anthropic.claude-…` → `anthropic.claude-…`: cross-region inference profiles put a
-/// geography (or `global`) in front of the model id.
-fn strip_bedrock_profile_prefix(model: &str) -> &str {
-    const PREFIXES: [&str; 9] = ["us-gov.", "us.", "eu.", "apac.", "au.", "jp.", "ca.", "in.", "global."];
-    PREFIXES
-        .iter()
-        .find_map(|prefix| model.strip_prefix(prefix))
-        .unwrap_or(model)
 }
 
 /// A model served by Ollama on this machine costs nothing per token. One on another host may be
@@ -806,7 +974,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::target::{Api, Publisher};
 
     #[test]
     fn sums_of_huge_counts_saturate_instead_of_overflowing() {
@@ -932,6 +1099,115 @@ mod tests {
         let (usd, source) = priced(&target(ProviderKind::Anthropic, "claude-opus-4-7"), &usage(1_000, 100));
         assert_close(usd, dollars(1_000.0 * 5.0 + 100.0 * 25.0), "claude");
         assert!(source.ends_with("(anthropic/claude-opus-4-7)"), "{source}");
+    }
+
+    #[test]
+    fn each_cloud_names_the_same_model_its_own_way_and_is_priced_by_it() {
+        // A versioned Bedrock id is priced as its inference profile.
+        let (usd, source) = priced(
+            &bedrock("us.anthropic.claude-opus-4-7-v1:0", "us-east-1"),
+            &usage(1_000, 100),
+        );
+        assert_close(usd, dollars(1_000.0 * 5.5 + 100.0 * 27.5), "versioned profile");
+        assert!(source.ends_with("(bedrock/us.anthropic.claude-opus-4-7)"), "{source}");
+
+        // Mantle from Mantle's own prices, never Bedrock Runtime's.
+        let mut mantle = bedrock("openai.gpt-5.4", "us-west-2");
+        mantle.api = Some(Api::MantleResponses);
+        let (usd, source) = priced(&mantle, &usage(1_000, 100));
+        assert_close(usd, dollars(1_000.0 * 2.75 + 100.0 * 16.5), "mantle");
+        assert!(source.ends_with("(bedrock/mantle/openai.gpt-5.4)"), "{source}");
+        mantle.region = Some("us-gov-west-1".into());
+        let (usd, source) = priced(&mantle, &usage(1_000, 100));
+        assert_close(usd, dollars(1_000.0 * 3.3 + 100.0 * 19.8), "mantle in GovCloud");
+        assert!(
+            source.ends_with("(bedrock/us-gov-west-1/mantle/openai.gpt-5.4)"),
+            "{source}"
+        );
+        let mut unknown = bedrock("anthropic.claude-opus-4-7", "us-east-1");
+        unknown.api = Some(Api::MantleMessages);
+        let (usd, source) = priced(&unknown, &usage(1_000, 100));
+        assert_eq!(usd, None, "Runtime's price for the model is not Mantle's");
+        assert!(
+            source.contains("no price for bedrock/us-east-1/mantle/anthropic.claude-opus-4-7"),
+            "{source}"
+        );
+
+        // Azure: the deployment's model and deployment type, never a deployment name guess.
+        let mut azure = target(ProviderKind::Azure, "gpt54-sweden");
+        let (usd, _) = priced(&azure, &usage(1_000, 100));
+        assert_eq!(usd, None, "a deployment name says nothing");
+        azure.base_model = Some("gpt-5.4".into());
+        let (usd, source) = priced(&azure, &usage(1_000, 100));
+        assert_close(usd, dollars(1_000.0 * 2.5 + 100.0 * 15.0), "global");
+        assert!(source.ends_with("(azure/gpt-5.4)"), "{source}");
+        azure.deployment_type = Some(DeploymentType::DataZoneEu);
+        let (usd, source) = priced(&azure, &usage(1_000, 100));
+        assert_close(usd, dollars(1_000.0 * 2.75 + 100.0 * 16.5), "data zone");
+        assert!(source.ends_with("(azure/data-zone-eu/gpt-5.4)"), "{source}");
+        azure.deployment_type = Some(DeploymentType::Regional);
+        let (usd, source) = priced(&azure, &usage(1_000, 100));
+        assert_eq!(usd, None, "a regional deployment is not priced as a global one");
+        assert!(source.contains("regional deployment is priced apart"), "{source}");
+    }
+
+    #[test]
+    fn compare_lists_every_cloud_for_a_base_model_cheapest_first() {
+        let rows = PriceBook::shipped().compare("GPT-5.4", 1_000_000, 1_000_000);
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|row| price_key_text(row.provider, &row.model, row.region.as_deref()))
+            .collect();
+        for expected in [
+            "openai/gpt-5.4",
+            "azure/gpt-5.4",
+            "azure/data-zone-us/gpt-5.4",
+            "azure/data-zone-eu/gpt-5.4",
+            "bedrock/us.openai.gpt-5.4",
+            "bedrock/global.openai.gpt-5.4",
+            "bedrock/mantle/openai.gpt-5.4",
+        ] {
+            assert!(keys.iter().any(|key| key == expected), "{expected} in {keys:?}");
+        }
+        assert!(!keys.iter().any(|key| key.contains("gpt-5.4-mini")), "{keys:?}");
+        assert!(
+            !keys.contains(&"openai/gpt-5.4-2026-03-05".to_owned()),
+            "a snapshot priced as its model is listed once: {keys:?}"
+        );
+        assert!(rows.windows(2).all(|pair| pair[0].mix_cost_usd <= pair[1].mix_cost_usd));
+        let mantle = rows
+            .iter()
+            .find(|row| row.model == "mantle/openai.gpt-5.4" && row.region.is_none());
+        assert_eq!(mantle.and_then(|row| row.surface.as_deref()), Some("mantle"));
+        assert!((mantle.expect("mantle").mix_cost_usd - (2.75 + 16.5)).abs() < 1e-9);
+        assert!(
+            rows.iter()
+                .all(|row| row.source.starts_with("http") && row.as_of.len() == 10)
+        );
+
+        let overridden = PriceBook::shipped().with_overrides(vec![PriceOverride {
+            provider: ProviderKind::OpenAi,
+            model: "gpt-5.4".into(),
+            region: None,
+            currency: "USD".into(),
+            rates: Rates {
+                input: 1.0,
+                output: 2.0,
+                ..Rates::default()
+            },
+            note: Some("contract".into()),
+            updated_at_ms: 0,
+        }]);
+        let rows = overridden.compare("gpt-5.4", 1_000_000, 1_000_000);
+        assert!(rows[0].overridden && rows[0].model == "gpt-5.4", "{:?}", rows[0]);
+        assert_eq!(
+            rows.iter()
+                .filter(|row| row.provider == ProviderKind::OpenAi && row.model == "gpt-5.4")
+                .count(),
+            1,
+            "the override replaces the catalog's row"
+        );
+        assert!(PriceBook::shipped().compare("no-such-model", 1, 1).is_empty());
     }
 
     #[test]
