@@ -24,7 +24,7 @@ use modelbench_engine::credentials::{CredentialSource, KeychainCredentials};
 use modelbench_engine::keychain::Keychain;
 use modelbench_engine::runner::{RunEvent, RunOptions, RunOutcome, RunPlan, Runner};
 use modelbench_engine::store::Store;
-use modelbench_engine::target::{Api, Publisher, TimeoutOverrides, load_targets_file, targets_to_toml};
+use modelbench_engine::target::{Api, DeploymentType, Publisher, TimeoutOverrides, load_targets_file, targets_to_toml};
 use modelbench_engine::{Parameters, Prompt, ProviderKind, Target};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -194,7 +194,8 @@ struct AddTargetArgs {
     provider: String,
     #[arg(long)]
     model: String,
-    /// chat | responses (openai, azure); converse | invoke (bedrock)
+    /// chat | responses (openai, azure); converse | invoke | mantle-responses | mantle-chat |
+    /// mantle-messages (bedrock)
     #[arg(long)]
     api: Option<String>,
     #[arg(long)]
@@ -216,7 +217,7 @@ struct AddTargetArgs {
     /// OpenAI: the organization header.
     #[arg(long)]
     organization: Option<String>,
-    /// OpenAI: the project header. Vertex: the Google Cloud project id.
+    /// OpenAI and Bedrock Mantle: the OpenAI-Project header. Vertex: the Google Cloud project id.
     #[arg(long)]
     project: Option<String>,
     /// Bedrock: the AWS region.
@@ -240,6 +241,12 @@ struct AddTargetArgs {
     /// A label shown next to the name.
     #[arg(long)]
     label: Option<String>,
+    /// The model as its maker names it (`gpt-5.4`): the model an Azure deployment runs.
+    #[arg(long)]
+    base_model: Option<String>,
+    /// Azure: global | data-zone-us | data-zone-eu | regional (default global); sets the price.
+    #[arg(long)]
+    deployment_type: Option<String>,
     #[command(flatten)]
     timeouts: TimeoutArgs,
 }
@@ -970,7 +977,22 @@ fn targets(store: &Store, command: TargetsCommand) -> Result<()> {
         TargetsCommand::List { json } => {
             let targets = store.list_targets()?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &targets)?;
+                // Each target as saved, plus the base model it resolves to (`null`: an Azure
+                // deployment without `base_model`, resolved from its responses).
+                let listed: Vec<serde_json::Value> = targets
+                    .iter()
+                    .map(|target| {
+                        let mut value = serde_json::to_value(target)?;
+                        if let Some(object) = value.as_object_mut() {
+                            object.insert(
+                                "base_model_resolved".to_owned(),
+                                json!(modelbench_engine::identity::base_model(target, None)),
+                            );
+                        }
+                        Ok(value)
+                    })
+                    .collect::<serde_json::Result<_>>()?;
+                serde_json::to_writer_pretty(&mut out, &listed)?;
                 writeln!(out)?;
             } else if targets.is_empty() {
                 writeln!(
@@ -978,7 +1000,15 @@ fn targets(store: &Store, command: TargetsCommand) -> Result<()> {
                     "no saved targets: `modelbench targets import FILE` or `targets add`"
                 )?;
             } else {
-                write!(out, "{}", targets_to_toml(&targets))?;
+                // Each target as TOML (importable as is), under a comment with its base model.
+                for target in &targets {
+                    let base_model = modelbench_engine::identity::base_model(target, None).unwrap_or_else(|| {
+                        "from the response (set base_model to name the deployment's model)".to_owned()
+                    });
+                    writeln!(out, "# base model: {base_model}")?;
+                    writeln!(out, "{}", targets_to_toml(std::slice::from_ref(target)).trim_end())?;
+                    writeln!(out)?;
+                }
             }
         }
         TargetsCommand::Remove { name } => {
@@ -1007,8 +1037,23 @@ fn target_from_args(args: AddTargetArgs) -> Result<Target> {
     let mut target = Target::new(args.name, provider, args.model);
     target.api = args
         .api
-        .map(|api| Api::parse(&api).with_context(|| format!("unknown api '{api}' (chat, responses, converse, invoke)")))
+        .map(|api| {
+            Api::parse(&api).with_context(|| {
+                let known: Vec<&str> = Api::ALL.iter().map(|api| api.as_str()).collect();
+                format!("unknown api '{api}' ({})", known.join(", "))
+            })
+        })
         .transpose()?;
+    target.deployment_type = args
+        .deployment_type
+        .map(|kind| {
+            DeploymentType::parse(&kind).with_context(|| {
+                let known: Vec<&str> = DeploymentType::ALL.iter().map(|kind| kind.as_str()).collect();
+                format!("unknown deployment type '{kind}' ({})", known.join(", "))
+            })
+        })
+        .transpose()?;
+    target.base_model = args.base_model;
     target.publisher = match args.publisher.as_deref() {
         None => None,
         Some("google") => Some(Publisher::Google),

@@ -44,6 +44,20 @@ pub enum PricesCommand {
     },
     /// Cost runs from a newer catalog (made by `scripts/import-prices`) instead of the built-in one.
     Import { file: PathBuf },
+    /// The price of one model on every cloud, surface and region the catalog knows (and your
+    /// own prices), cheapest first for a mix of input and output tokens.
+    Compare {
+        /// The model as its maker names it: gpt-5.4, claude-opus-4-7, gemini-2.5-pro.
+        base_model: String,
+        /// Input tokens in the mix.
+        #[arg(long, default_value_t = 1_000_000)]
+        input_tokens: u64,
+        /// Output tokens in the mix.
+        #[arg(long, default_value_t = 1_000_000)]
+        output_tokens: u64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -142,6 +156,12 @@ pub fn run(store: &Store, command: PricesCommand) -> Result<()> {
             }
             writeln!(out, "removed your price for {key}; the catalog's applies again")?;
         }
+        PricesCommand::Compare {
+            base_model,
+            input_tokens,
+            output_tokens,
+            json,
+        } => compare(store, &base_model, input_tokens, output_tokens, json, &mut out)?,
         PricesCommand::Import { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let catalog = Catalog::from_json(&text, &file.display().to_string())?;
@@ -156,6 +176,83 @@ pub fn run(store: &Store, command: PricesCommand) -> Result<()> {
                 destination.display()
             )?;
         }
+    }
+    Ok(())
+}
+
+/// `prices compare`: one base model's price everywhere, cheapest first.
+fn compare(
+    store: &Store,
+    base_model: &str,
+    input_tokens: u64,
+    output_tokens: u64,
+    as_json: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    if base_model.trim().is_empty() {
+        bail!("name a base model, for example `modelbench prices compare gpt-5.4`");
+    }
+    let book = price_book(store)?;
+    let rows = book.compare(base_model, input_tokens, output_tokens);
+    if as_json {
+        let document = json!({
+            "base_model": base_model.trim().to_ascii_lowercase(),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "currency": "USD",
+            "unit": "USD per 1,000,000 tokens",
+            "prices": rows,
+        });
+        serde_json::to_writer_pretty(&mut *out, &document)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if rows.is_empty() {
+        bail!(
+            "no price for base model '{}' in the catalog or your prices (base models are named as their makers name them: gpt-5.4, claude-opus-4-7, gemini-2.5-pro)",
+            base_model.trim()
+        );
+    }
+    writeln!(
+        out,
+        "{}: USD per 1M tokens, and for {input_tokens} input + {output_tokens} output tokens; cheapest first",
+        base_model.trim().to_ascii_lowercase()
+    )?;
+    let cloud = |row: &modelbench_engine::pricing::PriceComparison| match &row.surface {
+        Some(surface) => format!("{} {surface}", row.provider),
+        None => row.provider.to_string(),
+    };
+    let width = |values: Vec<usize>, header: &str| values.into_iter().chain([header.len()]).max().unwrap_or(0);
+    let cloud_width = width(rows.iter().map(|row| cloud(row).len()).collect(), "CLOUD");
+    let model_width = width(rows.iter().map(|row| row.model.len()).collect(), "MODEL");
+    let region_width = width(
+        rows.iter()
+            .map(|row| row.region.as_deref().unwrap_or("any").len())
+            .collect(),
+        "REGION",
+    );
+    writeln!(
+        out,
+        "{:cloud_width$}  {:model_width$}  {:region_width$}  {:>8}  {:>8}  {:>10}  SOURCE",
+        "CLOUD", "MODEL", "REGION", "IN", "OUT", "MIX"
+    )?;
+    for row in &rows {
+        writeln!(
+            out,
+            "{:cloud_width$}  {:model_width$}  {:region_width$}  {:>8}  {:>8}  {:>10}  {}{} ({})",
+            cloud(row),
+            row.model,
+            row.region.as_deref().unwrap_or("any"),
+            format_rate(Some(row.rates.input)),
+            format_rate(Some(row.rates.output)),
+            format!("${:.4}", row.mix_cost_usd),
+            if row.overridden { "* " } else { "" },
+            row.source,
+            row.as_of
+        )?;
+    }
+    if rows.iter().any(|row| row.overridden) {
+        writeln!(out, "* your own price (it wins over the catalog)")?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use fakecloud::{Config, Failure, FakeCloud, Scenario};
 use modelbench_engine::credentials::{Credential, CredentialSource, Secret, StaticCredentials};
 use modelbench_engine::store::Store;
-use modelbench_engine::target::{Api, Publisher};
+use modelbench_engine::target::{Api, DeploymentType, Publisher};
 use modelbench_engine::{ProviderKind, Target};
 
 /// The label every simulated target carries, shown on its pane.
@@ -39,6 +39,9 @@ struct Script {
     region: Option<&'static str>,
     /// Vertex: Claude instead of Gemini.
     anthropic_on_vertex: bool,
+    /// Azure: the model the deployment runs, and how it is served.
+    base_model: Option<&'static str>,
+    deployment_type: Option<DeploymentType>,
     scenario: Scenario,
 }
 
@@ -52,6 +55,8 @@ impl Script {
             azure_classic: false,
             region: None,
             anthropic_on_vertex: false,
+            base_model: None,
+            deployment_type: None,
             scenario,
         }
     }
@@ -61,6 +66,8 @@ impl Script {
         let mut target = Target::new(self.name, self.provider, self.model);
         target.api = self.api;
         target.label = Some(LABEL.to_owned());
+        target.base_model = self.base_model.map(str::to_owned);
+        target.deployment_type = self.deployment_type;
         target.base_url = Some(match self.provider {
             ProviderKind::OpenAi => format!("{base}/v1"),
             _ => base.to_owned(),
@@ -111,6 +118,8 @@ fn scripts() -> Vec<Script> {
         },
         Script {
             azure_classic: true,
+            base_model: Some("gpt-5.4"),
+            deployment_type: Some(DeploymentType::DataZoneEu),
             ..Script::new(
                 "azure/gpt-5.4 swedencentral",
                 ProviderKind::Azure,
@@ -118,21 +127,24 @@ fn scripts() -> Vec<Script> {
                 scenario(290, 19, GPT_ANSWER, None),
             )
         },
-        Script::new(
-            "azure/gpt-5.4 eastus (throttled once)",
-            ProviderKind::Azure,
-            "gpt54-eastus",
-            scenario(
-                310,
-                17,
-                GPT_ANSWER,
-                Some(Failure::Status {
-                    status: 429,
-                    times: Some(1),
-                    retry_after: Some(Duration::from_millis(400)),
-                }),
-            ),
-        ),
+        Script {
+            base_model: Some("gpt-5.4"),
+            ..Script::new(
+                "azure/gpt-5.4 eastus (throttled once)",
+                ProviderKind::Azure,
+                "gpt54-eastus",
+                scenario(
+                    310,
+                    17,
+                    GPT_ANSWER,
+                    Some(Failure::Status {
+                        status: 429,
+                        times: Some(1),
+                        retry_after: Some(Duration::from_millis(400)),
+                    }),
+                ),
+            )
+        },
         Script::new(
             "anthropic/claude-opus-4-7",
             ProviderKind::Anthropic,
@@ -165,12 +177,14 @@ fn scripts() -> Vec<Script> {
                 scenario(540, 20, CLAUDE_ANSWER, None),
             )
         },
+        // GPT-5.x on Bedrock is served by Bedrock Mantle, OpenAI's Responses API on AWS.
         Script {
+            api: Some(Api::MantleResponses),
             region: Some("eu-central-1"),
             ..Script::new(
                 "bedrock/gpt-5.4 eu-central-1",
                 ProviderKind::Bedrock,
-                "openai.gpt-5.4-v1:0",
+                "openai.gpt-5.4",
                 scenario(420, 15, GPT_ANSWER, None),
             )
         },

@@ -96,12 +96,18 @@ async fn saved_targets_follow_the_cloud_of_a_later_process_and_removed_ones_stay
     assert_eq!(second.repoint_saved(&store).expect("again"), 0, "idempotent");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signed_bedrock_target_and_the_overloaded_one_run_through_the_demo_credentials() {
+/// A running demo, and a runner whose credentials route the demo's targets to it.
+async fn demo_and_runner() -> (Arc<Demo>, Runner) {
     let demo = Arc::new(Demo::start().await.expect("start"));
     let slot = Arc::new(OnceLock::new());
     slot.set(demo.clone()).ok().expect("set once");
     let runner = Runner::new(Arc::new(WithDemo::new(StaticCredentials::new(), slot)));
+    (demo, runner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_bedrock_target_and_the_overloaded_one_run_through_the_demo_credentials() {
+    let (demo, runner) = demo_and_runner().await;
     let pick = |name: &str| {
         demo.targets()
             .iter()
@@ -125,4 +131,70 @@ async fn a_signed_bedrock_target_and_the_overloaded_one_run_through_the_demo_cre
     assert!(bedrock.text.starts_with("Hosting one model"), "{}", bedrock.text);
     let error = overloaded.error.as_ref().expect("the scripted mid-stream failure");
     assert!(!overloaded.text.is_empty(), "the partial answer is kept: {error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_demo_answer_is_priced_and_carries_its_base_model() {
+    let (demo, runner) = demo_and_runner().await;
+    let mut plan = RunPlan::connection_test(demo.targets()[0].clone());
+    plan.targets = demo.targets().to_vec();
+    plan.parameters.max_output_tokens = Some(400);
+    // The throttled Azure deployment answers on its retry.
+    plan.options.retry.max_retries = 2;
+    plan.options.concurrency = plan.targets.len();
+    let outcome = runner
+        .start(plan, CancellationToken::new())
+        .expect("start")
+        .outcome()
+        .await
+        .expect("outcome");
+    assert_eq!(outcome.responses.len(), demo.targets().len());
+    for response in &outcome.responses {
+        if response.target.contains("overloaded") {
+            assert_eq!(response.cost_usd, None, "{}", response.target);
+            continue;
+        }
+        assert!(response.error.is_none(), "{}: {:?}", response.target, response.error);
+        assert!(
+            response.cost_usd.is_some_and(|usd| usd > 0.0) || response.provider == "ollama",
+            "{} is priced: {:?}",
+            response.target,
+            response.cost_source
+        );
+        let expected = if response.target.contains("gpt-5.4") {
+            Some("gpt-5.4")
+        } else if response.target.contains("claude-opus-4-7") {
+            Some("claude-opus-4-7")
+        } else {
+            None
+        };
+        if let Some(expected) = expected {
+            assert_eq!(response.base_model.as_deref(), Some(expected), "{}", response.target);
+        }
+    }
+    let priced = |name: &str| {
+        outcome
+            .responses
+            .iter()
+            .find(|response| response.target.contains(name))
+            .and_then(|response| response.cost_source.clone())
+            .unwrap_or_default()
+    };
+    // Each cloud's own price: a data-zone deployment, a versioned profile, Mantle.
+    assert!(
+        priced("swedencentral").contains("azure/data-zone-eu/gpt-5.4"),
+        "{}",
+        priced("swedencentral")
+    );
+    assert!(priced("eastus").contains("azure/gpt-5.4"), "{}", priced("eastus"));
+    assert!(
+        priced("bedrock/claude").contains("us.anthropic.claude-opus-4-7"),
+        "{}",
+        priced("bedrock/claude")
+    );
+    assert!(
+        priced("bedrock/gpt-5.4").contains("mantle/openai.gpt-5.4"),
+        "{}",
+        priced("bedrock/gpt-5.4")
+    );
 }
