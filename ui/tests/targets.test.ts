@@ -51,6 +51,19 @@ describe('validateTarget (the engine’s rules)', () => {
     expect(validateTarget({ name: ' ', provider: 'ollama', model: '' })).toMatchObject({ name: expect.any(String), model: expect.any(String) });
   });
 
+  it('takes bedrock mantle apis, a mantle project, a base model and azure deployment types', () => {
+    valid({ name: 'm', provider: 'bedrock', model: 'openai.gpt-5.4', region: 'us-west-2', api: 'mantle-responses', project: 'proj_1' });
+    valid({ name: 'm', provider: 'bedrock', model: 'anthropic.claude-opus-4-7', region: 'us-east-1', api: 'mantle-messages' });
+    expect(validateTarget({ name: 'm', provider: 'bedrock', model: 'x', region: 'us-east-1', project: 'p' }).project).toMatch(/Mantle/);
+    expect(validateTarget({ name: 'o', provider: 'openai', model: 'x', api: 'mantle-chat' }).api).toMatch(/chat or responses/);
+    valid({ name: 'a', provider: 'azure', model: 'gpt54-sweden', resource: 'r', base_model: 'gpt-5.4', deployment_type: 'data-zone-eu' });
+    expect(validateTarget({ name: 'o', provider: 'openai', model: 'x', deployment_type: 'global' }).deployment_type).toMatch(/azure/);
+    expect(validateTarget({ name: 'o', provider: 'openai', model: 'x', base_model: ' ' }).base_model).toMatch(/must name a model/);
+    const azure = targetFromDraft({ ...emptyDraft('azure'), name: 'a', model: 'gpt54', resource: 'r', base_model: 'gpt-5.4', deployment_type: 'data-zone-us' });
+    expect(azure.errors).toEqual({});
+    expect(azure.target).toMatchObject({ base_model: 'gpt-5.4', deployment_type: 'data-zone-us' });
+  });
+
   it('accepts every simulated target', () => {
     for (const target of simulatedTargets()) {
       valid(target);

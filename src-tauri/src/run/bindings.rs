@@ -24,7 +24,7 @@ use modelbench_engine::diff::{
     SpanKind,
 };
 use modelbench_engine::event::WarningKind;
-use modelbench_engine::target::{Publisher, TimeoutOverrides};
+use modelbench_engine::target::{DeploymentType, Publisher, TimeoutOverrides};
 use modelbench_engine::{
     Api, ErrorKind, FinishReason, Message, Metrics, Parameters, Prompt, ProviderError, ProviderKind, ResponseKey,
     ResponseMeta, ResponseRecord, Role, RunId, RunRecord, RunSummary, SearchHit, StampedEvent, StoredEvent, StoredRun,
@@ -63,10 +63,11 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
     // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
     // far below 2^53, and JSON.parse gives numbers anyway.
     let config = Config::new().with_large_int("number");
-    let renderers: [fn(&Config) -> Binding; 42] = [
+    let renderers: [fn(&Config) -> Binding; 43] = [
         binding::<ProviderKind>,
         binding::<Api>,
         binding::<Publisher>,
+        binding::<DeploymentType>,
         binding::<TimeoutOverrides>,
         binding::<Target>,
         binding::<Role>,

@@ -3,7 +3,7 @@
 // fields are omitted (as serde omits `None`), so a saved target holds only what applies.
 
 import { validateTarget, type FieldErrors } from './target-validation';
-import type { Api, ProviderKind, Publisher, Target, TimeoutOverrides } from './types';
+import type { Api, DeploymentType, ProviderKind, Publisher, Target, TimeoutOverrides } from './types';
 
 export type TimeoutField = keyof TimeoutOverrides;
 export type DraftField =
@@ -24,6 +24,8 @@ export type DraftField =
   | 'publisher'
   | 'anthropic_version'
   | 'label'
+  | 'base_model'
+  | 'deployment_type'
   | TimeoutField;
 
 export type TargetDraft = { provider: ProviderKind; headers: Record<string, string> } & Record<DraftField, string>;
@@ -56,6 +58,7 @@ export const PROVIDER_FIELDS: Record<ProviderKind, readonly FieldSpec[]> = {
     { field: 'deployment', label: 'Deployment', placeholder: 'gpt54', hint: 'classic path: with API version; leave both empty for v1' },
     { field: 'api_version', label: 'API version', placeholder: '2024-10-21' },
     { field: 'api', label: 'API', options: ['chat', 'responses'], hint: 'default: chat' },
+    { field: 'deployment_type', label: 'Deployment type', options: ['global', 'data-zone-us', 'data-zone-eu', 'regional'], hint: 'default: global; sets the price' },
   ],
   anthropic: [
     { field: 'model', label: 'Model', placeholder: 'claude-opus-4-7', required: true },
@@ -69,7 +72,8 @@ export const PROVIDER_FIELDS: Record<ProviderKind, readonly FieldSpec[]> = {
   bedrock: [
     { field: 'region', label: 'Region', placeholder: 'us-east-1', required: true },
     { field: 'model', label: 'Model', placeholder: 'us.anthropic.claude-opus-4-7-v1:0', required: true, hint: 'model id, inference profile id or ARN' },
-    { field: 'api', label: 'API', options: ['converse', 'invoke'], hint: 'default: converse' },
+    { field: 'api', label: 'API', options: ['converse', 'invoke', 'mantle-responses', 'mantle-chat', 'mantle-messages'], hint: 'default: converse; mantle-* for Bedrock Mantle (GPT-5.x: mantle-responses)' },
+    { field: 'project', label: 'Project', placeholder: 'proj_…', hint: 'Mantle only: a Bedrock project id' },
     { field: 'profile', label: 'AWS profile', placeholder: 'default chain', hint: 'a profile in ~/.aws (SSO works)' },
     BASE_URL,
   ],
@@ -110,6 +114,15 @@ function commonFields(provider: ProviderKind): readonly FieldSpec[] {
       hint: 'env:VARIABLE, used when no keychain entry is set',
     },
     { field: 'label', label: 'Label', placeholder: 'none', hint: 'shown next to the name' },
+    {
+      field: 'base_model',
+      label: 'Base model',
+      placeholder: provider === 'azure' ? 'gpt-5.4' : 'from the model id',
+      hint:
+        provider === 'azure'
+          ? 'the model the deployment runs: prices it and groups it with the same model on other clouds'
+          : 'the model as its maker names it; resolved from the model id unless set',
+    },
   ];
 }
 
@@ -143,6 +156,8 @@ export function emptyDraft(provider: ProviderKind = 'openai'): TargetDraft {
     publisher: '',
     anthropic_version: '',
     label: '',
+    base_model: '',
+    deployment_type: '',
     connect_ms: '',
     first_token_ms: '',
     idle_ms: '',
@@ -199,6 +214,8 @@ export function targetFromDraft(draft: TargetDraft): { target: Target; errors: F
     'publisher',
     'anthropic_version',
     'label',
+    'base_model',
+    'deployment_type',
   ];
   for (const field of optional) {
     const text = value(field);
@@ -209,6 +226,8 @@ export function targetFromDraft(draft: TargetDraft): { target: Target; errors: F
       target.api = text as Api;
     } else if (field === 'publisher') {
       target.publisher = text as Publisher;
+    } else if (field === 'deployment_type') {
+      target.deployment_type = text as DeploymentType;
     } else {
       target[field] = text;
     }

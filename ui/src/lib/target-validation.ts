@@ -10,8 +10,10 @@ export type FieldErrors = Partial<Record<keyof Target | 'timeouts.connect_ms' | 
 export const APIS_BY_PROVIDER: Partial<Record<ProviderKind, readonly Api[]>> = {
   openai: ['chat', 'responses'],
   azure: ['chat', 'responses'],
-  bedrock: ['converse', 'invoke'],
+  bedrock: ['converse', 'invoke', 'mantle-responses', 'mantle-chat', 'mantle-messages'],
 };
+
+const MANTLE_APIS: readonly Api[] = ['mantle-responses', 'mantle-chat', 'mantle-messages'];
 
 /** Fields that only some providers accept (the engine rejects them elsewhere). */
 const PROVIDER_ONLY: Partial<Record<keyof Target, readonly ProviderKind[]>> = {
@@ -19,7 +21,8 @@ const PROVIDER_ONLY: Partial<Record<keyof Target, readonly ProviderKind[]>> = {
   profile: ['bedrock'],
   location: ['vertex'],
   publisher: ['vertex'],
-  project: ['openai', 'vertex'],
+  project: ['openai', 'vertex', 'bedrock'],
+  deployment_type: ['azure'],
   resource: ['azure'],
   deployment: ['azure'],
   api_version: ['azure'],
@@ -54,6 +57,12 @@ export function validateTarget(target: Target): FieldErrors {
           ? `api does not apply to ${target.provider} targets`
           : `${target.provider} takes api ${allowed.join(' or ')}`;
     }
+  }
+  if (target.provider === 'bedrock' && target.project !== undefined && !MANTLE_APIS.includes(target.api ?? 'converse')) {
+    errors.project = 'project applies to bedrock targets only with a Mantle api (it is sent as OpenAI-Project)';
+  }
+  if (target.base_model !== undefined && (target.base_model.trim() === '' || /\p{Cc}/u.test(target.base_model))) {
+    errors.base_model = 'base_model must name a model (for example gpt-5.4)';
   }
   if (target.key !== undefined && (target.key.trim() === '' || /\p{Cc}/u.test(target.key))) {
     errors.key = 'key must name a keychain entry';

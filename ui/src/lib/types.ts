@@ -15,6 +15,7 @@ import type { ProviderKind } from './bindings/ProviderKind';
 
 export type { Api } from './bindings/Api';
 export type { CommandError } from './bindings/CommandError';
+export type { DeploymentType } from './bindings/DeploymentType';
 export type { Diff } from './bindings/Diff';
 export type { DiffContent } from './bindings/DiffContent';
 export type { DiffMode } from './bindings/DiffMode';

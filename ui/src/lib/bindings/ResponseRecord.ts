@@ -10,7 +10,13 @@ import type { Usage } from "./Usage";
 /**
  * One response: one target answering one prompt, once (of `repeat`).
  */
-export type ResponseRecord = { run_id: RunId, key: ResponseKey, target: string, provider: string, model: string, request_id: string | null, reported_model: string | null, region: string | null, text: string, reasoning: string, tool_calls: Array<ToolCall>, finish_reason: FinishReason | null, raw_finish_reason: string | null, usage: Usage, 
+export type ResponseRecord = { run_id: RunId, key: ResponseKey, target: string, provider: string, model: string, request_id: string | null, reported_model: string | null, 
+/**
+ * The model as its maker names it (`gpt-5.4`), the same on every cloud: from the target's
+ * model id, its `base_model`, or (Azure) the model the response reports. `None` when
+ * nothing says it.
+ */
+base_model?: string, region: string | null, text: string, reasoning: string, tool_calls: Array<ToolCall>, finish_reason: FinishReason | null, raw_finish_reason: string | null, usage: Usage, 
 /**
  * The input tokens the cloud bills, where it meters them apart from `usage` (Bedrock's
  * invocation metrics); cost is computed from these when present.
