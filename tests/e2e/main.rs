@@ -12,6 +12,7 @@ mod google;
 mod history;
 mod hostile;
 mod keychain;
+mod mantle;
 mod mutations;
 mod peers;
 mod prices;
