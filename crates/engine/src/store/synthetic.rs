@@ -543,6 +543,7 @@ impl Words {
             model: target.model.clone(),
             request_id: Some(request_id),
             reported_model: Some(target.model.clone()),
+            base_model: crate::identity::base_model(target, None),
             region: None,
             text,
             reasoning: String::new(),
