@@ -627,9 +627,14 @@ fn open_connection(path: &Path) -> Result<Connection> {
         Connection::open(path).map_err(|error| Error::Storage(format!("cannot open {}: {error}", path.display())))?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     // Only a new, empty file takes this (and only before WAL mode is set, which writes its first
-    // page): deleted runs then give their pages back to the disk (`incremental_vacuum`). On an
-    // older database it only makes a VACUUM on this connection switch the file over.
-    connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    // page): deleted runs then give their pages back to the disk (`incremental_vacuum`). It is
+    // set on a new file only: on an existing one the pragma rewrites the header page at every
+    // open, so a command that only reads would still write (`Store::compact` switches an older
+    // file over with its VACUUM).
+    let page_count: i64 = connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+    if page_count == 0 {
+        connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
     connection.pragma_update(None, "foreign_keys", true)?;
     let journal_mode: String = connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
     if !journal_mode.eq_ignore_ascii_case("wal") {
