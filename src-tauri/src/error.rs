@@ -23,15 +23,22 @@ impl CommandError {
     }
 }
 
-impl From<modelbench_engine::Error> for CommandError {
-    fn from(error: modelbench_engine::Error) -> Self {
+impl CommandError {
+    fn from_engine(error: &modelbench_engine::Error, message: String) -> Self {
         use modelbench_engine::Error;
-        let kind = match &error {
+        let kind = match error {
             Error::InvalidInput(_) | Error::TargetsFile { .. } | Error::Target { .. } => "validation",
             Error::MissingCredential { .. } | Error::Keychain { .. } => "auth",
             Error::Database(_) | Error::Storage(_) | Error::Io(_) => "storage",
         };
-        Self::new(kind, error.to_string())
+        Self::new(kind, message)
+    }
+}
+
+impl From<modelbench_engine::Error> for CommandError {
+    fn from(error: modelbench_engine::Error) -> Self {
+        let message = error.to_string();
+        Self::from_engine(&error, message)
     }
 }
 
@@ -57,5 +64,27 @@ impl From<std::io::Error> for CommandError {
 impl From<modelbench_engine::diff::DiffError> for CommandError {
     fn from(error: modelbench_engine::diff::DiffError) -> Self {
         Self::new("diff", error.to_string())
+    }
+}
+
+impl From<modelbench_workbench::Error> for CommandError {
+    fn from(error: modelbench_workbench::Error) -> Self {
+        use modelbench_workbench::Error;
+        let kind = match &error {
+            Error::Engine(engine) => return Self::from_engine(engine, error.to_string()),
+            Error::Diff(_) => "diff",
+            Error::RunNotFound(_) | Error::NoRunMatches(_) | Error::TargetNotFound(_) => "not_found",
+            Error::UnknownFormat(_)
+            | Error::NoSuchPrompt { .. }
+            | Error::NoSuchRepeat { .. }
+            | Error::NoSuchTarget { .. }
+            | Error::NoAnswer { .. }
+            | Error::TooFewAnswers { .. }
+            | Error::StillRunning(_) => "validation",
+            Error::NoTestResponse(_) => "protocol",
+            Error::Stopped(_) => "internal",
+            Error::OpenDatabase { .. } | Error::NotADirectory(_) | Error::ImportedCatalog { .. } => "storage",
+        };
+        Self::new(kind, error.to_string())
     }
 }

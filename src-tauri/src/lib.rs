@@ -1,10 +1,11 @@
-//! The ModelBench desktop shell: a thin Tauri layer over the engine.
+//! The ModelBench desktop shell: a thin Tauri layer over the workbench (`modelbench-workbench`,
+//! the application layer it shares with the CLI) and the engine.
 //!
-//! Each command is a one-line adapter onto an engine call; the only code of its own here is
-//! plumbing: the app state (the store, the keychain, the runner, the cancellation tokens of the
-//! runs in flight), turning engine errors into `{kind, message, retryable}` for the UI, and
-//! forwarding a run's events onto a `tauri::ipc::Channel`, batched per animation frame. The
-//! command contract is described in `ui/README.md`; its types are generated into `ui/src/lib/bindings/`.
+//! Each command is a one-line adapter onto a workbench or engine call; the only code of its own
+//! here is plumbing: the app state (the workbench, the keychain, the simulated clouds), turning
+//! errors into `{kind, message, retryable}` for the UI, the run channel as the workbench's sink,
+//! and the native save dialog. The command contract is described in `ui/README.md`; its types
+//! are generated into `ui/src/lib/bindings/`.
 //!
 //! The simulated clouds (`start_demo`) run in this process: the `modelbench-demo` crate's
 //! fakecloud, started on the first launch's request, and again at startup when simulated targets
@@ -16,28 +17,19 @@ mod export;
 mod run;
 pub mod webview;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use modelbench_demo::{Demo, WithDemo};
 use modelbench_engine::credentials::KeychainCredentials;
 use modelbench_engine::keychain::Keychain;
-use modelbench_engine::pricing::PriceBook;
-use modelbench_engine::runner::Runner;
-use modelbench_engine::{RunId, Store};
-use tokio_util::sync::CancellationToken;
+use modelbench_workbench::Workbench;
 
 /// What every command reaches through `tauri::State`.
 pub struct AppState {
-    /// Shared with the commands' work on the blocking pool.
-    store: Arc<Store>,
+    /// The store, the runners and the runs in flight.
+    workbench: Workbench,
     keychain: Keychain,
-    runner: Runner,
-    /// Runs target tests, which are not history: the same credentials and prices, no store.
-    tester: Runner,
-    /// The runs in flight, so `stop_run` can cancel them.
-    running: Mutex<HashMap<RunId, CancellationToken>>,
     /// The simulated clouds, once started; simulated targets get their fake keys from it.
     demo: Arc<OnceLock<Arc<Demo>>>,
     /// Held while the demo starts, so two requests start one fakecloud.
@@ -46,21 +38,13 @@ pub struct AppState {
 
 impl AppState {
     /// Opens the database in `data_dir` (the CLI's own, so both see the same targets and runs).
-    pub fn open(data_dir: &std::path::Path) -> modelbench_engine::Result<Self> {
-        let store = Arc::new(Store::open(&data_dir.join(modelbench_engine::store::DATABASE_FILE))?);
+    pub fn open(data_dir: &std::path::Path) -> modelbench_workbench::Result<Self> {
+        let store = Arc::new(modelbench_workbench::data_dir::open_store(data_dir)?);
         let demo = Arc::new(OnceLock::new());
         let credentials = Arc::new(WithDemo::new(KeychainCredentials::new(Keychain::os()), demo.clone()));
-        let prices = PriceBook::for_store(&store)?;
-        let runner = Runner::new(credentials.clone())
-            .with_store(store.writer())
-            .with_prices(prices.clone());
-        let tester = Runner::new(credentials).with_prices(prices);
         Ok(Self {
-            store,
+            workbench: Workbench::new(store, credentials)?,
             keychain: Keychain::os(),
-            runner,
-            tester,
-            running: Mutex::new(HashMap::new()),
             demo,
             demo_starting: tokio::sync::Mutex::new(()),
         })
@@ -79,25 +63,23 @@ impl AppState {
     /// Simulated targets saved by an earlier launch point at a fakecloud that is gone: start
     /// this process's and point them at it.
     async fn resume_demo(&self) -> Result<(), String> {
-        if !modelbench_demo::has_saved_targets(&self.store).map_err(|error| error.to_string())? {
+        let store = self.workbench.store();
+        if !modelbench_demo::has_saved_targets(store).map_err(|error| error.to_string())? {
             return Ok(());
         }
         let demo = self
             .demo()
             .await
             .map_err(|error| format!("cannot start the simulated clouds: {error}"))?;
-        demo.repoint_saved(&self.store).map_err(|error| error.to_string())?;
+        demo.repoint_saved(store).map_err(|error| error.to_string())?;
         Ok(())
     }
 }
 
 /// `MODELBENCH_DATA_DIR`, else the platform's data directory (as the CLI picks it).
 fn data_dir() -> Result<PathBuf, String> {
-    match std::env::var_os("MODELBENCH_DATA_DIR") {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => modelbench_engine::store::default_data_dir()
-            .ok_or_else(|| "cannot find the platform data directory; set MODELBENCH_DATA_DIR".to_owned()),
-    }
+    modelbench_workbench::data_dir::resolve(None)
+        .ok_or_else(|| "cannot find the platform data directory; set MODELBENCH_DATA_DIR".to_owned())
 }
 
 /// Starts the app. Failing to open the database ends the process with the reason: there is no

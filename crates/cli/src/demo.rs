@@ -15,7 +15,7 @@ use modelbench_engine::{Parameters, Prompt};
 
 use crate::{ViewMode, execute};
 
-pub async fn run(store: &Store, json: bool) -> Result<ExitCode> {
+pub async fn run(store: &Arc<Store>, json: bool) -> Result<ExitCode> {
     let demo = Demo::start().await.context("cannot start fakecloud on 127.0.0.1")?;
     let base = demo.base_url();
     let targets = demo.targets().to_vec();

@@ -1,5 +1,6 @@
 //! `modelbench diff`: where the answers of a stored run differ (or any text files'), and how alike
-//! they all are. The engine's `diff` module does the comparing; this prints it.
+//! they all are. The workbench chooses a stored run's answers, the engine's `diff` module does the
+//! comparing; this prints it.
 //!
 //! A pair (`--a`/`--b`, or two files) prints an inline diff: coloured on a terminal, with
 //! `[-deleted-]{+inserted+}` markers otherwise or when `NO_COLOR` is set. Without a pair (or with
@@ -8,9 +9,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use modelbench_engine::ResponseRecord;
 use modelbench_engine::diff::{
     Diff, DiffContent, DiffError, DiffMode, JsonChangeKind, LineKind, Side, SimilarityMatrix, Span, SpanKind,
     similarity,
@@ -154,77 +154,32 @@ fn from_files(files: &[PathBuf]) -> Result<Texts> {
 }
 
 fn from_run(store: &modelbench_engine::Store, run_id: &str, args: &DiffArgs) -> Result<Texts> {
-    let id = store
-        .resolve_run_id(run_id)?
-        .with_context(|| format!("no run matches '{run_id}' (see `modelbench runs list`)"))?;
-    let run = store.load_run(id)?.with_context(|| format!("run {id} not found"))?;
-    let prompts = run.record.prompts.len();
-    if args.prompt == 0 || args.prompt as usize > prompts {
-        bail!("run {id} has {prompts} prompt(s): --prompt takes 1 to {prompts}");
-    }
-    let repeat = run.record.repeat.max(1);
-    if args.repeat == 0 || args.repeat > repeat {
-        bail!("run {id} asked each target {repeat} time(s): --repeat takes 1 to {repeat}");
-    }
-    let answers: Vec<&ResponseRecord> = run
-        .responses
-        .iter()
-        .filter(|response| response.key.prompt_index + 1 == args.prompt && response.key.repeat_index + 1 == args.repeat)
-        .collect();
-    let place = if prompts > 1 {
-        format!(" to prompt #{}", args.prompt)
-    } else {
-        String::new()
+    use modelbench_workbench::Error;
+    use modelbench_workbench::diff::{Note, answers};
+    let run = crate::find_run(store, run_id)?;
+    let pair = args.a.as_deref().zip(args.b.as_deref());
+    let mut note = |note: Note<'_>| {
+        let line = match note {
+            Note::LeftOut { target } => format!("note: leaving out '{target}': it failed without an answer"),
+            Note::Incomplete { target, error } => format!("note: '{target}' is incomplete: {error}"),
+        };
+        let _ = writeln!(crate::terminal::stderr(), "{line}");
     };
-    let chosen: Vec<&ResponseRecord> = match (&args.a, &args.b) {
-        (Some(a), Some(b)) => {
-            let find = |name: &str| -> Result<&ResponseRecord> {
-                if !run.record.targets.iter().any(|target| target.name == name) {
-                    let known: Vec<&str> = run.record.targets.iter().map(|target| target.name.as_str()).collect();
-                    bail!("run {id} has no target '{name}' (its targets: {})", known.join(", "));
-                }
-                answers
-                    .iter()
-                    .find(|response| response.target == name)
-                    .copied()
-                    .with_context(|| {
-                        format!("target '{name}' has no answer{place} in run {id} (the run stopped before it answered)")
-                    })
-            };
-            vec![find(a)?, find(b)?]
+    let chosen = answers(&run, args.prompt, args.repeat, pair, &mut note).map_err(|error| match error {
+        // Said with the flags that choose them.
+        Error::NoSuchPrompt { run_id, prompts } => {
+            anyhow::anyhow!("run {run_id} has {prompts} prompt(s): --prompt takes 1 to {prompts}")
         }
-        _ => {
-            // A target that failed without a word would only be everyone's outlier.
-            let (kept, failed): (Vec<_>, Vec<_>) = answers
-                .into_iter()
-                .partition(|response| response.error.is_none() || !response.text.is_empty());
-            for response in failed {
-                let _ = writeln!(
-                    crate::terminal::stderr(),
-                    "note: leaving out '{}': it failed without an answer",
-                    response.target
-                );
-            }
-            if kept.len() < 2 {
-                bail!("run {id} has {} answer(s){place} to compare: it takes two", kept.len());
-            }
-            kept
+        Error::NoSuchRepeat { run_id, repeat } => {
+            anyhow::anyhow!("run {run_id} asked each target {repeat} time(s): --repeat takes 1 to {repeat}")
         }
-    };
-    for response in &chosen {
-        if let Some(error) = &response.error {
-            let _ = writeln!(
-                crate::terminal::stderr(),
-                "note: '{}' is incomplete: {error}",
-                response.target
-            );
-        }
-    }
+        other => other.into(),
+    })?;
     Ok(Texts {
-        run_id: Some(id.to_string()),
+        run_id: Some(run.record.id.to_string()),
         prompt: Some(args.prompt),
-        labels: chosen.iter().map(|response| response.target.clone()).collect(),
-        texts: chosen.iter().map(|response| response.text.clone()).collect(),
+        labels: chosen.labels,
+        texts: chosen.texts,
     })
 }
 

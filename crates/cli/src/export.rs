@@ -1,7 +1,7 @@
 //! `modelbench export`: a stored run as a report file (Markdown, CSV, JSON or HTML).
 //!
-//! The engine builds and renders the report; this only finds the run, picks the format and
-//! writes the bytes, to stdout or a file.
+//! The engine builds and renders the report (through the workbench's `export`, as the desktop
+//! app does); this only picks the format and writes the bytes, to stdout or a file.
 //!
 //! A file is written carefully: an existing file is replaced only with `--force` (and then by
 //! renaming a finished temporary file over it, so a symlink at the destination is replaced,
@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use modelbench_engine::record::now_unix_ms;
-use modelbench_engine::report::{Format, Report};
+use modelbench_engine::report::Format;
 use modelbench_engine::store::Store;
 
 #[derive(Args)]
@@ -56,12 +55,10 @@ impl ExportFormat {
 }
 
 pub fn run(store: &Store, args: ExportArgs) -> Result<()> {
-    let id = store
-        .resolve_run_id(&args.run_id)?
-        .with_context(|| format!("no run matches '{}' (see `modelbench runs list`)", args.run_id))?;
-    let run = store.load_run(id)?.with_context(|| format!("run {id} not found"))?;
+    let run = crate::find_run(store, &args.run_id)?;
+    let id = run.record.id;
     let format = args.format.engine();
-    let text = Report::from_run(&run, env!("CARGO_PKG_VERSION"), now_unix_ms()).render(format);
+    let text = modelbench_workbench::export::render(&run, format);
     match &args.output {
         Some(path) => {
             write_report(path, text.as_bytes(), args.force, store.path())
@@ -202,6 +199,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use modelbench_engine::record::now_unix_ms;
+
     use super::*;
 
     fn scratch(test: &str) -> PathBuf {

@@ -22,12 +22,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use modelbench_engine::credentials::{CredentialSource, KeychainCredentials};
 use modelbench_engine::keychain::Keychain;
-use modelbench_engine::runner::{RunEvent, RunOptions, RunOutcome, RunPlan, Runner};
+use modelbench_engine::runner::{RunEvent, RunOptions, RunOutcome, RunPlan};
 use modelbench_engine::store::Store;
 use modelbench_engine::target::{Api, DeploymentType, Publisher, TimeoutOverrides, load_targets_file, targets_to_toml};
-use modelbench_engine::{Parameters, Prompt, ProviderKind, Target};
+use modelbench_engine::{Parameters, Prompt, ProviderKind, StoredRun, Target};
+use modelbench_workbench::Workbench;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(name = "modelbench", version, about = "Compare one prompt across many model targets")]
@@ -333,7 +333,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
         // Commands that write end with a WAL checkpoint, so `modelbench.db` alone holds their data
         // (a copy of that file without its `-wal` is complete).
         Command::Run(args) => {
-            let store = open_store(cli.data_dir.as_deref())?;
+            let store = Arc::new(open_store(cli.data_dir.as_deref())?);
             // Before anything is sent (and paid for): a run that cannot be stored is refused.
             store.check_ready_for_run()?;
             let code = run(&store, *args).await;
@@ -341,7 +341,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             return code;
         }
         Command::Demo { json } => {
-            let store = open_store(cli.data_dir.as_deref())?;
+            let store = Arc::new(open_store(cli.data_dir.as_deref())?);
             store.check_ready_for_run()?;
             let code = demo::run(&store, json).await;
             store.checkpoint();
@@ -353,7 +353,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             retries,
             json,
         }) => {
-            let store = open_store(cli.data_dir.as_deref())?;
+            let store = Arc::new(open_store(cli.data_dir.as_deref())?);
             store.check_ready_for_run()?;
             let code = resume(&store, &run_id, concurrency, retries, json).await;
             store.checkpoint();
@@ -383,20 +383,21 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn default_data_dir() -> Result<PathBuf> {
-    modelbench_engine::store::default_data_dir().context("cannot find the platform data directory; pass --data-dir")
+/// The database of the data dir (`--data-dir`, `MODELBENCH_DATA_DIR` or the platform's).
+fn open_store(data_dir: Option<&Path>) -> Result<Store> {
+    let dir = modelbench_workbench::data_dir::resolve(data_dir)
+        .context("cannot find the platform data directory; pass --data-dir")?;
+    Ok(modelbench_workbench::data_dir::open_store(&dir)?)
 }
 
-fn open_store(data_dir: Option<&Path>) -> Result<Store> {
-    let dir = match data_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => default_data_dir()?,
-    };
-    if dir.exists() && !dir.is_dir() {
-        bail!("the data dir {} is not a directory", dir.display());
-    }
-    let path = dir.join(modelbench_engine::store::DATABASE_FILE);
-    Store::open(&path).with_context(|| format!("cannot open the database at {}", path.display()))
+/// The run `text` names (an id or a unique prefix of one).
+fn find_run(store: &Store, text: &str) -> Result<StoredRun> {
+    modelbench_workbench::history::find(store, text).map_err(|error| match error {
+        modelbench_workbench::Error::NoRunMatches(text) => {
+            anyhow::anyhow!("no run matches '{text}' (see `modelbench runs list`)")
+        }
+        other => other.into(),
+    })
 }
 
 fn read_prompt(prompt: Option<String>, args: &RunArgs) -> Result<Vec<Prompt>> {
@@ -496,7 +497,7 @@ fn check_run_numbers(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-async fn run(store: &Store, args: RunArgs) -> Result<ExitCode> {
+async fn run(store: &Arc<Store>, args: RunArgs) -> Result<ExitCode> {
     let targets = select_targets(store, &args)?;
     let prompts = read_prompt(args.prompt.clone(), &args)?;
     let parameters = Parameters {
@@ -521,55 +522,17 @@ async fn run(store: &Store, args: RunArgs) -> Result<ExitCode> {
 }
 
 /// `runs resume`: the run's missing and unfinished responses, sent again into it.
-async fn resume(store: &Store, run_id: &str, concurrency: usize, retries: u32, json: bool) -> Result<ExitCode> {
-    let id = store
-        .resolve_run_id(run_id)?
-        .with_context(|| format!("no run matches '{run_id}' (see `modelbench runs list`)"))?;
-    let stored = store.load_run(id)?.with_context(|| format!("run {id} not found"))?;
-    if stored.status == modelbench_engine::store::RUN_STATUS_RUNNING {
-        bail!("run {id} is still running in another process; resume it once that process has ended");
-    }
-    let complete: std::collections::HashSet<modelbench_engine::ResponseKey> = stored
-        .responses
-        .iter()
-        .filter(|response| response.complete)
-        .map(|response| response.key)
-        .collect();
-    let record = stored.record;
-    let mut only = std::collections::HashSet::new();
-    for repeat_index in 0..record.repeat {
-        for prompt_index in 0..record.prompts.len() {
-            for target_index in 0..record.targets.len() {
-                let key = modelbench_engine::ResponseKey {
-                    prompt_index: u32::try_from(prompt_index)?,
-                    target_index: u32::try_from(target_index)?,
-                    repeat_index,
-                };
-                if !complete.contains(&key) {
-                    only.insert(key);
-                }
-            }
-        }
-    }
-    if only.is_empty() {
+async fn resume(store: &Arc<Store>, run_id: &str, concurrency: usize, retries: u32, json: bool) -> Result<ExitCode> {
+    let stored = find_run(store, run_id)?;
+    let id = stored.record.id;
+    let Some(resumption) = modelbench_workbench::run::resumption(stored, concurrency, retries)? else {
         println!("run {id}: every response is complete; nothing to send");
         return Ok(ExitCode::SUCCESS);
-    }
-    let mut options = RunOptions {
-        concurrency: concurrency.max(1),
-        repeat: record.repeat,
-        ..RunOptions::default()
-    };
-    options.retry.max_retries = retries;
-    let plan = RunPlan {
-        targets: record.targets.clone(),
-        prompts: record.prompts.clone(),
-        parameters: record.parameters.clone(),
-        options,
     };
     let view = ViewMode { json, events: false };
     let credentials = Arc::new(KeychainCredentials::new(Keychain::os()));
-    let outcome = execute_with(store, plan, credentials, view, Some((&record, only))).await?;
+    let resumed = Some((&resumption.record, resumption.only));
+    let outcome = execute_with(store, resumption.plan, credentials, view, resumed).await?;
     Ok(run_exit_code(&outcome))
 }
 
@@ -635,7 +598,7 @@ pub struct ViewMode {
 
 /// Runs a plan with live output, then prints the summary (or the JSON document).
 pub async fn execute(
-    store: &Store,
+    store: &Arc<Store>,
     plan: RunPlan,
     credentials: Arc<dyn CredentialSource>,
     view: ViewMode,
@@ -645,7 +608,7 @@ pub async fn execute(
 
 /// [`execute`], or with `resume` the run's own plan sent again into it for the given responses.
 async fn execute_with(
-    store: &Store,
+    store: &Arc<Store>,
     plan: RunPlan,
     credentials: Arc<dyn CredentialSource>,
     view: ViewMode,
@@ -661,16 +624,13 @@ async fn execute_with(
     let total_responses = plan.targets.len() * plan.prompts.len() * plan.options.repeat.max(1) as usize;
     let batch = plan.prompts.len() > 1 || plan.options.repeat > 1;
     let names: Vec<String> = plan.targets.iter().map(|target| target.name.clone()).collect();
-    let runner = Runner::new(credentials)
-        .with_store(store.writer())
-        .with_prices(prices::price_book(store)?);
-    let cancel = CancellationToken::new();
+    let workbench = Workbench::new(store.clone(), credentials)?;
     let resending = resume.as_ref().map(|(_, only)| only.len());
-    let mut handle = match resume {
-        Some((record, only)) => runner.resume(plan, record, only, cancel.clone())?,
-        None => runner.start(plan, cancel.clone())?,
+    let mut started = match resume {
+        Some((record, only)) => workbench.resume_plan(plan, record, only)?,
+        None => workbench.start_plan(plan)?,
     };
-    let cancel_on_interrupt = cancel.clone();
+    let cancel_on_interrupt = started.canceller();
     let received = Arc::new(std::sync::atomic::AtomicU8::new(0));
     let received_by_task = Arc::clone(&received);
     let interrupt = tokio::spawn(async move {
@@ -700,7 +660,7 @@ async fn execute_with(
         writeln!(
             out,
             "run {}: {} target(s) × {} response(s) each",
-            handle.run_id,
+            started.run_id,
             names.len(),
             total_responses / names.len().max(1)
         )?;
@@ -713,7 +673,7 @@ async fn execute_with(
     }
     let mut live = output::LiveView::new(&names, batch);
     let mut failures = 0usize;
-    while let Some(event) = handle.events.recv().await {
+    while let Some(event) = started.handle.events.recv().await {
         let mut out = stdout.lock();
         match &event {
             RunEvent::Stream(stamped) => {
@@ -744,7 +704,7 @@ async fn execute_with(
         bar.finish_and_clear();
     }
     interrupt.abort();
-    let outcome = handle.outcome().await?;
+    let outcome = started.handle.outcome().await?;
     let mut out = std::io::BufWriter::new(stdout.lock());
     if view.json {
         output::write_results_document(&mut out, &outcome.run.id.to_string(), outcome.cancelled, |visit| {
@@ -860,10 +820,7 @@ fn runs(store: &Store, command: RunsCommand) -> Result<()> {
             bail!("this `runs` command is handled by dispatch")
         }
         RunsCommand::Show { run_id, json } => {
-            let id = store
-                .resolve_run_id(&run_id)?
-                .with_context(|| format!("no run matches '{run_id}' (see `modelbench runs list`)"))?;
-            let run = store.load_run(id)?.with_context(|| format!("run {id} not found"))?;
+            let run = find_run(store, &run_id)?;
             if json {
                 let document = json!({
                     "run_id": run.record.id.to_string(),

@@ -2,8 +2,9 @@
 //!
 //! A run is costed from the catalog built into the binary (or a newer one imported with
 //! `prices import`, kept as `prices.json` beside the database) with the user's overrides from the
-//! database on top. This module only reads and writes those; the engine's `pricing` does the
-//! arithmetic, so the CLI and the desktop app can never price a response differently.
+//! database on top. This module only reads and writes those; the workbench's `data_dir` assembles
+//! the book and the engine's `pricing` does the arithmetic, so the CLI and the desktop app can
+//! never price a response differently.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,12 +12,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use modelbench_engine::ProviderKind;
-use modelbench_engine::pricing::{Catalog, PriceBook, PriceOverride, Rates, imported_catalog_path, price_key_text};
+use modelbench_engine::pricing::{Catalog, PriceOverride, Rates, price_key_text};
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::store::Store;
+use modelbench_workbench::data_dir::{imported_catalog_path, price_book};
 use serde_json::{Value, json};
-
-/// An imported catalog's file name, in the data directory.
 
 #[derive(Subcommand)]
 pub enum PricesCommand {
@@ -91,23 +91,6 @@ pub struct SetArgs {
     /// Costs are reported in USD; a price in another currency is kept but leaves costs unknown.
     #[arg(long, default_value = "USD")]
     currency: String,
-}
-
-/// The prices a run is costed at: the catalog in force and the overrides in `store`.
-pub fn price_book(store: &Store) -> Result<PriceBook> {
-    let path = imported_catalog_path(store);
-    let book = if path.exists() {
-        let catalog = Catalog::load(&path).with_context(|| {
-            format!(
-                "the imported price catalog is unusable; import a good one or delete {} to use the built-in catalog",
-                path.display()
-            )
-        })?;
-        PriceBook::new(catalog)
-    } else {
-        PriceBook::shipped()
-    };
-    Ok(book.with_overrides(store.list_price_overrides()?))
 }
 
 pub fn run(store: &Store, command: PricesCommand) -> Result<()> {

@@ -489,14 +489,6 @@ fn reading_for(default: Reading, usage: &CountedUsage, total: Option<u64>) -> Re
     }
 }
 
-/// The file name of an imported catalog, beside the database.
-pub const IMPORTED_CATALOG: &str = "prices.json";
-
-/// Where `modelbench prices import` puts a catalog for the runs of `store`.
-pub fn imported_catalog_path(store: &crate::store::Store) -> std::path::PathBuf {
-    store.path().with_file_name(IMPORTED_CATALOG)
-}
-
 /// The catalog in force plus the user's overrides.
 #[derive(Clone, Debug)]
 pub struct PriceBook {
@@ -676,19 +668,6 @@ impl PriceBook {
             catalog: Ok(Arc::new(catalog)),
             overrides: Vec::new(),
         }
-    }
-
-    /// The prices runs from `store` are costed at: the catalog the user imported beside the
-    /// database (see [`imported_catalog_path`]) or else the shipped one, with the store's
-    /// overrides on top.
-    pub fn for_store(store: &crate::store::Store) -> Result<Self> {
-        let path = imported_catalog_path(store);
-        let book = if path.exists() {
-            Self::new(Catalog::load(&path)?)
-        } else {
-            Self::shipped()
-        };
-        Ok(book.with_overrides(store.list_price_overrides()?))
     }
 
     pub fn with_overrides(mut self, overrides: Vec<PriceOverride>) -> Self {

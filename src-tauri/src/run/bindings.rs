@@ -12,8 +12,8 @@
 //! an `Option` field that serde skips when `None` also gets `#[ts(optional)]`, so it is an absent
 //! field (`field?: T`) as in the JSON rather than ts-rs's default `field?: T | null`.
 //!
-//! It lives in the shell, under `run` beside the IPC types, because the shell is the one crate
-//! that sees every type the UI exchanges: the engine's and its own.
+//! It lives in the shell, under `run`, because the shell is the one crate that sees every type the
+//! UI exchanges: the engine's, the workbench's (`RunRequest`, `RunMessage`) and its own.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -32,8 +32,8 @@ use modelbench_engine::{
 };
 use ts_rs::{Config, TS};
 
-use super::{RunMessage, RunRequest};
 use crate::error::CommandError;
+use modelbench_workbench::{RunMessage, RunRequest};
 
 const UPDATE_VARIABLE: &str = "MODELBENCH_UPDATE_BINDINGS";
 const REGENERATE: &str = "scripts/bindings";

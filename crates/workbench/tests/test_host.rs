@@ -1,0 +1,340 @@
+//! A test host: nothing but a closure for a sink and a store in a temporary directory, to prove
+//! that the workbench runs a run (start, stream, cancel) without a desktop or a terminal around
+//! it, and that its batching keeps to one `events` message per frame.
+//!
+//! The frames are checked in virtual time (`start_paused`), with events fed by hand, so 16 ms is
+//! exactly 16 ms; the runs go to fakecloud on 127.0.0.1 in real time, with a real SQLite file.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fakecloud::{Config, FakeCloud, Scenario};
+use modelbench_engine::credentials::{Secret, StaticCredentials};
+use modelbench_engine::runner::RunEvent;
+use modelbench_engine::store::{RUN_STATUS_CANCELLED, RUN_STATUS_COMPLETED};
+use modelbench_engine::{ProviderKind, ResponseKey, ResponseRecord, RunId, StampedEvent, StreamEvent, Target};
+use modelbench_workbench::run::{FRAME, forward_events};
+use modelbench_workbench::{RunMessage, RunRequest, Workbench, data_dir};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// What the host received, each message with the (virtual or real) time it arrived.
+type Received = Arc<Mutex<Vec<(Instant, RunMessage)>>>;
+
+fn recording_sink() -> (Received, impl Fn(RunMessage) + Send + Sync + 'static) {
+    let received: Received = Arc::default();
+    let into = received.clone();
+    (received, move |message| {
+        into.lock().expect("not poisoned").push((Instant::now(), message));
+    })
+}
+
+fn key(target_index: u32) -> ResponseKey {
+    ResponseKey {
+        prompt_index: 0,
+        target_index,
+        repeat_index: 0,
+    }
+}
+
+fn text_event(sequence: u64) -> RunEvent {
+    RunEvent::Stream(StampedEvent {
+        response_key: key(0),
+        target: "a".into(),
+        attempt: 0,
+        sequence,
+        elapsed_us: sequence * 1_000,
+        event: StreamEvent::TextDelta {
+            text: format!("word{sequence} "),
+        },
+    })
+}
+
+/// A final record of response `key(0)`, only as much of it as the batching looks at.
+fn finished_record() -> RunEvent {
+    let record = serde_json::json!({
+        "run_id": "0193a8f0-0000-7000-8000-000000000001", "key": key(0), "target": "a",
+        "provider": "openai", "model": "m", "text": "", "reasoning": "", "tool_calls": [],
+        "usage": {}, "metrics": {"total_ms": 1.0, "content_chunks": 0}, "complete": true,
+        "attempts": 1, "unsupported_parameters": [], "started_at_ms": 0, "finished_at_ms": 0,
+    });
+    RunEvent::ResponseFinished(Box::new(serde_json::from_value(record).expect("a response record")))
+}
+
+/// The sequence numbers of an `events` message, or `None` for any other message.
+fn sequences(message: &RunMessage) -> Option<Vec<u64>> {
+    match message {
+        RunMessage::Events { events } => Some(events.iter().map(|event| event.sequence).collect()),
+        _ => None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_go_out_once_per_frame_and_a_record_flushes_its_text_first() {
+    let (received, sink) = recording_sink();
+    let (sender, mut events) = mpsc::unbounded_channel();
+    let start = Instant::now();
+    let forwarding = tokio::spawn(async move { forward_events(&mut events, &sink).await });
+    let at = |milliseconds: u64| start + Duration::from_millis(milliseconds);
+
+    // Three events inside one frame: one message, exactly one frame after the first.
+    for (sequence, milliseconds) in [(0, 0), (1, 5), (2, 15)] {
+        tokio::time::sleep_until(at(milliseconds)).await;
+        sender.send(text_event(sequence)).expect("forwarding");
+    }
+    // The next frame starts with the next event, not on a fixed beat.
+    tokio::time::sleep_until(at(20)).await;
+    sender.send(text_event(3)).expect("forwarding");
+    // A final record does not wait for the frame: the text before it goes first, at once.
+    tokio::time::sleep_until(at(40)).await;
+    sender.send(text_event(4)).expect("forwarding");
+    tokio::time::sleep_until(at(45)).await;
+    sender.send(finished_record()).expect("forwarding");
+    // A lone event at the very end goes out when the run's events end, without waiting.
+    tokio::time::sleep_until(at(50)).await;
+    sender.send(text_event(5)).expect("forwarding");
+    drop(sender);
+    forwarding.await.expect("forwarding ends with the events");
+
+    let received = received.lock().expect("not poisoned");
+    let shape: Vec<(Duration, Option<Vec<u64>>)> = received
+        .iter()
+        .map(|(when, message)| (*when - start, sequences(message)))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (FRAME, Some(vec![0, 1, 2])),
+            (Duration::from_millis(20) + FRAME, Some(vec![3])),
+            (Duration::from_millis(45), Some(vec![4])),
+            (Duration::from_millis(45), None),
+            (Duration::from_millis(50), Some(vec![5])),
+        ]
+    );
+    assert!(matches!(received[3].1, RunMessage::Response { .. }));
+}
+
+/// fakecloud answering every request with `scenario`, and a workbench over a fresh database in a
+/// temporary directory with the target `gpt` saved at it.
+async fn serving(scenario: Scenario) -> (FakeCloud, tempfile::TempDir, Workbench) {
+    let cloud = FakeCloud::start(Config {
+        default_scenario: scenario,
+        ..Config::default()
+    })
+    .await
+    .expect("fakecloud");
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let workbench = workbench(&directory);
+    saved(&workbench, "gpt", ProviderKind::OpenAi, "gpt-4o", &cloud.base_url());
+    (cloud, directory, workbench)
+}
+
+/// The messages received so far, without their times.
+fn messages(received: &Received) -> Vec<RunMessage> {
+    received
+        .lock()
+        .expect("not poisoned")
+        .drain(..)
+        .map(|(_, message)| message)
+        .collect()
+}
+
+/// A workbench over a fresh database in a temporary directory, with fakecloud's keys.
+fn workbench(directory: &tempfile::TempDir) -> Workbench {
+    let store = data_dir::open_store(directory.path()).expect("a database in the temporary directory");
+    let credentials = StaticCredentials::new()
+        .with("OPENAI_API_KEY", Secret::new("fake-key"))
+        .with("ANTHROPIC_API_KEY", Secret::new("fake-key"));
+    Workbench::new(Arc::new(store), Arc::new(credentials)).expect("workbench")
+}
+
+fn saved(workbench: &Workbench, name: &str, provider: ProviderKind, model: &str, base_url: &str) {
+    let mut target = Target::new(name, provider, model);
+    target.base_url = Some(match provider {
+        ProviderKind::OpenAi => format!("{base_url}/v1"),
+        _ => base_url.to_owned(),
+    });
+    workbench.store().save_target(&target).expect("saved");
+}
+
+fn request(targets: &[&str]) -> RunRequest {
+    RunRequest {
+        targets: targets.iter().map(|name| (*name).to_owned()).collect(),
+        system: None,
+        prompt: "Say something.".into(),
+        parameters: Default::default(),
+    }
+}
+
+/// Waits until the host has received a message matching `done`.
+async fn until(received: &Received, done: impl Fn(&RunMessage) -> bool) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if received
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .any(|(_, message)| done(message))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the message within 30 s");
+}
+
+fn ended(message: &RunMessage) -> bool {
+    matches!(message, RunMessage::Finished { .. } | RunMessage::Failed { .. })
+}
+
+#[tokio::test]
+async fn a_run_streams_to_the_test_host_and_is_stored() {
+    let streaming = Scenario {
+        time_to_first_token: Duration::from_millis(5),
+        tokens: 40,
+        inter_token_delay: Duration::from_millis(2),
+        ..Scenario::default()
+    };
+    let (cloud, directory, workbench) = serving(streaming).await;
+    saved(
+        &workbench,
+        "claude",
+        ProviderKind::Anthropic,
+        "claude-sonnet-4-5",
+        &cloud.base_url(),
+    );
+
+    let (received, sink) = recording_sink();
+    let run_id = workbench.start_run(request(&["gpt", "claude"]), sink).expect("started");
+    assert!(workbench.running().contains(run_id), "registered while it runs");
+    until(&received, ended).await;
+
+    let received = messages(&received);
+    let RunMessage::Started {
+        run_id: started,
+        targets,
+    } = &received[0]
+    else {
+        panic!("first a started message: {:?}", received[0]);
+    };
+    assert_eq!(*started, run_id);
+    let names: Vec<&str> = targets.iter().map(|target| target.name.as_str()).collect();
+    assert_eq!(names, ["gpt", "claude"]);
+    assert!(matches!(received.last(), Some(RunMessage::Finished { run_id: finished }) if *finished == run_id));
+
+    // Per response: its text streamed in batches, every event before its record, and the
+    // streamed text is the recorded text.
+    let mut streamed: HashMap<ResponseKey, String> = HashMap::new();
+    let mut recorded: HashMap<ResponseKey, ResponseRecord> = HashMap::new();
+    let (mut events, mut messages) = (0, 0);
+    for message in &received {
+        match message {
+            RunMessage::Events { events: batch } => {
+                assert!(!batch.is_empty(), "no empty batches");
+                messages += 1;
+                for event in batch {
+                    events += 1;
+                    assert!(
+                        !recorded.contains_key(&event.response_key),
+                        "an event of {} after its record",
+                        event.target
+                    );
+                    if let StreamEvent::TextDelta { text } = &event.event {
+                        streamed.entry(event.response_key).or_default().push_str(text);
+                    }
+                }
+            }
+            RunMessage::Response { response } => {
+                recorded.insert(response.key, (**response).clone());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(recorded.len(), 2);
+    for (key, response) in &recorded {
+        assert!(response.complete, "{}: {:?}", response.target, response.error);
+        assert_eq!(streamed.get(key), Some(&response.text), "{}", response.target);
+    }
+    assert!(
+        messages < events,
+        "{events} events in {messages} messages: batched, not one message each"
+    );
+
+    let stored = workbench.load_run(run_id).await.expect("stored");
+    assert_eq!(stored.status, RUN_STATUS_COMPLETED);
+    assert_eq!(stored.responses.len(), 2);
+    assert!(directory.path().join(modelbench_engine::store::DATABASE_FILE).is_file());
+    let listed = workbench.list_runs(None, 10).await.expect("listed");
+    assert_eq!(listed.iter().map(|run| run.id).collect::<Vec<_>>(), [run_id]);
+    // Out of the registry once it has ended: a Stop now has nothing to cancel.
+    until_unregistered(&workbench, run_id).await;
+    workbench.stop_run(run_id);
+}
+
+async fn until_unregistered(workbench: &Workbench, run_id: RunId) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while workbench.running().contains(run_id) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("unregistered once ended");
+}
+
+#[tokio::test]
+async fn stop_cancels_a_streaming_run_and_keeps_what_arrived() {
+    // Long enough that only Stop ends it: 2,000 tokens, 10 ms apart.
+    let slow = Scenario {
+        time_to_first_token: Duration::from_millis(5),
+        tokens: 2_000,
+        inter_token_delay: Duration::from_millis(10),
+        ..Scenario::default()
+    };
+    let (_cloud, _directory, workbench) = serving(slow).await;
+
+    let (received, sink) = recording_sink();
+    let run_id = workbench.start_run(request(&["gpt"]), sink).expect("started");
+    until(&received, |message| {
+        sequences(message).is_some_and(|batch| batch.len() > 1)
+    })
+    .await;
+    workbench.stop_run(run_id);
+    until(&received, ended).await;
+
+    let received = messages(&received);
+    assert!(
+        matches!(received.last(), Some(RunMessage::Finished { .. })),
+        "{:?}",
+        received.last()
+    );
+    let record = received
+        .iter()
+        .find_map(|message| match message {
+            RunMessage::Response { response } => Some(response),
+            _ => None,
+        })
+        .expect("the cancelled response's record");
+    assert!(!record.complete, "cancelled part-way");
+    assert!(!record.text.is_empty(), "what arrived is kept");
+    until_unregistered(&workbench, run_id).await;
+
+    let stored = workbench.load_run(run_id).await.expect("stored");
+    assert_eq!(stored.status, RUN_STATUS_CANCELLED);
+    assert_eq!(stored.responses[0].text, record.text);
+}
+
+#[tokio::test]
+async fn an_unknown_target_starts_nothing() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let workbench = workbench(&directory);
+    let (received, sink) = recording_sink();
+    let error = workbench
+        .start_run(request(&["nobody"]), sink)
+        .expect_err("no such target");
+    assert_eq!(error.to_string(), "no target named 'nobody'");
+    assert!(received.lock().expect("not poisoned").is_empty());
+    assert!(workbench.list_runs(None, 10).await.expect("listed").is_empty());
+}
