@@ -2,13 +2,28 @@
 //!
 //! The engine knows providers, streaming, timings and storage. It knows nothing of terminals,
 //! windows or Tauri: the CLI and the desktop shell are thin layers over it.
+//!
+//! Its modules are grouped in layers, one folder each; a layer imports only from the layers
+//! below it (ARCHITECTURE.md draws them). Each module is also
+//! re-exported here under its own name (`modelbench_engine::target`), the paths other crates use.
 
-pub mod error;
-pub mod event;
-pub mod record;
-pub mod request;
+mod framing;
+mod model;
+mod run;
+mod secrets;
+
+pub mod pricing;
+pub mod providers;
+pub mod report;
 pub mod store;
-pub mod target;
+
+pub use framing::{eventstream, ndjson, sse};
+pub use model::{accumulate, error, event, identity, record, request, target};
+pub use providers::http;
+pub use run::runner;
+pub use secrets::{auth, credentials, keychain};
+
+pub mod diff;
 
 pub use error::{Error, ErrorKind, ProviderError, Result};
 pub use event::{FinishReason, ResponseKey, ResponseMeta, StampedEvent, StreamEvent, Usage};
@@ -16,17 +31,3 @@ pub use record::{Metrics, ResponseRecord, RunId, RunRecord, ToolCall};
 pub use request::{Message, Parameter, Parameters, Prompt, Role};
 pub use store::{RunSummary, SearchHit, Store, StoreWriter, StoredEvent, StoredRun};
 pub use target::{Api, ProviderKind, Target, Timeouts};
-pub mod accumulate;
-pub mod auth;
-pub mod credentials;
-pub mod diff;
-pub mod eventstream;
-pub mod http;
-pub mod identity;
-pub mod keychain;
-pub mod ndjson;
-pub mod pricing;
-pub mod providers;
-pub mod report;
-pub mod runner;
-pub mod sse;

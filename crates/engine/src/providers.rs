@@ -11,6 +11,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod endpoint;
 pub mod gemini;
+pub mod http;
 pub mod ollama;
 pub mod openai_chat;
 pub mod openai_responses;
