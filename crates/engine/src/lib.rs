@@ -21,7 +21,7 @@ pub use framing::{eventstream, ndjson, sse};
 pub use model::{accumulate, error, event, identity, record, request, target};
 pub use providers::http;
 pub use run::runner;
-pub use secrets::{auth, credentials, keychain};
+pub use secrets::{auth, credentials, keychain, secret};
 
 pub mod diff;
 

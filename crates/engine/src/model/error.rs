@@ -31,7 +31,7 @@ pub enum Error {
     Keychain {
         target: String,
         variable: Option<String>,
-        reason: crate::keychain::KeychainError,
+        reason: KeychainError,
     },
     #[error("database: {0}")]
     Database(#[from] rusqlite::Error),
@@ -45,6 +45,41 @@ fn also_tried(variable: Option<&str>) -> String {
     variable.map_or_else(String::new, |variable| {
         format!("; the environment variable {variable} is not set either")
     })
+}
+
+/// The longest key name the keychain accepts, in characters: [`crate::keychain::validate_name`]
+/// enforces it and [`KeychainError::InvalidName`] says it.
+pub const KEY_NAME_MAX_CHARS: usize = 64;
+
+/// What the OS keychain refused ([`crate::keychain`]). Defined here rather than beside the
+/// keychain because [`Error::Keychain`] carries it, and the engine's errors import nothing from
+/// the layers above them.
+#[derive(Debug, thiserror::Error)]
+pub enum KeychainError {
+    /// No keychain to talk to (no Secret Service on the session bus, a locked collection, no
+    /// session bus at all). `detail` is the platform's own error text.
+    #[error("{}", unavailable_message(.detail))]
+    Unavailable { detail: String },
+    #[error(
+        "'{0}' is not a valid key name: use 1 to {KEY_NAME_MAX_CHARS} letters, digits, '.', '_', '-' or '@', starting with a letter or digit"
+    )]
+    InvalidName(String),
+    #[error("no key '{0}' in the keychain (modelbench keys set {0})")]
+    NotFound(String),
+    #[error("the OS keychain failed: {0}")]
+    Failed(String),
+}
+
+fn unavailable_message(detail: &str) -> String {
+    let how_to_fix = if cfg!(target_os = "linux") {
+        "no Secret Service is running (the OS keychain on Linux): start gnome-keyring or KeePassXC \
+         with Secret Service enabled, or inside a headless session run `dbus-run-session` and \
+         `gnome-keyring-daemon --unlock`; or use an environment variable instead (api_key_ref)"
+    } else {
+        "the OS keychain cannot be reached (is it locked?); unlock it, or use an environment \
+         variable instead (api_key_ref)"
+    };
+    format!("{how_to_fix} [{detail}]")
 }
 
 /// What went wrong, in the terms that decide what to do next.

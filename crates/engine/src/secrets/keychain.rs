@@ -12,7 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use keyring::{CredentialBuilder, Entry};
 
-use crate::credentials::Secret;
+// Re-exported: the keychain's error is defined with the engine's others, which wrap it.
+use crate::model::error::KEY_NAME_MAX_CHARS;
+pub use crate::model::error::KeychainError;
+use crate::secrets::secret::Secret;
 
 /// The keychain service every ModelBench key is stored under.
 pub const SERVICE: &str = "modelbench";
@@ -28,37 +31,7 @@ const INDEX_USER: &str = ":keychain-index";
 /// Written and removed by [`Keychain::check_available`]; never indexed.
 const PROBE_USER: &str = ":probe";
 
-const NAME_MAX_CHARS: usize = 64;
-
 pub type Result<T, E = KeychainError> = std::result::Result<T, E>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum KeychainError {
-    /// No keychain to talk to (no Secret Service on the session bus, a locked collection, no
-    /// session bus at all). `detail` is the platform's own error text.
-    #[error("{}", unavailable_message(.detail))]
-    Unavailable { detail: String },
-    #[error(
-        "'{0}' is not a valid key name: use 1 to {NAME_MAX_CHARS} letters, digits, '.', '_', '-' or '@', starting with a letter or digit"
-    )]
-    InvalidName(String),
-    #[error("no key '{0}' in the keychain (modelbench keys set {0})")]
-    NotFound(String),
-    #[error("the OS keychain failed: {0}")]
-    Failed(String),
-}
-
-fn unavailable_message(detail: &str) -> String {
-    let how_to_fix = if cfg!(target_os = "linux") {
-        "no Secret Service is running (the OS keychain on Linux): start gnome-keyring or KeePassXC \
-         with Secret Service enabled, or inside a headless session run `dbus-run-session` and \
-         `gnome-keyring-daemon --unlock`; or use an environment variable instead (api_key_ref)"
-    } else {
-        "the OS keychain cannot be reached (is it locked?); unlock it, or use an environment \
-         variable instead (api_key_ref)"
-    };
-    format!("{how_to_fix} [{detail}]")
-}
 
 /// Maps keyring's errors to ours. `BadEncoding` carries the stored bytes, so it is never
 /// formatted with `Debug` here or anywhere.
@@ -85,7 +58,7 @@ pub fn validate_name(name: &str) -> Result<()> {
     let mut characters = name.chars();
     let valid = characters.next().is_some_and(|first| first.is_ascii_alphanumeric())
         && characters.all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-' | '@'))
-        && name.chars().count() <= NAME_MAX_CHARS;
+        && name.chars().count() <= KEY_NAME_MAX_CHARS;
     if valid {
         Ok(())
     } else {
