@@ -22,11 +22,11 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::event::Usage;
-use crate::identity::{strip_bedrock_profile, strip_bedrock_version};
-use crate::record::utc_date_time;
-use crate::target::{Api, DeploymentType, ProviderKind, Publisher, Target};
+use crate::model::error::{Error, Result};
+use crate::model::event::Usage;
+use crate::model::identity::{strip_bedrock_profile, strip_bedrock_version};
+use crate::model::record::utc_date_time;
+use crate::model::target::{Api, DeploymentType, ProviderKind, Publisher, Target};
 
 /// The catalog ModelBench ships, embedded so the binary needs no data files.
 pub const SHIPPED_CATALOG_JSON: &str = include_str!("../../../assets/prices.json");
@@ -563,7 +563,7 @@ impl PriceBook {
             rows.push(row);
         };
         for price in &self.overrides {
-            if price.currency == "USD" && crate::identity::base_of(price.provider, &price.model) == wanted {
+            if price.currency == "USD" && crate::model::identity::base_of(price.provider, &price.model) == wanted {
                 push(PriceComparison {
                     provider: price.provider,
                     surface: surface_of(price.provider, &price.model, price.region.as_deref()),
@@ -579,7 +579,7 @@ impl PriceBook {
         }
         if let Ok(catalog) = self.catalog.as_deref() {
             for entry in &catalog.entries {
-                if crate::identity::base_of(entry.provider, &entry.model) != wanted {
+                if crate::model::identity::base_of(entry.provider, &entry.model) != wanted {
                     continue;
                 }
                 // The plain id stands for its dated snapshot or version pin when both cost the
@@ -588,7 +588,7 @@ impl PriceBook {
                     .model
                     .split_once('@')
                     .map_or(entry.model.as_str(), |(model, _)| model);
-                let undated = crate::identity::strip_date(unpinned);
+                let undated = crate::model::identity::strip_date(unpinned);
                 if undated != entry.model
                     && catalog
                         .get(entry.provider, undated, entry.region.as_deref())

@@ -20,12 +20,12 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::credentials::Secret;
-use crate::error::{ErrorKind, ProviderError, Result};
-use crate::event::{ResponseMeta, StreamEvent, Usage, WarningKind};
-use crate::request::{Parameter, Parameters, Prompt};
-use crate::sse::{SseDecoder, SseEvent};
-use crate::target::{Api, ProviderKind, Publisher, Target};
+use crate::framing::sse::{SseDecoder, SseEvent};
+use crate::model::error::{ErrorKind, ProviderError, Result};
+use crate::model::event::{ResponseMeta, StreamEvent, Usage, WarningKind};
+use crate::model::request::{Parameter, Parameters, Prompt};
+use crate::model::target::{Api, ProviderKind, Publisher, Target};
+use crate::secrets::secret::Secret;
 
 /// What a protocol can honour. Data, not `if` chains: the runner reports every requested
 /// parameter that is `false` here instead of silently dropping it.
@@ -343,7 +343,7 @@ pub fn prepare(
     let headers = endpoint::headers(target, key)?;
     let body_bytes = serde_json::to_vec(&body)
         .map(bytes::Bytes::from)
-        .map_err(|error| crate::error::Error::InvalidInput(format!("cannot serialise the request: {error}")))?;
+        .map_err(|error| crate::model::error::Error::InvalidInput(format!("cannot serialise the request: {error}")))?;
     Ok(PreparedRequest {
         url: endpoint.url,
         headers,
@@ -396,7 +396,7 @@ pub fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
 /// Ollama (`{"error":"..."}`), Google's google.rpc.Status (`{"error":{"code","status","message",
 /// "details"}}`, or a one-element array of it) and anything else as plain text.
 pub fn error_from_response(provider: ProviderKind, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {
-    if let Some(error) = crate::http::redirect_error(provider.as_str(), status, headers) {
+    if let Some(error) = crate::providers::http::redirect_error(provider.as_str(), status, headers) {
         return error;
     }
     let json = match serde_json::from_slice::<serde_json::Value>(body) {

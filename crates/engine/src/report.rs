@@ -21,11 +21,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::event::FinishReason;
-use crate::record::{Metrics, ResponseRecord, ToolCall, utc_date_time};
-use crate::request::{Message, Parameters};
+use crate::model::event::FinishReason;
+use crate::model::record::{Metrics, ResponseRecord, ToolCall, utc_date_time};
+use crate::model::request::{Message, Parameters};
+use crate::model::target::{ProviderKind, Target};
 use crate::store::StoredRun;
-use crate::target::{ProviderKind, Target};
 
 /// The version of the report's structure (the JSON export and the CSV columns). Raised when a
 /// field is renamed, removed or changes meaning; adding a field keeps it.
@@ -622,7 +622,7 @@ fn target_section(index: usize, target: &Target, responses: &[ResponseSection]) 
         base_model: own
             .iter()
             .find_map(|response| response.base_model.clone())
-            .or_else(|| crate::identity::base_model(target, None)),
+            .or_else(|| crate::model::identity::base_model(target, None)),
         deployment_type: (target.provider == ProviderKind::Azure).then(|| target.deployment_type().as_str().to_owned()),
         reported_models,
         reported_regions,

@@ -33,12 +33,12 @@ pub use deletion::{DatabaseSpace, Pruned};
 pub use search::RANK_WINDOW;
 pub use writer::StoreWriter;
 
-use crate::error::{Error, Result};
-use crate::event::{FinishReason, ResponseKey, StreamEvent, Usage};
+use crate::model::error::{Error, Result};
+use crate::model::event::{FinishReason, ResponseKey, StreamEvent, Usage};
+use crate::model::record::{Metrics, ResponseRecord, RunId, RunRecord, now_unix_ms};
+use crate::model::request::Prompt;
+use crate::model::target::{ProviderKind, Target};
 use crate::pricing::{PriceOverride, Rates};
-use crate::record::{Metrics, ResponseRecord, RunId, RunRecord, now_unix_ms};
-use crate::request::Prompt;
-use crate::target::{ProviderKind, Target};
 
 /// `runs.status` while the run is going (and forever, if its process died).
 pub const RUN_STATUS_RUNNING: &str = "running";
@@ -875,8 +875,11 @@ fn finish_unfinished_responses(connection: &Connection, run: RunId, reason: &str
     for response in &mut unfinished {
         // An error the stream already reported (a timeout, a broken connection) says more.
         if response.error.is_none() {
-            let mut error =
-                crate::error::ProviderError::new(crate::error::ErrorKind::Interrupted, &response.provider, reason);
+            let mut error = crate::model::error::ProviderError::new(
+                crate::model::error::ErrorKind::Interrupted,
+                &response.provider,
+                reason,
+            );
             error.target.clone_from(&response.target);
             response.error = Some(error);
         }
@@ -956,11 +959,11 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::error::ProviderError;
-    use crate::event::{ResponseMeta, StampedEvent};
-    use crate::record::ToolCall;
-    use crate::request::{Message, Parameters, Role};
-    use crate::target::ProviderKind;
+    use crate::model::error::ProviderError;
+    use crate::model::event::{ResponseMeta, StampedEvent};
+    use crate::model::record::ToolCall;
+    use crate::model::request::{Message, Parameters, Role};
+    use crate::model::target::ProviderKind;
 
     pub(super) type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
@@ -1382,7 +1385,7 @@ mod tests {
         };
         assert!(!response.complete);
         let error = response.error.as_ref().ok_or("an interrupted response says why")?;
-        assert_eq!(error.kind, crate::error::ErrorKind::Interrupted);
+        assert_eq!(error.kind, crate::model::error::ErrorKind::Interrupted);
         assert!(error.message.contains("process running this run stopped"), "{error}");
         let hits = store.search("particles glow", 10)?;
         assert_eq!(hits.len(), 1, "{hits:?}");

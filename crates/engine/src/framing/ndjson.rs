@@ -1,7 +1,7 @@
 //! Newline-delimited JSON framing (Ollama): bytes in, complete lines out. One leading UTF-8 BOM
 //! is stripped, as for SSE.
 
-use crate::sse::ByteOrderMark;
+use crate::framing::sse::ByteOrderMark;
 
 #[derive(Debug, Default)]
 pub struct NdjsonDecoder {

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::error::ProviderError;
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage, WarningKind};
-use crate::record::{Metrics, ToolCall};
+use crate::model::error::ProviderError;
+use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage, WarningKind};
+use crate::model::record::{Metrics, ToolCall};
 
 #[derive(Debug, Default)]
 pub struct Accumulator {

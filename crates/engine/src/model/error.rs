@@ -47,11 +47,11 @@ fn also_tried(variable: Option<&str>) -> String {
     })
 }
 
-/// The longest key name the keychain accepts, in characters: [`crate::keychain::validate_name`]
+/// The longest key name the keychain accepts, in characters: [`crate::secrets::keychain::validate_name`]
 /// enforces it and [`KeychainError::InvalidName`] says it.
 pub const KEY_NAME_MAX_CHARS: usize = 64;
 
-/// What the OS keychain refused ([`crate::keychain`]). Defined here rather than beside the
+/// What the OS keychain refused ([`crate::secrets::keychain`]). Defined here rather than beside the
 /// keychain because [`Error::Keychain`] carries it, and the engine's errors import nothing from
 /// the layers above them.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::error::ProviderError;
+use crate::model::error::ProviderError;
 
 /// One event from a streaming response, provider-neutral.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]

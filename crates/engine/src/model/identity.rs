@@ -8,7 +8,7 @@
 //! but Azure, whose deployment names are the user's own: there it comes from the target's
 //! `base_model`, else from the model the response reports. A `base_model` on any target wins.
 
-use crate::target::{ProviderKind, Target};
+use crate::model::target::{ProviderKind, Target};
 
 /// Vendor prefixes of Bedrock model ids (`anthropic.claude-…`, `openai.gpt-…`).
 const BEDROCK_VENDORS: [&str; 20] = [
@@ -193,7 +193,7 @@ pub(crate) fn strip_date(model: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::{Api, Publisher};
+    use crate::model::target::{Api, Publisher};
 
     fn target(provider: ProviderKind, model: &str) -> Target {
         Target::new("t", provider, model)

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
-use crate::error::ProviderError;
-use crate::event::{FinishReason, ResponseKey, Usage};
-use crate::request::{Parameters, Prompt};
+use crate::model::error::ProviderError;
+use crate::model::event::{FinishReason, ResponseKey, Usage};
+use crate::model::request::{Parameters, Prompt};
 
 /// A run's id: a UUIDv7, so ids sort by creation time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -110,7 +110,7 @@ pub struct RunRecord {
     pub parameters: Parameters,
     pub prompts: Vec<Prompt>,
     /// The targets as run (secrets are never part of a target; only key references are).
-    pub targets: Vec<crate::target::Target>,
+    pub targets: Vec<crate::model::target::Target>,
     pub repeat: u32,
 }
 

@@ -13,9 +13,9 @@ use super::{
     Capabilities, Counts, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, messages_json,
     protocol_error, stream_error, truncated,
 };
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
-use crate::request::{Parameters, Prompt};
-use crate::sse::SseEvent;
+use crate::framing::sse::SseEvent;
+use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::model::request::{Parameters, Prompt};
 
 /// Messages has no seed.
 pub const CAPABILITIES: Capabilities = Capabilities {

@@ -1,6 +1,6 @@
 //! AWS Bedrock Runtime: ConverseStream and InvokeModelWithResponseStream.
 //!
-//! Both answer in AWS event-stream frames ([`crate::eventstream`]). [`EventStreamWire`] reads
+//! Both answer in AWS event-stream frames ([`crate::framing::eventstream`]). [`EventStreamWire`] reads
 //! each frame's `:message-type`: `event`s go to the API's mapping, `exception` and `error`
 //! frames end the stream with a classified [`ProviderError`], and corrupt frames with a protocol
 //! error. ConverseStream has one event vocabulary for every model ([`converse`]).
@@ -8,7 +8,7 @@
 //! ([`invoke`]); Anthropic's is read by the Anthropic Messages mapping itself.
 //!
 //! Request bodies carry the conversation and sampling parameters only: no tools, documents or
-//! guardrail configuration. Signing lives in [`crate::auth::aws`].
+//! guardrail configuration. Signing lives in [`crate::secrets::auth::aws`].
 
 mod converse;
 mod invoke;
@@ -20,10 +20,10 @@ use super::openai_chat::preview;
 use super::{
     AfterEnd, Capabilities, ParameterFields, StartGate, WireDecoder, anthropic, insert_parameters, protocol_error,
 };
-use crate::error::{ErrorKind, ProviderError};
-use crate::event::{ResponseMeta, StreamEvent};
-use crate::eventstream::{EventStreamDecoder, EventStreamError, EventStreamMessage};
-use crate::request::{Parameters, Prompt, Role};
+use crate::framing::eventstream::{EventStreamDecoder, EventStreamError, EventStreamMessage};
+use crate::model::error::{ErrorKind, ProviderError};
+use crate::model::event::{ResponseMeta, StreamEvent};
+use crate::model::request::{Parameters, Prompt, Role};
 
 /// Converse takes system prompts, temperature, topP, maxTokens and stop sequences for every
 /// model; it has no seed.

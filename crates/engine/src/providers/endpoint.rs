@@ -6,9 +6,9 @@
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::Protocol;
-use crate::credentials::Secret;
-use crate::error::{Error, Result};
-use crate::target::{Api, ProviderKind, Publisher, Target};
+use crate::model::error::{Error, Result};
+use crate::model::target::{Api, ProviderKind, Publisher, Target};
+use crate::secrets::secret::Secret;
 
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";

@@ -19,10 +19,10 @@ use super::{
     Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, lenient_string,
     null_as_default, protocol_error, stream_error, truncated,
 };
-use crate::error::{ErrorKind, ProviderError};
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
-use crate::request::{Parameters, Prompt, Role};
-use crate::sse::SseEvent;
+use crate::framing::sse::SseEvent;
+use crate::model::error::{ErrorKind, ProviderError};
+use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::model::request::{Parameters, Prompt, Role};
 
 pub const CAPABILITIES: Capabilities = Capabilities {
     system_prompt: true,
@@ -607,7 +607,7 @@ fn duration_ms(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Message;
+    use crate::model::request::Message;
 
     #[test]
     fn json_paths_of_streamed_arguments_parse() {
@@ -644,7 +644,7 @@ mod tests {
     }
 
     /// Decodes SSE `data` payloads and folds the events, as the runner would.
-    fn decode_chunks<const N: usize>(chunks: [String; N]) -> crate::accumulate::Accumulator {
+    fn decode_chunks<const N: usize>(chunks: [String; N]) -> crate::model::accumulate::Accumulator {
         let mut decoder = GeminiDecoder::new("vertex", ResponseMeta::default());
         let mut out = Vec::new();
         for data in chunks {
@@ -658,23 +658,23 @@ mod tests {
             );
         }
         decoder.end_of_body(&mut out);
-        let mut accumulator = crate::accumulate::Accumulator::new();
+        let mut accumulator = crate::model::accumulate::Accumulator::new();
         for event in &out {
             accumulator.apply(event, std::time::Duration::ZERO);
         }
         accumulator
     }
 
-    fn decode_body(body: &str) -> (Vec<StreamEvent>, crate::accumulate::Accumulator) {
+    fn decode_body(body: &str) -> (Vec<StreamEvent>, crate::model::accumulate::Accumulator) {
         let mut decoder = crate::providers::Protocol::GeminiGenerate.decoder(
-            crate::target::ProviderKind::Gemini,
+            crate::model::target::ProviderKind::Gemini,
             "m",
             ResponseMeta::default(),
         );
         let mut events = Vec::new();
         decoder.feed(body.as_bytes(), &mut events);
         decoder.finish(&mut events);
-        let mut accumulator = crate::accumulate::Accumulator::new();
+        let mut accumulator = crate::model::accumulate::Accumulator::new();
         for event in &events {
             accumulator.apply(event, std::time::Duration::ZERO);
         }
@@ -719,7 +719,7 @@ mod tests {
             assert!(matches!(
                 events.last(),
                 Some(StreamEvent::Warning {
-                    kind: crate::event::WarningKind::AfterEnd,
+                    kind: crate::model::event::WarningKind::AfterEnd,
                     ..
                 })
             ));

@@ -16,7 +16,7 @@
 
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, LOCATION};
 
-use crate::error::{ErrorKind, ProviderError};
+use crate::model::error::{ErrorKind, ProviderError};
 
 /// The client's redirect policy: none are followed.
 pub fn redirect_policy() -> reqwest::redirect::Policy {

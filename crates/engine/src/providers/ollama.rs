@@ -11,9 +11,9 @@ use super::{
     AfterEnd, Capabilities, ParameterFields, ReadUsage, StartGate, WireDecoder, insert_parameters, messages_json,
     protocol_error, stream_error, truncated,
 };
-use crate::event::{FinishReason, ResponseMeta, StreamEvent};
-use crate::ndjson::NdjsonDecoder;
-use crate::request::{Parameters, Prompt};
+use crate::framing::ndjson::NdjsonDecoder;
+use crate::model::event::{FinishReason, ResponseMeta, StreamEvent};
+use crate::model::request::{Parameters, Prompt};
 
 pub const CAPABILITIES: Capabilities = Capabilities {
     system_prompt: true,

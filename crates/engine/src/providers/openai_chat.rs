@@ -12,9 +12,9 @@ use super::{
     Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, lenient_index, lenient_string,
     messages_json, null_as_default, protocol_error, stream_error, truncated,
 };
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
-use crate::request::{Parameters, Prompt};
-use crate::sse::SseEvent;
+use crate::framing::sse::SseEvent;
+use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::model::request::{Parameters, Prompt};
 
 pub const CAPABILITIES: Capabilities = Capabilities {
     system_prompt: true,
@@ -297,7 +297,7 @@ pub(crate) fn preview(data: &str) -> String {
 mod tests {
     use super::*;
 
-    fn decode(chunks: &[&str]) -> crate::accumulate::Accumulator {
+    fn decode(chunks: &[&str]) -> crate::model::accumulate::Accumulator {
         let mut decoder = ChatDecoder::new("openai", ResponseMeta::default());
         let mut out = Vec::new();
         for data in chunks {
@@ -309,7 +309,7 @@ mod tests {
             decoder.handle(&event, &mut out);
         }
         decoder.end_of_body(&mut out);
-        let mut accumulator = crate::accumulate::Accumulator::new();
+        let mut accumulator = crate::model::accumulate::Accumulator::new();
         for event in &out {
             accumulator.apply(event, std::time::Duration::from_millis(1));
         }
@@ -368,7 +368,7 @@ mod tests {
         assert_eq!(accumulator.finish_reason, Some(FinishReason::Stop));
         assert!(!accumulator.is_complete());
         let error = accumulator.error.expect("cut");
-        assert_eq!(error.kind, crate::ErrorKind::Network);
+        assert_eq!(error.kind, crate::model::error::ErrorKind::Network);
         assert_eq!(error.message, "the stream ended before [DONE]");
         let mut whole = finished.to_vec();
         whole.push("[DONE]");

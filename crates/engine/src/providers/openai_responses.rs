@@ -13,9 +13,9 @@ use super::{
     Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, messages_json, protocol_error,
     stream_error, truncated,
 };
-use crate::event::{FinishReason, ResponseMeta, StreamEvent};
-use crate::request::{Parameters, Prompt, Role};
-use crate::sse::SseEvent;
+use crate::framing::sse::SseEvent;
+use crate::model::event::{FinishReason, ResponseMeta, StreamEvent};
+use crate::model::request::{Parameters, Prompt, Role};
 
 /// The Responses API has no `stop` and no `seed`.
 pub const CAPABILITIES: Capabilities = Capabilities {

@@ -71,7 +71,7 @@ fn row(report: &Report, response: &ResponseSection) -> [String; COLUMNS.len()] {
                 .messages
                 .iter()
                 .rev()
-                .find(|message| message.role == crate::request::Role::User)
+                .find(|message| message.role == crate::model::request::Role::User)
         })
         .map(|message| message.content.clone());
     [

@@ -89,8 +89,8 @@ fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
         }
         for message in &prompt.messages {
             let role = match message.role {
-                crate::request::Role::User => "User",
-                crate::request::Role::Assistant => "Assistant",
+                crate::model::request::Role::User => "User",
+                crate::model::request::Role::Assistant => "Assistant",
             };
             writeln!(out, "<h4>{role}</h4>")?;
             writeln!(out, "<pre class=\"text\">{}</pre>", escape(&message.content))?;

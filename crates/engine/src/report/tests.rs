@@ -4,12 +4,12 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::error::ProviderError;
-use crate::event::{ResponseKey, Usage};
-use crate::record::{Metrics, ResponseRecord, RunId, RunRecord};
-use crate::request::{Message, Prompt, Role};
+use crate::model::error::ProviderError;
+use crate::model::event::{ResponseKey, Usage};
+use crate::model::record::{Metrics, ResponseRecord, RunId, RunRecord};
+use crate::model::request::{Message, Prompt, Role};
+use crate::model::target::{Api, ProviderKind, Target};
 use crate::store::StoredRun;
-use crate::target::{Api, ProviderKind, Target};
 
 const STARTED_AT_MS: i64 = 1_795_000_000_000;
 
@@ -120,7 +120,11 @@ fn sample_run() -> StoredRun {
     azure.cost_usd = None;
     azure.cost_source = Some("no usage reported".to_owned());
     azure.usage = Usage::default();
-    let mut timeout = ProviderError::new(crate::error::ErrorKind::Timeout, "azure", "no chunk for 60000 ms");
+    let mut timeout = ProviderError::new(
+        crate::model::error::ErrorKind::Timeout,
+        "azure",
+        "no chunk for 60000 ms",
+    );
     timeout.target = "azure-gpt".to_owned();
     azure.error = Some(timeout);
     let mut gemini = response(id, key(3), &targets[3], "");
@@ -224,7 +228,7 @@ fn batch_run() -> StoredRun {
 }
 
 fn report_of(run: &StoredRun) -> Report {
-    Report::from_run(run, env!("CARGO_PKG_VERSION"), crate::record::now_unix_ms())
+    Report::from_run(run, env!("CARGO_PKG_VERSION"), crate::model::record::now_unix_ms())
 }
 
 /// Snapshot filters for what changes between runs: the run id, the report's own time and the

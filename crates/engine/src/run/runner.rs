@@ -16,17 +16,17 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::accumulate::Accumulator;
-use crate::auth;
-use crate::credentials::{Credential, CredentialSource};
-use crate::error::{Error, ErrorKind, ProviderError, Result};
-use crate::event::{FinishReason, ResponseKey, StampedEvent, StreamEvent};
+use crate::model::accumulate::Accumulator;
+use crate::model::error::{Error, ErrorKind, ProviderError, Result};
+use crate::model::event::{FinishReason, ResponseKey, StampedEvent, StreamEvent};
+use crate::model::record::{ResponseRecord, RunId, RunRecord, now_unix_ms};
+use crate::model::request::{Parameters, Prompt};
+use crate::model::target::{ProviderKind, Target, Timeouts};
 use crate::pricing::{Cost, PriceBook};
 use crate::providers::{self, PreparedRequest};
-use crate::record::{ResponseRecord, RunId, RunRecord, now_unix_ms};
-use crate::request::{Parameters, Prompt};
+use crate::secrets::auth;
+use crate::secrets::credentials::{Credential, CredentialSource};
 use crate::store::StoreWriter;
-use crate::target::{ProviderKind, Target, Timeouts};
 
 /// Retries for infrastructure failures (connect errors, 429 rate limits, 5xx, overloaded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,8 +243,8 @@ impl Runner {
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(256)
-            // A redirect could carry the key and prompt to another host: see `crate::http`.
-            .redirect(crate::http::redirect_policy())
+            // A redirect could carry the key and prompt to another host: see `crate::providers::http`.
+            .redirect(crate::providers::http::redirect_policy())
             .user_agent(concat!("modelbench/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| Error::InvalidInput(format!("cannot build the HTTP client: {error}")))?;
@@ -761,13 +761,17 @@ impl Job {
             let error = providers::error_from_response(provider, status.as_u16(), &headers, &body);
             return self.fail_before_content(progress, error);
         }
-        if crate::http::is_unexpected_body(response.headers()) {
+        if crate::providers::http::is_unexpected_body(response.headers()) {
             let headers = response.headers().clone();
-            let preview = match self.wait(deadline, crate::http::read_preview(response)).await {
+            let preview = match self
+                .wait(deadline, crate::providers::http::read_preview(response))
+                .await
+            {
                 Wait::Done(preview) => preview,
                 _ => Vec::new(),
             };
-            let error = crate::http::unexpected_body_error(provider.as_str(), status.as_u16(), &headers, &preview);
+            let error =
+                crate::providers::http::unexpected_body_error(provider.as_str(), status.as_u16(), &headers, &preview);
             return self.fail_before_content(progress, error);
         }
         let meta = providers::response_meta(provider, response.headers());
@@ -963,7 +967,7 @@ impl Job {
             model: target.model.clone(),
             request_id: accumulator.meta.request_id.clone(),
             reported_model: accumulator.meta.reported_model.clone(),
-            base_model: crate::identity::base_model(target, accumulator.meta.reported_model.as_deref()),
+            base_model: crate::model::identity::base_model(target, accumulator.meta.reported_model.as_deref()),
             region: accumulator.meta.region.clone(),
             metrics: accumulator.metrics(total),
             tool_calls: accumulator.tool_calls(),

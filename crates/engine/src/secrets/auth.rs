@@ -8,9 +8,9 @@ pub mod google;
 
 use reqwest::header::HeaderMap;
 
-use crate::credentials::Credential;
-use crate::error::ProviderError;
-use crate::target::Target;
+use crate::model::error::ProviderError;
+use crate::model::target::Target;
+use crate::secrets::credentials::Credential;
 
 /// Adds the headers `credential` needs to a request that is about to be sent. Called before
 /// every attempt: SigV4 signatures carry the time, and tokens expire.

@@ -4,17 +4,17 @@
 //! (`api_key_ref = "env:VARIABLE"`, default the provider's usual one). A [`CredentialSource`]
 //! turns those names into a [`Credential`] when a run starts. Bedrock and Vertex fall back to
 //! their clouds' own credential chains (AWS profiles/SSO/roles, Google ADC), which are resolved
-//! and refreshed at request time by [`crate::auth`]. The key itself is a [`Secret`], which never
+//! and refreshed at request time by [`crate::secrets::auth`]. The key itself is a [`Secret`], which never
 //! prints its value.
 
 use std::collections::HashMap;
 
-use crate::error::{Error, Result};
-use crate::event::StreamEvent;
-use crate::keychain::Keychain;
+use crate::model::error::{Error, Result};
+use crate::model::event::StreamEvent;
+use crate::secrets::keychain::Keychain;
 // Re-exported: `credentials::Secret` is the path the other crates have always used.
+use crate::model::target::{KeyRef, ProviderKind, Target};
 pub use crate::secrets::secret::{REDACTED, Secret};
-use crate::target::{KeyRef, ProviderKind, Target};
 
 /// How a target authenticates, once resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,8 +303,11 @@ mod tests {
     #[test]
     fn events_lose_the_key_wherever_the_cloud_put_it() {
         let credential = Credential::Key(Secret::new("AIzaGEMINIFAKEKEY-3e8d41"));
-        let mut error =
-            crate::error::ProviderError::new(crate::ErrorKind::Auth, "gemini", "bad AIzaGEMINIFAKEKEY-3e8d41");
+        let mut error = crate::model::error::ProviderError::new(
+            crate::model::error::ErrorKind::Auth,
+            "gemini",
+            "bad AIzaGEMINIFAKEKEY-3e8d41",
+        );
         error.code = Some("Bearer AIzaGEMINIFAKEKEY-3e8d41".into());
         let mut event = StreamEvent::Error(error);
         credential.redact_event(&mut event);
@@ -313,7 +316,7 @@ mod tests {
         };
         assert_eq!(error.message, "bad [redacted]");
         assert_eq!(error.code.as_deref(), Some("Bearer [redacted]"));
-        let mut started = StreamEvent::Started(crate::ResponseMeta {
+        let mut started = StreamEvent::Started(crate::model::event::ResponseMeta {
             request_id: Some("AIzaGEMINIFAKEKEY-3e8d41".into()),
             reported_model: None,
             region: Some("x AIzaGEMINIFAKEKEY-3e8d41".into()),
@@ -432,8 +435,8 @@ mod tests {
 
     #[test]
     fn an_unreachable_keychain_explains_itself_unless_the_environment_helps() {
-        let source =
-            KeychainCredentials::new(crate::keychain::test_support::unreachable()).with_lookup(environment(&[]));
+        let source = KeychainCredentials::new(crate::secrets::keychain::test_support::unreachable())
+            .with_lookup(environment(&[]));
         let message = source
             .resolve(&keyed("gpt", ProviderKind::OpenAi, "work"))
             .expect_err("unreachable")
@@ -444,7 +447,7 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(message.contains("no Secret Service is running"), "{message}");
         }
-        let source = KeychainCredentials::new(crate::keychain::test_support::unreachable())
+        let source = KeychainCredentials::new(crate::secrets::keychain::test_support::unreachable())
             .with_lookup(environment(&[("OPENAI_API_KEY", "sk-env")]));
         assert_eq!(
             source

@@ -5,7 +5,7 @@
 //! stores, reads and deletes them and keeps the list of names; it deliberately has no plaintext
 //! fallback: when the OS keychain is unreachable the error says how to start one, or to use an
 //! environment variable instead. Resolving a target's credential lives in
-//! [`crate::credentials::KeychainCredentials`].
+//! [`crate::secrets::credentials::KeychainCredentials`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};

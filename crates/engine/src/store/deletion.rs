@@ -17,8 +17,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::{DROP_WAIT, Store, parse_run_id, run_lock};
-use crate::error::{Error, Result};
-use crate::record::RunId;
+use crate::model::error::{Error, Result};
+use crate::model::record::RunId;
 
 /// How many runs a prune deletes per transaction: each commit lets the run writer in between,
 /// and an interrupted prune keeps what it finished.

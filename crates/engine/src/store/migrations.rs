@@ -7,8 +7,8 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use crate::error::{Error, Result};
-use crate::record::now_unix_ms;
+use crate::model::error::{Error, Result};
+use crate::model::record::now_unix_ms;
 
 /// One migration file: its version (the file name without `.sql`) and its SQL.
 pub(super) struct Migration {

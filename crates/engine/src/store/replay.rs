@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use super::StoredEvent;
-use crate::accumulate::Accumulator;
-use crate::record::ResponseRecord;
+use crate::model::accumulate::Accumulator;
+use crate::model::record::ResponseRecord;
 
 /// Folds `events` (in sequence order) into `response`, whose row never got its final values.
 pub(super) fn fold_events(response: &mut ResponseRecord, events: &[StoredEvent]) {
@@ -30,7 +30,7 @@ pub(super) fn fold_events(response: &mut ResponseRecord, events: &[StoredEvent])
     response.reasoning = accumulator.reasoning;
     response.billed_input_tokens = accumulator.billed_input_tokens;
     response.billed_output_tokens = accumulator.billed_output_tokens;
-    response.refusal = accumulator.finish_reason == Some(crate::event::FinishReason::Refusal);
+    response.refusal = accumulator.finish_reason == Some(crate::model::event::FinishReason::Refusal);
     response.usage = accumulator.usage.unwrap_or_default();
     response.finish_reason = accumulator.finish_reason;
     response.raw_finish_reason = accumulator.raw_finish_reason;

@@ -13,7 +13,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
-use crate::record::RunId;
+use crate::model::record::RunId;
 
 /// The folder next to the database that holds the lock files.
 pub(super) const RUN_LOCKS_DIR: &str = "run-locks";

@@ -14,7 +14,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SearchHit, Store, parse_run_id, repair_dead_runs};
-use crate::error::Result;
+use crate::model::error::Result;
 use crate::store::RunSummary;
 
 /// How many of the newest matching documents `search` ranks by relevance (bm25). A query that
@@ -94,7 +94,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let numbers = serde_json::to_string(&numbers)
-            .map_err(|error| crate::error::Error::Storage(format!("cannot list run numbers: {error}")))?;
+            .map_err(|error| crate::model::error::Error::Storage(format!("cannot list run numbers: {error}")))?;
         // CROSS JOIN keeps the page as the outer loop: a lookup per run, never a scan of `runs`.
         super::read_run_summaries(
             &connection,
@@ -167,8 +167,8 @@ mod tests {
     use rusqlite::Connection;
 
     use super::*;
-    use crate::record::RunId;
-    use crate::request::Prompt;
+    use crate::model::record::RunId;
+    use crate::model::request::Prompt;
     use crate::store::tests::{TestResult, complete_response, key, open_store, sample_run};
     use crate::store::{RUN_STATUS_COMPLETED, migrations};
 

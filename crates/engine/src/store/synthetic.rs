@@ -17,11 +17,11 @@ use serde_json::json;
 use uuid::{NoContext, Timestamp, Uuid};
 
 use super::{Store, writer};
-use crate::error::{Error, Result};
-use crate::event::{FinishReason, ResponseKey, ResponseMeta, StreamEvent, Usage};
-use crate::record::{Metrics, ResponseRecord, RunId, RunRecord, now_unix_ms};
-use crate::request::{Parameters, Prompt};
-use crate::target::{ProviderKind, Target};
+use crate::model::error::{Error, Result};
+use crate::model::event::{FinishReason, ResponseKey, ResponseMeta, StreamEvent, Usage};
+use crate::model::record::{Metrics, ResponseRecord, RunId, RunRecord, now_unix_ms};
+use crate::model::request::{Parameters, Prompt};
+use crate::model::target::{ProviderKind, Target};
 
 /// What [`fill`] wrote, and words to search it with.
 #[derive(Clone, Debug)]
@@ -543,7 +543,7 @@ impl Words {
             model: target.model.clone(),
             request_id: Some(request_id),
             reported_model: Some(target.model.clone()),
-            base_model: crate::identity::base_model(target, None),
+            base_model: crate::model::identity::base_model(target, None),
             region: None,
             text,
             reasoning: String::new(),

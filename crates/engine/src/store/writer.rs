@@ -22,9 +22,9 @@ use super::run_lock::RunLock;
 use super::{
     RESPONSE_STATUS_COMPLETE, RESPONSE_STATUS_INCOMPLETE, RESPONSE_STATUS_RUNNING, RUN_STATUS_RUNNING, to_json,
 };
-use crate::error::{Error, Result};
-use crate::event::{ResponseKey, StampedEvent, StreamEvent};
-use crate::record::{ResponseRecord, RunId, RunRecord};
+use crate::model::error::{Error, Result};
+use crate::model::event::{ResponseKey, StampedEvent, StreamEvent};
+use crate::model::record::{ResponseRecord, RunId, RunRecord};
 
 /// Bounds one transaction, so the memory a batch holds and the WAL it grows stay small even when
 /// events pile up behind a slow disk.

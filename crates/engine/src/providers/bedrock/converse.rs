@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::super::{ReadUsage, StartGate, count, truncated};
 use super::{FrameProtocol, end_once};
-use crate::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
+use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 
 pub(crate) fn finish_reason(raw: &str) -> FinishReason {
     match raw {

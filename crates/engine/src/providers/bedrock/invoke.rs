@@ -18,7 +18,7 @@ use super::super::openai_chat::preview;
 use super::super::{Counts, ReadUsage, StartGate, count, protocol_error, truncated};
 use super::converse::ConverseEvents;
 use super::{FrameProtocol, ModelFamily, end_once};
-use crate::event::{FinishReason, ResponseMeta, StreamEvent};
+use crate::model::event::{FinishReason, ResponseMeta, StreamEvent};
 
 /// Bedrock's key for its own metrics in the last chunk of every family.
 const INVOCATION_METRICS: &str = "amazon-bedrock-invocationMetrics";

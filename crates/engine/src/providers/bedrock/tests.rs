@@ -12,11 +12,11 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::accumulate::Accumulator;
-use crate::event::{FinishReason, WarningKind};
+use crate::model::accumulate::Accumulator;
+use crate::model::event::{FinishReason, WarningKind};
+use crate::model::request::{Message as PromptMessage, Parameter};
+use crate::model::target::ProviderKind;
 use crate::providers::{Protocol, error_from_response};
-use crate::request::{Message as PromptMessage, Parameter};
-use crate::target::ProviderKind;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -25,9 +25,9 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::credentials::AwsCredential;
-use crate::error::{ErrorKind, ProviderError};
-use crate::target::Target;
+use crate::model::error::{ErrorKind, ProviderError};
+use crate::model::target::Target;
+use crate::secrets::credentials::AwsCredential;
 
 /// The SigV4 service name of Bedrock Runtime.
 pub const SERVICE: &str = "bedrock";
@@ -211,8 +211,8 @@ mod tests {
     use aws_credential_types::provider::future;
 
     use super::*;
-    use crate::credentials::Secret;
-    use crate::target::ProviderKind;
+    use crate::model::target::ProviderKind;
+    use crate::secrets::secret::Secret;
 
     const URL: &str = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-sonnet-20240229-v1%3A0/converse-stream";
     const BODY: &[u8] = br#"{"messages":[{"role":"user","content":[{"text":"Hello"}]}]}"#;

@@ -18,8 +18,8 @@ use gcp_auth::TokenProvider;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use tokio::sync::OnceCell;
 
-use crate::error::{ErrorKind, ProviderError};
-use crate::target::Target;
+use crate::model::error::{ErrorKind, ProviderError};
+use crate::model::target::Target;
 
 /// The scope Vertex AI accepts.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
@@ -112,7 +112,7 @@ fn describe(error: &gcp_auth::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::ProviderKind;
+    use crate::model::target::ProviderKind;
 
     fn vertex() -> Target {
         Target::new("vertex-gemini", ProviderKind::Vertex, "gemini-2.5-pro")
