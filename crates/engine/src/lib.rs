@@ -23,7 +23,9 @@ pub use providers::http;
 pub use run::runner;
 pub use secrets::{auth, credentials, keychain, secret};
 
-pub mod diff;
+/// The diff engine is its own crate (it needs nothing of the engine); the report uses it, and the
+/// other crates reach it here as `modelbench_engine::diff`.
+pub use modelbench_diff as diff;
 
 pub use error::{Error, ErrorKind, ProviderError, Result};
 pub use event::{FinishReason, ResponseKey, ResponseMeta, StampedEvent, StreamEvent, Usage};

@@ -180,7 +180,7 @@ mod tests {
     use serde_json::json;
 
     use super::{extract_json, fenced_blocks};
-    use crate::diff::{DiffContent, DiffError, DiffMode, JsonChange, JsonChangeKind, Side, diff};
+    use crate::{DiffContent, DiffError, DiffMode, JsonChange, JsonChangeKind, Side, diff};
 
     fn changes(a: &str, b: &str) -> Vec<JsonChange> {
         match diff(a, b, DiffMode::Json).expect("both sides parse").content {

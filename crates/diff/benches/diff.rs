@@ -1,7 +1,7 @@
 //! The diff engine against its budget: every pair (28) of 8 answers of 10,000 words each in under
 //! 100 ms, as the similarity matrix of a run.
 //!
-//! `cargo bench -p modelbench-engine --bench diff`. Plain `std::time` measurement (no harness):
+//! `cargo bench -p modelbench-diff --bench diff`. Plain `std::time` measurement (no harness):
 //! each case runs a warm-up and then ITERATIONS times; it prints the median and the worst and
 //! writes them to target/bench/diff.json.
 //!
@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use modelbench_engine::diff::{DiffMode, diff, similarity};
+use modelbench_diff::{DiffMode, diff, similarity};
 
 const WORDS: usize = 10_000;
 const ITERATIONS: usize = 15;

@@ -160,7 +160,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::{DiffMode, similarity};
-    use crate::diff::{DiffError, diff};
+    use crate::{DiffError, diff};
 
     const BASE: &str = "The quick brown fox jumps over the lazy dog near the river bank today.";
 
