@@ -1,6 +1,7 @@
 //! End-to-end tests across crates, in one binary: the engine and the `modelbench` CLI against
 //! fakecloud on 127.0.0.1, with real SQLite files in temp dirs.
 
+mod architecture;
 mod bedrock;
 mod cli;
 mod clouds;
