@@ -4,6 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -75,30 +78,18 @@ pub fn now_unix_ms() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC from Unix milliseconds (civil-from-days; no date crate needed).
+/// `YYYY-MM-DD HH:MM:SS` in UTC from Unix milliseconds. A time beyond what `time` represents
+/// (years -9999 to 9999, so only a corrupt value) shows as the nearest one it does.
 pub fn utc_date_time(unix_ms: i64) -> String {
+    const FORMAT: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     let seconds = unix_ms.div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let second_of_day = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
+    let time = OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(if seconds < 0 {
+        PrimitiveDateTime::MIN.assume_utc()
     } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
+        PrimitiveDateTime::MAX.assume_utc()
+    });
+    time.format(FORMAT)
+        .unwrap_or_else(|error| unreachable!("a UTC date and time always formats: {error}"))
 }
 
 /// A run as started: what was asked of which targets.
@@ -201,4 +192,27 @@ pub struct ResponseRecord {
     pub unsupported_parameters: Vec<String>,
     pub started_at_ms: i64,
     pub finished_at_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_date_time;
+
+    #[test]
+    fn dates_and_times_are_utc_and_zero_padded() {
+        assert_eq!(utc_date_time(0), "1970-01-01 00:00:00");
+        // Milliseconds are dropped, never rounded up; before the epoch they count back.
+        assert_eq!(utc_date_time(999), "1970-01-01 00:00:00");
+        assert_eq!(utc_date_time(-1), "1969-12-31 23:59:59");
+        assert_eq!(utc_date_time(1_709_210_096_789), "2024-02-29 12:34:56");
+        assert_eq!(utc_date_time(951_868_800_000), "2000-03-01 00:00:00");
+        assert_eq!(utc_date_time(-62_135_596_800_000), "0001-01-01 00:00:00");
+        assert_eq!(utc_date_time(253_402_300_799_999), "9999-12-31 23:59:59");
+    }
+
+    #[test]
+    fn a_time_out_of_range_shows_as_the_nearest_one() {
+        assert_eq!(utc_date_time(i64::MAX), "9999-12-31 23:59:59");
+        assert_eq!(utc_date_time(i64::MIN), "-9999-01-01 00:00:00");
+    }
 }
