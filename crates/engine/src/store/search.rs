@@ -12,10 +12,27 @@
 //! for in a history anyway).
 
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use ts_rs::TS;
 
-use super::{SearchHit, Store, parse_run_id, repair_dead_runs};
+use super::{Store, parse_run_id, repair_dead_runs};
 use crate::model::error::Result;
+use crate::model::record::RunId;
 use crate::store::RunSummary;
+
+/// A full-text match.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct SearchHit {
+    pub run_id: RunId,
+    /// `"prompt"`, `"system"` or `"response"`.
+    pub kind: String,
+    /// The responding target; `None` for prompt and system text.
+    pub target: Option<String>,
+    pub prompt_index: u32,
+    /// The matching passage, matches marked `[like this]`.
+    pub snippet: String,
+}
 
 /// How many of the newest matching documents `search` ranks by relevance (bm25). A query that
 /// matches fewer is ranked over all of them, exactly; one that matches more (a common word in a
