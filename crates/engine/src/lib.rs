@@ -4,8 +4,9 @@
 //! windows or Tauri: the CLI and the desktop shell are thin layers over it.
 //!
 //! Its modules are grouped in layers, one folder each; a layer imports only from the layers
-//! below it (ARCHITECTURE.md draws them). Each module is also
-//! re-exported here under its own name (`modelbench_engine::target`), the paths other crates use.
+//! below it (ARCHITECTURE.md draws them, `tests/e2e/architecture.rs` checks them). Each module is
+//! also re-exported here under its own name (`modelbench_engine::target`): the paths the other
+//! crates use.
 
 mod framing;
 mod model;
