@@ -1,4 +1,4 @@
-// The engine's target rules (`Target::validate` in crates/engine/src/target.rs), checked in the
+// The engine's target rules (`Target::validate` in crates/engine/src/model/target.rs), checked in the
 // form so a mistake is named beside its field before anything is saved. The shell validates again
 // on save; this copy exists for the feedback, not for trust. Errors are keyed by field name.
 
