@@ -24,6 +24,21 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// OpenAI's `invalid_type` rejection of `param`, which should have been
+/// `expected`.
+fn wrong_type(param: &str, expected: &str, value: &Value) -> Invalid {
+    Invalid::new(format!(
+        "Invalid type for '{param}': expected {expected}, but got {} instead.",
+        type_name(value)
+    ))
+    .with(param, "invalid_type")
+}
+
+/// OpenAI's rejection of a body without `param`.
+fn missing(param: &str) -> Invalid {
+    Invalid::new(format!("Missing required parameter: '{param}'.")).with(param, "missing_required_parameter")
+}
+
 /// Present and not null; OpenAI treats `null` as "not given".
 fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     body.get(name).filter(|value| !value.is_null())
@@ -53,11 +68,7 @@ fn require_model(body: &Map<String, Value>) -> Result<(), Invalid> {
     match field(body, "model") {
         Some(Value::String(model)) if !model.is_empty() => Ok(()),
         Some(Value::String(_)) | None => Err(Invalid::new("you must provide a model parameter")),
-        Some(other) => Err(Invalid::new(format!(
-            "Invalid type for 'model': expected a string, but got {} instead.",
-            type_name(other)
-        ))
-        .with("model", "invalid_type")),
+        Some(other) => Err(wrong_type("model", "a string", other)),
     }
 }
 
@@ -67,11 +78,7 @@ fn require_stream(body: &Map<String, Value>) -> Result<(), Invalid> {
         Some(Value::Bool(false)) | Some(Value::Null) | None => {
             Err(Invalid::new(STREAM_ONLY).with("stream", "invalid_value"))
         }
-        Some(other) => Err(Invalid::new(format!(
-            "Invalid type for 'stream': expected a boolean, but got {} instead.",
-            type_name(other)
-        ))
-        .with("stream", "invalid_type")),
+        Some(other) => Err(wrong_type("stream", "a boolean", other)),
     }
 }
 
@@ -80,11 +87,7 @@ fn decimal(body: &Map<String, Value>, name: &str, minimum: f64, maximum: f64) ->
         return Ok(None);
     };
     let Some(number) = value.as_f64() else {
-        return Err(Invalid::new(format!(
-            "Invalid type for '{name}': expected a decimal, but got {} instead.",
-            type_name(value)
-        ))
-        .with(name, "invalid_type"));
+        return Err(wrong_type(name, "a decimal", value));
     };
     if number < minimum {
         return Err(Invalid::new(format!(
@@ -105,13 +108,10 @@ fn integer(body: &Map<String, Value>, name: &str) -> Result<Option<i64>, Invalid
     let Some(value) = field(body, name) else {
         return Ok(None);
     };
-    value.as_i64().map(Some).ok_or_else(|| {
-        Invalid::new(format!(
-            "Invalid type for '{name}': expected an integer, but got {} instead.",
-            type_name(value)
-        ))
-        .with(name, "invalid_type")
-    })
+    value
+        .as_i64()
+        .map(Some)
+        .ok_or_else(|| wrong_type(name, "an integer", value))
 }
 
 fn positive(body: &Map<String, Value>, name: &str) -> Result<Option<u64>, Invalid> {
@@ -136,17 +136,11 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
     }
     let messages = match field(body, "messages") {
         None => {
-            return Err(
-                Invalid::new("Missing required parameter: 'messages'.").with("messages", "missing_required_parameter")
-            );
+            return Err(missing("messages"));
         }
         Some(Value::Array(messages)) => messages,
         Some(other) => {
-            return Err(Invalid::new(format!(
-                "Invalid type for 'messages': expected an array, but got {} instead.",
-                type_name(other)
-            ))
-            .with("messages", "invalid_type"));
+            return Err(wrong_type("messages", "an array", other));
         }
     };
     if messages.is_empty() {
@@ -158,26 +152,15 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
     let mut texts = Vec::new();
     for (index, message) in messages.iter().enumerate() {
         let Some(message) = message.as_object() else {
-            return Err(Invalid::new(format!(
-                "Invalid type for 'messages[{index}]': expected an object, but got {} instead.",
-                type_name(message)
-            ))
-            .with(format!("messages[{index}]"), "invalid_type"));
+            return Err(wrong_type(&format!("messages[{index}]"), "an object", message));
         };
         let role = match message.get("role") {
             Some(Value::String(role)) => role.as_str(),
             None | Some(Value::Null) => {
-                return Err(
-                    Invalid::new(format!("Missing required parameter: 'messages[{index}].role'."))
-                        .with(format!("messages[{index}].role"), "missing_required_parameter"),
-                );
+                return Err(missing(&format!("messages[{index}].role")));
             }
             Some(other) => {
-                return Err(Invalid::new(format!(
-                    "Invalid type for 'messages[{index}].role': expected a string, but got {} instead.",
-                    type_name(other)
-                ))
-                .with(format!("messages[{index}].role"), "invalid_type"));
+                return Err(wrong_type(&format!("messages[{index}].role"), "a string", other));
             }
         };
         if !CHAT_ROLES.contains(&role) {
@@ -193,17 +176,14 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
             // An assistant turn that only called tools has no content.
             None | Some(Value::Null) if role == "assistant" => {}
             None | Some(Value::Null) => {
-                return Err(
-                    Invalid::new(format!("Missing required parameter: 'messages[{index}].content'."))
-                        .with(format!("messages[{index}].content"), "missing_required_parameter"),
-                );
+                return Err(missing(&format!("messages[{index}].content")));
             }
             Some(other) => {
-                return Err(Invalid::new(format!(
-                    "Invalid type for 'messages[{index}].content': expected one of a string or array of objects, but got {} instead.",
-                    type_name(other)
-                ))
-                .with(format!("messages[{index}].content"), "invalid_type"));
+                return Err(wrong_type(
+                    &format!("messages[{index}].content"),
+                    "one of a string or array of objects",
+                    other,
+                ));
             }
         }
     }
@@ -214,19 +194,11 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
             None => false,
             Some(Value::Bool(include)) => *include,
             Some(other) => {
-                return Err(Invalid::new(format!(
-                    "Invalid type for 'stream_options.include_usage': expected a boolean, but got {} instead.",
-                    type_name(other)
-                ))
-                .with("stream_options.include_usage", "invalid_type"));
+                return Err(wrong_type("stream_options.include_usage", "a boolean", other));
             }
         },
         Some(other) => {
-            return Err(Invalid::new(format!(
-                "Invalid type for 'stream_options': expected an object, but got {} instead.",
-                type_name(other)
-            ))
-            .with("stream_options", "invalid_type"));
+            return Err(wrong_type("stream_options", "an object", other));
         }
     };
     decimal(body, "temperature", 0.0, 2.0)?;
@@ -238,11 +210,7 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
         None | Some(Value::String(_)) => {}
         Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
         Some(other) => {
-            return Err(Invalid::new(format!(
-                "Invalid type for 'stop': expected one of a string or array of strings, but got {} instead.",
-                type_name(other)
-            ))
-            .with("stop", "invalid_type"));
+            return Err(wrong_type("stop", "one of a string or array of strings", other));
         }
     }
     Ok(Validated {
@@ -262,9 +230,7 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
     let mut texts = Vec::new();
     match field(body, "input") {
         None => {
-            return Err(
-                Invalid::new("Missing required parameter: 'input'.").with("input", "missing_required_parameter")
-            );
+            return Err(missing("input"));
         }
         Some(Value::String(text)) => texts.push(text.as_str()),
         Some(Value::Array(items)) if items.is_empty() => {
@@ -276,11 +242,7 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
         Some(Value::Array(items)) => {
             for (index, item) in items.iter().enumerate() {
                 let Some(item) = item.as_object() else {
-                    return Err(Invalid::new(format!(
-                        "Invalid type for 'input[{index}]': expected an object, but got {} instead.",
-                        type_name(item)
-                    ))
-                    .with(format!("input[{index}]"), "invalid_type"));
+                    return Err(wrong_type(&format!("input[{index}]"), "an object", item));
                 };
                 if let Some(content) = item.get("content") {
                     texts.extend(content_texts(content));
@@ -288,11 +250,7 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
             }
         }
         Some(other) => {
-            return Err(Invalid::new(format!(
-                "Invalid type for 'input': expected one of a string or array of input items, but got {} instead.",
-                type_name(other)
-            ))
-            .with("input", "invalid_type"));
+            return Err(wrong_type("input", "one of a string or array of input items", other));
         }
     }
     let instructions = match field(body, "instructions") {
@@ -302,11 +260,7 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
             Some(text.clone())
         }
         Some(other) => {
-            return Err(Invalid::new(format!(
-                "Invalid type for 'instructions': expected a string, but got {} instead.",
-                type_name(other)
-            ))
-            .with("instructions", "invalid_type"));
+            return Err(wrong_type("instructions", "a string", other));
         }
     };
     require_stream(body)?;
@@ -394,6 +348,29 @@ mod tests {
             .is_ok()
         );
         assert!(chat(json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn rejections_use_openai_wording() {
+        let error = chat(json!({"model": "m", "stream": true, "messages": [{"role": 3, "content": "x"}]}))
+            .expect_err("body is rejected");
+        assert_eq!(
+            error,
+            Invalid {
+                message: "Invalid type for 'messages[0].role': expected a string, but got an integer instead.".into(),
+                param: Some("messages[0].role".into()),
+                code: Some("invalid_type"),
+            }
+        );
+        let error = responses(&json!({"model": "m", "stream": true})).expect_err("body is rejected");
+        assert_eq!(
+            error,
+            Invalid {
+                message: "Missing required parameter: 'input'.".into(),
+                param: Some("input".into()),
+                code: Some("missing_required_parameter"),
+            }
+        );
     }
 
     #[test]
