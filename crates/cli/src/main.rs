@@ -1,15 +1,8 @@
 //! `modelbench`: send one prompt (or a batch) to many model targets, stream the answers side by
 //! side, and keep every run in the local database. A thin clap layer over the engine.
 
-mod bench;
-mod cleanup;
-mod demo;
-mod diff;
-mod export;
-mod history_bench;
-mod keys;
+mod commands;
 mod output;
-mod prices;
 mod prompts;
 mod terminal;
 
@@ -20,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use commands::{bench, cleanup, demo, diff, export, keys, prices};
 use modelbench_engine::credentials::{CredentialSource, KeychainCredentials};
 use modelbench_engine::keychain::Keychain;
 use modelbench_engine::runner::{RunEvent, RunOptions, RunOutcome, RunPlan};

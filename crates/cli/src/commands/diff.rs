@@ -85,7 +85,7 @@ struct MatrixDocument<'d> {
 pub fn run(data_dir: Option<&Path>, args: DiffArgs) -> Result<()> {
     let texts = if args.files.is_empty() {
         let run_id = args.run_id.as_deref().context("give a RUN_ID or --files A B")?;
-        from_run(&super::open_store(data_dir)?, run_id, &args)?
+        from_run(&crate::open_store(data_dir)?, run_id, &args)?
     } else {
         from_files(&args.files)?
     };
