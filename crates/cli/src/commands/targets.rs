@@ -163,27 +163,28 @@ pub fn run(store: &Store, command: TargetsCommand) -> Result<()> {
 
 /// A target from `targets add` flags; `Target::validate` judges the combination.
 fn target_from_args(args: AddTargetArgs) -> Result<Target> {
-    let provider = ProviderKind::parse(&args.provider).with_context(|| {
-        let known: Vec<&str> = ProviderKind::ALL.iter().map(|kind| kind.as_str()).collect();
-        format!("unknown provider '{}' ({})", args.provider, known.join(", "))
-    })?;
+    let provider = one_of(
+        &args.provider,
+        "provider",
+        ProviderKind::parse,
+        &ProviderKind::ALL,
+        ProviderKind::as_str,
+    )?;
     let mut target = Target::new(args.name, provider, args.model);
     target.api = args
         .api
-        .map(|api| {
-            Api::parse(&api).with_context(|| {
-                let known: Vec<&str> = Api::ALL.iter().map(|api| api.as_str()).collect();
-                format!("unknown api '{api}' ({})", known.join(", "))
-            })
-        })
+        .map(|api| one_of(&api, "api", Api::parse, &Api::ALL, Api::as_str))
         .transpose()?;
     target.deployment_type = args
         .deployment_type
         .map(|kind| {
-            DeploymentType::parse(&kind).with_context(|| {
-                let known: Vec<&str> = DeploymentType::ALL.iter().map(|kind| kind.as_str()).collect();
-                format!("unknown deployment type '{kind}' ({})", known.join(", "))
-            })
+            one_of(
+                &kind,
+                "deployment type",
+                DeploymentType::parse,
+                &DeploymentType::ALL,
+                DeploymentType::as_str,
+            )
         })
         .transpose()?;
     target.base_model = args.base_model;
@@ -214,6 +215,20 @@ fn target_from_args(args: AddTargetArgs) -> Result<Target> {
     target.label = args.label;
     target.timeouts = args.timeouts.overrides();
     Ok(target)
+}
+
+/// `text` parsed as a `what` (`provider`, `api`), or an error that lists the known names.
+fn one_of<T: Copy>(
+    text: &str,
+    what: &str,
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T> {
+    parse(text).with_context(|| {
+        let known: Vec<&str> = all.iter().map(|value| name(*value)).collect();
+        format!("unknown {what} '{text}' ({})", known.join(", "))
+    })
 }
 
 #[cfg(test)]
@@ -264,7 +279,11 @@ mod tests {
         let error = message("--name o --provider openai --model m --api converse");
         assert!(error.contains("does not apply to openai"), "{error}");
         let error = message("--name o --provider openai --model m --api nope");
-        assert!(error.contains("unknown api 'nope'"), "{error}");
+        assert!(error.contains("unknown api 'nope' (chat, responses,"), "{error}");
+        let error = message("--name o --provider nope --model m");
+        assert!(error.contains("unknown provider 'nope' (openai, "), "{error}");
+        let error = message("--name a --provider azure --model m --deployment-type nope");
+        assert!(error.contains("unknown deployment type 'nope' (global, "), "{error}");
         let error = message("--name o --provider openai --model m --region us-east-1");
         assert!(error.contains("`region` applies only to bedrock"), "{error}");
     }
