@@ -415,3 +415,126 @@ fn suite_given_as_text_cannot_follow_files() {
     .expect_err("no folder");
     assert!(errors.to_string().contains("without a folder"), "{errors}");
 }
+
+fn write(folder: &Path, name: &str, text: &str) {
+    let path = folder.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("folder");
+    }
+    std::fs::write(path, text).expect("write");
+}
+
+#[test]
+fn promptfoo_prompt_and_test_shapes() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let root = folder.path();
+    write(root, "prompts/a.txt", "A: {{topic}}");
+    write(root, "prompts/b.txt", "B: {{topic}}\n---\nC: {{ topic }}");
+    write(
+        root,
+        "prompts/chat.yaml",
+        "- role: system\n  content: Be brief about {{topic}}.\n- role: user\n  content: Go.\n",
+    );
+    write(root, "prompts/list.csv", "prompt,label\n\"D: {{topic}}\",dee\n");
+    write(root, "prompt.py", "def make(context): return 'x'\n");
+    write(root, "tests/one.yaml", "- vars: {topic: cats}\n");
+    write(
+        root,
+        "tests/two.jsonl",
+        "{\"vars\": {\"topic\": \"dogs\"}, \"assert\": [{\"type\": \"icontains\", \"value\": \"{{topic}}\"}]}\n",
+    );
+    write(root, "vars.yaml", "topic: owls\n");
+    write(root, "context.txt", "Owls hunt at night.");
+    write(
+        root,
+        "promptfooconfig.yaml",
+        "prompts:\n  - file://prompts/*.txt\n  - file://prompts/chat.yaml\n  - prompts/list.csv\n  - file://prompt.py:make\n  - id: inline\n    label: raw one\n    raw: 'E: {{topic}}'\n\
+tests:\n  - file://tests/*\n  - vars: file://vars.yaml\n  - vars:\n      topic: bats\n      context: file://context.txt\n    assert:\n      - type: not-similar\n        value: '{{context}}'\n        threshold: 0.9\n",
+    );
+    let loaded = Suite::load(&root.join("promptfooconfig.yaml")).unwrap_or_else(|errors| panic!("{errors}"));
+    let suite = &loaded.suite;
+    let prompt_ids: Vec<&str> = suite.prompts.iter().map(|prompt| prompt.id.as_str()).collect();
+    assert_eq!(prompt_ids, ["p1", "p2", "p3", "p4", "p5", "inline"]);
+    assert_eq!(suite.tests.len(), 4);
+    let topics: Vec<&str> = suite
+        .tests
+        .iter()
+        .filter_map(|test| test.vars["topic"].as_str())
+        .collect();
+    assert_eq!(topics, ["cats", "dogs", "owls", "bats"]);
+    assert_eq!(suite.cases().len(), 24);
+    let texts: Vec<&str> = suite.cases()[..6]
+        .iter()
+        .map(|case| case.prompt.last_user_text())
+        .collect();
+    assert_eq!(texts, ["A: cats", "B: cats", "C: cats", "Go.", "D: cats", "E: cats"]);
+    assert_eq!(suite.cases()[3].prompt.system.as_deref(), Some("Be brief about cats."));
+    assert_eq!(suite.tests[3].vars["context"], "Owls hunt at night.");
+    let bats = suite.case("t004/inline").expect("bats");
+    assert_eq!(bats.evaluate(&CheckSubject::text("Bats fly.")).grade.passed, Some(true));
+    assert_eq!(
+        bats.evaluate(&CheckSubject::text("Owls hunt at night.")).grade.passed,
+        Some(false)
+    );
+    let dogs = suite.case("t002/p1").expect("dogs");
+    assert_eq!(dogs.checks[0].value, Some(serde_json::json!("dogs")));
+    let notes = notes_text(&loaded);
+    assert!(
+        notes.contains("file://prompt.py:make") && notes.contains("skipped"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn promptfoo_single_prompt_map_form_and_default_passthrough() {
+    let single = Suite::parse(
+        "prompts: 'Q: {{q}}'\ntests:\n  - vars: {q: one}\n",
+        SuiteFormat::Yaml,
+        None,
+    )
+    .expect("single prompt");
+    assert_eq!(single.suite.cases()[0].case_id, "t001");
+    assert_eq!(single.suite.cases()[0].prompt.last_user_text(), "Q: one");
+
+    let map_form = Suite::parse(
+        "prompts:\n  'Hello {{name}}': greeting\n  'Bye {{name}}': farewell\ntests:\n  - vars: {name: Ada}\n",
+        SuiteFormat::Yaml,
+        None,
+    )
+    .expect("map form");
+    let labels: Vec<Option<&str>> = map_form
+        .suite
+        .prompts
+        .iter()
+        .map(|prompt| prompt.label.as_deref())
+        .collect();
+    assert_eq!(labels, [Some("greeting"), Some("farewell")]);
+    assert_eq!(map_form.suite.cases()[1].prompt.last_user_text(), "Bye Ada");
+
+    let passthrough =
+        Suite::parse("tests:\n  - vars: {prompt: Just this}\n", SuiteFormat::Yaml, None).expect("passthrough");
+    assert_eq!(passthrough.suite.cases()[0].prompt.last_user_text(), "Just this");
+    let missing = Suite::parse("tests:\n  - vars: {other: x}\n", SuiteFormat::Yaml, None).expect_err("no prompt");
+    assert!(
+        missing.to_string().starts_with("suite:2: test `t001` has no prompt"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn inline_chat_json_prompt_and_prefix_suffix() {
+    let loaded = Suite::parse(
+        "prompts:\n  - '[{\"role\": \"system\", \"content\": \"You are {{ persona }}.\"}, {\"role\": \"user\", \"content\": \"{{q}}\"}]'\n\
+defaultTest:\n  vars: {persona: a pirate}\n  options: {suffix: ' Answer briefly.'}\n\
+tests:\n  - vars: {q: Where is the treasure?}\n    options: {prefix: 'Captain asks: '}\n",
+        SuiteFormat::Yaml,
+        None,
+    )
+    .expect("loads");
+    let case = &loaded.suite.cases()[0];
+    assert_eq!(case.prompt.system.as_deref(), Some("You are a pirate."));
+    assert_eq!(
+        case.prompt.last_user_text(),
+        "Captain asks: Where is the treasure? Answer briefly."
+    );
+}

@@ -83,6 +83,9 @@ const JUDGED: &[&str] = &[
     "noise-sensitivity",
     "trajectory:goal-success",
     "guardrails",
+    "guardrail",
+    "web-search",
+    "verdict",
     "human",
 ];
 
@@ -95,7 +98,13 @@ const NOT_COMPUTED: &[&str] = &[
     "gleu",
     "meteor",
     "rouge-n",
+    "rouge-l",
+    "rouge-s",
+    "bertscore",
     "levenshtein",
+    "character-count",
+    "tokens-used",
+    "math-equivalent",
     "perplexity",
     "perplexity-score",
     "is-html",
@@ -127,7 +136,15 @@ pub(crate) fn is_known_type(base: &str) -> bool {
     [EVALUATED, JUDGED, CODE, NOT_COMPUTED]
         .iter()
         .any(|list| list.contains(&base))
-        || base.starts_with("promptfoo:redteam:")
+        || is_namespaced(base)
+}
+
+/// promptfoo's namespaced families (`promptfoo:redteam:*`, `trajectory:*`) and `select-*`
+/// comparisons: known to exist, never evaluated here.
+fn is_namespaced(base: &str) -> bool {
+    ["promptfoo:redteam:", "trajectory:", "select-"]
+        .iter()
+        .any(|prefix| base.starts_with(prefix))
 }
 
 /// True for types whose text values are templates rendered with the test's variables (schemas
@@ -900,7 +917,7 @@ fn kind_of(
         _ if CODE.contains(&base) => CheckKind::Unevaluated {
             note: format!("`{type_name}` runs code; ModelBench does not run suite code"),
         },
-        _ if NOT_COMPUTED.contains(&base) || base.starts_with("promptfoo:redteam:") => CheckKind::Unevaluated {
+        _ if NOT_COMPUTED.contains(&base) || is_namespaced(base) => CheckKind::Unevaluated {
             note: format!("`{type_name}` is not computed by ModelBench"),
         },
         _ => {

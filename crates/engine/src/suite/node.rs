@@ -67,12 +67,22 @@ impl Node {
 
     /// Parses the first YAML document of `text`. An empty document is a null node.
     pub fn parse_yaml(text: &str, file: Option<Arc<str>>) -> Result<Self, Diagnostic> {
-        let documents = MarkedYaml::load_from_str(text).map_err(|error| Diagnostic {
-            file: file.as_deref().map(str::to_owned),
-            line: Some(error.marker().line()),
-            column: Some(error.marker().col() + 1),
-            message: format!("not valid YAML: {}", error.info()),
-        })?;
+        let documents = match MarkedYaml::load_from_str(text) {
+            Ok(documents) => documents,
+            Err(error) => {
+                // JSON is YAML, except where YAML is stricter (tabs as indentation): a file that
+                // is valid JSON still loads, its values all located at line 1.
+                if let Ok(value) = serde_json::from_str::<Value>(text) {
+                    return Ok(Self::from_json(&value, &Location::new(file, 1)));
+                }
+                return Err(Diagnostic {
+                    file: file.as_deref().map(str::to_owned),
+                    line: Some(error.marker().line()),
+                    column: Some(error.marker().col() + 1),
+                    message: format!("not valid YAML: {}", error.info()),
+                });
+            }
+        };
         match documents.into_iter().next() {
             Some(document) => Ok(from_marked(document, &file)),
             None => Ok(Self::new(NodeValue::Null, Location::new(file, 1))),
@@ -278,6 +288,12 @@ mod tests {
         assert_eq!(list[1].line(), Some(9));
         assert_eq!(list[1].as_f64(), Some(2.5));
         assert_eq!(node.pointer("#/base/b").and_then(Node::as_str), Some("two"));
+    }
+
+    #[test]
+    fn json_with_tab_indentation_still_loads() {
+        let node = Node::parse_yaml("{\n\t\"tests\": [{\"prompt\": \"hi\"}]\n}", None).expect("parses");
+        assert_eq!(node.pointer("#/tests/0/prompt").and_then(Node::as_str), Some("hi"));
     }
 
     #[test]
