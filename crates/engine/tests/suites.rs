@@ -538,3 +538,22 @@ tests:\n  - vars: {q: Where is the treasure?}\n    options: {prefix: 'Captain as
         "Captain asks: Where is the treasure? Answer briefly."
     );
 }
+
+/// The native example in docs/suites.md loads as documented.
+#[test]
+fn documented_native_example_loads() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/suites.md");
+    let text = std::fs::read_to_string(docs).expect("docs/suites.md");
+    let start = text.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + text[start..].find("```").expect("closed");
+    let loaded = Suite::parse(&text[start..end], SuiteFormat::Yaml, None).unwrap_or_else(|errors| panic!("{errors}"));
+    let ids: Vec<&str> = loaded.suite.cases().iter().map(|case| case.case_id.as_str()).collect();
+    assert_eq!(ids, ["france/plain", "france/json", "refuse"]);
+    assert_eq!(
+        loaded.suite.tests[0].checks.len(),
+        4,
+        "the default check first, then the test's three"
+    );
+    assert_eq!(loaded.suite.defaults.parameters.top_p, Some(1.0));
+    assert!(loaded.notes.is_empty(), "{}", notes_text(&loaded));
+}
