@@ -371,6 +371,10 @@ fn yaml_syntax_errors_and_wrong_types_have_lines() {
 
     let errors = Suite::parse("tests: []\n", SuiteFormat::Yaml, None).expect_err("empty");
     assert!(errors.to_string().contains("no tests"), "{errors}");
+    // promptfoo runs prompts without tests once each.
+    let prompts_only = Suite::parse("prompts: [Hello, Bye]\n", SuiteFormat::Yaml, None).expect("prompts only");
+    assert_eq!(prompts_only.suite.cases().len(), 2);
+    assert_eq!(prompts_only.notes.len(), 1);
 }
 
 #[test]
@@ -556,4 +560,22 @@ fn documented_native_example_loads() {
     );
     assert_eq!(loaded.suite.defaults.parameters.top_p, Some(1.0));
     assert!(loaded.notes.is_empty(), "{}", notes_text(&loaded));
+}
+
+#[test]
+fn checks_on_transformed_output_are_kept_unrendered_and_unevaluated() {
+    let loaded = Suite::parse(
+        "prompts: ['Classify: {{text}}']\ntests:\n  - vars: {text: great}\n    options: {transform: JSON.parse(output)}\n    assert:\n      - type: equals\n        value: '{{expected.category}}'\n        transform: output.category\n      - type: is-json\n",
+        SuiteFormat::Yaml,
+        None,
+    )
+    .unwrap_or_else(|errors| panic!("{errors}"));
+    let case = &loaded.suite.cases()[0];
+    assert!(!case.checks[0].is_evaluated());
+    assert_eq!(case.checks[0].value, Some(serde_json::json!("{{expected.category}}")));
+    let result = case.evaluate(&CheckSubject::text("{\"category\": \"positive\"}"));
+    assert_eq!(result.outcomes[0].passed, None);
+    assert_eq!(result.grade.passed, Some(true));
+    let notes = notes_text(&loaded);
+    assert!(notes.contains("`options.transform` is code"), "{notes}");
 }

@@ -952,7 +952,17 @@ impl Reader {
             None => None,
         };
         let mut tests: Vec<RawTest> = Vec::new();
-        for node in &raw.tests {
+        let implicit;
+        let test_nodes = if raw.tests.is_empty() && !prompts.is_empty() {
+            // promptfoo runs each prompt once when a config has prompts but no tests.
+            let location = Location::new(self.file.clone(), 1);
+            self.note(&location, "no tests: each prompt runs once, with the default variables");
+            implicit = vec![Node::new(NodeValue::Mapping(Vec::new()), location)];
+            &implicit
+        } else {
+            &raw.tests
+        };
+        for node in test_nodes {
             let disable = node
                 .get("options")
                 .and_then(|options| options.get("disableDefaultAsserts"))
@@ -1097,6 +1107,10 @@ impl Reader {
             .map(|name| name.trim_start_matches("not-").to_owned())
             .unwrap_or_default();
         let mut node = node.clone();
+        if node.get("transform").is_some() {
+            // Checked against transformed output, which is never computed: nothing to render.
+            return node;
+        }
         let NodeValue::Mapping(entries) = &mut node.value else {
             return node;
         };
