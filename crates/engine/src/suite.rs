@@ -41,8 +41,10 @@ use crate::{Parameters, Prompt};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SuiteFormat {
-    /// YAML or JSON: a suite document, or a bare list of tests.
+    /// YAML: a suite document, or a bare list of tests.
     Yaml,
+    /// JSON, read as YAML (of which it is a subset), so its errors have lines too.
+    Json,
     /// One JSON test per line.
     Jsonl,
     /// One test per row.
@@ -60,6 +62,7 @@ impl SuiteFormat {
         {
             Some("jsonl" | "ndjson") => Self::Jsonl,
             Some("csv") => Self::Csv,
+            Some("json") => Self::Json,
             _ => Self::Yaml,
         }
     }

@@ -64,7 +64,7 @@ pub(super) fn load(
     };
     let mut raw = RawSuite::default();
     match format {
-        SuiteFormat::Yaml => match Node::parse_yaml(&text, reader.file.clone()) {
+        SuiteFormat::Yaml | SuiteFormat::Json => match Node::parse_yaml(&text, reader.file.clone()) {
             Ok(root) => {
                 reader.root = Some(root.clone());
                 reader.read_document(&root, &mut raw);
@@ -320,7 +320,7 @@ impl Reader {
             NodeValue::String(text) if text.starts_with("file://") => {
                 let path = text.trim_start_matches("file://").to_owned();
                 let (body, file) = self.read_file(&path, node)?;
-                self.parse_structured(&body, file, &path, node)
+                self.parse_structured(&body, file)
             }
             NodeValue::Mapping(_) => Some(node.clone()),
             NodeValue::Null => None,
@@ -415,13 +415,12 @@ impl Reader {
             .collect()
     }
 
-    /// A YAML or JSON file's document.
-    fn parse_structured(&mut self, text: &str, file: Arc<str>, path: &str, at: &Node) -> Option<Node> {
+    /// A YAML or JSON file's document; a syntax error is reported in that file.
+    fn parse_structured(&mut self, text: &str, file: Arc<str>) -> Option<Node> {
         match Node::parse_yaml(text, Some(file)) {
             Ok(node) => Some(node),
             Err(error) => {
                 self.error(error);
-                let _ = (path, at);
                 None
             }
         }
@@ -452,7 +451,7 @@ impl Reader {
                 continue;
             };
             let value = match extension_of(&path).as_str() {
-                "json" | "yaml" | "yml" => self.parse_structured(&body, file, &path, at),
+                "json" | "yaml" | "yml" => self.parse_structured(&body, file),
                 _ => Some(Node::string(body, at.location.clone())),
             };
             values.extend(value);
@@ -615,7 +614,7 @@ impl Reader {
             let location = Location::new(Some(file.clone()), 1);
             let bodies: Vec<TemplateBody> = match extension_of(&path).as_str() {
                 "json" => vec![body_of_text(&body)],
-                "yaml" | "yml" => self.yaml_prompt(&body, file, &path, node),
+                "yaml" | "yml" => self.yaml_prompt(&body, file),
                 "csv" => self.csv_prompts(&body, &location),
                 _ => split_prompts(&body).into_iter().map(TemplateBody::Text).collect(),
             };
@@ -629,8 +628,8 @@ impl Reader {
         found
     }
 
-    fn yaml_prompt(&mut self, text: &str, file: Arc<str>, path: &str, at: &Node) -> Vec<TemplateBody> {
-        let Some(document) = self.parse_structured(text, file, path, at) else {
+    fn yaml_prompt(&mut self, text: &str, file: Arc<str>) -> Vec<TemplateBody> {
+        let Some(document) = self.parse_structured(text, file) else {
             return Vec::new();
         };
         match &document.value {
@@ -791,7 +790,7 @@ impl Reader {
                     Err(errors) => errors.into_iter().for_each(|error| self.error(error)),
                 },
                 _ => {
-                    let Some(document) = self.parse_structured(&body, file, &path, at) else {
+                    let Some(document) = self.parse_structured(&body, file) else {
                         continue;
                     };
                     match &document.value {

@@ -1,10 +1,10 @@
 //! `{{ variable }}` substitution in prompt templates and check values.
 //!
 //! The subset of Nunjucks (promptfoo's template language) that suites need to be reproducible:
-//! `{{ name }}` with any whitespace inside the braces, and dotted or indexed access into object
-//! and list variables (`{{ user.name }}`, `{{ items[0] }}`, `{{ items.0 }}`). A variable whose
-//! value is itself a template is rendered in turn (promptfoo's "variable composition"), a few
-//! levels deep at most.
+//! `{{ name }}` with any whitespace inside the braces (and `{{- name -}}` whitespace control),
+//! and dotted or indexed access into object and list variables (`{{ user.name }}`,
+//! `{{ items[0] }}`, `{{ items.0 }}`). A variable whose value is itself a template is rendered in
+//! turn (promptfoo's "variable composition"), a few levels deep at most.
 //!
 //! Deliberately left out: filters (`{{ x | upper }}`), expressions, `{% %}` blocks, `{# #}`
 //! comments and the `env` global. They are left in the text exactly as written and reported, so
@@ -66,9 +66,26 @@ fn render_into(template: &str, vars: &Map<String, Value>, depth: usize, rendered
             output.push_str(whole);
             continue;
         }
+        // Nunjucks whitespace control: `{{-` trims the whitespace before the tag, `-}}` after.
+        let (trim_before, inner) = match inner.strip_prefix('-') {
+            Some(stripped) => (true, stripped.trim_start()),
+            None => (false, inner),
+        };
+        let (trim_after, inner) = match inner.strip_suffix('-') {
+            Some(stripped) => (true, stripped.trim_end()),
+            None => (false, inner),
+        };
         match parse_path(inner) {
             Some(path) if path[0] != "env" => match lookup(vars, &path) {
-                Some(value) => output.push_str(&value_text(value, vars, depth, rendered)),
+                Some(value) => {
+                    if trim_before {
+                        output.truncate(output.trim_end().len());
+                    }
+                    if trim_after {
+                        rest = rest.trim_start();
+                    }
+                    output.push_str(&value_text(value, vars, depth, rendered));
+                }
                 None if !vars.contains_key(&path[0]) => {
                     note_once(&mut rendered.missing, &path[0]);
                     output.push_str(whole);
@@ -230,6 +247,12 @@ mod tests {
             ]
         );
         assert!(rendered.missing.is_empty());
+    }
+
+    #[test]
+    fn whitespace_control_trims_around_the_tag() {
+        let vars = vars(json!({"x": "1"}));
+        assert_eq!(render("a  {{- x -}}  b {{x}}", &vars).text, "a1b 1");
     }
 
     #[test]
