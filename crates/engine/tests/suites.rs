@@ -579,3 +579,38 @@ fn checks_on_transformed_output_are_kept_unrendered_and_unevaluated() {
     let notes = notes_text(&loaded);
     assert!(notes.contains("`options.transform` is code"), "{notes}");
 }
+
+#[test]
+fn older_promptfoo_configs_name_files_without_file_scheme() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let root = folder.path();
+    write(root, "prompt1.txt", "Translate to {{language}}: {{input}}");
+    write(
+        root,
+        "tests.csv",
+        "language,input,__expected\nFrench,Hello,icontains: bonjour\n",
+    );
+    write(root, "vars.yaml", "language: German\ninput: Good day\n");
+    write(root, "more.yaml", "- vars: vars.yaml\n");
+    write(
+        root,
+        "promptfooconfig.yaml",
+        "prompts: [prompt1.txt]\nproviders: [openai:gpt-4.1-mini]\ntests: tests.csv\n",
+    );
+    let loaded = Suite::load(&root.join("promptfooconfig.yaml")).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(
+        loaded.suite.cases()[0].prompt.last_user_text(),
+        "Translate to French: Hello"
+    );
+
+    write(
+        root,
+        "promptfooconfig.yaml",
+        "prompts: prompt1.txt\ntests: [more.yaml]\n",
+    );
+    let loaded = Suite::load(&root.join("promptfooconfig.yaml")).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(
+        loaded.suite.cases()[0].prompt.last_user_text(),
+        "Translate to German: Good day"
+    );
+}

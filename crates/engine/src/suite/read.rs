@@ -740,6 +740,8 @@ impl Reader {
                 }
                 NodeValue::Mapping(_) => tests.push(item.clone()),
                 NodeValue::String(text) if text.starts_with("file://") => tests.extend(self.tests_file(text, item)),
+                // Older promptfoo configs name test files without `file://`.
+                NodeValue::String(text) if looks_like_tests_file(text) => tests.extend(self.tests_file(text, item)),
                 NodeValue::String(text) if text.starts_with("huggingface://") || text.contains("docs.google.com") => {
                     self.note(
                         &item.location,
@@ -892,7 +894,8 @@ impl Reader {
     /// A test's `vars`: a mapping (file:// values read) or a `file://` to one.
     fn vars(&mut self, node: &Node) -> Vec<(String, Node)> {
         let node = match &node.value {
-            NodeValue::String(text) if text.starts_with("file://") => self.file_value(text, node),
+            // A plain string is a path too: promptfoo reads `vars: vars.yaml` as a file.
+            NodeValue::String(text) => self.file_value(text, node),
             NodeValue::Null => return Vec::new(),
             _ => node.clone(),
         };
@@ -1407,6 +1410,13 @@ fn looks_like_prompt_file(text: &str) -> bool {
     !text.contains(char::is_whitespace)
         && !text.contains("{{")
         && ["txt", "md", "j2", "njk", "json", "yaml", "yml", "csv"].contains(&extension_of(text).as_str())
+}
+
+fn looks_like_tests_file(text: &str) -> bool {
+    let text = text.trim();
+    !text.contains(char::is_whitespace)
+        && (["csv", "yaml", "yml", "json", "jsonl", "xlsx"].contains(&extension_of(text).as_str())
+            || text.contains('*'))
 }
 
 fn extension_of(path: &str) -> String {
