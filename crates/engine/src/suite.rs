@@ -82,11 +82,12 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Always `FILE:LINE: message`, the shape editors and terminals link; a column, when
+        // known, is part of the message.
         let file = self.file.as_deref().unwrap_or("suite");
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => write!(formatter, "{file}:{line}:{column}: {}", self.message),
-            (Some(line), None) => write!(formatter, "{file}:{line}: {}", self.message),
-            (None, _) => write!(formatter, "{file}: {}", self.message),
+        match self.line {
+            Some(line) => write!(formatter, "{file}:{line}: {}", self.message),
+            None => write!(formatter, "{file}: {}", self.message),
         }
     }
 }

@@ -343,7 +343,13 @@ fn broken_suite_names_the_line_of_each_error() {
 fn yaml_syntax_errors_and_wrong_types_have_lines() {
     let errors = Suite::parse("name: x\ntests:\n  - vars: {a: 1\n", SuiteFormat::Yaml, None).expect_err("syntax");
     assert!(errors.0[0].line.is_some_and(|line| line >= 3), "{errors}");
-    assert!(errors.to_string().starts_with("suite:"), "{errors}");
+    let line = errors.0[0].line.unwrap_or_default();
+    assert!(
+        errors
+            .to_string()
+            .starts_with(&format!("suite:{line}: not valid YAML (column ")),
+        "{errors}"
+    );
 
     let errors = Suite::parse(
         "tests:\n  - prompt: hi\n    checks:\n      - type: contains\n        value: x\n        threshold: high\n",

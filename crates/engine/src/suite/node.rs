@@ -79,7 +79,7 @@ impl Node {
                     file: file.as_deref().map(str::to_owned),
                     line: Some(error.marker().line()),
                     column: Some(error.marker().col() + 1),
-                    message: format!("not valid YAML: {}", error.info()),
+                    message: format!("not valid YAML (column {}): {}", error.marker().col() + 1, error.info()),
                 });
             }
         };
