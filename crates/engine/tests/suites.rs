@@ -620,3 +620,14 @@ fn older_promptfoo_configs_name_files_without_file_scheme() {
         "Translate to German: Good day"
     );
 }
+
+#[test]
+fn a_duplicate_id_is_reported_where_each_id_is_written() {
+    let errors = Suite::parse(
+        "tests:\n  - description: a\n    id: x\n    prompt: hi\n  - description: b\n    prompt: hi\n    id: x\n",
+        SuiteFormat::Yaml,
+        None,
+    )
+    .expect_err("duplicate");
+    assert_eq!(errors.to_string(), "suite:7: duplicate test id `x` (first at line 3)");
+}

@@ -121,6 +121,8 @@ struct Reader {
 #[derive(Clone)]
 struct RawTest {
     id: Option<String>,
+    /// Where the id was written (duplicates are reported there).
+    id_location: Option<Location>,
     description: Option<String>,
     vars: Vec<(String, Node)>,
     prompt: Option<Node>,
@@ -629,6 +631,7 @@ impl Reader {
             },
             None => RawTest {
                 id: None,
+                id_location: None,
                 description: None,
                 vars: Vec::new(),
                 prompt: None,
@@ -642,7 +645,10 @@ impl Reader {
         };
         for (key, value) in entries {
             match key.as_str() {
-                "id" => test.id = self.string_field(node, "id").map(|id| id.trim().to_owned()),
+                "id" => {
+                    test.id = self.string_field(node, "id").map(|id| id.trim().to_owned());
+                    test.id_location = Some(value.location.clone());
+                }
                 "description" => test.description = self.string_field(node, "description"),
                 "vars" => {
                     for (name, value) in self.vars(value) {
@@ -820,14 +826,12 @@ impl Reader {
                 self.error(test.location.error("a test id cannot be empty"));
                 continue;
             }
+            let at = test.id_location.as_ref().unwrap_or(&test.location);
             if let Some(first) = taken.get(id) {
                 let first = describe_location(first);
-                self.error(
-                    test.location
-                        .error(format!("duplicate test id `{id}` (first at {first})")),
-                );
+                self.error(at.error(format!("duplicate test id `{id}` (first at {first})")));
             } else {
-                taken.insert(id.clone(), test.location.clone());
+                taken.insert(id.clone(), at.clone());
             }
         }
         tests
