@@ -7,6 +7,7 @@
 
 use modelbench_engine::credentials::Secret;
 use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
+use modelbench_engine::target::FieldError;
 use modelbench_engine::{ResponseRecord, RunId, RunSummary, Target};
 use modelbench_workbench::history::DEFAULT_RUN_LIMIT;
 use modelbench_workbench::{RunMessage, RunRequest, blocking, export};
@@ -19,6 +20,13 @@ use crate::error::{CommandError, CommandResult};
 #[tauri::command]
 pub async fn list_targets(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
     Ok(state.workbench.with_store(|store| Ok(store.list_targets()?)).await?)
+}
+
+/// What is wrong with `target`, field by field (the engine's rules, the same ones `save_target`
+/// and every run apply); empty when it is good.
+#[tauri::command]
+pub fn validate_target(target: Target) -> Vec<FieldError> {
+    target.field_errors()
 }
 
 /// Creates or replaces `target` by name; `original` is its old name when the UI renamed it.

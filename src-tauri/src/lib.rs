@@ -11,6 +11,41 @@
 //! fakecloud, started on the first launch's request, and again at startup when simulated targets
 //! are saved, so they keep working across launches.
 
+/// The shell's commands, declared once: this list registers them with Tauri
+/// (`command_handler!`) and names them for the UI (`COMMAND_NAMES`, generated into
+/// `ui/src/lib/bindings/commands.ts` with the other bindings).
+macro_rules! declare_commands {
+    ($($name:ident),* $(,)?) => {
+        /// Every command name, as the UI invokes it.
+        pub const COMMAND_NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        macro_rules! command_handler {
+            () => {
+                tauri::generate_handler![$(commands::$name),*]
+            };
+        }
+    };
+}
+
+declare_commands![
+    list_targets,
+    save_target,
+    remove_target,
+    validate_target,
+    list_keys,
+    set_key,
+    test_target,
+    start_run,
+    stop_run,
+    list_runs,
+    load_run,
+    delete_run,
+    start_demo,
+    diff_texts,
+    similarity,
+    export_run,
+];
+
 mod commands;
 mod error;
 mod export;
@@ -101,23 +136,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .setup(move |app| Ok(webview::apply(app, acceleration)?))
-        .invoke_handler(tauri::generate_handler![
-            commands::list_targets,
-            commands::save_target,
-            commands::remove_target,
-            commands::list_keys,
-            commands::set_key,
-            commands::test_target,
-            commands::start_run,
-            commands::stop_run,
-            commands::list_runs,
-            commands::load_run,
-            commands::delete_run,
-            commands::start_demo,
-            commands::diff_texts,
-            commands::similarity,
-            commands::export_run,
-        ])
+        .invoke_handler(command_handler!())
         .run(tauri::generate_context!());
     if let Err(error) = result {
         eprintln!("modelbench-app: {error}");

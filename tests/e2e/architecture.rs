@@ -48,6 +48,7 @@ const LAYER_ARROWS: &[(&str, &[&str])] = &[
     ("store", &["model", "pricing"]),
     ("run", &["model", "secrets", "providers", "pricing", "store"]),
     ("report", &["model", "store", "diff"]),
+    ("suite", &["model", "diff"]),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;

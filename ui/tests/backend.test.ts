@@ -21,6 +21,7 @@ describe('tauriBackend', () => {
     await tauriBackend.listTargets();
     await tauriBackend.saveTarget(target, 'old');
     await tauriBackend.removeTarget('a');
+    await tauriBackend.validateTarget(target);
     await tauriBackend.setKey('k', 's3cret');
     await tauriBackend.listKeys();
     await tauriBackend.testTarget('a');
@@ -32,6 +33,7 @@ describe('tauriBackend', () => {
       ['list_targets'],
       ['save_target', { target, original: 'old' }],
       ['remove_target', { name: 'a' }],
+      ['validate_target', { target }],
       ['set_key', { name: 'k', secret: 's3cret' }],
       ['list_keys'],
       ['test_target', { name: 'a' }],
@@ -56,15 +58,9 @@ describe('tauriBackend', () => {
 });
 
 describe('selectBackend', () => {
-  it('uses the mock outside the shell and with ?mock', async () => {
-    expect((await selectBackend({ search: '' })).kind).toBe('mock');
-    Object.assign(window, { __TAURI_INTERNALS__: {} });
-    try {
-      expect((await selectBackend({ search: '' })).kind).toBe('tauri');
-      expect((await selectBackend({ search: '?mock' })).kind).toBe('mock');
-    } finally {
-      delete (window as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
-    }
+  it('is the shell inside Tauri, and says how to start the app outside it', () => {
+    expect(() => selectBackend({})).toThrow(/desktop shell/);
+    expect(selectBackend({ __TAURI_INTERNALS__: {} }).kind).toBe('tauri');
   });
 });
 

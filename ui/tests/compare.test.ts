@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 
 import App from '../src/App.svelte';
 import { AppState } from '../src/lib/app-state.svelte';
-import { createMockBackend, type MockOptions } from '../src/lib/mock-backend';
-import { HTML_ANSWER, behaviourOf, simulatedTargets, tokenize } from '../src/lib/simulated';
+import { createMockBackend, type MockOptions } from './doubles/mock-backend';
+import { HTML_ANSWER, behaviourOf, simulatedTargets, tokenize } from './doubles/simulated';
 
 const GPT = 'openai/gpt-5.4';
 const HTML = 'gemini/html-echo';

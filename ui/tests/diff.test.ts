@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 
 import App from '../src/App.svelte';
 import { AppState } from '../src/lib/app-state.svelte';
-import { createMockBackend } from '../src/lib/mock-backend';
-import { mockDiff, mockSimilarity } from '../src/lib/mock-diff';
-import { HTML_ANSWER, behaviourOf, simulatedTargets } from '../src/lib/simulated';
+import { createMockBackend } from './doubles/mock-backend';
+import { mockDiff, mockSimilarity } from './doubles/mock-diff';
+import { HTML_ANSWER, behaviourOf, simulatedTargets } from './doubles/simulated';
 
 const GPT = 'openai/gpt-5.4';
 const AZURE = 'azure/gpt-5.4 swedencentral';

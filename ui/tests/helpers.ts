@@ -1,7 +1,7 @@
 // Shared test fixtures: a hand-driven frame scheduler, and builders for the engine's messages.
 
 import type { Scheduler } from '../src/lib/run-store.svelte';
-import type { ProviderError, ResponseRecord, StampedEvent, StreamEvent, Target } from '../src/lib/types';
+import type { LiveMetrics, LiveResponse, ProviderError, ResponseRecord, StampedEvent, StreamEvent, Target } from '../src/lib/types';
 
 /** A scheduler whose frames run only when the test says so. */
 export class ManualScheduler implements Scheduler {
@@ -125,5 +125,14 @@ export function record(targetIndex: number, name: string, fields: Partial<Respon
     started_at_ms: 1_700_000_000_000,
     finished_at_ms: 1_700_000_000_900,
     ...fields,
+  };
+}
+
+/** The engine's live figures for one response, as the workbench sends them with a batch. */
+export function live(targetIndex: number, name: string, metrics: Partial<LiveMetrics>): LiveResponse {
+  return {
+    target: name,
+    response_key: { prompt_index: 0, target_index: targetIndex, repeat_index: 0 },
+    metrics: { time_to_first_token_ms: null, output_tokens: null, tokens_estimated: true, output_tokens_per_second: null, ...metrics },
   };
 }

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import App from '../src/App.svelte';
 import { AppState } from '../src/lib/app-state.svelte';
 import type { Backend } from '../src/lib/backend';
-import { createMockBackend } from '../src/lib/mock-backend';
-import { simulatedTargets } from '../src/lib/simulated';
+import { createMockBackend } from './doubles/mock-backend';
+import { simulatedTargets } from './doubles/simulated';
 import type { RunRequest } from '../src/lib/types';
 
 /** Runs through the backend directly and resolves when the run has finished. */

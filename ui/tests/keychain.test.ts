@@ -7,7 +7,7 @@ import App from '../src/App.svelte';
 import { AppState } from '../src/lib/app-state.svelte';
 import type { Backend } from '../src/lib/backend';
 import { keychainMarkTitle } from '../src/lib/keychain';
-import { MOCK_KEYCHAIN_ERROR, createMockBackend, mockOptionsFromQuery, type MockOptions } from '../src/lib/mock-backend';
+import { MOCK_KEYCHAIN_ERROR, createMockBackend, mockOptionsFromQuery, type MockOptions } from './doubles/mock-backend';
 import type { Target } from '../src/lib/types';
 
 const NOTICE = 'Keychain unavailable: keys from environment variables still work. How to enable…';

@@ -183,7 +183,7 @@ describe('Pane', () => {
     handle({ kind: 'started', run_id: 'r', targets: [target('evil', { label: 'simulated' })] });
     const pane = store.panes[0]!;
     render(Pane, { pane });
-    handle({ kind: 'events', events: [text(0, 'evil', 0, 5000, answer.slice(0, 10)), text(0, 'evil', 1, 6000, answer.slice(10))] });
+    handle({ kind: 'events', live: [], events: [text(0, 'evil', 0, 5000, answer.slice(0, 10)), text(0, 'evil', 1, 6000, answer.slice(10))] });
     scheduler.frame();
     handle({ kind: 'response', response: record(0, 'evil', { text: answer }) });
     scheduler.frame();

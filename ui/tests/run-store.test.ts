@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { RunStore, statusOf, type TextSink } from '../src/lib/run-store.svelte';
 import type { RunMessage, StoredRun } from '../src/lib/types';
-import { ManualScheduler, providerError, record, stamped, target, text } from './helpers';
+import { ManualScheduler, live, providerError, record, stamped, target, text } from './helpers';
 
 function recordingSink(): TextSink & { resets: string[]; appends: string[]; settles: number } {
   const sink = {
@@ -56,10 +56,10 @@ describe('RunStore', () => {
     pane.attach(sink);
     expect(sink.resets).toEqual(['']);
 
-    handle({ kind: 'events', events: [text(0, 'a', 0, 100_000, 'Hel'), text(0, 'a', 1, 110_000, 'lo')] });
-    handle({ kind: 'events', events: [text(0, 'a', 2, 120_000, ', ')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 0, 100_000, 'Hel'), text(0, 'a', 1, 110_000, 'lo')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 2, 120_000, ', ')] });
     scheduler.frame();
-    handle({ kind: 'events', events: [text(0, 'a', 3, 130_000, 'world')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 3, 130_000, 'world')] });
     scheduler.frame();
 
     expect(sink.appends).toEqual(['Hello, ', 'world']);
@@ -74,7 +74,7 @@ describe('RunStore', () => {
     scheduler.frame();
     expect(store.panes.map((pane) => pane.row)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
     const renders = () => store.panes.map((pane) => pane.renders);
-    handle({ kind: 'events', events: names.map((name, index) => text(index, name, 0, 1000, name)) });
+    handle({ kind: 'events', live: [], events: names.map((name, index) => text(index, name, 0, 1000, name)) });
 
     const drawn: number[][] = [];
     for (let frame = 0; frame < 4; frame += 1) {
@@ -95,7 +95,7 @@ describe('RunStore', () => {
     expect(scheduler.requested).toBe(requested);
 
     // Only the last row changed: the next frame draws it rather than waiting for its turn.
-    handle({ kind: 'events', events: [text(14, 'p14', 1, 2000, '!')] });
+    handle({ kind: 'events', live: [], events: [text(14, 'p14', 1, 2000, '!')] });
     scheduler.frame();
     expect(store.panes[14]!.text()).toBe('p14!');
   });
@@ -137,7 +137,7 @@ describe('RunStore', () => {
     const start = scheduler.time;
     for (let frame = 0; frame < 30 && shownAt === null; frame += 1) {
       sequence += 1;
-      handle({ kind: 'events', events: names.slice(1).map((name, index) => text(index + 1, name, sequence, sequence * 1000, 'x')) });
+      handle({ kind: 'events', live: [], events: names.slice(1).map((name, index) => text(index + 1, name, sequence, sequence * 1000, 'x')) });
       scheduler.frame();
       if (store.counts.error === 1) {
         shownAt = scheduler.time - start;
@@ -154,7 +154,7 @@ describe('RunStore', () => {
     const { store, scheduler, handle } = setup(['a', 'b', 'c', 'd']);
     scheduler.frame();
     expect(store.panes.map((pane) => pane.row)).toEqual([0, 0, 0, 0]);
-    handle({ kind: 'events', events: ['a', 'b', 'c', 'd'].map((name, index) => text(index, name, 0, 1000, name)) });
+    handle({ kind: 'events', live: [], events: ['a', 'b', 'c', 'd'].map((name, index) => text(index, name, 0, 1000, name)) });
     scheduler.frame();
     expect(store.panes.map((pane) => pane.text())).toEqual(['a', 'b', 'c', 'd']);
   });
@@ -168,6 +168,7 @@ describe('RunStore', () => {
     for (let index = 0; index < 50; index += 1) {
       handle({
         kind: 'events',
+        live: [],
         events: [text(0, 'a', index, index * 1000, 'x'), text(1, 'b', index, index * 1000, 'y')],
       });
     }
@@ -179,7 +180,7 @@ describe('RunStore', () => {
     expect(c!.renders - before.c).toBe(0);
     expect(a!.text()).toBe('x'.repeat(50));
 
-    handle({ kind: 'events', events: [text(2, 'c', 0, 1000, 'z')] });
+    handle({ kind: 'events', live: [], events: [text(2, 'c', 0, 1000, 'z')] });
     scheduler.frame();
     expect(a!.renders - before.a).toBe(1);
     expect(c!.renders - before.c).toBe(1);
@@ -189,11 +190,12 @@ describe('RunStore', () => {
     expect(scheduler.requested).toBe(requested);
   });
 
-  it('shows a live time to first token from the first content event, then the record’s', () => {
+  it('shows the engine’s live figures with the batch, then the record’s', () => {
     const { store, scheduler, handle } = setup(['a']);
     const pane = store.panes[0]!;
     handle({
       kind: 'events',
+      live: [live(0, 'a', { time_to_first_token_ms: 380, output_tokens: 2, output_tokens_per_second: 50 })],
       events: [
         stamped(0, 'a', 0, 150_000, { type: 'started', request_id: 'r', reported_model: 'gpt-test-2026', region: 'eu' }),
         stamped(0, 'a', 1, 380_000, { type: 'reasoning_delta', text: 'hmm' }),
@@ -206,6 +208,7 @@ describe('RunStore', () => {
     expect(pane.region).toBe('eu');
     expect(pane.outputTokens).toBe(2);
     expect(pane.tokensEstimated).toBe(true);
+    expect(pane.tokensPerSecond).toBe(50);
 
     handle({ kind: 'response', response: record(0, 'a', { text: 'Hi' }) });
     scheduler.frame();
@@ -220,12 +223,12 @@ describe('RunStore', () => {
   it('marks partial output incomplete and keeps it; an error without text is an error', () => {
     const { store, scheduler, handle } = setup(['a', 'b']);
     const [a, b] = store.panes;
-    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'partial answer')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 0, 1000, 'partial answer')] });
     scheduler.frame();
     expect(a!.status).toBe('streaming');
 
     const overloaded = providerError({ kind: 'overloaded', status: null, code: 'overloaded_error', message: 'Overloaded', retryable: true });
-    handle({ kind: 'events', events: [stamped(0, 'a', 1, 2000, { type: 'error', ...overloaded })] });
+    handle({ kind: 'events', live: [], events: [stamped(0, 'a', 1, 2000, { type: 'error', ...overloaded })] });
     scheduler.frame();
     // An error event alone does not end the pane: a retry may follow.
     expect(a!.status).toBe('streaming');
@@ -243,7 +246,7 @@ describe('RunStore', () => {
 
   it('ends panes without a record when the run finishes or fails', () => {
     const { store, scheduler, handle } = setup(['a', 'b']);
-    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'some')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 0, 1000, 'some')] });
     handle({ kind: 'failed', message: 'the database is locked' });
     scheduler.frame();
     expect(store.phase).toBe('failed');
@@ -258,7 +261,7 @@ describe('RunStore', () => {
     const pane = store.panes[0]!;
     const sink = recordingSink();
     pane.attach(sink);
-    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'Hel')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 0, 1000, 'Hel')] });
     scheduler.frame();
     handle({ kind: 'response', response: record(0, 'a', { text: 'Hello' }) });
     scheduler.frame();
@@ -269,9 +272,9 @@ describe('RunStore', () => {
   it('gives a newly attached view the text drawn so far', () => {
     const { store, scheduler, handle } = setup(['a']);
     const pane = store.panes[0]!;
-    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'one '), text(0, 'a', 1, 2000, 'two')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 0, 1000, 'one '), text(0, 'a', 1, 2000, 'two')] });
     scheduler.frame();
-    handle({ kind: 'events', events: [text(0, 'a', 2, 3000, ' three')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 2, 3000, ' three')] });
     const sink = recordingSink();
     pane.attach(sink);
     expect(sink.resets).toEqual(['one two']);
@@ -283,7 +286,7 @@ describe('RunStore', () => {
     const { store, scheduler, handle } = setup(['a']);
     const next = store.begin();
     next({ kind: 'started', run_id: 'run-2', targets: [target('b')] });
-    handle({ kind: 'events', events: [text(0, 'a', 0, 1000, 'late')] });
+    handle({ kind: 'events', live: [], events: [text(0, 'a', 0, 1000, 'late')] });
     handle({ kind: 'finished', run_id: 'run-1' });
     scheduler.frame();
     expect(store.runId).toBe('run-2');
@@ -295,19 +298,20 @@ describe('RunStore', () => {
   it('changes the live counters at most every 250 ms, the first token at once', () => {
     const { store, scheduler, handle } = setup(['a']);
     const pane = store.panes[0]!;
-    handle({ kind: 'events', events: [text(0, 'a', 0, 100_000, 'x')] });
+    const figures = (tokens: number) => [live(0, 'a', { time_to_first_token_ms: 100, output_tokens: tokens })];
+    handle({ kind: 'events', live: figures(1), events: [text(0, 'a', 0, 100_000, 'x')] });
     scheduler.frame();
     expect(pane.timeToFirstTokenMs).toBe(100);
     expect(pane.outputTokens).toBe(1);
 
     // Fifteen more frames of 16 ms, a token each: the text follows, the counter waits.
     for (let index = 1; index <= 15; index += 1) {
-      handle({ kind: 'events', events: [text(0, 'a', index, 100_000 + index * 16_000, 'x')] });
+      handle({ kind: 'events', live: figures(index + 1), events: [text(0, 'a', index, 100_000 + index * 16_000, 'x')] });
       scheduler.frame();
     }
     expect(pane.text()).toBe('x'.repeat(16));
     expect(pane.outputTokens).toBe(1);
-    handle({ kind: 'events', events: [text(0, 'a', 16, 400_000, 'x')] });
+    handle({ kind: 'events', live: figures(17), events: [text(0, 'a', 16, 400_000, 'x')] });
     scheduler.frame();
     expect(pane.outputTokens).toBe(17);
   });

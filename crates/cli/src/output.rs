@@ -518,6 +518,11 @@ pub fn write_results_document<W: Write>(
     Ok(())
 }
 
+/// `YYYY-MM-DD HH:MM:SS` UTC from Unix milliseconds.
+pub fn format_time(unix_ms: i64) -> String {
+    modelbench_engine::record::utc_date_time(unix_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use modelbench_engine::{Metrics, RunId, Usage};
@@ -656,5 +661,11 @@ mod tests {
         assert!(!lines.is_empty());
         assert!(lines.iter().all(|line| line.chars().count() <= WRAP_AT));
         assert_eq!(format!("{} {}", lines.join(" "), long).split_whitespace().count(), 40);
+    }
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(format_time(1_795_000_000_000), "2026-11-18 11:06:40");
     }
 }

@@ -17,6 +17,7 @@ pub mod pricing;
 pub mod providers;
 pub mod report;
 pub mod store;
+pub mod suite;
 
 pub use framing::{eventstream, ndjson, sse};
 pub use model::{accumulate, error, event, identity, record, request, target};

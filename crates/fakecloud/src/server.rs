@@ -676,28 +676,28 @@ async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepare
     check_version(incoming)?;
     if let Some(error) = incoming.parse_error {
         return Err(Rejection::Invalid(match provider {
-            Provider::OpenAi | Provider::Azure => validate::openai_malformed(),
-            Provider::Anthropic | Provider::VertexAnthropic => validate::anthropic_malformed(error),
-            Provider::Ollama => validate::ollama_malformed(error),
-            Provider::Bedrock => validate::bedrock_malformed_json(),
-            Provider::Gemini | Provider::Vertex => validate::gemini_malformed(error),
+            Provider::OpenAi | Provider::Azure => validate::openai::malformed(),
+            Provider::Anthropic | Provider::VertexAnthropic => validate::anthropic::malformed(error),
+            Provider::Ollama => validate::ollama::malformed(error),
+            Provider::Bedrock => validate::bedrock::malformed_json(),
+            Provider::Gemini | Provider::Vertex => validate::gemini::malformed(error),
         }));
     }
     let (scenario, scenario_key) = select_scenario(state, incoming)?;
     let validated = match incoming.endpoint {
         Endpoint::OpenAiChat | Endpoint::AzureV1Chat | Endpoint::MantleChat => {
-            validate::chat_completions(incoming.body, true)
+            validate::openai::chat_completions(incoming.body, true)
         }
-        Endpoint::AzureClassicChat => validate::chat_completions(incoming.body, false),
+        Endpoint::AzureClassicChat => validate::openai::chat_completions(incoming.body, false),
         Endpoint::OpenAiResponses | Endpoint::AzureV1Responses | Endpoint::MantleResponses => {
-            validate::responses(incoming.body)
+            validate::openai::responses(incoming.body)
         }
-        Endpoint::AnthropicMessages | Endpoint::MantleMessages => validate::anthropic_messages(incoming.body),
-        Endpoint::OllamaChat => validate::ollama_chat(incoming.body),
-        Endpoint::BedrockConverse => validate::bedrock_converse(incoming.body),
-        Endpoint::BedrockInvoke => validate::bedrock_invoke(incoming.body, incoming.model),
-        Endpoint::GeminiGenerate | Endpoint::VertexGenerate => validate::gemini_generate(incoming.body),
-        Endpoint::VertexAnthropic => validate::vertex_anthropic(incoming.body),
+        Endpoint::AnthropicMessages | Endpoint::MantleMessages => validate::anthropic::messages(incoming.body),
+        Endpoint::OllamaChat => validate::ollama::chat(incoming.body),
+        Endpoint::BedrockConverse => validate::bedrock::converse(incoming.body),
+        Endpoint::BedrockInvoke => validate::bedrock::invoke(incoming.body, incoming.model),
+        Endpoint::GeminiGenerate | Endpoint::VertexGenerate => validate::gemini::generate(incoming.body),
+        Endpoint::VertexAnthropic => validate::anthropic::vertex_messages(incoming.body),
     }
     .map_err(Rejection::Invalid)?;
     if let Some(rejection) = scheduled_failure(state, &scenario, &scenario_key, incoming) {

@@ -29,7 +29,7 @@ use modelbench_engine::{Prompt, ResponseKey, ResponseRecord, RunId, RunRecord, R
 use tokio_util::sync::CancellationToken;
 
 pub use error::{Error, Result};
-pub use run::{LiveRun, RunMessage, RunRequest, RunSink, Running};
+pub use run::{LiveResponse, LiveRun, RunMessage, RunRequest, RunSink, Running};
 
 /// One data dir's store with the runners that write to it, and the runs in flight.
 pub struct Workbench {

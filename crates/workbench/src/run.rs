@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use modelbench_engine::accumulate::{LiveMetrics, Speed};
 use modelbench_engine::runner::{RunEvent, RunHandle, RunOptions, RunOutcome, RunPlan};
 use modelbench_engine::{Parameters, ResponseKey, ResponseRecord, RunId, RunRecord, StampedEvent, StoredRun, Target};
 use serde::{Deserialize, Serialize};
@@ -49,11 +50,34 @@ pub struct RunRequest {
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[ts(export)]
 pub enum RunMessage {
-    Started { run_id: RunId, targets: Vec<Target> },
-    Events { events: Vec<StampedEvent> },
-    Response { response: Box<ResponseRecord> },
-    Finished { run_id: RunId },
-    Failed { message: String },
+    Started {
+        run_id: RunId,
+        targets: Vec<Target>,
+    },
+    /// Stream events, with the live metrics of every response they touched (computed by the
+    /// engine's [`Speed`], so the UI shows the numbers the stored record will hold).
+    Events {
+        events: Vec<StampedEvent>,
+        live: Vec<LiveResponse>,
+    },
+    Response {
+        response: Box<ResponseRecord>,
+    },
+    Finished {
+        run_id: RunId,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+/// One response's speed so far, sent with the batch that changed it.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct LiveResponse {
+    pub target: String,
+    pub response_key: ResponseKey,
+    pub metrics: LiveMetrics,
 }
 
 /// Where a run's messages go: the narrow edge between the workbench and a host that shows runs
@@ -159,7 +183,7 @@ pub async fn forward(mut handle: RunHandle, sink: &impl RunSink) {
 /// The batching: stream events wait at most one [`FRAME`] from the oldest unsent one; a final
 /// record first sends the events before it, so a pane never gets its record before its text.
 pub async fn forward_events(events: &mut UnboundedReceiver<RunEvent>, sink: &impl RunSink) {
-    let mut batch = Vec::new();
+    let mut batch = Batch::default();
     // When the oldest unsent event must go out.
     let mut deadline: Option<Instant> = None;
     loop {
@@ -167,7 +191,7 @@ pub async fn forward_events(events: &mut UnboundedReceiver<RunEvent>, sink: &imp
             Some(at) => match tokio::time::timeout_at(at, events.recv()).await {
                 Ok(next) => next,
                 Err(_elapsed) => {
-                    flush(sink, &mut batch);
+                    batch.flush(sink);
                     deadline = None;
                     continue;
                 }
@@ -180,20 +204,55 @@ pub async fn forward_events(events: &mut UnboundedReceiver<RunEvent>, sink: &imp
                 deadline.get_or_insert_with(|| Instant::now() + FRAME);
             }
             Some(RunEvent::ResponseFinished(response)) => {
-                flush(sink, &mut batch);
+                batch.flush(sink);
+                batch.speeds.remove(&(response.target.clone(), response.key));
                 deadline = None;
                 sink.send(RunMessage::Response { response });
             }
             None => break,
         }
     }
-    flush(sink, &mut batch);
+    batch.flush(sink);
 }
 
-fn flush(sink: &impl RunSink, batch: &mut Vec<StampedEvent>) {
-    if !batch.is_empty() {
+/// The events waiting for the next frame, and the speed of every response still streaming.
+#[derive(Default)]
+struct Batch {
+    events: Vec<StampedEvent>,
+    speeds: HashMap<(String, ResponseKey), Speed>,
+    touched: Vec<(String, ResponseKey)>,
+}
+
+impl Batch {
+    fn push(&mut self, event: StampedEvent) {
+        let key = (event.target.clone(), event.response_key);
+        let speed = self.speeds.entry(key.clone()).or_default();
+        speed.apply(&event.event, Duration::from_micros(event.elapsed_us));
+        if !self.touched.contains(&key) {
+            self.touched.push(key);
+        }
+        self.events.push(event);
+    }
+
+    fn flush(&mut self, sink: &impl RunSink) {
+        if self.events.is_empty() {
+            return;
+        }
+        let live = self
+            .touched
+            .drain(..)
+            .filter_map(|(target, response_key)| {
+                let metrics = self.speeds.get(&(target.clone(), response_key))?.live();
+                Some(LiveResponse {
+                    target,
+                    response_key,
+                    metrics,
+                })
+            })
+            .collect();
         sink.send(RunMessage::Events {
-            events: std::mem::take(batch),
+            events: std::mem::take(&mut self.events),
+            live,
         });
     }
 }

@@ -65,7 +65,7 @@ fn finished_record() -> RunEvent {
 /// The sequence numbers of an `events` message, or `None` for any other message.
 fn sequences(message: &RunMessage) -> Option<Vec<u64>> {
     match message {
-        RunMessage::Events { events } => Some(events.iter().map(|event| event.sequence).collect()),
+        RunMessage::Events { events, .. } => Some(events.iter().map(|event| event.sequence).collect()),
         _ => None,
     }
 }
@@ -229,11 +229,19 @@ async fn a_run_streams_to_the_test_host_and_is_stored() {
     // streamed text is the recorded text.
     let mut streamed: HashMap<ResponseKey, String> = HashMap::new();
     let mut recorded: HashMap<ResponseKey, ResponseRecord> = HashMap::new();
+    let mut live_metrics = HashMap::new();
     let (mut events, mut messages) = (0, 0);
     for message in &received {
         match message {
-            RunMessage::Events { events: batch } => {
+            RunMessage::Events { events: batch, live } => {
                 assert!(!batch.is_empty(), "no empty batches");
+                for response in live {
+                    assert!(
+                        batch.iter().any(|event| event.response_key == response.response_key),
+                        "live metrics only for the responses the batch touched"
+                    );
+                    live_metrics.insert(response.response_key, response.metrics.clone());
+                }
                 messages += 1;
                 for event in batch {
                     events += 1;
@@ -257,6 +265,22 @@ async fn a_run_streams_to_the_test_host_and_is_stored() {
     for (key, response) in &recorded {
         assert!(response.complete, "{}: {:?}", response.target, response.error);
         assert_eq!(streamed.get(key), Some(&response.text), "{}", response.target);
+        // The last live figures are the stored ones: one formula, in the engine. (Events carry
+        // their time in whole microseconds, the record in nanoseconds: within a microsecond.)
+        let live = &live_metrics[key];
+        let first_token = |metrics: Option<f64>| metrics.expect("a first token");
+        assert!(
+            (first_token(live.time_to_first_token_ms) - first_token(response.metrics.time_to_first_token_ms)).abs()
+                < 0.001
+        );
+        let (live_speed, stored_speed) = (
+            live.output_tokens_per_second.expect("a live speed"),
+            response.metrics.output_tokens_per_second.expect("a stored speed"),
+        );
+        assert!(
+            (live_speed - stored_speed).abs() / stored_speed < 1e-3,
+            "{live_speed} vs {stored_speed}"
+        );
     }
     assert!(
         messages < events,

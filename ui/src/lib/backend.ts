@@ -1,7 +1,7 @@
 // The UI's side of the contract with the desktop shell: every command the UI calls, and the one
-// channel a run streams through. Two implementations: `tauriBackend` (the real shell, over
-// Tauri's `invoke` and `Channel`) and the in-memory mock in `mock-backend.ts` (a plain browser
-// for `npm run dev`, the visual check, and the tests).
+// channel a run streams through. The command names come from the shell's own list (generated into
+// ./bindings/commands.ts). `tauriBackend` is the one implementation the app runs; the tests drive
+// the UI through an in-memory test double (ui/tests/doubles/), which is never bundled.
 //
 // Commands are snake_case; their arguments are camelCase because Tauri converts them to the
 // Rust parameters' snake_case names (`runId` -> `run_id`, `onEvent` -> `on_event`). The payloads
@@ -10,10 +10,13 @@
 
 import { Channel, invoke } from '@tauri-apps/api/core';
 
+import { COMMANDS } from './bindings/commands';
+
 import type {
   CommandError,
   Diff,
   DiffMode,
+  FieldError,
   ReportFormat,
   ResponseRecord,
   RunId,
@@ -39,6 +42,9 @@ export interface Backend {
   /** Creates or replaces the target by name; `original` is the old name when it was renamed. */
   saveTarget(target: Target, original?: string): Promise<void>;
   removeTarget(name: string): Promise<void>;
+  /** What is wrong with `target`, field by field: the engine's rules, the same ones saving and
+   * running apply. Empty when it is good. */
+  validateTarget(target: Target): Promise<FieldError[]>;
   /** Stores a secret in the OS keychain under `name`. Write-only: no command reads it back. */
   setKey(name: string, secret: string): Promise<void>;
   /** Names of the keychain entries ModelBench holds (never their values). */
@@ -66,30 +72,14 @@ export interface Backend {
   exportRun(runId: RunId, format: ReportFormat): Promise<string | null>;
 }
 
-/** The shell's command names, in one place for the Rust side to match. */
-export const COMMANDS = {
-  listTargets: 'list_targets',
-  saveTarget: 'save_target',
-  removeTarget: 'remove_target',
-  setKey: 'set_key',
-  listKeys: 'list_keys',
-  testTarget: 'test_target',
-  startRun: 'start_run',
-  stopRun: 'stop_run',
-  listRuns: 'list_runs',
-  loadRun: 'load_run',
-  deleteRun: 'delete_run',
-  startDemo: 'start_demo',
-  diffTexts: 'diff_texts',
-  similarity: 'similarity',
-  exportRun: 'export_run',
-} as const;
+export { COMMANDS };
 
 export const tauriBackend: Backend = {
   kind: 'tauri',
   listTargets: () => invoke<Target[]>(COMMANDS.listTargets),
   saveTarget: (target, original) => invoke<void>(COMMANDS.saveTarget, { target, original }),
   removeTarget: (name) => invoke<void>(COMMANDS.removeTarget, { name }),
+  validateTarget: (target) => invoke<FieldError[]>(COMMANDS.validateTarget, { target }),
   setKey: (name, secret) => invoke<void>(COMMANDS.setKey, { name, secret }),
   listKeys: () => invoke<string[]>(COMMANDS.listKeys),
   testTarget: (name) => invoke<ResponseRecord>(COMMANDS.testTarget, { name }),
@@ -113,15 +103,13 @@ export function insideTauri(scope: object = globalThis): boolean {
   return '__TAURI_INTERNALS__' in scope;
 }
 
-/** The real shell when there is one and `?mock` is absent; otherwise the in-memory mock, loaded
- * as its own chunk so the shell never runs it by accident. */
-export async function selectBackend(location: { search: string } = window.location): Promise<Backend> {
-  const wantsMock = new URLSearchParams(location.search).has('mock');
-  if (insideTauri() && !wantsMock) {
-    return tauriBackend;
+/** The real shell. Outside it (a plain browser) there is nothing to talk to: the UI needs the
+ * engine, so it says how to start the app instead of pretending. */
+export function selectBackend(scope: object = globalThis): Backend {
+  if (!insideTauri(scope)) {
+    throw new Error('ModelBench runs inside its desktop shell: start it with scripts/app (or the modelbench-app binary).');
   }
-  const { createMockBackend, mockOptionsFromQuery } = await import('./mock-backend');
-  return createMockBackend(mockOptionsFromQuery(location.search));
+  return tauriBackend;
 }
 
 /** The message of whatever a command rejected with (the shell's `CommandError`, a string, an

@@ -4,7 +4,7 @@
 // (`key = "NAME"`); targets keyed by environment variables, the cloud chains and Ollama work as
 // usual. The shell's raw error stays available as the detail of the help, not as the message.
 
-import { DEFAULT_KEY_VARIABLES } from './target-form';
+import { defaultKeyVariable } from './target-form';
 import type { Target } from './types';
 
 /** The status-bar notice, in place of the shell's raw error. */
@@ -33,7 +33,7 @@ export function needsKeychain(target: Target): boolean {
  * (`KeychainCredentials`): the environment variable, then Bedrock's and Vertex's cloud chains. */
 export function keychainMarkTitle(target: Target): string {
   const named = target.api_key_ref?.startsWith('env:') ? target.api_key_ref.slice('env:'.length) : undefined;
-  const variable = named ?? DEFAULT_KEY_VARIABLES[target.provider];
+  const variable = named ?? defaultKeyVariable(target.provider);
   const chain =
     target.provider === 'bedrock'
       ? ' or the AWS credential chain'

@@ -1,6 +1,8 @@
 // The parameter fields of the Compare view: strings as typed, turned into `Parameters` with empty
-// fields omitted ("the cloud's default"), and back for a re-run.
+// fields omitted ("the cloud's default"), and back for a re-run. The ranges are the engine's
+// (`PARAMETER_RANGES`, generated into ./bindings/rules.ts), which every run checks again.
 
+import { PARAMETER_RANGES } from './bindings/rules';
 import type { Parameters } from './types';
 
 export interface ParameterDraft {
@@ -32,22 +34,26 @@ export function draftFromParameters(parameters: Parameters): ParameterDraft {
 export function parseParameters(draft: ParameterDraft): { parameters: Parameters; errors: ParameterErrors } {
   const parameters: Parameters = {};
   const errors: ParameterErrors = {};
-  const number = (field: keyof ParameterDraft, low: number, high: number, integer: boolean): number | undefined => {
+  const number = (field: 'temperature' | 'top_p' | 'max_output_tokens' | 'seed'): number | undefined => {
     const text = draft[field].trim();
     if (text === '') {
       return undefined;
     }
+    const range = PARAMETER_RANGES.find((candidate) => candidate.field === field);
+    if (range === undefined) {
+      throw new Error(`the engine has no range for ${field}`);
+    }
     const value = Number(text);
-    if (!Number.isFinite(value) || value < low || value > high || (integer && !Number.isInteger(value))) {
-      errors[field] = integer ? `a whole number from ${low} to ${high}` : `a number from ${low} to ${high}`;
+    if (!Number.isFinite(value) || value < range.low || value > range.high || (range.integer && !Number.isInteger(value))) {
+      errors[field] = range.accepts;
       return undefined;
     }
     return value;
   };
-  const temperature = number('temperature', 0, 2, false);
-  const topP = number('top_p', 0, 1, false);
-  const maxOutputTokens = number('max_output_tokens', 1, 4_294_967_295, true);
-  const seed = number('seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
+  const temperature = number('temperature');
+  const topP = number('top_p');
+  const maxOutputTokens = number('max_output_tokens');
+  const seed = number('seed');
   if (temperature !== undefined) parameters.temperature = temperature;
   if (topP !== undefined) parameters.top_p = topP;
   if (maxOutputTokens !== undefined) parameters.max_output_tokens = maxOutputTokens;

@@ -19,6 +19,7 @@ import { flushSync } from 'svelte';
 
 import { describePaneError } from './format';
 import type {
+  LiveMetrics,
   ProviderError,
   ResponseKey,
   ResponseRecord,
@@ -170,12 +171,10 @@ export class Pane {
   #drawnChunks = 0;
   #drawnLength = 0;
   #receivedLength = 0;
-  #firstContentUs: number | null = null;
-  #lastContentUs: number | null = null;
   #lastEventUs = 0;
-  #contentChunks = 0;
   #reasoningChars = 0;
-  #reportedTokens: number | null = null;
+  /** The engine's figures for this response so far (the workbench sends them with each batch). */
+  #live: LiveMetrics | null = null;
   #attempt = 0;
   #lastError: ProviderError | null = null;
   #finishReason: string | null = null;
@@ -239,21 +238,14 @@ export class Pane {
         this.#lastError = null;
         break;
       case 'text_delta':
-        this.#content(stamped.elapsed_us);
         this.#chunks.push(event.text);
         this.#receivedLength += event.text.length;
         break;
       case 'reasoning_delta':
-        this.#content(stamped.elapsed_us);
         this.#reasoningChars += event.text.length;
         break;
       case 'tool_call_delta':
-        this.#content(stamped.elapsed_us);
-        break;
       case 'usage':
-        if (event.output_tokens !== null) {
-          this.#reportedTokens = event.output_tokens;
-        }
         break;
       case 'finished':
         this.#finishReason = event.reason;
@@ -266,6 +258,11 @@ export class Pane {
       case 'server_timing':
         break;
     }
+  }
+
+  /** The engine's live figures, after the batch's events. */
+  applyLive(metrics: LiveMetrics): void {
+    this.#live = metrics;
   }
 
   applyRecord(record: ResponseRecord): void {
@@ -333,7 +330,7 @@ export class Pane {
       this.#countersShownAt = now;
       this.elapsedMs = live.elapsedMs;
       this.outputTokens = live.outputTokens;
-      this.tokensEstimated = this.#reportedTokens === null;
+      this.tokensEstimated = this.#live?.tokens_estimated ?? true;
       this.tokensPerSecond = live.tokensPerSecond;
     }
     this.reportedModel = this.#meta.reported_model;
@@ -361,12 +358,6 @@ export class Pane {
     }
   }
 
-  #content(elapsedUs: number): void {
-    this.#firstContentUs ??= elapsedUs;
-    this.#lastContentUs = elapsedUs;
-    this.#contentChunks += 1;
-  }
-
   /** The streamed text when it could equal `expected`; skips the join when lengths differ. */
   #streamedTextIfDifferentLength(expected: string): string | null {
     if (this.#receivedLength !== expected.length) {
@@ -381,15 +372,12 @@ export class Pane {
     outputTokens: number | null;
     tokensPerSecond: number | null;
   } {
-    const first = this.#firstContentUs;
-    const last = this.#lastContentUs;
-    const tokens = this.#reportedTokens ?? (this.#contentChunks > 0 ? this.#contentChunks : null);
-    const generationUs = first !== null && last !== null ? last - first : 0;
+    const live = this.#live;
     return {
-      timeToFirstTokenMs: first === null ? null : first / 1000,
+      timeToFirstTokenMs: live?.time_to_first_token_ms ?? null,
       elapsedMs: Math.max(this.#lastEventUs / 1000, now - this.#shownAt),
-      outputTokens: tokens,
-      tokensPerSecond: tokens !== null && tokens > 1 && generationUs > 0 ? (tokens - 1) / (generationUs / 1_000_000) : null,
+      outputTokens: live?.output_tokens ?? null,
+      tokensPerSecond: live?.output_tokens_per_second ?? null,
     };
   }
 
@@ -492,6 +480,9 @@ export class RunStore {
           created ||= this.#byId.size !== known;
           pane.applyEvent(stamped);
           this.#markDirty(pane);
+        }
+        for (const response of message.live) {
+          this.#byId.get(responseKeyId(response.response_key))?.applyLive(response.metrics);
         }
         if (created) {
           this.#publishPanes();

@@ -11,9 +11,8 @@
 //
 // This module re-exports them, so the UI imports from one place, and adds the UI's own helpers.
 
-import type { ProviderKind } from './bindings/ProviderKind';
-
 export type { Api } from './bindings/Api';
+export type { FieldError } from './bindings/FieldError';
 export type { CommandError } from './bindings/CommandError';
 export type { DeploymentType } from './bindings/DeploymentType';
 export type { Diff } from './bindings/Diff';
@@ -52,17 +51,8 @@ export type { TimeoutOverrides } from './bindings/TimeoutOverrides';
 export type { ToolCall } from './bindings/ToolCall';
 export type { Usage } from './bindings/Usage';
 export type { JsonValue } from './bindings/serde_json/JsonValue';
-
-/** Every provider, in the order the target form offers them. */
-export const PROVIDER_KINDS: readonly ProviderKind[] = [
-  'openai',
-  'azure',
-  'anthropic',
-  'ollama',
-  'bedrock',
-  'gemini',
-  'vertex',
-];
+export type { LiveMetrics } from './bindings/LiveMetrics';
+export type { LiveResponse } from './bindings/LiveResponse';
 
 /** The report formats of Export (`modelbench export --format`). */
 export type ReportFormat = 'html' | 'md' | 'csv' | 'json';

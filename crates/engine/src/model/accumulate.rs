@@ -6,9 +6,81 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::Serialize;
+use ts_rs::TS;
+
 use crate::model::error::ProviderError;
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage, WarningKind};
 use crate::model::record::{Metrics, ToolCall};
+
+/// How fast one response is coming: the counters behind time to first token and tokens per
+/// second, and the one place those formulas live. The final metrics ([`Accumulator::metrics`])
+/// and the live view a host shows while the answer streams (the workbench's batches) both read
+/// it, so a number shown live and the one stored cannot be computed two ways.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Speed {
+    first_content: Option<Duration>,
+    last_event: Option<Duration>,
+    content_chunks: u64,
+    reported_output_tokens: Option<u64>,
+}
+
+/// A response's speed so far, as a host shows it while the answer streams.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct LiveMetrics {
+    pub time_to_first_token_ms: Option<f64>,
+    /// The cloud's count when it reported one, else the content deltas so far.
+    pub output_tokens: Option<u64>,
+    /// `output_tokens` counts deltas, not the cloud's tokens.
+    pub tokens_estimated: bool,
+    pub output_tokens_per_second: Option<f64>,
+}
+
+impl Speed {
+    /// Counts one event that arrived `elapsed` after the request was first sent.
+    pub fn apply(&mut self, event: &StreamEvent, elapsed: Duration) {
+        self.last_event = Some(elapsed);
+        if event.is_content() {
+            self.content_chunks += 1;
+            self.first_content.get_or_insert(elapsed);
+        }
+        if let StreamEvent::Usage(usage) = event {
+            self.reported_output_tokens = usage.output_tokens;
+        }
+    }
+
+    /// The cloud's output token count when it gave one, else the number of content deltas.
+    pub fn output_tokens(&self) -> u64 {
+        self.reported_output_tokens.unwrap_or(self.content_chunks)
+    }
+
+    /// Speed after the first token: the tokens that followed it over the time they took, up to
+    /// the last event.
+    pub fn output_tokens_per_second(&self) -> Option<f64> {
+        let tokens = self.output_tokens();
+        match (self.first_content, self.last_event) {
+            (Some(first), Some(last)) if last > first && tokens > 1 => {
+                Some((tokens - 1) as f64 / (last - first).as_secs_f64())
+            }
+            _ => None,
+        }
+    }
+
+    pub fn time_to_first_token(&self) -> Option<Duration> {
+        self.first_content
+    }
+
+    pub fn live(&self) -> LiveMetrics {
+        LiveMetrics {
+            time_to_first_token_ms: self.first_content.map(milliseconds),
+            output_tokens: (self.reported_output_tokens.is_some() || self.content_chunks > 0)
+                .then(|| self.output_tokens()),
+            tokens_estimated: self.reported_output_tokens.is_none(),
+            output_tokens_per_second: self.output_tokens_per_second(),
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Accumulator {
@@ -20,10 +92,10 @@ pub struct Accumulator {
     pub finish_reason: Option<FinishReason>,
     pub raw_finish_reason: Option<String>,
     pub error: Option<ProviderError>,
+    speed: Speed,
     content_chunks: u64,
     first_content: Option<Duration>,
     last_content: Option<Duration>,
-    last_event: Option<Duration>,
     gaps_ms: Vec<f64>,
     server_latency_ms: Option<u64>,
     server_first_byte_ms: Option<u64>,
@@ -40,7 +112,7 @@ impl Accumulator {
 
     /// Applies one event that arrived `elapsed` after the request was first sent.
     pub fn apply(&mut self, event: &StreamEvent, elapsed: Duration) {
-        self.last_event = Some(elapsed);
+        self.speed.apply(event, elapsed);
         if event.is_content() {
             self.content_chunks += 1;
             if let Some(previous) = self.last_content {
@@ -150,22 +222,10 @@ impl Accumulator {
     pub fn metrics(&self, total: Duration) -> Metrics {
         let mut gaps = self.gaps_ms.clone();
         gaps.sort_by(f64::total_cmp);
-        let output_tokens = self
-            .usage
-            .as_ref()
-            .and_then(|usage| usage.output_tokens)
-            .unwrap_or(self.content_chunks);
-        // Speed after the first token: the tokens that followed it over the time they took.
-        let output_tokens_per_second = match (self.first_content, self.last_event) {
-            (Some(first), Some(last)) if last > first && output_tokens > 1 => {
-                Some((output_tokens - 1) as f64 / (last - first).as_secs_f64())
-            }
-            _ => None,
-        };
         Metrics {
             time_to_first_token_ms: self.first_content.map(milliseconds),
             total_ms: milliseconds(total),
-            output_tokens_per_second,
+            output_tokens_per_second: self.speed.output_tokens_per_second(),
             content_chunks: self.content_chunks,
             gap_p50_ms: percentile(&gaps, 0.50),
             gap_p95_ms: percentile(&gaps, 0.95),

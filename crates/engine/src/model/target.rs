@@ -14,6 +14,10 @@ use ts_rs::TS;
 
 use crate::model::error::{Error, Result};
 
+mod fields;
+
+pub use fields::{FieldError, FieldSpec, FieldTable, ProviderFields, field_table};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
@@ -200,15 +204,20 @@ pub struct TimeoutOverrides {
 impl TimeoutOverrides {
     /// The first timeout set to 0, by its field name: 0 would fail every request.
     pub fn zero_field(&self) -> Option<&'static str> {
+        self.fields()
+            .into_iter()
+            .find(|(_, value)| *value == Some(0))
+            .map(|(field, _)| field)
+    }
+
+    /// Each timeout by its field name.
+    pub fn fields(&self) -> [(&'static str, Option<u64>); 4] {
         [
             ("connect_ms", self.connect_ms),
             ("first_token_ms", self.first_token_ms),
             ("idle_ms", self.idle_ms),
             ("total_ms", self.total_ms),
         ]
-        .into_iter()
-        .find(|(_, value)| *value == Some(0))
-        .map(|(field, _)| field)
     }
 }
 
@@ -406,158 +415,14 @@ impl Target {
         }
     }
 
-    /// Checks the fields that each provider needs, so a bad target fails before any request.
+    /// Checks the fields that each provider needs, so a bad target fails before any request:
+    /// the first of its [`field_errors`](Target::field_errors), naming the target.
     pub fn validate(&self) -> Result<()> {
-        if self.name.trim().is_empty() {
-            return Err(Error::InvalidInput("a target has an empty name".to_owned()));
+        match self.field_errors().into_iter().next() {
+            None => Ok(()),
+            Some(error) if error.field == "name" => Err(Error::InvalidInput(error.message)),
+            Some(error) => Err(self.error(error.message)),
         }
-        if self.model.trim().is_empty() && self.deployment.is_none() {
-            return Err(self.error("model is empty"));
-        }
-        if let Some(api) = self.api {
-            let fits = match self.provider {
-                ProviderKind::OpenAi | ProviderKind::Azure => matches!(api, Api::Chat | Api::Responses),
-                ProviderKind::Bedrock => !matches!(api, Api::Chat | Api::Responses),
-                _ => false,
-            };
-            if !fits {
-                return Err(self.error(format!(
-                    "`api = \"{}\"` does not apply to {} targets (openai/azure: chat, responses; bedrock: converse, invoke, mantle-responses, mantle-chat, mantle-messages)",
-                    api.as_str(),
-                    self.provider
-                )));
-            }
-        }
-        if self.deployment_type.is_some() && self.provider != ProviderKind::Azure {
-            return Err(self.error("`deployment_type` applies only to azure targets"));
-        }
-        if let Some(base_model) = &self.base_model
-            && (base_model.trim().is_empty() || base_model.chars().any(char::is_control))
-        {
-            return Err(self.error("`base_model` must name a model (for example \"gpt-5.4\")"));
-        }
-        if let Some(key) = &self.key
-            && (key.trim().is_empty() || key.chars().any(char::is_control))
-        {
-            return Err(self.error("`key` must name a keychain entry (modelbench keys set NAME)"));
-        }
-        self.validate_cloud_fields()?;
-        if let Some(base_url) = &self.base_url
-            && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
-        {
-            return Err(self.error(format!("base_url '{base_url}' must start with http:// or https://")));
-        }
-        if self.provider == ProviderKind::Azure {
-            if self.base_url.is_none() && self.resource.is_none() {
-                return Err(self.error("azure targets need `resource` (or `base_url`)"));
-            }
-            if self.deployment.is_some() != self.api_version.is_some() {
-                return Err(self.error(
-                    "azure classic path needs both `deployment` and `api_version` (omit both for the v1 path)",
-                ));
-            }
-            if self.deployment.is_some() && self.api() == Api::Responses {
-                return Err(self.error("azure `responses` uses the v1 path: omit `deployment` and `api_version`"));
-            }
-        } else if self.resource.is_some() || self.deployment.is_some() || self.api_version.is_some() {
-            return Err(self.error("`resource`, `deployment` and `api_version` apply only to azure targets"));
-        }
-        for name in self.headers.keys() {
-            let lower = name.to_ascii_lowercase();
-            if matches!(
-                lower.as_str(),
-                "authorization" | "api-key" | "x-api-key" | "x-goog-api-key" | "x-amz-security-token"
-            ) {
-                return Err(self.error(format!(
-                    "header '{name}' would hold a secret; use `key` or api_key_ref instead"
-                )));
-            }
-        }
-        // Checked here, when the targets are loaded, rather than when a request is built.
-        for (name, value) in &self.headers {
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(self.error(format!(
-                    "header name '{}' is not a valid HTTP header name",
-                    name.escape_debug()
-                )));
-            }
-            if reqwest::header::HeaderValue::from_str(value).is_err() {
-                return Err(self.error(format!(
-                    "header '{}' has a value with characters not allowed in HTTP (line breaks, control characters)",
-                    name.escape_debug()
-                )));
-            }
-        }
-        if let Some(field) = self.timeouts.zero_field() {
-            return Err(self.error(format!(
-                "timeouts.{field} must be at least 1 (0 would fail every request)"
-            )));
-        }
-        self.key_ref()?;
-        Ok(())
-    }
-
-    /// Region, profile, project, location and publisher: required where the cloud needs them,
-    /// rejected where they would be ignored.
-    fn validate_cloud_fields(&self) -> Result<()> {
-        let provider = self.provider;
-        let only = |field: &str, set: bool, allowed: &[ProviderKind]| -> Result<()> {
-            if set && !allowed.contains(&provider) {
-                let names: Vec<&str> = allowed.iter().map(|kind| kind.as_str()).collect();
-                return Err(self.error(format!("`{field}` applies only to {} targets", names.join(" and "))));
-            }
-            Ok(())
-        };
-        only("region", self.region.is_some(), &[ProviderKind::Bedrock])?;
-        only("profile", self.profile.is_some(), &[ProviderKind::Bedrock])?;
-        only("location", self.location.is_some(), &[ProviderKind::Vertex])?;
-        only("publisher", self.publisher.is_some(), &[ProviderKind::Vertex])?;
-        if self.project.is_some() && provider == ProviderKind::Bedrock && !self.api().is_mantle() {
-            return Err(self
-                .error("`project` applies to bedrock targets only with a Mantle api (it is sent as OpenAI-Project)"));
-        }
-        only(
-            "project",
-            self.project.is_some(),
-            &[ProviderKind::OpenAi, ProviderKind::Vertex, ProviderKind::Bedrock],
-        )?;
-        let valid_name = |value: &str| {
-            !value.is_empty()
-                && value
-                    .chars()
-                    .all(|character| character.is_ascii_alphanumeric() || matches!(character, '-' | '_' | '.'))
-        };
-        match provider {
-            ProviderKind::Bedrock => match &self.region {
-                None => return Err(self.error("bedrock targets need `region` (for example \"us-east-1\")")),
-                Some(region) if !valid_name(region) => {
-                    return Err(self.error(format!("region '{region}' is not an AWS region name")));
-                }
-                Some(_) => {}
-            },
-            ProviderKind::Vertex => {
-                match &self.project {
-                    None => return Err(self.error("vertex targets need `project` (the Google Cloud project id)")),
-                    Some(project) if !valid_name(project) => {
-                        return Err(self.error(format!("project '{project}' is not a Google Cloud project id")));
-                    }
-                    Some(_) => {}
-                }
-                match &self.location {
-                    None => {
-                        return Err(
-                            self.error("vertex targets need `location` (for example \"us-east5\" or \"global\")")
-                        );
-                    }
-                    Some(location) if !valid_name(location) => {
-                        return Err(self.error(format!("location '{location}' is not a Vertex location")));
-                    }
-                    Some(_) => {}
-                }
-            }
-            _ => {}
-        }
-        Ok(())
     }
 
     fn error(&self, message: impl Into<String>) -> Error {

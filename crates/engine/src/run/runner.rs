@@ -283,6 +283,7 @@ impl Runner {
         if plan.prompts.is_empty() {
             return Err(Error::InvalidInput("no prompts to run".into()));
         }
+        plan.parameters.validate()?;
         for prompt in &plan.prompts {
             if prompt.messages.is_empty() || prompt.last_user_text().trim().is_empty() {
                 return Err(Error::InvalidInput("a prompt is empty".into()));

@@ -2,7 +2,7 @@
 // words and whitespace, good enough for short answers in `npm run dev` and the tests. The app
 // always uses the engine's (Unicode words, lines, normalized and JSON modes, fast on long texts).
 
-import type { Diff, DiffMode, SimilarityMatrix, Span } from './types';
+import type { Diff, DiffMode, SimilarityMatrix, Span } from '../../src/lib/types';
 
 function tokens(text: string): string[] {
   return text.match(/\s+|[^\s]+/g) ?? [];

@@ -1,14 +1,15 @@
-// An in-memory `Backend` that simulates the shell: saved targets, a keychain that only keeps
-// names, runs that stream through the same `RunMessage`s the shell sends (batched every ~16 ms),
-// and a history with search. It serves `npm run dev` in a plain browser, the visual check, and
-// the tests. It deliberately measures nothing for real: its timings are scripted.
+// A test double of the shell for vitest, never bundled into the app: an in-memory `Backend` with
+// saved targets, a keychain that only keeps names, runs that stream through the same
+// `RunMessage`s the shell sends (batched every ~16 ms), and a history with search. It owns no
+// rule of the engine: target validation answers what a test scripts (`validate`), and its
+// timings and diffs are stand-ins, not measurements.
 
-import type { Backend, ListRunsQuery } from './backend';
+import type { Backend, ListRunsQuery } from '../../src/lib/backend';
 import { mockDiff, mockSimilarity } from './mock-diff';
 import { behaviourOf, simulatedTargets, tokenize, type SimulatedBehaviour } from './simulated';
-import { validateTarget } from './target-validation';
 import type {
   CommandError,
+  FieldError,
   Metrics,
   ProviderError,
   ResponseKey,
@@ -21,11 +22,11 @@ import type {
   StoredRun,
   Target,
   Usage,
-} from './types';
+} from '../../src/lib/types';
 
-/** Mock settings from the page's query, for the visual check and the UI benchmark:
- * `?mock&tps=200&panes=16&tokens=2000&latency=0.5`; `&nokeychain` simulates a desktop with no
- * Secret Service. */
+/** Double settings from a query string, as the tests write them:
+ * `tps=200&panes=16&tokens=2000&latency=0.5`; `nokeychain` simulates a desktop with no Secret
+ * Service. */
 export function mockOptionsFromQuery(search: string): MockOptions {
   const query = new URLSearchParams(search);
   const number = (name: string): number | undefined => {
@@ -58,6 +59,9 @@ export interface MockOptions {
   /** Simulates a desktop with no Secret Service: listing and setting keys fail as the shell's
    * do, and so does a run of a target that names a key (`key = "NAME"`). */
   keychainUnavailable?: boolean;
+  /** What `validateTarget` answers (and `saveTarget` rejects on); every target is good by
+   * default. Tests that need the engine's real answers script them here. */
+  validate?: (target: Target) => FieldError[];
   /** How many simulated targets `startDemo` adds (default: the 9 scripted ones; more are
    * numbered copies, fewer are the first ones). */
   demoTargets?: number;
@@ -170,15 +174,13 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
     const outputTokens = response.sent;
     const inputTokens = Math.round(24 + (run.stored.record.prompts[0]?.messages[0]?.content.length ?? 0) / 4);
     const firstContent = response.contentTimes[0];
-    const lastContent = response.contentTimes[response.contentTimes.length - 1];
     const gaps = response.contentTimes.slice(1).map((time, index) => time - (response.contentTimes[index] ?? time));
     gaps.sort((left, right) => left - right);
-    const generationSeconds =
-      firstContent !== undefined && lastContent !== undefined ? (lastContent - firstContent) / 1000 : 0;
     const metrics: Metrics = {
       time_to_first_token_ms: firstContent === undefined ? null : firstContent - response.startedAt,
       total_ms: finishedAt - response.startedAt,
-      output_tokens_per_second: generationSeconds > 0 ? (outputTokens - 1) / generationSeconds : null,
+      // The scripted speed, not a measurement: the engine owns the formula.
+      output_tokens_per_second: outputTokens > 1 ? 1000 / response.millisecondsPerToken : null,
       content_chunks: response.contentTimes.length,
       gap_p50_ms: percentile(gaps, 0.5),
       gap_p95_ms: percentile(gaps, 0.95),
@@ -292,7 +294,7 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
   function tick(run: ActiveRun, cancel = false): void {
     const { events, records } = advance(run, now(), cancel);
     if (events.length > 0) {
-      run.onEvent({ kind: 'events', events });
+      run.onEvent({ kind: 'events', live: [], events });
     }
     for (const response of records) {
       run.stored.responses.push(response);
@@ -352,11 +354,14 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
       return sortedTargets();
     },
 
+    async validateTarget(target) {
+      return options.validate?.(target) ?? [];
+    },
+
     async saveTarget(target, original) {
-      const errors = validateTarget(target);
-      const first = Object.entries(errors)[0];
+      const first = (options.validate?.(target) ?? [])[0];
       if (first) {
-        throw commandError('invalid_input', `target '${target.name}': ${first[1]}`);
+        throw commandError('invalid_input', `target '${target.name}': ${first.message}`);
       }
       if (original !== undefined && original !== target.name) {
         targets.delete(original);

@@ -8,14 +8,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use modelbench_demo::{Demo, PROMPT};
 use modelbench_engine::runner::{RunOptions, RunPlan};
 use modelbench_engine::store::Store;
 use modelbench_engine::{Parameters, Prompt};
 
-use crate::{ViewMode, execute};
+use crate::execute::{ViewMode, execute};
 
-pub async fn run(store: &Arc<Store>, json: bool) -> Result<ExitCode> {
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Print the result as JSON instead of the live view.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(store: &Arc<Store>, args: DemoArgs) -> Result<ExitCode> {
+    let DemoArgs { json } = args;
     let demo = Demo::start().await.context("cannot start fakecloud on 127.0.0.1")?;
     let base = demo.base_url();
     let targets = demo.targets().to_vec();

@@ -244,9 +244,9 @@ mod tests {
             assert_eq!(parse_before(text, now).ok(), Some(now), "{text}");
         }
         let midnight = parse_before("2026-11-18", now).expect("a date");
-        assert_eq!(crate::format_time(midnight), "2026-11-18 00:00:00");
+        assert_eq!(crate::output::format_time(midnight), "2026-11-18 00:00:00");
         assert_eq!(
-            crate::format_time(parse_before("2024-02-29 23:59", now).expect("a leap day")),
+            crate::output::format_time(parse_before("2024-02-29 23:59", now).expect("a leap day")),
             "2024-02-29 23:59:00"
         );
         assert_eq!(parse_before("1970-01-01", now).ok(), Some(0));

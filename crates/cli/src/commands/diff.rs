@@ -85,7 +85,7 @@ struct MatrixDocument<'d> {
 pub fn run(data_dir: Option<&Path>, args: DiffArgs) -> Result<()> {
     let texts = if args.files.is_empty() {
         let run_id = args.run_id.as_deref().context("give a RUN_ID or --files A B")?;
-        from_run(&super::open_store(data_dir)?, run_id, &args)?
+        from_run(&crate::database::open(data_dir)?, run_id, &args)?
     } else {
         from_files(&args.files)?
     };
@@ -156,7 +156,7 @@ fn from_files(files: &[PathBuf]) -> Result<Texts> {
 fn from_run(store: &modelbench_engine::Store, run_id: &str, args: &DiffArgs) -> Result<Texts> {
     use modelbench_workbench::Error;
     use modelbench_workbench::diff::{Note, answers};
-    let run = crate::find_run(store, run_id)?;
+    let run = crate::database::find_run(store, run_id)?;
     let pair = args.a.as_deref().zip(args.b.as_deref());
     let mut note = |note: Note<'_>| {
         let line = match note {

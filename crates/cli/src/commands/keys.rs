@@ -41,7 +41,7 @@ pub fn run(data_dir: Option<&Path>, command: KeysCommand) -> Result<()> {
         }
         KeysCommand::List { json } => {
             let names = keychain.names()?;
-            let usage = KeyUsage::new(&crate::open_store(data_dir)?.list_targets()?, &names);
+            let usage = KeyUsage::new(&crate::database::open(data_dir)?.list_targets()?, &names);
             if json {
                 serde_json::to_writer_pretty(&mut out, &usage.to_json())?;
                 writeln!(out)?;
@@ -53,7 +53,7 @@ pub fn run(data_dir: Option<&Path>, command: KeysCommand) -> Result<()> {
             validate_name(&name)?;
             keychain.delete(&name)?;
             writeln!(out, "deleted key '{name}' from the OS keychain")?;
-            let users = users_of(&crate::open_store(data_dir)?.list_targets()?, &name);
+            let users = users_of(&crate::database::open(data_dir)?.list_targets()?, &name);
             if !users.is_empty() {
                 writeln!(
                     out,

@@ -24,6 +24,8 @@ use modelbench_engine::{Parameters, Prompt, ProviderKind, Target};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+mod history;
+
 #[derive(Args, Clone)]
 pub struct BenchArgs {
     /// Concurrency levels to measure, comma-separated.
@@ -104,7 +106,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         return scale(&args);
     }
     if let Some(runs) = args.history {
-        return crate::history_bench::run(runs, args.history_dir.as_deref(), args.json);
+        return history::run(runs, args.history_dir.as_deref(), args.json);
     }
     if args.phase {
         let base = args.fakecloud.clone().context("--phase needs --fakecloud")?;

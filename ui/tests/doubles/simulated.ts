@@ -2,7 +2,7 @@
 // Like the engine's `modelbench demo`, every target is labelled "simulated"; two of them fail (one
 // before any text, one mid-stream) and one answers with HTML, which must stay literal text.
 
-import type { ErrorKind, ProviderKind, Target } from './types';
+import type { ErrorKind, ProviderKind, Target } from '../../src/lib/types';
 
 const GPT_ANSWER =
   'Running the same model on several clouds lets a team pick the **region, price and latency** that suit each workload, and keeps a second provider ready when one has an outage or a quota limit.\n\nIt also turns procurement into a measured choice: the same prompts, the same model, and numbers that show where it answers fastest and cheapest.';

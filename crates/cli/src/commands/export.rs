@@ -55,7 +55,7 @@ impl ExportFormat {
 }
 
 pub fn run(store: &Store, args: ExportArgs) -> Result<()> {
-    let run = crate::find_run(store, &args.run_id)?;
+    let run = crate::database::find_run(store, &args.run_id)?;
     let id = run.record.id;
     let format = args.format.engine();
     let text = modelbench_workbench::export::render(&run, format);
