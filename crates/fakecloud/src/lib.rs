@@ -12,7 +12,8 @@
 //! mid-stream errors, cut connections, or a recorded body replayed verbatim.
 //! A scenario may vary per request from a seeded generator ([`Variation`]:
 //! latency distributions, an error rate, answer variants) or echo the prompt
-//! ([`Answer::Echo`]). Every request is logged ([`RequestRecord`]).
+//! ([`Answer::Echo`]). Every request is logged ([`RequestRecord`]), with the
+//! scenario it drew.
 //!
 //! fakecloud only *encodes*. It shares no code with the engine's decoders on
 //! purpose: a bug shared by both would pass every test.
