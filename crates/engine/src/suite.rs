@@ -66,6 +66,21 @@ impl SuiteFormat {
             _ => Self::Yaml,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Yaml => "yaml",
+            Self::Json => "json",
+            Self::Jsonl => "jsonl",
+            Self::Csv => "csv",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Yaml, Self::Json, Self::Jsonl, Self::Csv]
+            .into_iter()
+            .find(|format| format.as_str() == name)
+    }
 }
 
 /// One problem with a suite, where it is.
@@ -220,7 +235,7 @@ pub struct Suite {
 }
 
 /// A file a suite referenced (prompts, tests, variables, schemas), as read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ReferencedFile {
     /// As written in the suite, after `file://`, relative to the suite's folder.
     pub path: String,
@@ -278,6 +293,17 @@ impl Suite {
             None,
             "suite".to_owned(),
         )
+    }
+
+    /// Loads a suite again from what a session stored: its text and its referenced files (the
+    /// disk is not read, so the suite is exactly what ran, even if its files changed since).
+    pub fn restore(
+        text: &str,
+        format: SuiteFormat,
+        files: Vec<ReferencedFile>,
+        name: &str,
+    ) -> Result<LoadedSuite, SuiteErrors> {
+        read::restore(text.to_owned(), format, files, name.to_owned())
     }
 
     /// Every (test × prompt) case, in test order, then prompt order.

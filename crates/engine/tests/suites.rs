@@ -631,3 +631,37 @@ fn a_duplicate_id_is_reported_where_each_id_is_written() {
     .expect_err("duplicate");
     assert_eq!(errors.to_string(), "suite:7: duplicate test id `x` (first at line 3)");
 }
+
+#[test]
+fn a_suite_restored_from_its_stored_files_is_the_suite_that_was_loaded() {
+    for path in [
+        "translator/promptfooconfig.yaml",
+        "support-bot/promptfooconfig.yaml",
+        "native/suite.yaml",
+    ] {
+        let loaded = Suite::load(&fixture(path)).expect(path);
+        assert!(
+            !loaded.files.is_empty() || path.starts_with("native"),
+            "{path} references files"
+        );
+        let format = SuiteFormat::from_path(Path::new(path));
+        let restored = Suite::restore(&loaded.text, format, loaded.files.clone(), &loaded.suite.name).expect(path);
+        assert_eq!(restored.hash, loaded.hash, "{path}");
+        assert_eq!(restored.suite.name, loaded.suite.name);
+        let cases = |suite: &LoadedSuite| -> Vec<(String, modelbench_engine::Prompt)> {
+            suite
+                .suite
+                .cases()
+                .iter()
+                .map(|case| (case.case_id.clone(), case.prompt.clone()))
+                .collect()
+        };
+        assert_eq!(cases(&restored), cases(&loaded), "{path}");
+    }
+    let loaded = Suite::load(&fixture("translator/promptfooconfig.yaml")).expect("translator");
+    let errors = Suite::restore(&loaded.text, SuiteFormat::Yaml, Vec::new(), "t").expect_err("files missing");
+    assert!(
+        errors.to_string().contains("not among the suite's stored files"),
+        "{errors}"
+    );
+}

@@ -10,7 +10,10 @@
 //! Bedrock API key), then streams text on a scripted schedule
 //! ([`Scenario`]): delays, slow chunks, byte-level splits, rate limits,
 //! mid-stream errors, cut connections, or a recorded body replayed verbatim.
-//! Every request is logged ([`RequestRecord`]).
+//! A scenario may vary per request from a seeded generator ([`Variation`]:
+//! latency distributions, an error rate, answer variants) or echo the prompt
+//! ([`Answer::Echo`]). Every request is logged ([`RequestRecord`]), with the
+//! scenario it drew.
 //!
 //! fakecloud only *encodes*. It shares no code with the engine's decoders on
 //! purpose: a bug shared by both would pass every test.
@@ -45,7 +48,10 @@ mod stream;
 mod text;
 mod wire;
 
-pub use scenario::{Failure, LineEnding, ReplayEdits, Scenario, SpecError, apply_spec, parse_spec};
+pub use scenario::{
+    Answer, Distribution, ECHO_PREFIX, ErrorRate, Failure, LineEnding, ReplayEdits, Scenario, SpecError, Variation,
+    apply_spec, parse_spec,
+};
 pub use server::request_log::RequestRecord;
 pub use text::tokens_for;
 

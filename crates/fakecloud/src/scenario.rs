@@ -3,10 +3,17 @@
 //! model name.
 //!
 //! A scenario says nothing about wire formats; every provider encoder reads
-//! the same scenario, so one spec means the same thing on every route.
+//! the same scenario, so one spec means the same thing on every route. What
+//! varies from request to request (latency distributions, an error rate,
+//! answer variants) is drawn in `variation`.
 
 use std::fmt;
 use std::time::Duration;
+
+pub(crate) mod variation;
+
+use variation::{DELAY_EXPECTED, format_milliseconds, parse_decimal, parse_milliseconds};
+pub use variation::{Distribution, ECHO_PREFIX, ErrorRate, Variation};
 
 /// How one response behaves. Defaults: no delays, 8 tokens of filler text,
 /// success.
@@ -14,14 +21,19 @@ use std::time::Duration;
 pub struct Scenario {
     /// Delay from request arrival to the first content token. Headers and the
     /// provider's preamble (role chunk, `response.created`, `message_start`)
-    /// go out immediately, as the real clouds do.
+    /// go out immediately, as the real clouds do. Ignored while
+    /// [`Variation::time_to_first_token`] draws it.
     pub time_to_first_token: Duration,
     /// Number of filler tokens to stream; ignored when `text` is set.
     pub tokens: usize,
-    /// Delay between consecutive content tokens.
+    /// Delay between consecutive content tokens. Ignored while
+    /// [`Variation::inter_token_delay`] draws it.
     pub inter_token_delay: Duration,
-    /// Exact text to stream instead of filler words.
+    /// Exact text to stream instead of filler words (after the echo, with
+    /// [`Answer::Echo`]).
     pub text: Option<String>,
+    /// Whether the answer repeats the prompt.
+    pub answer: Answer,
     /// How the response goes wrong, if it does.
     pub failure: Option<Failure>,
     /// Write the body in pieces of this many bytes, each its own body frame,
@@ -40,6 +52,20 @@ pub struct Scenario {
     /// While holding, send a keep-alive this often (`: ping` for SSE, a blank line for NDJSON;
     /// nothing for AWS event streams, which have no such thing).
     pub keep_alive: Option<Duration>,
+    /// What is drawn anew for each request ([`Scenario::for_request`]).
+    pub variation: Variation,
+}
+
+/// Where a response's text comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Answer {
+    /// The scenario's text, its drawn variant, or filler words (`answer=fixed`).
+    #[default]
+    Fixed,
+    /// [`ECHO_PREFIX`] and the request's last user message, then a space and
+    /// the text or drawn variant if there is one (`answer=echo`): different
+    /// prompts get different answers, repeats of one prompt the same.
+    Echo,
 }
 
 /// Changes to a replayed fixture, applied in this order: line endings, `twice`, `bom`, `cut`
@@ -95,6 +121,7 @@ impl Default for Scenario {
             tokens: 8,
             inter_token_delay: Duration::ZERO,
             text: None,
+            answer: Answer::Fixed,
             failure: None,
             split: None,
             stall: None,
@@ -102,6 +129,7 @@ impl Default for Scenario {
             edits: ReplayEdits::default(),
             hold: None,
             keep_alive: None,
+            variation: Variation::default(),
         }
     }
 }
@@ -136,6 +164,9 @@ pub enum Failure {
     FloodNoNewline { mebibytes: usize },
     /// HTTP 500 whose body is this many MiB of `E`: clients need only its first bytes.
     FloodErrorBody { mebibytes: usize },
+    /// HTTP 200 with the headers and the preamble, then nothing for an hour: the
+    /// client's first-token timeout fires first.
+    Timeout,
 }
 
 /// A spec string that could not be parsed.
@@ -149,6 +180,8 @@ pub enum SpecError {
     InvalidValue { key: String, value: String, reason: String },
     #[error("fakecloud scenario sets two failures: `{first}` and `{second}`")]
     ConflictingFailures { first: String, second: String },
+    #[error("fakecloud scenario sets both `{first}` and `{second}`, which exclude each other")]
+    ConflictingKeys { first: String, second: String },
     #[error("fakecloud scenario key `{0}` needs a status failure (`fail=429` and the like)")]
     RetryAfterWithoutStatus(String),
     #[error("fakecloud scenario key `{key}` needs `{needs}` too")]
@@ -168,6 +201,11 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
     // Remember which key set the failure so a conflict can name both.
     let mut failure_key: Option<String> = None;
     let mut retry_after: Option<(String, Duration)> = None;
+    // `text` and `variants` replace each other across specs, but not within one.
+    let mut answer_key: Option<String> = None;
+    // Applied after the loop, so `error=` and `error_rate=` work in either order.
+    let mut error_probability: Option<f64> = None;
+    let mut error_failure: Option<(String, Failure)> = None;
 
     for pair in spec.split([';', ',']) {
         let pair = pair.trim();
@@ -198,7 +236,7 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
         match key {
             "ttft_ms" => {
                 needs_value(value)?;
-                scenario.time_to_first_token = Duration::from_millis(parse_number(key, value)?);
+                (scenario.time_to_first_token, scenario.variation.time_to_first_token) = parse_delay(key, value)?;
             }
             "tokens" => {
                 needs_value(value)?;
@@ -206,7 +244,7 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
             }
             "gap_ms" => {
                 needs_value(value)?;
-                scenario.inter_token_delay = Duration::from_millis(parse_number(key, value)?);
+                (scenario.inter_token_delay, scenario.variation.inter_token_delay) = parse_delay(key, value)?;
             }
             "split" => {
                 needs_value(value)?;
@@ -227,10 +265,45 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
                 ));
             }
             "text" => {
-                scenario.text = Some(
-                    percent_decode(value)
-                        .ok_or_else(|| invalid(key, value, "bad percent escape (use %XX with two hex digits)"))?,
-                );
+                exclusive(&mut answer_key, pair)?;
+                scenario.text = Some(percent_decode(value).ok_or_else(|| invalid(key, value, BAD_ESCAPE))?);
+                scenario.variation.variants.clear();
+            }
+            "variants" => {
+                needs_value(value)?;
+                exclusive(&mut answer_key, pair)?;
+                scenario.variation.variants = value
+                    .split('|')
+                    .map(|variant| percent_decode(variant).ok_or_else(|| invalid(key, value, BAD_ESCAPE)))
+                    .collect::<Result<_, _>>()?;
+                scenario.text = None;
+            }
+            "answer" => {
+                scenario.answer = match value {
+                    "echo" => Answer::Echo,
+                    "fixed" => Answer::Fixed,
+                    _ => return Err(invalid(key, value, "expected echo or fixed")),
+                };
+            }
+            "seed" => {
+                needs_value(value)?;
+                scenario.variation.seed = parse_number(key, value)?;
+            }
+            "error_rate" => {
+                needs_value(value)?;
+                let probability = parse_decimal(key, value)?;
+                if probability > 1.0 {
+                    return Err(invalid(key, value, "expected a probability from 0 to 1"));
+                }
+                error_probability = Some(probability);
+            }
+            "error" => {
+                needs_value(value)?;
+                error_failure = Some((key.to_owned(), parse_error_kind(key, value)?));
+            }
+            "error_status" => {
+                needs_value(value)?;
+                error_failure = Some((key.to_owned(), parse_status_failure(key, value)?));
             }
             "replay" => {
                 needs_value(value)?;
@@ -274,6 +347,7 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
                 let failure = match value {
                     "quota" => Failure::Quota,
                     "content_filter" => Failure::ContentFilter,
+                    "timeout" => Failure::Timeout,
                     _ => parse_status_failure(key, value)?,
                 };
                 set_failure(failure, &mut scenario)?;
@@ -327,6 +401,25 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
             _ => return Err(SpecError::RetryAfterWithoutStatus(key)),
         }
     }
+    match (error_probability, error_failure) {
+        (Some(probability), failure) => {
+            let failure = failure
+                .map(|(_, failure)| failure)
+                .or_else(|| scenario.variation.error.take().map(|error| error.failure))
+                .unwrap_or_else(ErrorRate::default_failure);
+            scenario.variation.error = Some(ErrorRate { probability, failure });
+        }
+        (None, Some((key, failure))) => match &mut scenario.variation.error {
+            Some(error) => error.failure = failure,
+            None => {
+                return Err(SpecError::Requires {
+                    key,
+                    needs: "error_rate",
+                });
+            }
+        },
+        (None, None) => {}
+    }
     if scenario.keep_alive.is_some() && scenario.hold.is_none() {
         return Err(SpecError::Requires {
             key: "ping_ms".to_owned(),
@@ -348,16 +441,28 @@ impl Scenario {
     pub fn to_spec(&self) -> String {
         let default = Scenario::default();
         let mut pairs: Vec<String> = Vec::new();
-        if self.time_to_first_token != default.time_to_first_token {
-            pairs.push(format!("ttft_ms={}", self.time_to_first_token.as_millis()));
-        }
+        let delay = |key: &str, fixed: Duration, drawn: &Option<Distribution>| match drawn {
+            Some(distribution) => Some(format!("{key}={distribution}")),
+            None if !fixed.is_zero() => Some(format!("{key}={}", format_milliseconds(fixed))),
+            None => None,
+        };
+        pairs.extend(delay(
+            "ttft_ms",
+            self.time_to_first_token,
+            &self.variation.time_to_first_token,
+        ));
         if self.tokens != default.tokens {
             pairs.push(format!("tokens={}", self.tokens));
         }
-        if self.inter_token_delay != default.inter_token_delay {
-            pairs.push(format!("gap_ms={}", self.inter_token_delay.as_millis()));
-        }
-        if let Some(text) = &self.text {
+        pairs.extend(delay(
+            "gap_ms",
+            self.inter_token_delay,
+            &self.variation.inter_token_delay,
+        ));
+        // Drawn variants replace the text, so the text is not written beside them.
+        if let Some(text) = &self.text
+            && self.variation.variants.is_empty()
+        {
             pairs.push(format!("text={}", percent_encode(text)));
         }
         if let Some(size) = self.split {
@@ -404,6 +509,7 @@ impl Scenario {
             }
             Some(Failure::Quota) => pairs.push("fail=quota".to_owned()),
             Some(Failure::ContentFilter) => pairs.push("fail=content_filter".to_owned()),
+            Some(Failure::Timeout) => pairs.push("fail=timeout".to_owned()),
             Some(Failure::MidStreamError { after_tokens }) => {
                 pairs.push(format!("midstream_error={after_tokens}"));
             }
@@ -423,6 +529,27 @@ impl Scenario {
                 pairs.push(format!("flood_error_body_mib={mebibytes}"));
             }
         }
+        let variation = &self.variation;
+        if variation.seed != default.variation.seed {
+            pairs.push(format!("seed={}", variation.seed));
+        }
+        if let Some(error) = &variation.error {
+            pairs.push(format!("error_rate={}", error.probability));
+            if error.failure != ErrorRate::default_failure() {
+                pairs.push(format!("error={}", error_kind_spec(&error.failure)));
+            }
+        }
+        if !variation.variants.is_empty() {
+            let variants: Vec<String> = variation
+                .variants
+                .iter()
+                .map(|variant| percent_encode(variant))
+                .collect();
+            pairs.push(format!("variants={}", variants.join("|")));
+        }
+        if self.answer == Answer::Echo {
+            pairs.push("answer=echo".to_owned());
+        }
         pairs.join(";")
     }
 }
@@ -438,6 +565,80 @@ fn invalid(key: &str, value: &str, reason: &str) -> SpecError {
         key: key.to_owned(),
         value: value.to_owned(),
         reason: reason.to_owned(),
+    }
+}
+
+const BAD_ESCAPE: &str = "bad percent escape (use %XX with two hex digits)";
+
+/// Refuses the second of two keys that exclude each other in one spec.
+fn exclusive(seen: &mut Option<String>, pair: &str) -> Result<(), SpecError> {
+    match seen.replace(pair.to_owned()) {
+        Some(first) => Err(SpecError::ConflictingKeys {
+            first,
+            second: pair.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A fixed delay (`450`, `12.5`) or a distribution (`lognormal:450:0.25`), for `ttft_ms` and
+/// `gap_ms`; a distribution zeroes the fixed delay it replaces, so equal specs give equal
+/// scenarios.
+fn parse_delay(key: &str, value: &str) -> Result<(Duration, Option<Distribution>), SpecError> {
+    if value.contains(':') {
+        Ok((Duration::ZERO, Some(Distribution::parse(key, value)?)))
+    } else {
+        let fixed = parse_milliseconds(key, value).map_err(|_| invalid(key, value, DELAY_EXPECTED))?;
+        Ok((fixed, None))
+    }
+}
+
+const ERROR_KINDS: &str = "expected an HTTP status (503), timeout, quota, content_filter, midstream[:N], truncate[:N], disconnect[:N], finish_content_filter[:N], flood_no_newline_mib:N or flood_error_body_mib:N";
+
+/// The failure of a drawn error (`error=`): the failure keys' kinds in one value, a token
+/// count after a colon where they take one (1 when left out).
+fn parse_error_kind(key: &str, value: &str) -> Result<Failure, SpecError> {
+    let (name, count) = match value.split_once(':') {
+        Some((name, count)) => (name, Some(parse_number::<usize>(key, count)?)),
+        None => (value, None),
+    };
+    let after_tokens = count.unwrap_or(1);
+    let failure = match (name, count) {
+        ("timeout", None) => Failure::Timeout,
+        ("quota", None) => Failure::Quota,
+        ("content_filter", None) => Failure::ContentFilter,
+        ("midstream", _) => Failure::MidStreamError { after_tokens },
+        ("truncate", _) => Failure::Truncate { after_tokens },
+        ("disconnect", _) => Failure::Disconnect { after_tokens },
+        ("finish_content_filter", _) => Failure::FinishContentFilter { after_tokens },
+        ("flood_no_newline_mib", Some(mebibytes)) => Failure::FloodNoNewline { mebibytes },
+        ("flood_error_body_mib", Some(mebibytes)) => Failure::FloodErrorBody { mebibytes },
+        (_, None) => parse_status_failure(key, value).map_err(|_| invalid(key, value, ERROR_KINDS))?,
+        (_, Some(_)) => return Err(invalid(key, value, ERROR_KINDS)),
+    };
+    Ok(failure)
+}
+
+/// The inverse of [`parse_error_kind`]. A status failure's `retry_after` has no place in it.
+fn error_kind_spec(failure: &Failure) -> String {
+    match failure {
+        Failure::Status {
+            status,
+            times: Some(times),
+            ..
+        } => format!("{status}x{times}"),
+        Failure::Status {
+            status, times: None, ..
+        } => status.to_string(),
+        Failure::Quota => "quota".to_owned(),
+        Failure::ContentFilter => "content_filter".to_owned(),
+        Failure::Timeout => "timeout".to_owned(),
+        Failure::MidStreamError { after_tokens } => format!("midstream:{after_tokens}"),
+        Failure::Truncate { after_tokens } => format!("truncate:{after_tokens}"),
+        Failure::Disconnect { after_tokens } => format!("disconnect:{after_tokens}"),
+        Failure::FinishContentFilter { after_tokens } => format!("finish_content_filter:{after_tokens}"),
+        Failure::FloodNoNewline { mebibytes } => format!("flood_no_newline_mib:{mebibytes}"),
+        Failure::FloodErrorBody { mebibytes } => format!("flood_error_body_mib:{mebibytes}"),
     }
 }
 
@@ -471,8 +672,9 @@ fn parse_status_failure(key: &str, value: &str) -> Result<Failure, SpecError> {
     })
 }
 
-/// Characters that would end a pair or a spec, so `text=` must escape them.
-const RESERVED: &[char] = &['%', ';', ',', '=', '~'];
+/// Characters that would end a pair, a spec or a variant, so `text=` and `variants=` must
+/// escape them.
+const RESERVED: &[char] = &['%', ';', ',', '=', '~', '|'];
 
 fn percent_encode(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
@@ -677,6 +879,11 @@ mod tests {
             parse_spec("fail=500;replay=ollama_api_chat.ndjson").expect("spec parses"),
             parse_spec("finish_content_filter=3").expect("spec parses"),
             parse_spec("replay=a.sse;endings=cr;twice;bom;cut=100;hold_ms=30000;ping_ms=2000").expect("spec parses"),
+            parse_spec("ttft_ms=12.5;gap_ms=0.001;fail=timeout").expect("spec parses"),
+            parse_spec("ttft_ms=lognormal:450.5:0.25;gap_ms=normal:5:1.5;seed=9;error_rate=0.125;variants=a|b%7Cc|;answer=echo")
+                .expect("spec parses"),
+            parse_spec("ttft_ms=uniform:300:600;error_rate=0.5;error=midstream:3;text=after").expect("spec parses"),
+            parse_spec("error_rate=0.01;error=429x2;fail=500").expect("spec parses"),
             Scenario {
                 text: Some("a;b,c=d~e%f naïve 😄\n".to_owned()),
                 ..Scenario::default()
@@ -688,6 +895,158 @@ mod tests {
             assert_eq!(scenario.to_string(), spec);
         }
         assert_eq!(Scenario::default().to_spec(), "");
+    }
+
+    #[test]
+    fn variation_keys_parse() {
+        let scenario = parse_spec(
+            "ttft_ms=lognormal:450:0.25;gap_ms=uniform:3:7;seed=42;error_rate=0.1;error=timeout;variants=one|two%7C2|;answer=echo",
+        )
+        .expect("spec parses");
+        assert_eq!(scenario.time_to_first_token, Duration::ZERO);
+        assert_eq!(
+            scenario.variation,
+            Variation {
+                seed: 42,
+                time_to_first_token: Some(Distribution::LogNormal {
+                    median: Duration::from_millis(450),
+                    sigma: 0.25
+                }),
+                inter_token_delay: Some(Distribution::Uniform {
+                    low: Duration::from_millis(3),
+                    high: Duration::from_millis(7)
+                }),
+                error: Some(ErrorRate {
+                    probability: 0.1,
+                    failure: Failure::Timeout
+                }),
+                variants: vec!["one".to_owned(), "two|2".to_owned(), String::new()],
+            }
+        );
+        assert_eq!(scenario.answer, Answer::Echo);
+        assert_eq!(
+            parse_spec("ttft_ms=normal:450:40")
+                .expect("spec parses")
+                .variation
+                .time_to_first_token,
+            Some(Distribution::Normal {
+                mean: Duration::from_millis(450),
+                standard_deviation: Duration::from_millis(40)
+            })
+        );
+        // The error kind defaults to a 503 and may come before the rate.
+        assert_eq!(
+            parse_spec("error_rate=0.2").expect("spec parses").variation.error,
+            Some(ErrorRate {
+                probability: 0.2,
+                failure: ErrorRate::default_failure()
+            })
+        );
+        assert_eq!(
+            parse_spec("error_status=429;error_rate=0.2")
+                .expect("spec parses")
+                .variation
+                .error,
+            Some(ErrorRate {
+                probability: 0.2,
+                failure: Failure::Status {
+                    status: 429,
+                    times: None,
+                    retry_after: None
+                }
+            })
+        );
+        assert_eq!(
+            parse_spec("fail=timeout").expect("spec parses").failure,
+            Some(Failure::Timeout)
+        );
+    }
+
+    #[test]
+    fn variation_errors_name_the_problem() {
+        for spec in [
+            "ttft_ms=lognormal:0:0.25",
+            "ttft_ms=lognormal:450",
+            "ttft_ms=uniform:600:300",
+            "gap_ms=gamma:1:2",
+            "gap_ms=normal:5:-1",
+            "ttft_ms=fast",
+            "error_rate=1.5",
+            "error_rate=-0.1",
+            "error_rate=0.1;error=teapot",
+            "error_rate=0.1;error=503:2",
+            "error_rate=0.1;error_status=timeout",
+            "answer=maybe",
+            "seed=-1",
+            "variants=a|%G1",
+        ] {
+            assert!(
+                matches!(parse_spec(spec), Err(SpecError::InvalidValue { .. })),
+                "{spec}: {:?}",
+                parse_spec(spec)
+            );
+        }
+        assert!(matches!(
+            parse_spec("error=timeout"),
+            Err(SpecError::Requires {
+                needs: "error_rate",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_spec("text=a;variants=b|c"),
+            Err(SpecError::ConflictingKeys { .. })
+        ));
+        assert_eq!(
+            parse_spec("variants=").expect_err("spec is rejected"),
+            SpecError::MissingValue("variants".to_owned())
+        );
+    }
+
+    #[test]
+    fn apply_spec_replaces_what_varies() {
+        let base = parse_spec("ttft_ms=lognormal:450:0.25;variants=a|b;error_rate=0.1").expect("spec parses");
+        let fixed = apply_spec(base.clone(), "ttft_ms=200;text=only").expect("spec parses");
+        assert_eq!(fixed.time_to_first_token, Duration::from_millis(200));
+        assert_eq!(fixed.variation.time_to_first_token, None);
+        assert_eq!(fixed.text.as_deref(), Some("only"));
+        assert!(fixed.variation.variants.is_empty());
+        let other_error = apply_spec(base.clone(), "error=429").expect("an error kind needs the base's rate");
+        assert_eq!(
+            other_error
+                .variation
+                .error
+                .map(|error| (error.probability, error.failure)),
+            Some((
+                0.1,
+                Failure::Status {
+                    status: 429,
+                    times: None,
+                    retry_after: None
+                }
+            ))
+        );
+        let other_rate = apply_spec(
+            parse_spec("error_rate=0.1;error=timeout").expect("spec parses"),
+            "error_rate=0.3",
+        )
+        .expect("spec parses");
+        assert_eq!(
+            other_rate.variation.error,
+            Some(ErrorRate {
+                probability: 0.3,
+                failure: Failure::Timeout
+            })
+        );
+        let variants = apply_spec(
+            Scenario {
+                text: Some("fixed".to_owned()),
+                ..Scenario::default()
+            },
+            "variants=x|y",
+        )
+        .expect("spec parses");
+        assert_eq!(variants.text, None);
     }
 
     #[test]

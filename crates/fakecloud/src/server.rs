@@ -3,8 +3,8 @@
 //! response to the stream driver.
 //!
 //! Order for a cloud route: auth → route and version checks → JSON parse →
-//! scenario selection → body validation → scheduled failure → stream (or
-//! replay). Each refusal is rendered by `rejection` in the cloud's own
+//! scenario selection → body validation → the request's draws (latencies,
+//! error, answer) → scheduled failure → stream (or replay). Each refusal is rendered by `rejection` in the cloud's own
 //! envelope and logged.
 //!
 //! Bedrock, Gemini and Vertex name the model in the path, percent-encoded
@@ -33,7 +33,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::scenario::{Failure, Scenario, parse_spec};
+use crate::scenario::{Answer, Failure, Scenario, parse_spec};
 use crate::stream::generated::{Ending, GeneratedSource, Plan};
 use crate::stream::replay::{FixtureKind, ReplaySource, edited, fixture_body, pieces};
 use crate::stream::{BodyDriver, FrameSource, Hold};
@@ -194,6 +194,8 @@ pub(crate) struct ServerState {
     pub(crate) log: RequestLog,
     /// Status failures served so far, per scenario key, for `fail=429x1`.
     failure_counts: Mutex<HashMap<String, u32>>,
+    /// Requests drawn for so far, per scenario key, for scenarios that vary.
+    draw_counts: Mutex<HashMap<String, u64>>,
     serial: AtomicU64,
     /// Random per server, so ids differ between fakecloud instances.
     instance_tag: String,
@@ -212,6 +214,7 @@ impl ServerState {
             fixtures_dir,
             log: RequestLog::default(),
             failure_counts: Mutex::new(HashMap::new()),
+            draw_counts: Mutex::new(HashMap::new()),
             serial: AtomicU64::new(0),
             instance_tag: format!("{:08x}", random & 0xffff_ffff),
             shutdown,
@@ -405,6 +408,21 @@ async fn health() -> &'static str {
     "ok"
 }
 
+/// Why a request was refused, with the scenario it drew if it got that far.
+struct Refused {
+    rejection: Rejection,
+    scenario: Option<Scenario>,
+}
+
+impl From<Rejection> for Refused {
+    fn from(rejection: Rejection) -> Self {
+        Self {
+            rejection,
+            scenario: None,
+        }
+    }
+}
+
 /// What a request that passed every check streams.
 struct Prepared {
     scenario: Scenario,
@@ -466,8 +484,8 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
     let authenticated = auth::check(provider, &state.keys, &presented, SystemTime::now());
     let credential = auth::describe(provider, &presented);
     let prepared = match (authenticated.clone(), refusal) {
-        (Err(failure), _) => Err(Rejection::Unauthorized(failure)),
-        (Ok(()), Some(refusal)) => Err(refusal),
+        (Err(failure), _) => Err(Refused::from(Rejection::Unauthorized(failure))),
+        (Ok(()), Some(refusal)) => Err(Refused::from(refusal)),
         (Ok(()), None) => prepare(&state, &incoming).await,
     };
     let mut record = RequestRecord {
@@ -481,12 +499,14 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
         server_time_to_first_token_us: None,
         server_body_sent_us: None,
         completed: false,
+        scenario: None,
         body: Value::Null,
     };
     let prepared = match prepared {
         Ok(prepared) => prepared,
-        Err(rejection) => {
+        Err(Refused { rejection, scenario }) => {
             tracing::debug!(?rejection, %request_id, "fakecloud refused a request");
+            record.scenario = scenario.map(|scenario| scenario.to_spec());
             record.status = rejection.status(provider);
             record.completed = true;
             record.body = body;
@@ -504,6 +524,7 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
         validated,
         replay,
     } = prepared;
+    record.scenario = Some(scenario.to_spec());
     if let Some(response) = flood(&scenario) {
         record.body = body;
         record.completed = true;
@@ -671,17 +692,17 @@ fn encoder_for(
 }
 
 /// Everything after auth; see the module comment for the order.
-async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepared, Rejection> {
+async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepared, Refused> {
     let provider = incoming.endpoint.provider();
     check_version(incoming)?;
     if let Some(error) = incoming.parse_error {
-        return Err(Rejection::Invalid(match provider {
+        return Err(Refused::from(Rejection::Invalid(match provider {
             Provider::OpenAi | Provider::Azure => validate::openai::malformed(),
             Provider::Anthropic | Provider::VertexAnthropic => validate::anthropic::malformed(error),
             Provider::Ollama => validate::ollama::malformed(error),
             Provider::Bedrock => validate::bedrock::malformed_json(),
             Provider::Gemini | Provider::Vertex => validate::gemini::malformed(error),
-        }));
+        })));
     }
     let (scenario, scenario_key) = select_scenario(state, incoming)?;
     let validated = match incoming.endpoint {
@@ -700,11 +721,23 @@ async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepare
         Endpoint::VertexAnthropic => validate::anthropic::vertex_messages(incoming.body),
     }
     .map_err(Rejection::Invalid)?;
+    let scenario = draw(state, scenario, &scenario_key, &validated.prompt);
     if let Some(rejection) = scheduled_failure(state, &scenario, &scenario_key, incoming) {
-        return Err(rejection);
+        return Err(Refused {
+            rejection,
+            scenario: Some(scenario),
+        });
     }
     let replay = match &scenario.replay {
-        Some(name) => Some(read_fixture(state, name).await?),
+        Some(name) => match read_fixture(state, name).await {
+            Ok(fixture) => Some(fixture),
+            Err(rejection) => {
+                return Err(Refused {
+                    rejection,
+                    scenario: Some(scenario),
+                });
+            }
+        },
         None => None,
     };
     Ok(Prepared {
@@ -789,6 +822,24 @@ fn select_scenario(state: &ServerState, incoming: &Incoming<'_>) -> Result<(Scen
     };
     let key = format!("{}\u{0}{}", incoming.model, header_spec.unwrap_or_default());
     Ok((scenario, key))
+}
+
+/// The fixed scenario this request gets ([`Scenario::for_request`]): scenarios that vary
+/// number their requests per key, so a fresh server given the same requests draws the same.
+fn draw(state: &ServerState, scenario: Scenario, key: &str, prompt: &str) -> Scenario {
+    let varies = !scenario.variation.is_empty();
+    if !varies && scenario.answer == Answer::Fixed {
+        return scenario;
+    }
+    let request = if varies {
+        let mut counts = state.draw_counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(key.to_owned()).or_insert(0);
+        *count += 1;
+        *count - 1
+    } else {
+        0
+    };
+    scenario.for_request(key, request, prompt)
 }
 
 /// The pre-stream failure the scenario calls for on this request, if any.

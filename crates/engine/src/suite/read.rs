@@ -56,7 +56,30 @@ pub(super) fn load(
     file: Option<String>,
     fallback_name: String,
 ) -> Result<LoadedSuite, SuiteErrors> {
+    load_with(text, format, base_dir, None, file, fallback_name)
+}
+
+/// Loads a suite whose referenced files are given (as a stored session kept them) instead of
+/// read from disk: nothing outside `stored` is read.
+pub(super) fn restore(
+    text: String,
+    format: SuiteFormat,
+    stored: Vec<ReferencedFile>,
+    fallback_name: String,
+) -> Result<LoadedSuite, SuiteErrors> {
+    load_with(text, format, None, Some(stored), None, fallback_name)
+}
+
+fn load_with(
+    text: String,
+    format: SuiteFormat,
+    base_dir: Option<PathBuf>,
+    stored: Option<Vec<ReferencedFile>>,
+    file: Option<String>,
+    fallback_name: String,
+) -> Result<LoadedSuite, SuiteErrors> {
     let mut reader = Reader {
+        stored,
         base_dir,
         file: file.map(Arc::from),
         files: Vec::new(),
@@ -108,6 +131,8 @@ struct RawSuite {
 }
 
 struct Reader {
+    /// The referenced files as a session stored them; when set, the disk is never read.
+    stored: Option<Vec<ReferencedFile>>,
     base_dir: Option<PathBuf>,
     file: Option<Arc<str>>,
     files: Vec<ReferencedFile>,
@@ -339,6 +364,19 @@ impl Reader {
 
     /// Reads a referenced file (once: later reads reuse the text), recording it for the hash.
     fn read_file(&mut self, path: &str, at: &Node) -> Option<(String, Arc<str>)> {
+        if let Some(stored) = &self.stored {
+            let label: Arc<str> = Arc::from(path);
+            if let Some(existing) = self.files.iter().find(|file| file.path == path) {
+                return Some((existing.text.clone(), label));
+            }
+            let Some(file) = stored.iter().find(|file| file.path == path).cloned() else {
+                self.error(at.error(format!("`file://{path}` is not among the suite's stored files")));
+                return None;
+            };
+            let text = file.text.clone();
+            self.files.push(file);
+            return Some((text, label));
+        }
         let Some(full) = resolve(&self.base_dir, path) else {
             self.error(at.error(format!(
                 "cannot follow `file://{path}`: the suite was given without a folder"
@@ -368,6 +406,27 @@ impl Reader {
     /// the files of a folder), sorted.
     fn expand_paths(&mut self, path: &str, at: &Node) -> Vec<String> {
         let is_glob = path.contains(['*', '?']);
+        if let Some(stored) = &self.stored {
+            // The stored files are the expansion as it was first read.
+            let (folder, pattern) = match path.trim_end_matches('/').rsplit_once('/') {
+                Some((folder, pattern)) if is_glob => (folder.to_owned(), pattern.to_owned()),
+                None if is_glob => (".".to_owned(), path.to_owned()),
+                _ if stored.iter().any(|file| file.path == path) => return vec![path.to_owned()],
+                _ => (path.trim_end_matches('/').to_owned(), "*".to_owned()),
+            };
+            let prefix = if folder == "." {
+                String::new()
+            } else {
+                format!("{folder}/")
+            };
+            let names: Vec<String> = stored
+                .iter()
+                .filter_map(|file| file.path.strip_prefix(&prefix))
+                .filter(|name| !name.contains('/') && wildcard_match(&pattern, name))
+                .map(|name| format!("{prefix}{name}"))
+                .collect();
+            return if names.is_empty() { vec![path.to_owned()] } else { names };
+        }
         let full = resolve(&self.base_dir, path);
         let is_folder = full.as_ref().is_some_and(|full| full.is_dir());
         if !is_glob && !is_folder {

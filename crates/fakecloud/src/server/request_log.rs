@@ -40,6 +40,10 @@ pub struct RequestRecord {
     /// that truncate or error mid-stream, up to that point). Stays false if
     /// the client went away first or the server shut down mid-stream.
     pub completed: bool,
+    /// The scenario this request got, as a spec, with everything drawn for it written out
+    /// (`ttft_ms=463.271;text=second answer;fail=503`); `None` if it was refused before a
+    /// scenario was chosen (auth, a bad path or body).
+    pub scenario: Option<String>,
     /// The request JSON as received; `Null` if it did not parse.
     pub body: serde_json::Value,
 }

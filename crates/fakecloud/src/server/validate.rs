@@ -58,6 +58,9 @@ pub(crate) struct Validated {
     pub include_usage: bool,
     /// The fake prompt token count.
     pub input_tokens: usize,
+    /// The last user message's text (its parts joined by newlines), which `answer=echo`
+    /// repeats; empty if there is none.
+    pub prompt: String,
     /// Fields the Responses API echoes back.
     pub echoed: EchoedRequest,
     /// Which native body a Bedrock InvokeModel request carried.
@@ -65,14 +68,16 @@ pub(crate) struct Validated {
 }
 
 impl Validated {
-    /// A body asking for at most `max_tokens` after a prompt of `texts`,
-    /// with usage reported: every format but Chat Completions always reports
-    /// it (there, `stream_options.include_usage` asks for it).
-    fn with_usage<'a>(max_tokens: Option<u64>, texts: impl IntoIterator<Item = &'a str>) -> Self {
+    /// A body asking for at most `max_tokens` after a prompt of `texts`
+    /// whose last user message is `prompt`, with usage reported: every
+    /// format but Chat Completions always reports it (there,
+    /// `stream_options.include_usage` asks for it).
+    fn with_usage<'a>(max_tokens: Option<u64>, texts: impl IntoIterator<Item = &'a str>, prompt: String) -> Self {
         Self {
             max_tokens,
             include_usage: true,
             input_tokens: count_words(texts),
+            prompt,
             echoed: EchoedRequest::default(),
             invoke_family: None,
         }

@@ -19,7 +19,12 @@ pub(crate) enum Ending {
     MidStreamError,
     Truncate,
     Disconnect,
+    /// Nothing more for [`SILENCE`], then a clean end of body: a server that never answers.
+    Silence,
 }
+
+/// How long `fail=timeout` keeps quiet: longer than any client's first-token timeout.
+const SILENCE: Duration = Duration::from_secs(60 * 60);
 
 /// Which tokens go out, when, and how the stream ends.
 #[derive(Clone, Debug)]
@@ -47,6 +52,7 @@ impl Plan {
             // Only reaches a plan on routes whose cloud reports a blocked
             // prompt inside a 200 stream; the others refused already.
             Some(Failure::ContentFilter) => Some((0, Ending::Finish(FinishReason::PromptBlocked))),
+            Some(Failure::Timeout) => Some((0, Ending::Silence)),
             _ => None,
         };
         // Whichever cut comes first wins; a failure set beyond the end of the
@@ -154,6 +160,8 @@ impl FrameSource for GeneratedSource {
                         }
                         Ending::Truncate => return Step::Finish,
                         Ending::Disconnect => return Step::Abort,
+                        // An empty frame sends nothing; the driver only waits for it.
+                        Ending::Silence => return frame(Some(at + SILENCE), Vec::new(), false),
                     }
                 }
                 Phase::Done => return Step::Finish,
@@ -194,6 +202,10 @@ mod tests {
         let late_failure = plan("tokens=3;finish_content_filter=10", None);
         assert_eq!(late_failure.tokens.len(), 3);
         assert_eq!(late_failure.ending, Ending::Finish(FinishReason::ContentFilter));
+
+        let silent = plan("tokens=3;fail=timeout", Some(1));
+        assert!(silent.tokens.is_empty());
+        assert_eq!(silent.ending, Ending::Silence);
 
         let blocked = plan("tokens=3;fail=content_filter", Some(1));
         assert!(blocked.tokens.is_empty());

@@ -100,13 +100,7 @@ async fn http_endpoints_list_requests_and_report_health() {
 #[tokio::test]
 async fn a_client_that_walks_away_leaves_the_record_incomplete() {
     let cloud = start().await;
-    let response = client()
-        .post(format!("{}/v1/chat/completions", cloud.base_url()))
-        .header("authorization", "Bearer fake-key")
-        .json(&chat_body("gpt-4o~tokens=10;gap_ms=20"))
-        .send()
-        .await
-        .expect("answered");
+    let response = chat_stream(&cloud, "gpt-4o~tokens=10;gap_ms=20").await;
     let mut stream = response.bytes_stream();
     stream.next().await.expect("a first piece").expect("bytes");
     drop(stream);

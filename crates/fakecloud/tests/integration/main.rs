@@ -16,4 +16,5 @@ mod ollama;
 mod openai;
 mod replay;
 mod scenarios;
+mod variation;
 mod vertex;

@@ -193,13 +193,7 @@ async fn split_bodies_arrive_in_small_pieces() {
 async fn time_to_first_token_gap_and_stall_are_honoured() {
     let cloud = start().await;
     let started = Instant::now();
-    let response = client()
-        .post(format!("{}/v1/chat/completions", cloud.base_url()))
-        .header("authorization", "Bearer fake-key")
-        .json(&chat_body("gpt-4o~ttft_ms=150;tokens=4;gap_ms=20;stall=2:100"))
-        .send()
-        .await
-        .expect("answered");
+    let response = chat_stream(&cloud, "gpt-4o~ttft_ms=150;tokens=4;gap_ms=20;stall=2:100").await;
     let headers_after = started.elapsed();
     assert!(
         headers_after < Duration::from_millis(120),
@@ -247,13 +241,7 @@ async fn truncate_ends_the_body_cleanly_without_a_terminal_event() {
 #[tokio::test]
 async fn disconnect_cuts_the_connection() {
     let cloud = start().await;
-    let response = client()
-        .post(format!("{}/v1/chat/completions", cloud.base_url()))
-        .header("authorization", "Bearer fake-key")
-        .json(&chat_body("gpt-4o~disconnect=2"))
-        .send()
-        .await
-        .expect("headers arrive");
+    let response = chat_stream(&cloud, "gpt-4o~disconnect=2").await;
     assert_eq!(response.status(), 200);
     let mut stream = response.bytes_stream();
     let mut seen = Vec::new();
@@ -318,13 +306,7 @@ async fn fifty_concurrent_streams_keep_their_timing() {
 #[tokio::test]
 async fn shutdown_cuts_streams_still_running() {
     let cloud = start().await;
-    let response = client()
-        .post(format!("{}/v1/chat/completions", cloud.base_url()))
-        .header("authorization", "Bearer fake-key")
-        .json(&chat_body("gpt-4o~tokens=100;gap_ms=100"))
-        .send()
-        .await
-        .expect("headers arrive");
+    let response = chat_stream(&cloud, "gpt-4o~tokens=100;gap_ms=100").await;
     let reader = tokio::spawn(async move { response.bytes().await.is_err() });
     let started = Instant::now();
     cloud.shutdown().await;

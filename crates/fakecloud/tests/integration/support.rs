@@ -55,6 +55,18 @@ impl Reply {
     }
 }
 
+/// A streaming chat request for `model` whose body the test reads itself (as it arrives, or
+/// not at all), once the headers are in.
+pub async fn chat_stream(cloud: &FakeCloud, model: &str) -> reqwest::Response {
+    client()
+        .post(format!("{}/v1/chat/completions", cloud.base_url()))
+        .header("authorization", "Bearer fake-key")
+        .json(&chat_body(model))
+        .send()
+        .await
+        .expect("headers arrive")
+}
+
 pub async fn post(cloud: &FakeCloud, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
     post_raw(cloud, path, headers, body.to_string().into_bytes()).await
 }

@@ -124,7 +124,10 @@ impl Reader {
         let path = match text.strip_prefix("file://") {
             Some(path) => Some(path.trim().to_owned()),
             None if looks_like_prompt_file(text)
-                && resolve(&self.base_dir, text).is_some_and(|full| full.is_file()) =>
+                && match &self.stored {
+                    Some(stored) => stored.iter().any(|file| file.path == text.trim()),
+                    None => resolve(&self.base_dir, text).is_some_and(|full| full.is_file()),
+                } =>
             {
                 Some(text.trim().to_owned())
             }

@@ -53,6 +53,7 @@ pub(super) fn fields(body: &Map<String, Value>) -> Result<Validated, Invalid> {
         return Err(Invalid::new("messages: at least one message is required"));
     }
     let mut texts = Vec::new();
+    let mut prompt = String::new();
     for (index, message) in messages.iter().enumerate() {
         let Some(message) = message.as_object() else {
             return Err(Invalid::new(format!(
@@ -80,6 +81,9 @@ pub(super) fn fields(body: &Map<String, Value>) -> Result<Validated, Invalid> {
         }
         match message.get("content") {
             Some(content @ (Value::String(_) | Value::Array(_))) => {
+                if message.get("role").and_then(Value::as_str) == Some("user") {
+                    prompt = content_texts(content).join("\n");
+                }
                 texts.extend(content_texts(content));
             }
             None => {
@@ -117,7 +121,7 @@ pub(super) fn fields(body: &Map<String, Value>) -> Result<Validated, Invalid> {
             None => return Err(Invalid::new("temperature: Input should be a valid number")),
         }
     }
-    Ok(Validated::with_usage(max_tokens, texts))
+    Ok(Validated::with_usage(max_tokens, texts, prompt))
 }
 
 /// The `anthropic_version` Vertex AI requires in the body.
@@ -195,5 +199,19 @@ mod tests {
             vertex_messages(&bedrock_version).expect_err("rejected").message,
             "anthropic_version: Input should be 'vertex-2023-10-16'"
         );
+    }
+
+    #[test]
+    fn the_prompt_is_the_last_user_message() {
+        let body = json!({"model": "claude", "max_tokens": 5, "stream": true, "system": "Be brief.",
+        "messages": [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "answer"},
+            {"role": "user", "content": [{"type": "text", "text": "second"}, {"type": "text", "text": "part"}]}
+        ]});
+        assert_eq!(messages(&body).expect("valid").prompt, "second\npart");
+        let vertex = json!({"anthropic_version": "vertex-2023-10-16", "max_tokens": 5, "stream": true,
+            "messages": [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "hi"}]});
+        assert_eq!(vertex_messages(&vertex).expect("valid").prompt, "hello there");
     }
 }

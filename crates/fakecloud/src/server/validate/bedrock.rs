@@ -54,6 +54,7 @@ pub(crate) fn converse(body: &Value) -> Result<Validated, Invalid> {
         Some(_) => return Err(malformed_json()),
     };
     let mut texts = Vec::new();
+    let mut prompt = String::new();
     for (index, message) in messages.iter().enumerate() {
         let member = index + 1;
         let role = message.get("role").and_then(Value::as_str);
@@ -78,7 +79,12 @@ pub(crate) fn converse(body: &Value) -> Result<Validated, Invalid> {
             return Err(Invalid::new(CONVERSE_STARTS_WITH_USER));
         }
         match message.get("content") {
-            Some(Value::Array(blocks)) => texts.extend(converse_texts(blocks)),
+            Some(Value::Array(blocks)) => {
+                if role == Some("user") {
+                    prompt = converse_texts(blocks).collect::<Vec<_>>().join("\n");
+                }
+                texts.extend(converse_texts(blocks));
+            }
             None | Some(Value::Null) => {
                 return Err(constraint(
                     "null",
@@ -139,7 +145,7 @@ pub(crate) fn converse(body: &Value) -> Result<Validated, Invalid> {
         }
         Some(_) => return Err(malformed_json()),
     }
-    Ok(Validated::with_usage(max_tokens, texts))
+    Ok(Validated::with_usage(max_tokens, texts, prompt))
 }
 
 /// Model id prefixes of families whose native InvokeModel bodies fakecloud
@@ -245,7 +251,8 @@ fn invoke_llama(body: &Map<String, Value>) -> Result<Validated, Invalid> {
             }
         }
     }
-    Ok(Validated::with_usage(max_tokens, [prompt.as_str()]))
+    // Llama's native body is one formatted prompt; it is echoed whole.
+    Ok(Validated::with_usage(max_tokens, [prompt.as_str()], prompt.clone()))
 }
 
 #[cfg(test)]
@@ -320,5 +327,29 @@ mod tests {
             Some(InvokeFamily::Anthropic)
         );
         assert!(invoke(&json!({"x": 1}), "replay-model").is_err());
+    }
+
+    #[test]
+    fn the_prompt_is_the_last_user_message() {
+        let body = json!({"system": [{"text": "Be brief."}], "messages": [
+            {"role": "user", "content": [{"text": "first"}]},
+            {"role": "assistant", "content": [{"text": "answer"}]},
+            {"role": "user", "content": [{"text": "second"}, {"image": {}}, {"text": "part"}]}
+        ]});
+        assert_eq!(converse(&body).expect("valid").prompt, "second\npart");
+        let anthropic = json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 9,
+            "messages": [{"role": "user", "content": "hi there"}]});
+        assert_eq!(
+            invoke(&anthropic, "anthropic.claude-3-haiku-20240307-v1:0")
+                .expect("valid")
+                .prompt,
+            "hi there"
+        );
+        // Llama's native body is one formatted prompt, echoed whole.
+        let llama = json!({"prompt": "<|user|>one two<|assistant|>"});
+        assert_eq!(
+            invoke(&llama, "meta.llama3-8b-instruct-v1:0").expect("valid").prompt,
+            "<|user|>one two<|assistant|>"
+        );
     }
 }

@@ -69,13 +69,21 @@ pub(crate) fn generate(body: &Value) -> Result<Validated, Invalid> {
         }
     };
     let mut texts = Vec::new();
+    let mut prompt = String::new();
     for (index, content) in contents.iter().enumerate() {
-        match content.get("role").and_then(Value::as_str) {
+        let role = content.get("role").and_then(Value::as_str);
+        match role {
             None | Some("user" | "model" | "function") => {}
             Some(_) => return Err(Invalid::new("Please use a valid role: user, model.")),
         }
         match content.get("parts") {
-            Some(Value::Array(parts)) if !parts.is_empty() => texts.extend(gemini_texts(content)),
+            Some(Value::Array(parts)) if !parts.is_empty() => {
+                // Gemini takes a content without a role as the user's.
+                if matches!(role, None | Some("user")) {
+                    prompt = gemini_texts(content).collect::<Vec<_>>().join("\n");
+                }
+                texts.extend(gemini_texts(content));
+            }
             _ => {
                 return Err(Invalid::new(format!(
                     "* GenerateContentRequest.contents[{index}].parts: contents.parts must not be empty.\n"
@@ -117,7 +125,7 @@ pub(crate) fn generate(body: &Value) -> Result<Validated, Invalid> {
             }
         }
     }
-    Ok(Validated::with_usage(max_tokens, texts))
+    Ok(Validated::with_usage(max_tokens, texts, prompt))
 }
 
 #[cfg(test)]
@@ -142,5 +150,16 @@ mod tests {
         assert!(generate(&json!({"contents": []})).is_err());
         assert!(generate(&json!({"contents": [{"role": "assistant", "parts": [{"text": "x"}]}]})).is_err());
         assert!(generate(&json!({"contents": [{"role": "user", "parts": []}]})).is_err());
+    }
+
+    #[test]
+    fn the_prompt_is_the_last_user_content() {
+        let body = json!({"systemInstruction": {"parts": [{"text": "Be brief."}]}, "contents": [
+            {"role": "user", "parts": [{"text": "first"}]},
+            {"role": "model", "parts": [{"text": "answer"}]},
+            {"parts": [{"text": "second"}, {"text": "part"}]},
+            {"role": "model", "parts": [{"text": "more"}]}
+        ]});
+        assert_eq!(generate(&body).expect("valid").prompt, "second\npart");
     }
 }

@@ -43,6 +43,7 @@ pub(crate) fn chat(body: &Value) -> Result<Validated, Invalid> {
         return Err(Invalid::new("messages are required"));
     }
     let mut texts = Vec::new();
+    let mut prompt = String::new();
     for message in messages {
         let Some(message) = message.as_object() else {
             return Err(Invalid::new(format!(
@@ -51,6 +52,9 @@ pub(crate) fn chat(body: &Value) -> Result<Validated, Invalid> {
             )));
         };
         if let Some(content) = message.get("content").and_then(Value::as_str) {
+            if message.get("role").and_then(Value::as_str) == Some("user") {
+                content.clone_into(&mut prompt);
+            }
             texts.push(content);
         }
     }
@@ -81,7 +85,7 @@ pub(crate) fn chat(body: &Value) -> Result<Validated, Invalid> {
             "fakecloud only serves streaming requests: omit \"stream\" or set it to true",
         ));
     }
-    Ok(Validated::with_usage(max_tokens, texts))
+    Ok(Validated::with_usage(max_tokens, texts, prompt))
 }
 
 #[cfg(test)]
@@ -101,5 +105,16 @@ mod tests {
         assert!(chat(&json!({"model": "llama3", "messages": []})).is_err());
         assert!(chat(&json!({"messages": [{"role": "user", "content": "hi"}]})).is_err());
         assert!(chat(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "options": 3})).is_err());
+    }
+
+    #[test]
+    fn the_prompt_is_the_last_user_message() {
+        let body = json!({"model": "llama3", "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "answer"},
+            {"role": "user", "content": "second"}
+        ]});
+        assert_eq!(chat(&body).expect("valid").prompt, "second");
     }
 }

@@ -150,6 +150,7 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
         .with("messages", "empty_array"));
     }
     let mut texts = Vec::new();
+    let mut prompt = String::new();
     for (index, message) in messages.iter().enumerate() {
         let Some(message) = message.as_object() else {
             return Err(wrong_type(&format!("messages[{index}]"), "an object", message));
@@ -171,6 +172,9 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
         }
         match message.get("content") {
             Some(content @ (Value::String(_) | Value::Array(_))) => {
+                if role == "user" {
+                    prompt = content_texts(content).join("\n");
+                }
                 texts.extend(content_texts(content));
             }
             // An assistant turn that only called tools has no content.
@@ -218,6 +222,7 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
         max_tokens: max_completion_tokens.or(max_tokens),
         include_usage,
         input_tokens: count_words(texts),
+        prompt,
         echoed: EchoedRequest::default(),
         invoke_family: None,
     })
@@ -228,11 +233,15 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
     let body = body_object(body)?;
     require_model(body)?;
     let mut texts = Vec::new();
+    let mut prompt = String::new();
     match field(body, "input") {
         None => {
             return Err(missing("input"));
         }
-        Some(Value::String(text)) => texts.push(text.as_str()),
+        Some(Value::String(text)) => {
+            texts.push(text.as_str());
+            prompt.clone_from(text);
+        }
         Some(Value::Array(items)) if items.is_empty() => {
             return Err(Invalid::new(
                 "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.",
@@ -245,6 +254,9 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
                     return Err(wrong_type(&format!("input[{index}]"), "an object", item));
                 };
                 if let Some(content) = item.get("content") {
+                    if item.get("role").and_then(Value::as_str) == Some("user") {
+                        prompt = content_texts(content).join("\n");
+                    }
                     texts.extend(content_texts(content));
                 }
             }
@@ -271,6 +283,7 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
         max_tokens: max_output_tokens,
         include_usage: true,
         input_tokens: count_words(texts),
+        prompt,
         echoed: EchoedRequest {
             instructions,
             max_output_tokens,
@@ -387,5 +400,29 @@ mod tests {
         assert!(responses(&json!({"model": "m", "stream": true})).is_err());
         assert!(responses(&json!({"model": "m", "stream": true, "input": "x", "max_output_tokens": 0})).is_err());
         assert!(responses(&json!({"model": "m", "stream": true, "input": "x", "instructions": 3})).is_err());
+    }
+
+    #[test]
+    fn the_prompt_is_the_last_user_message() {
+        let validated = chat(json!({"model": "m", "stream": true, "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "answer"},
+            {"role": "user", "content": [{"type": "text", "text": "second"}, {"type": "text", "text": "part"}]},
+            {"role": "assistant", "content": null, "tool_calls": []}
+        ]}))
+        .expect("body is valid");
+        assert_eq!(validated.prompt, "second\npart");
+        let validated = responses(&json!({"model": "m", "stream": true, "input": "one two"})).expect("valid");
+        assert_eq!(validated.prompt, "one two");
+        let validated = responses(
+            &json!({"model": "m", "stream": true, "instructions": "Be brief.", "input": [
+                {"role": "user", "content": "first"},
+                {"role": "assistant", "content": "answer"},
+                {"role": "user", "content": [{"type": "input_text", "text": "second"}]}
+            ]}),
+        )
+        .expect("valid");
+        assert_eq!(validated.prompt, "second");
     }
 }
