@@ -30,3 +30,4 @@ pub mod providers;
 pub mod report;
 pub mod runner;
 pub mod sse;
+pub mod stats;
