@@ -16,16 +16,25 @@
 //! it; here similarities are plain numbers), and rendering. This module imports nothing from the
 //! rest of the crate.
 
+mod bootstrap;
+#[cfg(test)]
+mod coverage;
 mod distribution;
 mod multiple;
+mod permutation;
 mod proportion;
 mod quantile;
+mod random;
 mod rank;
 
 use serde::{Deserialize, Serialize};
 
+pub use bootstrap::{
+    BootstrapSettings, QuantileDifference, QuantileEstimate, bootstrap_quantile_intervals, paired_quantile_differences,
+};
 pub use distribution::{normal_cdf, normal_quantile};
 pub use multiple::holm_adjust;
+pub use permutation::{DriftTest, drift_test, paired_drift_test};
 pub use proportion::{
     PairedTable, exact_mcnemar, needed_pairs_for_proportions, paired_proportion_difference, proportion_difference,
     wilson_interval,
