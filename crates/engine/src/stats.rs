@@ -17,6 +17,7 @@
 //! rest of the crate.
 
 mod bootstrap;
+mod consistency;
 #[cfg(test)]
 mod coverage;
 mod distribution;
@@ -26,12 +27,14 @@ mod proportion;
 mod quantile;
 mod random;
 mod rank;
+mod verdict;
 
 use serde::{Deserialize, Serialize};
 
 pub use bootstrap::{
     BootstrapSettings, QuantileDifference, QuantileEstimate, bootstrap_quantile_intervals, paired_quantile_differences,
 };
+pub use consistency::{Consistency, LeaderboardEntry, consistency, leaderboard};
 pub use distribution::{normal_cdf, normal_quantile};
 pub use multiple::holm_adjust;
 pub use permutation::{DriftTest, drift_test, paired_drift_test};
@@ -41,6 +44,7 @@ pub use proportion::{
 };
 pub use quantile::{Summary, order_statistic_interval, quantile};
 pub use rank::{SignedRankMethod, SignedRankTest, wilcoxon_signed_rank};
+pub use verdict::{Comparison, Decision, Direction, Margin, Margins, Variability, Verdict, decide};
 
 /// What went wrong with the input of a statistic. The session runner maps these to a
 /// `too_few_samples` verdict or a bug report; none of them is a transient failure.
