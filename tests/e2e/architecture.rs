@@ -49,6 +49,7 @@ const LAYER_ARROWS: &[(&str, &[&str])] = &[
     ("run", &["model", "secrets", "providers", "pricing", "store"]),
     ("report", &["model", "store", "diff"]),
     ("suite", &["model", "diff"]),
+    ("stats", &[]),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
