@@ -80,7 +80,8 @@ impl From<modelbench_workbench::Error> for CommandError {
             | Error::NoSuchTarget { .. }
             | Error::NoAnswer { .. }
             | Error::TooFewAnswers { .. }
-            | Error::StillRunning(_) => "validation",
+            | Error::StillRunning(_)
+            | Error::Session(_) => "validation",
             Error::NoTestResponse(_) => "protocol",
             Error::Stopped(_) => "internal",
             Error::OpenDatabase { .. } | Error::NotADirectory(_) | Error::ImportedCatalog { .. } => "storage",

@@ -50,6 +50,10 @@ const LAYER_ARROWS: &[(&str, &[&str])] = &[
     ("report", &["model", "store", "diff"]),
     ("suite", &["model", "diff"]),
     ("stats", &[]),
+    (
+        "session",
+        &["model", "pricing", "run", "report", "suite", "stats", "diff"],
+    ),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;

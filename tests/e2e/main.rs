@@ -20,4 +20,5 @@ mod prices;
 mod recordings;
 mod reliability;
 mod scenarios;
+mod sessions;
 mod stream_ends;

@@ -13,6 +13,8 @@ pub mod prices;
 pub mod run;
 pub mod runs;
 pub mod search;
+pub mod session;
+pub mod suite;
 pub mod targets;
 
 use clap::Args;

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{bench, cleanup, demo, diff, export, keys, prices, run, runs, search, targets};
+use commands::{bench, cleanup, demo, diff, export, keys, prices, run, runs, search, session, suite, targets};
 
 #[derive(Parser)]
 #[command(name = "modelbench", version, about = "Compare one prompt across many model targets")]
@@ -41,6 +41,12 @@ enum Command {
     /// Past runs.
     #[command(subcommand)]
     Runs(runs::RunsCommand),
+    /// Evaluation suites: check one before a session runs it.
+    #[command(subcommand)]
+    Suite(suite::SuiteCommand),
+    /// Evaluation sessions: a suite on many targets with repeats, statistics and parity verdicts.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
     /// A stored run as a report: md, csv, json or html.
     Export(export::ExportArgs),
     /// Full-text search over prompts and responses.
@@ -135,6 +141,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             return code;
         }
         Command::Runs(command) => return runs::run(data_dir, command).await,
+        Command::Suite(command) => return suite::run(command),
+        Command::Session(command) => return session::run(data_dir, command).await,
         Command::Db(command) => cleanup::db(&database::open(data_dir)?, &command)?,
         Command::Export(args) => export::run(&database::open(data_dir)?, args)?,
         Command::Search(args) => search::run(&database::open(data_dir)?, &args)?,

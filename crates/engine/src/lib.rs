@@ -16,6 +16,7 @@ mod secrets;
 pub mod pricing;
 pub mod providers;
 pub mod report;
+pub mod session;
 pub mod stats;
 pub mod store;
 pub mod suite;

@@ -22,6 +22,7 @@ mod responses;
 mod run_lock;
 mod runs;
 mod search;
+mod sessions;
 pub mod synthetic;
 mod targets;
 #[cfg(test)]
@@ -42,6 +43,7 @@ pub use runs::{
     RUN_STATUS_CANCELLED, RUN_STATUS_COMPLETED, RUN_STATUS_INTERRUPTED, RUN_STATUS_RUNNING, RunSummary, StoredRun,
 };
 pub use search::{RANK_WINDOW, SearchHit};
+pub use sessions::{SessionRow, SessionSummary, StoredSuite};
 pub use writer::StoreWriter;
 // What the table files share with each other and with `writer`, `search` and `deletion`, which
 // reach it as `super::…`.

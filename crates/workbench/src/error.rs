@@ -42,6 +42,9 @@ pub enum Error {
     NoRunMatches(String),
     #[error("no target named '{0}'")]
     TargetNotFound(String),
+    /// A session that cannot start, resume or load, with the reason.
+    #[error("{0}")]
+    Session(String),
     #[error("unknown report format '{0}' (md, csv, json, html)")]
     UnknownFormat(String),
     /// A target test ended without a record (it always makes one; this is a bug).

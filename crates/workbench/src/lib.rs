@@ -4,7 +4,8 @@
 //! A host opens a data dir ([`data_dir`]), makes a [`Workbench`] over its store with the
 //! credentials it trusts, and adapts each of its commands onto one call here: start and stop a
 //! run ([`run`], streamed to a [`RunSink`]), test a target, list, search, load and delete stored
-//! runs ([`history`]), export one ([`export`]) and choose which of its answers to diff ([`diff`]).
+//! runs ([`history`]), export one ([`export`]) and choose which of its answers to diff ([`diff`]);
+//! and run evaluation sessions ([`session`]: estimate, spend cap, resume, analysis, report).
 //! The shell's sink is a Tauri channel, the CLI reads the engine's events itself; a test host is
 //! a closure (`tests/test_host.rs`), which proves the bodies run without a desktop or a terminal.
 //!
@@ -18,6 +19,7 @@ pub mod error;
 pub mod export;
 pub mod history;
 pub mod run;
+pub mod session;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub struct Workbench {
     /// Runs target tests, which are not history: the same credentials and prices, no store.
     tester: Runner,
     running: Running,
+    /// The prices the runners cost at, for estimates and spend caps.
+    prices: Arc<modelbench_engine::pricing::PriceBook>,
 }
 
 impl Workbench {
@@ -49,13 +53,19 @@ impl Workbench {
         let runner = Runner::new(credentials.clone())
             .with_store(store.writer())
             .with_prices(prices.clone());
-        let tester = Runner::new(credentials).with_prices(prices);
+        let tester = Runner::new(credentials).with_prices(prices.clone());
         Ok(Self {
             store,
             runner,
             tester,
             running: Running::default(),
+            prices: Arc::new(prices),
         })
+    }
+
+    /// The prices runs are costed at.
+    pub fn prices(&self) -> &modelbench_engine::pricing::PriceBook {
+        &self.prices
     }
 
     pub fn store(&self) -> &Arc<Store> {

@@ -166,6 +166,12 @@ impl LiveRun {
     pub fn canceller(&self) -> CancellationToken {
         self.cancel.clone()
     }
+
+    /// Waits for the run's end, for a host that read its events itself; it leaves the registry
+    /// then.
+    pub async fn outcome(self) -> modelbench_engine::Result<RunOutcome> {
+        self.handle.outcome().await
+    }
 }
 
 /// Forwards a run's events to `sink` until the run ends, then says how it ended.

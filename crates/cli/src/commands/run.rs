@@ -73,7 +73,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(store: &Arc<Store>, args: RunArgs) -> Result<ExitCode> {
-    let targets = select_targets(store, &args)?;
+    let targets = select_targets(store, args.targets.as_deref(), &args.target_names)?;
     let prompts = read_prompt(args.prompt.clone(), &args)?;
     let parameters = Parameters {
         temperature: args.temperature,
@@ -119,18 +119,19 @@ fn read_prompt(prompt: Option<String>, args: &RunArgs) -> Result<Vec<Prompt>> {
     Ok(vec![Prompt::user(text).with_system(args.system.clone())])
 }
 
-fn select_targets(store: &Store, args: &RunArgs) -> Result<Vec<Target>> {
-    let (available, origin) = match &args.targets {
+/// The targets of `--targets FILE` (or the saved ones), narrowed to `names` when any are given.
+pub(crate) fn select_targets(store: &Store, file: Option<&std::path::Path>, names: &[String]) -> Result<Vec<Target>> {
+    let (available, origin) = match file {
         Some(path) => (load_targets_file(path)?, path.display().to_string()),
         None => (store.list_targets()?, "the database".to_owned()),
     };
     if available.is_empty() {
         bail!("no targets in {origin}: pass --targets FILE or save some with `modelbench targets import FILE`");
     }
-    if args.target_names.is_empty() {
+    if names.is_empty() {
         return Ok(available);
     }
-    args.target_names
+    names
         .iter()
         .map(|name| {
             available

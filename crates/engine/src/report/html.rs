@@ -15,7 +15,7 @@ use super::{
     format_target_cost, format_usd, parameter_pairs,
 };
 
-const STYLESHEET: &str = include_str!("../../../../assets/report/report.css");
+pub(crate) const STYLESHEET: &str = include_str!("../../../../assets/report/report.css");
 
 /// The report as one HTML page.
 pub fn render(report: &Report) -> String {

@@ -66,6 +66,18 @@ pub struct RunOptions {
     /// ends as incomplete with an error saying so, what came before kept: one runaway stream
     /// must not take the machine's memory or the disk.
     pub max_output_bytes: usize,
+    /// Asked before each call goes out (after it has its concurrency slot); a call it refuses is
+    /// recorded as never sent. A session's spend guard is one.
+    pub admission: Option<Arc<dyn Admission>>,
+}
+
+/// A gate before each call: whether it may go out now, and what it turned out to cost.
+pub trait Admission: Send + Sync + std::fmt::Debug {
+    /// Whether the call for `key` on `target` may be sent. Called once per call, in the run's
+    /// scheduling order, with the call's concurrency slot held.
+    fn admit(&self, target: &Target, key: ResponseKey) -> bool;
+    /// The admitted call ended with `record`.
+    fn settle(&self, record: &ResponseRecord);
 }
 
 /// The default [`RunOptions::max_output_bytes`]: far beyond any real answer (a million tokens
@@ -90,6 +102,7 @@ impl Default for RunOptions {
             retry: RetryPolicy::default(),
             keep_responses: true,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            admission: None,
         }
     }
 }
@@ -406,6 +419,7 @@ async fn drive(
                     store: store.clone(),
                     sender: sender.clone(),
                     cancel: cancel.clone(),
+                    admission: options.admission.clone(),
                 };
                 // A job is spawned only once it may run, so a batch of thousands never holds
                 // thousands of parked tasks. A provider with its own limit is the exception: its
@@ -420,13 +434,15 @@ async fn drive(
                             permit = global.acquire_owned() => permit.ok(),
                         };
                         match permit {
-                            Some(permit) => {
+                            Some(permit) if job.admitted() => {
                                 tasks.spawn(async move {
                                     let record = job.run().await;
                                     drop(permit);
+                                    job.settle(&record);
                                     job.announce(record)
                                 });
                             }
+                            Some(_refused) => collected.add(job.announce(job.refused_before_start())),
                             None => collected.add(job.announce(job.cancelled_before_start())),
                         }
                     }
@@ -440,7 +456,12 @@ async fn drive(
                             let record = match permits {
                                 // Boxed: a parked task then holds a pointer, not the whole streaming state
                                 // machine, while it waits for its provider's turn.
-                                Some(_permits) => Box::pin(job.run()).await,
+                                Some(_permits) if job.admitted() => {
+                                    let record = Box::pin(job.run()).await;
+                                    job.settle(&record);
+                                    record
+                                }
+                                Some(_refused) => job.refused_before_start(),
                                 None => job.cancelled_before_start(),
                             };
                             job.announce(record)
@@ -535,6 +556,7 @@ struct Job {
     store: Option<StoreWriter>,
     sender: mpsc::UnboundedSender<RunEvent>,
     cancel: CancellationToken,
+    admission: Option<Arc<dyn Admission>>,
 }
 
 /// The per-response state while it streams.
@@ -647,6 +669,32 @@ impl Job {
                 }
             }
         }
+    }
+
+    fn admitted(&self) -> bool {
+        self.admission
+            .as_ref()
+            .is_none_or(|admission| admission.admit(&self.context.target, self.key))
+    }
+
+    fn settle(&self, record: &ResponseRecord) {
+        if let Some(admission) = &self.admission {
+            admission.settle(record);
+        }
+    }
+
+    /// A call its admission refused (a spend cap it could break): recorded as never sent.
+    fn refused_before_start(&self) -> ResponseRecord {
+        let mut progress = self.begin();
+        progress.never_sent = true;
+        self.emit(
+            &mut progress,
+            StreamEvent::Error(self.error(
+                ErrorKind::Cancelled,
+                "not sent: it could take the session over its budget",
+            )),
+        );
+        self.finish(progress, Vec::new())
     }
 
     fn cancelled_before_start(&self) -> ResponseRecord {

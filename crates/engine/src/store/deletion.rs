@@ -184,9 +184,12 @@ fn release_free_pages(connection: &Connection) -> Result<()> {
 /// Deletes the runs `ids` in the caller's transaction; returns how many there were.
 fn delete(connection: &Connection, ids: &[RunId]) -> Result<usize> {
     let mut statement = connection.prepare_cached("DELETE FROM runs WHERE id = ?1")?;
+    // A session is its run: it goes with it (its suite stays, shared by hash).
+    let mut sessions = connection.prepare_cached("DELETE FROM sessions WHERE id = ?1")?;
     let mut deleted = 0;
     for id in ids {
         deleted += statement.execute([id.to_string()])?;
+        sessions.execute([id.to_string()])?;
     }
     Ok(deleted)
 }

@@ -38,6 +38,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: "20261207110000_base_model",
         sql: include_str!("../../migrations/20261207110000_base_model.sql"),
     },
+    Migration {
+        version: "20261207140000_sessions",
+        sql: include_str!("../../migrations/20261207140000_sessions.sql"),
+    },
 ];
 
 /// Applies the migrations this database has not seen yet and returns their versions.
