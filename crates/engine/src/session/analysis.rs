@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::diff::{DiffMode, similarity};
-use crate::model::error::ErrorKind;
 use crate::model::record::ResponseRecord;
 use crate::model::target::Target;
 use crate::stats::{
@@ -246,10 +245,10 @@ pub struct Failure {
 const FAILURES_SHOWN: usize = 200;
 
 impl Call<'_> {
+    /// Sent at least once: a call cancelled or refused by the budget before its turn has no
+    /// attempt (the runner records those with `attempts` 0).
     fn attempted(&self) -> bool {
-        !self.record.error.as_ref().is_some_and(|error| {
-            error.kind == ErrorKind::Cancelled && self.record.text.is_empty() && !self.record.complete
-        })
+        self.record.attempts > 0
     }
 
     fn errored(&self) -> bool {
