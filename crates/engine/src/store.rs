@@ -99,6 +99,10 @@ impl Store {
     /// Opens the database at `path`, creating it and its folder if needed, applies pending
     /// migrations and starts the writer thread.
     pub fn open(path: &Path) -> Result<Store> {
+        Self::open_unchecked(path).map_err(|error| damaged(path, error))
+    }
+
+    fn open_unchecked(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
@@ -290,6 +294,24 @@ fn to_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {
 
 fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|error| Error::Storage(format!("stored {what} is unreadable: {error}")))
+}
+
+/// A file SQLite finds damaged while opening it gets the same way out as one `check_ready_for_run`
+/// finds damaged: what to do, naming the file.
+fn damaged(path: &Path, error: Error) -> Error {
+    let corrupt = matches!(
+        &error,
+        Error::Database(rusqlite::Error::SqliteFailure(failure, _))
+            if matches!(failure.code, rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    );
+    if !corrupt {
+        return error;
+    }
+    let path = path.display();
+    Error::Storage(format!(
+        "{path} is damaged ({error}). Restore a backup, or rescue what it holds with \
+         `sqlite3 {path} .recover | sqlite3 recovered.db` and use the result as modelbench.db"
+    ))
 }
 
 fn parse_run_id(text: &str) -> Result<RunId> {
