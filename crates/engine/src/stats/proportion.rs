@@ -25,9 +25,11 @@ fn wilson_with(successes: u64, total: u64, z: f64) -> Interval {
     let denominator = 1.0 + z_squared / n;
     let center = (rate + z_squared / (2.0 * n)) / denominator;
     let half = z * (rate * (1.0 - rate) / n + z_squared / (4.0 * n * n)).sqrt() / denominator;
+    // The interval always holds the rate (at 0/n and n/n it ends exactly there); rounding in
+    // `center ± half` could leave it a hair outside.
     Interval {
-        lower: (center - half).max(0.0),
-        upper: (center + half).min(1.0),
+        lower: (center - half).max(0.0).min(rate),
+        upper: (center + half).min(1.0).max(rate),
     }
 }
 
@@ -340,6 +342,15 @@ mod tests {
             needed_pairs_for_proportions(0.8, 0.83, 0.03, 0.95, 0.8).expect("valid"),
             None
         );
+    }
+
+    #[test]
+    fn wilson_ends_exactly_at_an_all_or_nothing_rate() {
+        // Found by the property below in CI: 10/10 came out a rounding error under 1.
+        for total in [1, 7, 10, 70, 4_999] {
+            assert_eq!(wilson_interval(total, total, 0.95).expect("valid").upper, 1.0);
+            assert_eq!(wilson_interval(0, total, 0.95).expect("valid").lower, 0.0);
+        }
     }
 
     proptest! {
