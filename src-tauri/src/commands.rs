@@ -7,15 +7,16 @@
 
 use modelbench_engine::credentials::Secret;
 use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
+use modelbench_engine::report::Format;
 use modelbench_engine::target::FieldError;
 use modelbench_engine::{ResponseRecord, RunId, RunSummary, Target};
 use modelbench_workbench::history::DEFAULT_RUN_LIMIT;
-use modelbench_workbench::{RunMessage, RunRequest, blocking, export};
+use modelbench_workbench::{RunMessage, RunRequest, blocking};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
 use crate::AppState;
-use crate::error::{CommandError, CommandResult};
+use crate::error::{CommandError, CommandErrorKind, CommandResult};
 
 #[tauri::command]
 pub async fn list_targets(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
@@ -49,7 +50,10 @@ pub async fn remove_target(state: State<'_, AppState>, name: String) -> CommandR
         .await?;
     match removed {
         true => Ok(()),
-        false => Err(CommandError::new("not_found", format!("no target named '{name}'"))),
+        false => Err(CommandError::new(
+            CommandErrorKind::NotFound,
+            format!("no target named '{name}'"),
+        )),
     }
 }
 
@@ -144,9 +148,8 @@ pub async fn export_run(
     app: AppHandle,
     state: State<'_, AppState>,
     run_id: RunId,
-    format: String,
+    format: Format,
 ) -> CommandResult<Option<String>> {
-    let format = export::format(&format)?;
     let contents = state.workbench.export_run(run_id, format).await?;
     let Some(path) = crate::export::ask_where(&app, run_id, format).await? else {
         return Ok(None);
@@ -154,6 +157,6 @@ pub async fn export_run(
     let shown = path.display().to_string();
     blocking(move || std::fs::write(&path, contents))
         .await?
-        .map_err(|error| CommandError::new("storage", format!("cannot write {shown}: {error}")))?;
+        .map_err(|error| CommandError::new(CommandErrorKind::Storage, format!("cannot write {shown}: {error}")))?;
     Ok(Some(shown))
 }

@@ -9,7 +9,7 @@ use modelbench_engine::report::Format;
 use tauri::AppHandle;
 use tauri_plugin_dialog::DialogExt;
 
-use crate::error::{CommandError, CommandResult};
+use crate::error::{CommandError, CommandErrorKind, CommandResult};
 
 fn filter_name(format: Format) -> &'static str {
     match format {
@@ -34,7 +34,10 @@ pub async fn ask_where(app: &AppHandle, run_id: RunId, format: Format) -> Comman
     let Ok(Some(path)) = chosen.await else {
         return Ok(None);
     };
-    path.into_path()
-        .map(Some)
-        .map_err(|error| CommandError::new("storage", format!("the save dialog gave no usable path: {error}")))
+    path.into_path().map(Some).map_err(|error| {
+        CommandError::new(
+            CommandErrorKind::Storage,
+            format!("the save dialog gave no usable path: {error}"),
+        )
+    })
 }

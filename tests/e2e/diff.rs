@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use modelbench_engine::store::{DATABASE_FILE, RUN_STATUS_COMPLETED};
+use modelbench_engine::store::{DATABASE_FILE, RunStatus};
 use modelbench_engine::{
     Metrics, Parameters, Prompt, ProviderError, ProviderKind, ResponseKey, ResponseRecord, RunId, RunRecord, Store,
     Target, Usage,
@@ -100,7 +100,7 @@ async fn saved_run(data_dir: &Path) -> RunId {
     ] {
         writer.response_finished(&response);
     }
-    writer.run_finished(run.id, 1_790_000_002_000, RUN_STATUS_COMPLETED);
+    writer.run_finished(run.id, 1_790_000_002_000, RunStatus::Completed);
     writer.flush().await.expect("saved");
     run.id
 }

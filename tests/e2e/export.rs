@@ -5,7 +5,7 @@ use std::path::Path;
 
 use modelbench_engine::event::{FinishReason, ResponseKey, Usage};
 use modelbench_engine::record::{Metrics, ResponseRecord, RunId, RunRecord};
-use modelbench_engine::store::{RUN_STATUS_COMPLETED, Store};
+use modelbench_engine::store::{RunStatus, Store};
 use modelbench_engine::{ErrorKind, Parameters, Prompt, ProviderError, ProviderKind, Target};
 use serde_json::Value;
 
@@ -109,7 +109,7 @@ async fn saved_run(data_dir: &Path) -> RunId {
     error.target = "gemini".to_owned();
     failed.error = Some(error);
     writer.response_finished(&failed);
-    writer.run_finished(run.id, 1_795_000_001_000, RUN_STATUS_COMPLETED);
+    writer.run_finished(run.id, 1_795_000_001_000, RunStatus::Completed);
     writer.flush().await.expect("saved");
     run.id
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use fakecloud::{Config, FakeCloud, Scenario, tokens_for};
 use modelbench_engine::credentials::{Secret, StaticCredentials};
 use modelbench_engine::runner::{RunEvent, RunOptions, RunOutcome, RunPlan, Runner};
-use modelbench_engine::store::Store;
+use modelbench_engine::store::{RunStatus, Store};
 use modelbench_engine::target::Api;
 use modelbench_engine::{ErrorKind, FinishReason, Parameters, Prompt, ProviderKind, Target};
 use tokio_util::sync::CancellationToken;
@@ -284,7 +284,7 @@ async fn cancelling_keeps_what_arrived() {
     );
     assert!(response.text.len() >= 5, "{:?}", response.text);
     let stored = store.load_run(outcome.run.id).expect("load").expect("stored");
-    assert_eq!(stored.status, "cancelled");
+    assert_eq!(stored.status, RunStatus::Cancelled);
     assert_eq!(stored.responses[0].text, response.text);
 }
 

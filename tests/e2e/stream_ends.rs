@@ -9,7 +9,7 @@ use fakecloud::{Config, FakeCloud};
 use modelbench_e2e::{FAKE_KEYS, check_against_expected, expected, recording_body, target_for_recording};
 use modelbench_engine::event::{FinishReason, StreamEvent};
 use modelbench_engine::providers::Protocol;
-use modelbench_engine::store::Store;
+use modelbench_engine::store::{RunStatus, Store};
 use modelbench_engine::{ErrorKind, ProviderKind, ResponseRecord, Target};
 use serde_json::Value;
 
@@ -423,7 +423,7 @@ base_url = "{base}/v1"
         .load_run(run_id.parse().expect("run id"))
         .expect("load")
         .expect("the run");
-    assert_eq!(run.status, "completed");
+    assert_eq!(run.status, RunStatus::Completed);
     let key = run
         .responses
         .iter()

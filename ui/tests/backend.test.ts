@@ -67,7 +67,7 @@ describe('selectBackend', () => {
 describe('errorMessage', () => {
   it('shows what a command rejected with, verbatim', () => {
     expect(errorMessage('plain')).toBe('plain');
-    expect(errorMessage({ kind: 'invalid_input', message: "target 'x': model is empty", retryable: false })).toBe(
+    expect(errorMessage({ kind: 'validation', message: "target 'x': model is empty", retryable: false })).toBe(
       "target 'x': model is empty",
     );
     expect(errorMessage(new Error('boom'))).toBe('boom');

@@ -35,5 +35,5 @@ pub use error::{Error, ErrorKind, ProviderError, Result};
 pub use event::{FinishReason, ResponseKey, ResponseMeta, StampedEvent, StreamEvent, Usage};
 pub use record::{Metrics, ResponseRecord, RunId, RunRecord, ToolCall};
 pub use request::{Message, Parameter, Parameters, Prompt, Role};
-pub use store::{RunSummary, SearchHit, Store, StoreWriter, StoredEvent, StoredRun};
+pub use store::{RunStatus, RunSummary, SearchHit, Store, StoreWriter, StoredEvent, StoredRun};
 pub use target::{Api, ProviderKind, Target, Timeouts};

@@ -19,7 +19,8 @@ pub mod markdown;
 use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::model::event::FinishReason;
 use crate::model::record::{Metrics, ResponseRecord, ToolCall, utc_date_time};
@@ -358,9 +359,13 @@ pub struct MethodNote {
     pub text: String,
 }
 
-/// The export formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The export formats. On the wire (the app's Export) each is its `as_str` name; the UI knows
+/// the type as `ReportFormat`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export, rename = "ReportFormat")]
 pub enum Format {
+    #[serde(rename = "md")]
     Markdown,
     Csv,
     Json,
@@ -458,7 +463,7 @@ impl Report {
             },
             run: RunSection {
                 id: run.record.id.to_string(),
-                status: run.status.clone(),
+                status: run.status.to_string(),
                 started_at_ms: run.record.started_at_ms,
                 started_at: utc_date_time(run.record.started_at_ms),
                 finished_at_ms: run.finished_at_ms,

@@ -39,10 +39,8 @@ use serde::de::DeserializeOwned;
 
 pub use deletion::{DatabaseSpace, Pruned};
 pub use responses::StoredEvent;
-pub use runs::{
-    RUN_STATUS_CANCELLED, RUN_STATUS_COMPLETED, RUN_STATUS_INTERRUPTED, RUN_STATUS_RUNNING, RunSummary, StoredRun,
-};
-pub use search::{RANK_WINDOW, SearchHit};
+pub use runs::{RunStatus, RunSummary, StoredRun};
+pub use search::{RANK_WINDOW, SearchHit, SearchHitKind};
 pub use sessions::{SessionRow, SessionSummary, StoredSuite};
 pub use writer::StoreWriter;
 // What the table files share with each other and with `writer`, `search` and `deletion`, which

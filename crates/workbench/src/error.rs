@@ -45,8 +45,6 @@ pub enum Error {
     /// A session that cannot start, resume or load, with the reason.
     #[error("{0}")]
     Session(String),
-    #[error("unknown report format '{0}' (md, csv, json, html)")]
-    UnknownFormat(String),
     /// A target test ended without a record (it always makes one; this is a bug).
     #[error("the test of '{0}' produced no response")]
     NoTestResponse(String),

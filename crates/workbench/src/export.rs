@@ -1,17 +1,11 @@
-//! A stored run as a report file. The engine's `report` builds and renders it; this picks the
-//! format by name and proposes a file name. Where the bytes go (stdout, a file chosen in a save
-//! dialog) is the host's.
+//! A stored run as a report file. The engine's `report` builds and renders it; this dates it
+//! and proposes a file name. The format comes typed (`Format`: the app's is named on the wire by
+//! serde, the CLI's by clap). Where the bytes go (stdout, a file chosen in a save dialog) is the
+//! host's.
 
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::report::{Format, Report};
 use modelbench_engine::{RunId, StoredRun};
-
-use crate::error::{Error, Result};
-
-/// `md`, `csv`, `json` or `html` (the names `Format::parse` knows).
-pub fn format(name: &str) -> Result<Format> {
-    Format::parse(name).ok_or_else(|| Error::UnknownFormat(name.to_owned()))
-}
 
 /// The report of `run` in `format`, dated now.
 pub fn render(run: &StoredRun, format: Format) -> String {
@@ -38,12 +32,5 @@ mod tests {
             suggested_name(run_id, Format::Markdown),
             "modelbench-0193a8f0-0000-7000-8000-000000000001.md"
         );
-    }
-
-    #[test]
-    fn formats_are_named_as_the_ui_and_the_cli_name_them() {
-        assert_eq!(format("html").expect("html"), Format::Html);
-        let error = format("pdf").expect_err("unknown").to_string();
-        assert_eq!(error, "unknown report format 'pdf' (md, csv, json, html)");
     }
 }

@@ -275,7 +275,7 @@ pub struct Resumption {
 /// process runs it.
 pub fn resumption(run: StoredRun, concurrency: usize, retries: u32) -> Result<Option<Resumption>> {
     let id = run.record.id;
-    if run.status == modelbench_engine::store::RUN_STATUS_RUNNING {
+    if run.status == modelbench_engine::store::RunStatus::Running {
         return Err(Error::StillRunning(id));
     }
     let complete: HashSet<ResponseKey> = run

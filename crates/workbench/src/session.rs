@@ -15,7 +15,7 @@ use modelbench_engine::record::utc_date_time;
 use modelbench_engine::runner::{Admission, RunOptions, RunPlan};
 use modelbench_engine::session::report::{Method, MethodTarget};
 use modelbench_engine::session::{Analysis, Budget, Estimate, SessionInput, analyse, call_cost, estimate};
-use modelbench_engine::store::{RUN_STATUS_CANCELLED, RUN_STATUS_RUNNING, SessionRow, SessionSummary, StoredSuite};
+use modelbench_engine::store::{RunStatus, SessionRow, SessionSummary, StoredSuite};
 use modelbench_engine::suite::{LoadedSuite, Suite, SuiteFormat};
 use modelbench_engine::{ErrorKind, ResponseKey, ResponseRecord, RunId, StoredRun, Target};
 use serde::{Deserialize, Serialize};
@@ -289,7 +289,7 @@ impl Workbench {
     /// `None` when nothing is missing.
     pub fn resume_session(&self, id: &str, budget_usd: Option<f64>) -> Result<Option<StartedSession>> {
         let session = self.load_session(id)?;
-        if session.run.status == RUN_STATUS_RUNNING {
+        if session.run.status == RunStatus::Running {
             return Err(Error::StillRunning(session.row.id));
         }
         if session.status == SESSION_CANCELLED {
@@ -368,7 +368,7 @@ impl Workbench {
         if self.running().stop(id) {
             return Ok(id);
         }
-        let status = if session.run.status == RUN_STATUS_RUNNING {
+        let status = if session.run.status == RunStatus::Running {
             SESSION_CANCELLING
         } else {
             SESSION_CANCELLED
@@ -420,8 +420,8 @@ pub struct LoadedSession {
 
 fn effective_status(row: &SessionRow, run: &StoredRun) -> String {
     let running = row.status == SESSION_RUNNING || row.status == SESSION_CANCELLING;
-    if running && run.status != RUN_STATUS_RUNNING {
-        if run.status == RUN_STATUS_CANCELLED {
+    if running && run.status != RunStatus::Running {
+        if run.status == RunStatus::Cancelled {
             return SESSION_CANCELLED.to_owned();
         }
         return SESSION_INTERRUPTED.to_owned();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use fakecloud::{Config, FakeCloud, Scenario};
 use modelbench_engine::credentials::{Secret, StaticCredentials};
 use modelbench_engine::runner::RunEvent;
-use modelbench_engine::store::{RUN_STATUS_CANCELLED, RUN_STATUS_COMPLETED};
+use modelbench_engine::store::RunStatus;
 use modelbench_engine::{ProviderKind, ResponseKey, ResponseRecord, RunId, StampedEvent, StreamEvent, Target};
 use modelbench_workbench::run::{FRAME, forward_events};
 use modelbench_workbench::{RunMessage, RunRequest, Workbench, data_dir};
@@ -288,7 +288,7 @@ async fn a_run_streams_to_the_test_host_and_is_stored() {
     );
 
     let stored = workbench.load_run(run_id).await.expect("stored");
-    assert_eq!(stored.status, RUN_STATUS_COMPLETED);
+    assert_eq!(stored.status, RunStatus::Completed);
     assert_eq!(stored.responses.len(), 2);
     assert!(directory.path().join(modelbench_engine::store::DATABASE_FILE).is_file());
     let listed = workbench.list_runs(None, 10).await.expect("listed");
@@ -346,7 +346,7 @@ async fn stop_cancels_a_streaming_run_and_keeps_what_arrived() {
     until_unregistered(&workbench, run_id).await;
 
     let stored = workbench.load_run(run_id).await.expect("stored");
-    assert_eq!(stored.status, RUN_STATUS_CANCELLED);
+    assert_eq!(stored.status, RunStatus::Cancelled);
     assert_eq!(stored.responses[0].text, record.text);
 }
 

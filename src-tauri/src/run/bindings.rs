@@ -24,18 +24,20 @@ use modelbench_engine::diff::{
     SpanKind,
 };
 use modelbench_engine::event::WarningKind;
+use modelbench_engine::report::Format;
 use modelbench_engine::request::{PARAMETER_RANGES, ParameterRange};
+use modelbench_engine::store::SearchHitKind;
 use modelbench_engine::target::{
     DeploymentType, FieldError, FieldSpec, FieldTable, ProviderFields, Publisher, TimeoutOverrides, field_table,
 };
 use modelbench_engine::{
     Api, ErrorKind, FinishReason, Message, Metrics, Parameters, Prompt, ProviderError, ProviderKind, ResponseKey,
-    ResponseMeta, ResponseRecord, Role, RunId, RunRecord, RunSummary, SearchHit, StampedEvent, StoredEvent, StoredRun,
-    StreamEvent, Target, ToolCall, Usage,
+    ResponseMeta, ResponseRecord, Role, RunId, RunRecord, RunStatus, RunSummary, SearchHit, StampedEvent, StoredEvent,
+    StoredRun, StreamEvent, Target, ToolCall, Usage,
 };
 use ts_rs::{Config, TS};
 
-use crate::error::CommandError;
+use crate::error::{CommandError, CommandErrorKind};
 use modelbench_engine::accumulate::LiveMetrics;
 use modelbench_workbench::{LiveResponse, RunMessage, RunRequest};
 
@@ -67,7 +69,7 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
     // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
     // far below 2^53, and JSON.parse gives numbers anyway.
     let config = Config::new().with_large_int("number");
-    let renderers: [fn(&Config) -> Binding; 50] = [
+    let renderers: [fn(&Config) -> Binding; 54] = [
         binding::<ProviderKind>,
         binding::<Api>,
         binding::<Publisher>,
@@ -93,13 +95,17 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
         binding::<ToolCall>,
         binding::<Metrics>,
         binding::<ResponseRecord>,
+        binding::<RunStatus>,
         binding::<RunSummary>,
         binding::<StoredRun>,
         binding::<StoredEvent>,
+        binding::<SearchHitKind>,
         binding::<SearchHit>,
         binding::<RunRequest>,
         binding::<RunMessage>,
+        binding::<CommandErrorKind>,
         binding::<CommandError>,
+        binding::<Format>,
         binding::<DiffMode>,
         binding::<SpanKind>,
         binding::<Span>,

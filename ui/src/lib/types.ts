@@ -9,11 +9,15 @@
 //   - `field: T | null`  the Rust field is a plain `Option<T>` (always present, `null` when None).
 // Rust integers (u32, u64, i64) are `number`: the values involved stay far below 2^53.
 //
-// This module re-exports them, so the UI imports from one place, and adds the UI's own helpers.
+// Closed sets of names (a run's status, an error's kind, a report format) are Rust enums too, so
+// they arrive here as string unions: the UI never types one by hand.
+//
+// This module re-exports them, so the UI imports from one place.
 
 export type { Api } from './bindings/Api';
 export type { FieldError } from './bindings/FieldError';
 export type { CommandError } from './bindings/CommandError';
+export type { CommandErrorKind } from './bindings/CommandErrorKind';
 export type { DeploymentType } from './bindings/DeploymentType';
 export type { Diff } from './bindings/Diff';
 export type { DiffContent } from './bindings/DiffContent';
@@ -34,14 +38,17 @@ export type { ProviderKind } from './bindings/ProviderKind';
 export type { Publisher } from './bindings/Publisher';
 export type { ResponseKey } from './bindings/ResponseKey';
 export type { ResponseMeta } from './bindings/ResponseMeta';
+export type { ReportFormat } from './bindings/ReportFormat';
 export type { ResponseRecord } from './bindings/ResponseRecord';
 export type { Role } from './bindings/Role';
 export type { RunId } from './bindings/RunId';
 export type { RunMessage } from './bindings/RunMessage';
 export type { RunRecord } from './bindings/RunRecord';
 export type { RunRequest } from './bindings/RunRequest';
+export type { RunStatus } from './bindings/RunStatus';
 export type { RunSummary } from './bindings/RunSummary';
 export type { SearchHit } from './bindings/SearchHit';
+export type { SearchHitKind } from './bindings/SearchHitKind';
 export type { StampedEvent } from './bindings/StampedEvent';
 export type { StoredEvent } from './bindings/StoredEvent';
 export type { StoredRun } from './bindings/StoredRun';
@@ -53,6 +60,3 @@ export type { Usage } from './bindings/Usage';
 export type { JsonValue } from './bindings/serde_json/JsonValue';
 export type { LiveMetrics } from './bindings/LiveMetrics';
 export type { LiveResponse } from './bindings/LiveResponse';
-
-/** The report formats of Export (`modelbench export --format`). */
-export type ReportFormat = 'html' | 'md' | 'csv' | 'json';

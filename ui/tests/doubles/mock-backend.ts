@@ -9,6 +9,7 @@ import { mockDiff, mockSimilarity } from './mock-diff';
 import { behaviourOf, simulatedTargets, tokenize, type SimulatedBehaviour } from './simulated';
 import type {
   CommandError,
+  CommandErrorKind,
   FieldError,
   Metrics,
   ProviderError,
@@ -95,7 +96,7 @@ interface ActiveRun {
   timer: ReturnType<typeof setInterval> | undefined;
 }
 
-function commandError(kind: string, message: string): CommandError {
+function commandError(kind: CommandErrorKind, message: string): CommandError {
   return { kind, message, retryable: false };
 }
 
@@ -361,7 +362,7 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
     async saveTarget(target, original) {
       const first = (options.validate?.(target) ?? [])[0];
       if (first) {
-        throw commandError('invalid_input', `target '${target.name}': ${first.message}`);
+        throw commandError('validation', `target '${target.name}': ${first.message}`);
       }
       if (original !== undefined && original !== target.name) {
         targets.delete(original);
@@ -377,7 +378,7 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
 
     async setKey(name, secret) {
       if (name.trim() === '' || secret === '') {
-        throw commandError('invalid_input', 'a key needs a name and a secret');
+        throw commandError('validation', 'a key needs a name and a secret');
       }
       if (options.keychainUnavailable) {
         throw commandError('keychain', MOCK_KEYCHAIN_ERROR);
@@ -439,10 +440,10 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
 
     async startRun(request: RunRequest, onEvent) {
       if (request.prompt.trim() === '') {
-        throw commandError('invalid_input', 'the prompt is empty');
+        throw commandError('validation', 'the prompt is empty');
       }
       if (request.targets.length === 0) {
-        throw commandError('invalid_input', 'choose at least one target');
+        throw commandError('validation', 'choose at least one target');
       }
       const runTargets = request.targets.map((name) => {
         const target = targets.get(name);

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use modelbench_engine::credentials::KeychainCredentials;
 use modelbench_engine::keychain::Keychain;
-use modelbench_engine::store::Store;
+use modelbench_engine::store::{RunStatus, Store};
 use serde_json::json;
 
 use super::cleanup;
@@ -138,13 +138,11 @@ fn show(store: &Store, run_id: &str, json: bool) -> Result<()> {
     let sent = run.responses.iter().filter(|response| response.attempts > 0).count();
     let never_sent = (run.planned_count as usize).saturating_sub(sent);
     if never_sent > 0 {
-        let why = match run.status.as_str() {
-            modelbench_engine::store::RUN_STATUS_INTERRUPTED => {
-                " (the run's process stopped before it sent them; see `modelbench runs list`)"
-            }
-            modelbench_engine::store::RUN_STATUS_CANCELLED => " (the run was cancelled first)",
-            modelbench_engine::store::RUN_STATUS_RUNNING => " yet (the run is still going)",
-            _ => "",
+        let why = match run.status {
+            RunStatus::Interrupted => " (the run's process stopped before it sent them; see `modelbench runs list`)",
+            RunStatus::Cancelled => " (the run was cancelled first)",
+            RunStatus::Running => " yet (the run is still going)",
+            RunStatus::Completed => "",
         };
         writeln!(
             out,
@@ -172,10 +170,10 @@ fn show(store: &Store, run_id: &str, json: bool) -> Result<()> {
             response.key.repeat_index + 1,
             response.provider,
             response.reported_model.as_deref().unwrap_or(&response.model),
-            match (response.complete, run.status.as_str(), &response.error) {
+            match (response.complete, run.status, &response.error) {
                 (true, _, _) => "",
                 // Rebuilt from its events: it is streaming right now.
-                (false, modelbench_engine::store::RUN_STATUS_RUNNING, None) => ", still running",
+                (false, RunStatus::Running, None) => ", still running",
                 (false, _, _) => ", incomplete",
             }
         )?;

@@ -9,7 +9,7 @@ use crate::model::event::{ResponseKey, Usage};
 use crate::model::record::{Metrics, ResponseRecord, RunId, RunRecord};
 use crate::model::request::{Message, Prompt, Role};
 use crate::model::target::{Api, ProviderKind, Target};
-use crate::store::StoredRun;
+use crate::store::{RunStatus, StoredRun};
 
 const STARTED_AT_MS: i64 = 1_795_000_000_000;
 
@@ -168,7 +168,7 @@ fn sample_run() -> StoredRun {
             repeat: 1,
         },
         finished_at_ms: Some(STARTED_AT_MS + 2_000),
-        status: "completed".to_owned(),
+        status: RunStatus::Completed,
         responses: vec![gpt, claude, azure, gemini],
     }
 }
@@ -222,7 +222,7 @@ fn batch_run() -> StoredRun {
             repeat: 2,
         },
         finished_at_ms: None,
-        status: "running".to_owned(),
+        status: RunStatus::Running,
         responses,
     }
 }
@@ -515,4 +515,14 @@ fn formats_parse_from_their_names() {
     assert_eq!(Format::parse("markdown"), Some(Format::Markdown));
     assert_eq!(Format::parse("HTML"), Some(Format::Html));
     assert_eq!(Format::parse("pdf"), None);
+}
+
+#[test]
+fn formats_cross_the_wire_by_the_names_the_command_line_uses() -> serde_json::Result<()> {
+    for format in Format::ALL {
+        assert_eq!(serde_json::to_value(format)?, json!(format.as_str()));
+        assert_eq!(serde_json::from_value::<Format>(json!(format.as_str()))?, format);
+    }
+    assert!(serde_json::from_value::<Format>(json!("pdf")).is_err());
+    Ok(())
 }

@@ -26,7 +26,7 @@ use crate::pricing::{Cost, PriceBook};
 use crate::providers::{self, PreparedRequest};
 use crate::secrets::auth;
 use crate::secrets::credentials::{Credential, CredentialSource};
-use crate::store::StoreWriter;
+use crate::store::{RunStatus, StoreWriter};
 
 /// Retries for infrastructure failures (connect errors, 429 rate limits, 5xx, overloaded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -489,7 +489,15 @@ async fn drive(
     let cancelled = cancel.is_cancelled();
     let mut storage_error = None;
     if let Some(store) = &store {
-        store.run_finished(run.id, now_unix_ms(), if cancelled { "cancelled" } else { "completed" });
+        store.run_finished(
+            run.id,
+            now_unix_ms(),
+            if cancelled {
+                RunStatus::Cancelled
+            } else {
+                RunStatus::Completed
+            },
+        );
         if let Err(error) = store.flush().await {
             // The answers arrived and were paid for: the run still hands them on. Those whose
             // final record did not reach the database come back from the writer.

@@ -198,7 +198,7 @@ fn delete(connection: &Connection, ids: &[RunId]) -> Result<usize> {
 mod tests {
     use super::*;
     use crate::store::tests::{TestResult, complete_response, count_rows, key, open_store, sample_events, sample_run};
-    use crate::store::{RUN_STATUS_COMPLETED, StoredEvent, StoredRun, synthetic};
+    use crate::store::{RunStatus, StoredEvent, StoredRun, synthetic};
 
     /// Stores a finished run with one answer and its events, started at `started_at_ms`.
     async fn finished_run(store: &Store, started_at_ms: i64) -> Result<RunId> {
@@ -212,7 +212,7 @@ mod tests {
             writer.event(run.id, &event);
         }
         writer.response_finished(&complete_response(run.id, response_key));
-        writer.run_finished(run.id, started_at_ms + 1_000, RUN_STATUS_COMPLETED);
+        writer.run_finished(run.id, started_at_ms + 1_000, RunStatus::Completed);
         writer.flush().await?;
         Ok(run.id)
     }
@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(rows_of(&store, running.id)?[..4], [1, 1, 2, 0]);
 
         // Once it has ended, it can go.
-        writer.run_finished(running.id, 1_790_000_009_000, RUN_STATUS_COMPLETED);
+        writer.run_finished(running.id, 1_790_000_009_000, RunStatus::Completed);
         writer.flush().await?;
         assert_eq!(store.delete_runs(&[running.id])?, 1);
         assert!(store.list_runs(10)?.is_empty());

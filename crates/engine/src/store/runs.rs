@@ -4,8 +4,10 @@
 //! Left out: writing runs (`writer`), their responses and events (`responses`), searching them
 //! (`search`) and deleting them (`deletion`).
 
+use std::fmt;
 use std::path::Path;
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -16,14 +18,60 @@ use crate::model::error::{Error, Result};
 use crate::model::record::{ResponseRecord, RunId, RunRecord};
 use crate::model::request::Prompt;
 
-/// `runs.status` while the run is going (and forever, if its process died).
-pub const RUN_STATUS_RUNNING: &str = "running";
-pub const RUN_STATUS_COMPLETED: &str = "completed";
-pub const RUN_STATUS_CANCELLED: &str = "cancelled";
-/// A run whose process stopped (killed, crashed) before recording its end, found so by a later
-/// open of the database: its unfinished responses were ended as incomplete, their partial
-/// output kept.
-pub const RUN_STATUS_INTERRUPTED: &str = "interrupted";
+/// Where a run is, as `runs.status` holds it (the column keeps its text; this is its vocabulary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum RunStatus {
+    /// The run is going (and forever, if its process died and no open has noticed yet).
+    Running,
+    Completed,
+    Cancelled,
+    /// A run whose process stopped (killed, crashed) before recording its end, found so by a
+    /// later open of the database: its unfinished responses were ended as incomplete, their
+    /// partial output kept.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub const ALL: [Self; 4] = [Self::Running, Self::Completed, Self::Cancelled, Self::Interrupted];
+
+    /// The text in `runs.status` and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == value)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    // `pad`, not `write_str`: the run list aligns the status in a column (`{:<11}`).
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.pad(self.as_str())
+    }
+}
+
+impl ToSql for RunStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for RunStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        // No CHECK constraint holds the column to these: a status this build does not know (a
+        // newer build's, a hand edit) is refused by name rather than shown as something else.
+        Self::parse(text).ok_or_else(|| FromSqlError::Other(format!("unknown run status '{text}'").into()))
+    }
+}
 
 /// Why a response left `running` by a process that died is incomplete.
 const INTERRUPTED_BY_EXIT: &str = "the process running this run stopped (killed, crashed or lost power) \
@@ -38,7 +86,7 @@ pub struct RunSummary {
     pub id: RunId,
     pub started_at_ms: i64,
     pub finished_at_ms: Option<i64>,
-    pub status: String,
+    pub status: RunStatus,
     /// The first prompt's last user turn.
     pub first_prompt: String,
     pub prompt_count: u32,
@@ -67,7 +115,7 @@ pub struct RunSummary {
 pub struct StoredRun {
     pub record: RunRecord,
     pub finished_at_ms: Option<i64>,
-    pub status: String,
+    pub status: RunStatus,
     /// Responses the run asked for (prompts × targets × repeat); `responses` may hold fewer when
     /// the run was interrupted or cancelled before sending them all.
     pub planned_count: u32,
@@ -107,7 +155,7 @@ impl Store {
                         (
                             row.get::<_, i64>(0)?,
                             row.get::<_, Option<i64>>(1)?,
-                            row.get::<_, String>(2)?,
+                            row.get::<_, RunStatus>(2)?,
                         ),
                         row.get::<_, String>(3)?,
                         row.get::<_, String>(4)?,
@@ -292,7 +340,7 @@ pub(super) fn repair_dead_runs(connection: &mut Connection, lock_dir: &Path) -> 
         // The status written out, not bound: only then can SQLite use the partial index
         // `runs_running` instead of reading every run (this runs at every open and every list).
         let mut statement =
-            connection.prepare_cached(&format!("SELECT id FROM runs WHERE status = '{RUN_STATUS_RUNNING}'"))?;
+            connection.prepare_cached(&format!("SELECT id FROM runs WHERE status = '{}'", RunStatus::Running))?;
         let ids = statement
             .query_map([], |row| row.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -319,7 +367,7 @@ pub(super) fn repair_dead_runs(connection: &mut Connection, lock_dir: &Path) -> 
                  finished_at_ms = max(started_at_ms,
                      coalesce((SELECT max(finished_at_ms) FROM responses WHERE run_id = ?2), 0))
              WHERE id = ?2",
-            params![RUN_STATUS_INTERRUPTED, run.to_string()],
+            params![RunStatus::Interrupted, run.to_string()],
         )?;
         repaired += 1;
     }

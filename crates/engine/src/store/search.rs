@@ -11,6 +11,9 @@
 //! documents (bm25 would have to score every one of them; the newest ones are what people look
 //! for in a history anyway).
 
+use std::fmt;
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use ts_rs::TS;
@@ -25,13 +28,54 @@ use crate::store::RunSummary;
 #[ts(export)]
 pub struct SearchHit {
     pub run_id: RunId,
-    /// `"prompt"`, `"system"` or `"response"`.
-    pub kind: String,
+    pub kind: SearchHitKind,
     /// The responding target; `None` for prompt and system text.
     pub target: Option<String>,
     pub prompt_index: u32,
     /// The matching passage, matches marked `[like this]`.
     pub snippet: String,
+}
+
+/// Which text of a run a hit is in: the `kind` column of `search_index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SearchHitKind {
+    /// A prompt's user text.
+    Prompt,
+    /// A prompt's system text.
+    System,
+    /// A response's answer.
+    Response,
+}
+
+impl SearchHitKind {
+    pub const ALL: [Self; 3] = [Self::Prompt, Self::System, Self::Response];
+
+    /// The text in `search_index.kind` and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prompt => "prompt",
+            Self::System => "system",
+            Self::Response => "response",
+        }
+    }
+}
+
+impl fmt::Display for SearchHitKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.pad(self.as_str())
+    }
+}
+
+impl FromSql for SearchHitKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown search document kind '{text}'").into()))
+    }
 }
 
 /// How many of the newest matching documents `search` ranks by relevance (bm25). A query that
@@ -187,7 +231,7 @@ mod tests {
     use crate::model::record::RunId;
     use crate::model::request::Prompt;
     use crate::store::tests::{TestResult, complete_response, key, open_store, sample_run};
-    use crate::store::{RUN_STATUS_COMPLETED, migrations};
+    use crate::store::{RunStatus, migrations};
 
     /// Stores a finished run started at `started_at_ms`: one prompt per `(user text, system)`,
     /// and `answers[i]` as the first target's answer to prompt `i`.
@@ -211,7 +255,7 @@ mod tests {
             response.text = (*answer).to_owned();
             writer.response_finished(&response);
         }
-        writer.run_finished(run.id, started_at_ms + 1_000, RUN_STATUS_COMPLETED);
+        writer.run_finished(run.id, started_at_ms + 1_000, RunStatus::Completed);
         writer.flush().await?;
         Ok(run.id)
     }
@@ -349,7 +393,7 @@ mod tests {
             .map(|hit| {
                 (
                     hit.run_id.to_string()[35..].to_owned(),
-                    hit.kind,
+                    hit.kind.to_string(),
                     hit.target,
                     hit.prompt_index,
                 )
@@ -366,7 +410,7 @@ mod tests {
                 ("2".to_owned(), "response".to_owned(), Some("claude".to_owned()), 1),
             ]
         );
-        assert_eq!(store.search("pirate", 10)?[0].kind, "system");
+        assert_eq!(store.search("pirate", 10)?[0].kind, SearchHitKind::System);
         let runs: Vec<String> = store
             .search_runs("nebula", 10)?
             .iter()

@@ -286,7 +286,7 @@ pub fn fill(store: &Store, runs: usize, seed: u64) -> Result<SyntheticHistory> {
                 .prepare_cached("UPDATE runs SET finished_at_ms = ?1, status = ?2 WHERE id = ?3")?
                 .execute(rusqlite::params![
                     started_at_ms + 9_000,
-                    super::RUN_STATUS_COMPLETED,
+                    super::RunStatus::Completed,
                     run.id.to_string()
                 ])?;
             history.runs += 1;

@@ -311,6 +311,36 @@ async fn flushes_never_leave_the_writer_without_room() -> TestResult {
 }
 
 #[tokio::test]
+async fn run_statuses_keep_their_text_in_the_column_and_on_the_wire() -> TestResult {
+    let (_directory, store) = open_store()?;
+    let writer = store.writer();
+    let run = sample_run();
+    writer.run_started(&run);
+    writer.run_finished(run.id, 1_790_000_001_000, RunStatus::Cancelled);
+    writer.flush().await?;
+    let column: String =
+        store
+            .connection()
+            .query_row("SELECT status FROM runs WHERE id = ?1", [run.id.to_string()], |row| {
+                row.get(0)
+            })?;
+    assert_eq!(column, "cancelled");
+    for status in RunStatus::ALL {
+        assert_eq!(serde_json::to_value(status)?, json!(status.as_str()));
+        assert_eq!(RunStatus::parse(status.as_str()), Some(status));
+    }
+
+    // A status this build does not know is refused by name, never shown as another one.
+    store.connection().execute(
+        "UPDATE runs SET status = 'archived' WHERE id = ?1",
+        [run.id.to_string()],
+    )?;
+    let error = store.load_run(run.id).expect_err("an unknown status").to_string();
+    assert!(error.contains("unknown run status 'archived'"), "{error}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_run_round_trips() -> TestResult {
     let (_directory, store) = open_store()?;
     let writer = store.writer();
@@ -327,12 +357,12 @@ async fn a_run_round_trips() -> TestResult {
     writer.response_finished(&complete_response(run.id, complete_key));
     // This one never sent `response_started`: finishing inserts it.
     writer.response_finished(&failed_response(run.id, failed_key));
-    writer.run_finished(run.id, 1_790_000_001_000, RUN_STATUS_COMPLETED);
+    writer.run_finished(run.id, 1_790_000_001_000, RunStatus::Completed);
     writer.flush().await?;
 
     let stored = store.load_run(run.id)?.ok_or("the run is missing")?;
     assert_eq!(stored.record, run);
-    assert_eq!(stored.status, RUN_STATUS_COMPLETED);
+    assert_eq!(stored.status, RunStatus::Completed);
     assert_eq!(stored.finished_at_ms, Some(1_790_000_001_000));
     assert_eq!(
         stored.responses,
@@ -363,7 +393,7 @@ async fn a_run_round_trips() -> TestResult {
             id: run.id,
             started_at_ms: run.started_at_ms,
             finished_at_ms: Some(1_790_000_001_000),
-            status: RUN_STATUS_COMPLETED.to_owned(),
+            status: RunStatus::Completed,
             first_prompt: "Explain the aurora borealis".to_owned(),
             prompt_count: 2,
             target_names: vec!["gpt".to_owned(), "claude".to_owned()],
@@ -423,7 +453,7 @@ async fn a_crashed_response_keeps_its_partial_output() -> TestResult {
     // finds the run dead and ends it as interrupted, its partial response kept and indexed.
     let store = Store::open(&path)?;
     let stored = store.load_run(run.id)?.ok_or("the run is missing")?;
-    assert_eq!(stored.status, RUN_STATUS_INTERRUPTED);
+    assert_eq!(stored.status, RunStatus::Interrupted);
     assert_eq!(stored.finished_at_ms, Some(1_790_000_000_018));
     assert_eq!(stored.planned_count, 8);
     let [response] = stored.responses.as_slice() else {
@@ -435,7 +465,7 @@ async fn a_crashed_response_keeps_its_partial_output() -> TestResult {
     assert!(error.message.contains("process running this run stopped"), "{error}");
     let hits = store.search("particles glow", 10)?;
     assert_eq!(hits.len(), 1, "{hits:?}");
-    assert_eq!(hits[0].kind, "response");
+    assert_eq!(hits[0].kind, SearchHitKind::Response);
     let summary = &store.list_runs(1)?[0];
     assert_eq!(
         (
@@ -477,15 +507,15 @@ async fn a_live_run_is_not_taken_for_dead() -> TestResult {
     // Another process (here: another store) opening the database sees the owner's lock.
     let other = Store::open(&path)?;
     let stored = other.load_run(run.id)?.ok_or("the run is missing")?;
-    assert_eq!(stored.status, RUN_STATUS_RUNNING);
+    assert_eq!(stored.status, RunStatus::Running);
     assert_eq!(other.list_runs(1)?[0].running_count, 1);
     // Once its end is committed the lock goes, and nothing is repaired.
-    writer.run_finished(run.id, 1_790_000_009_000, RUN_STATUS_CANCELLED);
+    writer.run_finished(run.id, 1_790_000_009_000, RunStatus::Cancelled);
     writer.flush().await?;
     drop(other);
     let reopened = Store::open(&path)?;
     let stored = reopened.load_run(run.id)?.ok_or("the run is missing")?;
-    assert_eq!(stored.status, RUN_STATUS_CANCELLED);
+    assert_eq!(stored.status, RunStatus::Cancelled);
     // The response left unfinished under a finished run was ended, not left `running`.
     assert!(!stored.responses[0].complete);
     assert_eq!(reopened.list_runs(1)?[0].running_count, 0);
@@ -547,7 +577,7 @@ async fn search_finds_prompts_and_responses() -> TestResult {
         hits,
         vec![SearchHit {
             run_id: run.id,
-            kind: "prompt".to_owned(),
+            kind: SearchHitKind::Prompt,
             target: None,
             prompt_index: 0,
             snippet: "Explain the [aurora] borealis".to_owned(),
@@ -556,7 +586,7 @@ async fn search_finds_prompts_and_responses() -> TestResult {
 
     let hits = store.search("pirate", 10)?;
     assert_eq!(hits.len(), 1);
-    assert_eq!(hits[0].kind, "system");
+    assert_eq!(hits[0].kind, SearchHitKind::System);
 
     let hits = store.search("fast", 10)?;
     assert_eq!((hits.len(), hits[0].prompt_index), (1, 1));
@@ -564,7 +594,7 @@ async fn search_finds_prompts_and_responses() -> TestResult {
     // Diacritics are folded: "boreales" finds "boréales".
     let hits = store.search("boreales GREEN", 10)?;
     assert_eq!(hits.len(), 1);
-    assert_eq!(hits[0].kind, "response");
+    assert_eq!(hits[0].kind, SearchHitKind::Response);
     assert_eq!(hits[0].target.as_deref(), Some("gpt"));
     assert_eq!(hits[0].run_id, run.id);
     assert_eq!(hits[0].snippet, "Les aurores [boréales]: the sky glows [green]");
@@ -720,7 +750,7 @@ async fn write_errors_reach_the_next_flush_and_spare_other_writes() -> TestResul
         run.id,
         &stamped(orphan_key, 0, 0, StreamEvent::TextDelta { text: "x".to_owned() }),
     );
-    writer.run_finished(RunId::new(), 1, RUN_STATUS_COMPLETED);
+    writer.run_finished(RunId::new(), 1, RunStatus::Completed);
     // The same run twice breaks its primary key.
     writer.run_started(&run);
     writer.response_started(run.id, key(0, 0, 0), "gpt", "openai", "gpt-5.4", 1);
@@ -728,7 +758,7 @@ async fn write_errors_reach_the_next_flush_and_spare_other_writes() -> TestResul
         run.id,
         &stamped(key(0, 0, 0), 0, 0, StreamEvent::TextDelta { text: "ok".to_owned() }),
     );
-    writer.run_finished(run.id, 2, RUN_STATUS_COMPLETED);
+    writer.run_finished(run.id, 2, RunStatus::Completed);
 
     let error = writer
         .flush()
@@ -740,7 +770,7 @@ async fn write_errors_reach_the_next_flush_and_spare_other_writes() -> TestResul
     writer.flush().await?;
 
     let stored = store.load_run(run.id)?.ok_or("the run is missing")?;
-    assert_eq!(stored.status, RUN_STATUS_COMPLETED);
+    assert_eq!(stored.status, RunStatus::Completed);
     assert_eq!(stored.responses.len(), 1);
     assert_eq!(store.load_events(run.id, key(0, 0, 0))?.len(), 1);
     Ok(())

@@ -19,9 +19,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params,
 use tokio::sync::oneshot;
 
 use super::run_lock::RunLock;
-use super::{
-    RESPONSE_STATUS_COMPLETE, RESPONSE_STATUS_INCOMPLETE, RESPONSE_STATUS_RUNNING, RUN_STATUS_RUNNING, to_json,
-};
+use super::{RESPONSE_STATUS_COMPLETE, RESPONSE_STATUS_INCOMPLETE, RESPONSE_STATUS_RUNNING, RunStatus, to_json};
 use crate::model::error::{Error, Result};
 use crate::model::event::{ResponseKey, StampedEvent, StreamEvent};
 use crate::model::record::{ResponseRecord, RunId, RunRecord};
@@ -79,7 +77,7 @@ enum WriteCommand {
     RunFinished {
         run: RunId,
         finished_at_ms: i64,
-        status: String,
+        status: RunStatus,
     },
     /// Answered once everything before it is committed, with the write errors since the last flush.
     Flush(oneshot::Sender<Result<()>>),
@@ -247,11 +245,11 @@ impl StoreWriter {
         self.send(WriteCommand::ResponseFinished(Box::new(response.clone())));
     }
 
-    pub fn run_finished(&self, run: RunId, finished_at_ms: i64, status: &str) {
+    pub fn run_finished(&self, run: RunId, finished_at_ms: i64, status: RunStatus) {
         self.send(WriteCommand::RunFinished {
             run,
             finished_at_ms,
-            status: status.to_owned(),
+            status,
         });
     }
 
@@ -595,7 +593,7 @@ fn apply(
             let run_id = run.to_string();
             connection
                 .prepare_cached("UPDATE runs SET status = ?1, finished_at_ms = NULL WHERE id = ?2")?
-                .execute(params![RUN_STATUS_RUNNING, run_id])?;
+                .execute(params![RunStatus::Running, run_id])?;
             let mut delete = connection.prepare_cached(
                 "DELETE FROM responses \
                  WHERE run_id = ?1 AND prompt_index = ?2 AND target_index = ?3 AND repeat_index = ?4",
@@ -698,7 +696,7 @@ pub(super) fn insert_run(connection: &Connection, run: &RunRecord) -> Result<()>
         .execute(params![
             run_id,
             run.started_at_ms,
-            RUN_STATUS_RUNNING,
+            RunStatus::Running,
             to_json(&run.parameters, "parameters")?,
             to_json(&run.targets, "targets")?,
             run.repeat,
