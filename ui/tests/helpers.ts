@@ -1,6 +1,6 @@
 // Shared test fixtures: a hand-driven frame scheduler, and builders for the engine's messages.
 
-import type { Scheduler } from '../src/lib/run-store.svelte';
+import type { Scheduler } from '../src/lib/run-store/scheduler';
 import type { LiveMetrics, LiveResponse, ProviderError, ResponseRecord, StampedEvent, StreamEvent, Target } from '../src/lib/types';
 
 /** A scheduler whose frames run only when the test says so. */

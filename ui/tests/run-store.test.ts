@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { RunStore, statusOf, type TextSink } from '../src/lib/run-store.svelte';
+import { RunStore } from '../src/lib/run-store.svelte';
+import type { TextSink } from '../src/lib/run-store/pane.svelte';
+import { statusOf } from '../src/lib/run-store/status';
 import type { RunMessage, StoredRun } from '../src/lib/types';
 import { ManualScheduler, live, providerError, record, stamped, target, text } from './helpers';
 

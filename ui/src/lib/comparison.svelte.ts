@@ -6,7 +6,7 @@
 // answer is applied only if nothing newer was asked since.
 
 import { errorMessage, type Backend } from './backend';
-import type { Pane } from './run-store.svelte';
+import type { Pane } from './run-store/pane.svelte';
 import type { Diff, DiffMode, SimilarityMatrix } from './types';
 
 /** `b` may name the run's majority instead of a pane. */

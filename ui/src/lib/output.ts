@@ -13,7 +13,7 @@
 import type { Links, Token } from 'marked';
 
 import { lexMarkdown, renderBlocks } from './markdown';
-import type { Pane, TextSink } from './run-store.svelte';
+import type { Pane, TextSink } from './run-store/pane.svelte';
 
 export type OutputMode = 'raw' | 'markdown';
 
