@@ -75,17 +75,10 @@ pub struct RunArgs {
 pub async fn run(store: &Arc<Store>, args: RunArgs) -> Result<ExitCode> {
     let targets = select_targets(store, args.targets.as_deref(), &args.target_names)?;
     let prompts = read_prompt(args.prompt.clone(), &args)?;
-    let parameters = Parameters {
-        temperature: args.temperature,
-        top_p: args.top_p,
-        max_output_tokens: args.max_tokens,
-        stop_sequences: args.stop.clone(),
-        seed: args.seed,
-    };
     let plan = RunPlan {
         targets,
         prompts,
-        parameters,
+        parameters: parameters(&args),
         options: run_options(&args)?,
     };
     let view = ViewMode {
@@ -146,6 +139,24 @@ pub(crate) fn select_targets(store: &Store, file: Option<&std::path::Path>, name
         .collect()
 }
 
+fn parameters(args: &RunArgs) -> Parameters {
+    Parameters {
+        temperature: args.temperature,
+        top_p: args.top_p,
+        max_output_tokens: args.max_tokens,
+        stop_sequences: args.stop.clone(),
+        seed: args.seed,
+    }
+}
+
+/// The flag that sets a `Parameters` field.
+fn parameter_flag(field: &str) -> String {
+    match field {
+        "max_output_tokens" => "--max-tokens".to_owned(),
+        field => format!("--{}", field.replace('_', "-")),
+    }
+}
+
 fn run_options(args: &RunArgs) -> Result<RunOptions> {
     check_run_numbers(args)?;
     let mut options = RunOptions {
@@ -179,11 +190,13 @@ fn check_run_numbers(args: &RunArgs) -> Result<()> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
-    for (flag, value) in [("--temperature", args.temperature), ("--top-p", args.top_p)] {
-        if let Some(value) = value
-            && !value.is_finite()
-        {
-            bail!("{flag} must be a finite number, not {value}");
+    // The engine owns the ranges (`PARAMETER_RANGES`); its message names the field, the user
+    // typed the flag.
+    if let Some(error) = parameters(args).field_errors().into_iter().next() {
+        let flag = parameter_flag(&error.field);
+        match error.message.strip_prefix(error.field.as_str()) {
+            Some(rest) => bail!("{flag}{rest}"),
+            None => bail!("{flag}: {}", error.message),
         }
     }
     if let Some(field) = args.timeouts.overrides().zero_field() {
@@ -223,6 +236,29 @@ mod tests {
         ] {
             let error = run_options(arguments).expect_err(arguments);
             assert!(format!("{error:#}").contains(flag), "{arguments}: {error:#}");
+        }
+        // Out of range, by the engine's ranges, in the terms of the flags.
+        for (arguments, message) in [
+            (
+                "--temperature 2.5 hi",
+                "--temperature must be a number from 0 to 2, not 2.5",
+            ),
+            (
+                "--temperature NaN hi",
+                "--temperature must be a number from 0 to 2, not NaN",
+            ),
+            ("--top-p 1.5 hi", "--top-p must be a number from 0 to 1, not 1.5"),
+            (
+                "--max-tokens 0 hi",
+                "--max-tokens must be a whole number from 1 to 4294967295, not 0",
+            ),
+            (
+                "--seed 9007199254740993 hi",
+                "--seed must be a whole number from -9007199254740991 to 9007199254740991, not 9007199254740992",
+            ),
+        ] {
+            let error = run_options(arguments).expect_err(arguments);
+            assert_eq!(format!("{error:#}"), message, "{arguments}");
         }
         let options = run_options("--repeat 2 --concurrency 3 --temperature 0.5 hi").expect("fine");
         assert_eq!((options.repeat, options.concurrency), (2, 3));
