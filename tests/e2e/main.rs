@@ -22,3 +22,4 @@ mod reliability;
 mod scenarios;
 mod sessions;
 mod stream_ends;
+mod timing;

@@ -554,6 +554,9 @@ fn response_section(response: &ResponseRecord) -> ResponseSection {
             gap_max_ms: metrics.gap_max_ms.map(round_ms),
             server_latency_ms: metrics.server_latency_ms,
             server_first_byte_ms: metrics.server_first_byte_ms,
+            client_lag_first_token_ms: metrics.client_lag_first_token_ms.map(round_ms),
+            client_lag_end_ms: metrics.client_lag_end_ms.map(round_ms),
+            client_saturated: metrics.client_saturated,
         },
         usage: ResponseUsage {
             input_tokens: usage.input_tokens,

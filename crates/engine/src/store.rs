@@ -120,6 +120,7 @@ impl Store {
             Err(error) => tracing::warn!(%error, "cannot mark dead runs as interrupted now"),
         }
         let connection = open_connection(path)?;
+        tune_for_streaming(&writer_connection)?;
         let writer = StoreWriter::spawn(writer_connection, lock_dir.clone())?;
         Ok(Store {
             path: path.to_owned(),
@@ -285,6 +286,24 @@ fn open_connection(path: &Path) -> Result<Connection> {
     connection.set_prepared_statement_cache_capacity(32);
     Ok(connection)
 }
+
+/// The writer's connection takes a thousand interleaved streams: every commit touches one page
+/// per open response (events are keyed by response), so it keeps those pages cached instead of
+/// reading them back, and checkpoints the WAL less often so a page changed by many commits is
+/// copied back once (the WAL is cut back to `journal_size_limit` after each checkpoint).
+fn tune_for_streaming(connection: &Connection) -> Result<()> {
+    connection.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+    connection.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+    connection.pragma_update(None, "journal_size_limit", 64_i64 << 20)?;
+    Ok(())
+}
+
+/// The writer's page cache, in KiB as SQLite takes a negative `cache_size`: a bound, filled only
+/// as far as a run's open responses need.
+const WRITER_CACHE_KIB: i64 = -16_384;
+
+/// Pages in the WAL before the writer checkpoints it (SQLite's default is 1,000).
+const WRITER_CHECKPOINT_PAGES: i64 = 8_192;
 
 fn to_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {
     serde_json::to_string(value).map_err(|error| Error::Storage(format!("cannot serialise {what}: {error}")))

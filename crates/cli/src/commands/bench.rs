@@ -91,7 +91,20 @@ struct PhaseResult {
     /// The same after the first wave, when every request reuses a pooled connection.
     warm_ttft_overhead_p50_ms: f64,
     warm_ttft_overhead_p95_ms: f64,
+    ttft_overhead_p99_ms: f64,
+    /// The same for the whole stream: the engine's total time minus the moment fakecloud handed
+    /// over the body's last byte.
+    total_overhead_p50_ms: f64,
+    total_overhead_p95_ms: f64,
+    total_overhead_p99_ms: f64,
     events_stored: u64,
+    /// CPU time per stored event, storage included, in µs.
+    cpu_per_event_us: f64,
+    /// Responses whose timings the runner marked `client_saturated`.
+    client_saturated: usize,
+    /// Responses not marked whose TTFT or total overhead exceeds the lag threshold: should be 0.
+    unmarked_over_threshold: usize,
+    worst_client_lag_ms: f64,
 }
 
 pub async fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -156,28 +169,50 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     )?;
     writeln!(
         out,
-        "{:>4}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}  {:>14}  {:>14}  {:>6}",
-        "C", "wall s", "ideal s", "over %", "CPU s", "RSS MB", "TTFT+ p50 ms", "TTFT+ p95 ms", "failed"
+        "{:>5}  {:>7}  {:>7}  {:>7}  {:>6}  {:>7}  {:>7}  {:>20}  {:>20}  {:>5}  {:>6}  {:>7}  {:>6}",
+        "C",
+        "wall s",
+        "ideal s",
+        "over %",
+        "CPU s",
+        "µs/evt",
+        "RSS MB",
+        "TTFT+ p50/p95/p99 ms",
+        "total+ p50/p95/p99",
+        "sat.",
+        "unmrk",
+        "lag ms",
+        "failed"
     )?;
     for result in &results {
         writeln!(
             out,
-            "{:>4}  {:>8.3}  {:>8.3}  {:>8.2}  {:>6.2}  {:>8.1}  {:>14.3}  {:>14.3}  {:>18}  {:>6}",
+            "{:>5}  {:>7.3}  {:>7.3}  {:>7.2}  {:>6.2}  {:>7.2}  {:>7.1}  {:>20}  {:>20}  {:>5}  {:>6}  {:>7.1}  {:>6}",
             result.concurrency,
             result.wall_s,
             result.ideal_s,
             result.wall_over_ideal_percent,
             result.cpu_s,
+            result.cpu_per_event_us,
             result.peak_rss_mb,
-            result.ttft_overhead_p50_ms,
-            result.ttft_overhead_p95_ms,
             format!(
-                "{:.3}/{:.3}",
-                result.warm_ttft_overhead_p50_ms, result.warm_ttft_overhead_p95_ms
+                "{:.2}/{:.2}/{:.2}",
+                result.ttft_overhead_p50_ms, result.ttft_overhead_p95_ms, result.ttft_overhead_p99_ms
             ),
+            format!(
+                "{:.2}/{:.2}/{:.2}",
+                result.total_overhead_p50_ms, result.total_overhead_p95_ms, result.total_overhead_p99_ms
+            ),
+            result.client_saturated,
+            result.unmarked_over_threshold,
+            result.worst_client_lag_ms,
             result.failed
         )?;
     }
+    writeln!(
+        out,
+        "TTFT+/total+: the engine's time minus fakecloud's own for the same request; sat.: responses marked client_saturated; unmrk: not marked yet over the 5 ms threshold (should be 0)"
+    )?;
     writeln!(
         out,
         "targets at C=50: wall within 2% of ideal, CPU < 1.2 s, RSS < 40 MB, TTFT overhead p50 <= 1 ms and p95 <= 5 ms"
@@ -432,25 +467,39 @@ async fn phase(args: &BenchArgs, base: &str, concurrency: usize) -> Result<Phase
         .error_for_status()?
         .json()
         .await?;
-    let server_ttft: std::collections::HashMap<String, f64> = records
+    // Fakecloud's own first-token and last-byte times, by request id.
+    let server_times: std::collections::HashMap<String, (f64, f64)> = records
         .iter()
         .filter_map(|record| {
             Some((
                 record.get("request_id")?.as_str()?.to_owned(),
-                record.get("server_time_to_first_token_us")?.as_f64()? / 1000.0,
+                (
+                    record.get("server_time_to_first_token_us")?.as_f64()? / 1000.0,
+                    record.get("server_body_sent_us")?.as_f64()? / 1000.0,
+                ),
             ))
         })
         .collect();
+    let threshold_ms = RunOptions::default().lag_threshold.as_secs_f64() * 1000.0;
+    let mut total_overheads = Vec::new();
+    let mut unmarked_over_threshold = 0;
     // (start time, overhead) per response; the first `concurrency` to start opened the connections.
     let mut measured: Vec<(i64, f64)> = outcome
         .responses
         .iter()
         .filter_map(|response| {
             let engine = response.metrics.time_to_first_token_ms?;
-            let server = server_ttft.get(response.request_id.as_deref()?)?;
-            Some((response.started_at_ms, engine - server))
+            let (server_ttft, server_total) = server_times.get(response.request_id.as_deref()?)?;
+            let total_overhead = response.metrics.total_ms - server_total;
+            total_overheads.push(total_overhead);
+            let ttft_overhead = engine - server_ttft;
+            if !response.metrics.client_saturated && ttft_overhead.max(total_overhead) > threshold_ms {
+                unmarked_over_threshold += 1;
+            }
+            Some((response.started_at_ms, ttft_overhead))
         })
         .collect();
+    total_overheads.sort_by(f64::total_cmp);
     measured.sort_by_key(|(started, _)| *started);
     let sorted = |values: &[(i64, f64)]| {
         let mut values: Vec<f64> = values.iter().map(|(_, overhead)| *overhead).collect();
@@ -486,7 +535,19 @@ async fn phase(args: &BenchArgs, base: &str, concurrency: usize) -> Result<Phase
         ttft_overhead_max_ms: overheads.last().copied().unwrap_or(f64::NAN),
         warm_ttft_overhead_p50_ms: percentile(&warm, 0.5).unwrap_or(f64::NAN),
         warm_ttft_overhead_p95_ms: percentile(&warm, 0.95).unwrap_or(f64::NAN),
+        ttft_overhead_p99_ms: percentile(&overheads, 0.99).unwrap_or(f64::NAN),
+        total_overhead_p50_ms: percentile(&total_overheads, 0.5).unwrap_or(f64::NAN),
+        total_overhead_p95_ms: percentile(&total_overheads, 0.95).unwrap_or(f64::NAN),
+        total_overhead_p99_ms: percentile(&total_overheads, 0.99).unwrap_or(f64::NAN),
+        cpu_per_event_us: cpu * 1e6 / events_stored.max(1) as f64,
         events_stored,
+        client_saturated: outcome
+            .responses
+            .iter()
+            .filter(|response| response.metrics.client_saturated)
+            .count(),
+        unmarked_over_threshold,
+        worst_client_lag_ms: outcome.worst_client_lag_ms,
     })
 }
 

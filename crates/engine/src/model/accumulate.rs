@@ -232,6 +232,10 @@ impl Accumulator {
             gap_max_ms: gaps.last().copied(),
             server_latency_ms: self.server_latency_ms.map(|value| value as f64),
             server_first_byte_ms: self.server_first_byte_ms.map(|value| value as f64),
+            // The runner measures these; the stream cannot know them.
+            client_lag_first_token_ms: None,
+            client_lag_end_ms: None,
+            client_saturated: false,
         }
     }
 }

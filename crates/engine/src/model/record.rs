@@ -137,6 +137,18 @@ pub struct Metrics {
     /// The cloud's own time to first byte (Bedrock invoke `firstByteLatency`).
     #[serde(default)]
     pub server_first_byte_ms: Option<f64>,
+    /// How late the client itself was (its scheduling lag, see `run::lag`) around the request
+    /// going out and the first token: how far `time_to_first_token_ms` may be ModelBench's own.
+    #[serde(default)]
+    pub client_lag_first_token_ms: Option<f64>,
+    /// The same around the request going out and the end: how far `total_ms` may be ours.
+    #[serde(default)]
+    pub client_lag_end_ms: Option<f64>,
+    /// The client's lag could have moved a timing by more than the run's threshold (5 ms unless
+    /// set): the timings are not the cloud's alone. Sessions leave such samples out of latency
+    /// statistics and count them.
+    #[serde(default)]
+    pub client_saturated: bool,
 }
 
 /// One response: one target answering one prompt, once (of `repeat`).

@@ -72,6 +72,7 @@ fn response(run_id: RunId, key: ResponseKey, target: &Target, text: &str) -> Res
             gap_max_ms: Some(50.0),
             server_latency_ms: None,
             server_first_byte_ms: None,
+            ..Metrics::default()
         },
         cost_usd: Some(0.000_21 * f64::from(key.target_index + 1)),
         cost_source: Some(format!(

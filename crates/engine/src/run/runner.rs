@@ -24,6 +24,7 @@ use crate::model::request::{Parameters, Prompt};
 use crate::model::target::{ProviderKind, Target, Timeouts};
 use crate::pricing::{Cost, PriceBook};
 use crate::providers::{self, PreparedRequest};
+use crate::run::lag::{DEFAULT_LAG_THRESHOLD, LagMonitor};
 use crate::secrets::auth;
 use crate::secrets::credentials::{Credential, CredentialSource};
 use crate::store::{RunStatus, StoreWriter};
@@ -69,6 +70,9 @@ pub struct RunOptions {
     /// Asked before each call goes out (after it has its concurrency slot); a call it refuses is
     /// recorded as never sent. A session's spend guard is one.
     pub admission: Option<Arc<dyn Admission>>,
+    /// How late the client itself may have been around a response's timings before they are
+    /// marked `client_saturated` (see [`crate::run::lag`]).
+    pub lag_threshold: Duration,
 }
 
 /// A gate before each call: whether it may go out now, and what it turned out to cost.
@@ -103,6 +107,7 @@ impl Default for RunOptions {
             keep_responses: true,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             admission: None,
+            lag_threshold: DEFAULT_LAG_THRESHOLD,
         }
     }
 }
@@ -158,6 +163,8 @@ pub struct RunOutcome {
     /// The first store write error of the run, if any: the run went on and its answers are in
     /// `responses` (or the store), but the database may miss some of it.
     pub storage_error: Option<String>,
+    /// The worst scheduling lag the client had while the run streamed, in ms.
+    pub worst_client_lag_ms: f64,
 }
 
 /// How a run's responses ended, counted as they finish (so no response needs to be kept).
@@ -380,6 +387,8 @@ async fn drive(
         // while its first answers stream in (their events would pile up in memory meanwhile).
         store.flush().await?;
     }
+    let lag = LagMonitor::new();
+    let ticker = lag.start();
     let global = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let per_provider: HashMap<ProviderKind, Arc<Semaphore>> = options
         .per_provider_concurrency
@@ -420,6 +429,8 @@ async fn drive(
                     sender: sender.clone(),
                     cancel: cancel.clone(),
                     admission: options.admission.clone(),
+                    lag: lag.clone(),
+                    lag_threshold: options.lag_threshold,
                 };
                 // A job is spawned only once it may run, so a batch of thousands never holds
                 // thousands of parked tasks. A provider with its own limit is the exception: its
@@ -479,6 +490,8 @@ async fn drive(
     while let Some(joined) = tasks.join_next().await {
         collected.collect(joined);
     }
+    drop(ticker);
+    let worst_client_lag_ms = lag.worst().as_secs_f64() * 1000.0;
     run.prompts = prompts
         .into_iter()
         .map(|prompt| Arc::try_unwrap(prompt).unwrap_or_else(|shared| (*shared).clone()))
@@ -489,6 +502,7 @@ async fn drive(
     let cancelled = cancel.is_cancelled();
     let mut storage_error = None;
     if let Some(store) = &store {
+        store.run_client_lag(run.id, worst_client_lag_ms);
         store.run_finished(
             run.id,
             now_unix_ms(),
@@ -515,6 +529,7 @@ async fn drive(
         cancelled,
         tally,
         storage_error,
+        worst_client_lag_ms,
     })
 }
 
@@ -565,6 +580,8 @@ struct Job {
     sender: mpsc::UnboundedSender<RunEvent>,
     cancel: CancellationToken,
     admission: Option<Arc<dyn Admission>>,
+    lag: LagMonitor,
+    lag_threshold: Duration,
 }
 
 /// The per-response state while it streams.
@@ -576,6 +593,9 @@ struct Progress {
     accumulator: Accumulator,
     /// Cancelled before its request went out: recorded with 0 attempts.
     never_sent: bool,
+    /// When the chunk holding the stream's terminal event arrived: the response's end, whatever
+    /// decoding and storing it took afterwards.
+    ended: Option<Instant>,
 }
 
 enum AttemptEnd {
@@ -606,6 +626,7 @@ impl Job {
             attempt: 0,
             accumulator: Accumulator::new(),
             never_sent: false,
+            ended: None,
         };
         if let Some(store) = &self.store {
             store.response_started(
@@ -790,6 +811,11 @@ impl Job {
             }
             Wait::Cancelled => return self.cancelled(progress),
         }
+        if progress.attempt == 0 && progress.sequence == 0 {
+            // Signing (and fetching a cloud token) is the client's work: the clock starts as the
+            // request is handed to the connection, as close to its bytes going out as we can get.
+            progress.started = Instant::now();
+        }
         let request = self
             .context
             .client
@@ -837,16 +863,46 @@ impl Job {
         let mut events = Vec::new();
         // Bytes received since the decoder last completed an event.
         let mut unfinished_event_bytes = 0_usize;
+        // One cancellation waiter and one timer for the whole stream, not one of each per chunk:
+        // with a thousand streams open, registering and dropping them per chunk was a good part
+        // of what a chunk cost. The timer is moved only when its deadline comes early; when it
+        // fires, the deadline is worked out again from the latest chunk (see `next_chunk`).
+        let cancelled = self.cancel.cancelled();
+        tokio::pin!(cancelled);
+        let timer = tokio::time::sleep_until(first_token_deadline.min(total_deadline));
+        tokio::pin!(timer);
+        let mut last_chunk_at = Instant::now();
         loop {
             if let Some(store) = &self.store {
                 store.wait_for_room().await;
             }
-            let deadline = if progress.accumulator.has_content() {
-                (Instant::now() + timeouts.idle).min(total_deadline)
-            } else {
-                first_token_deadline.min(total_deadline)
+            let has_content = progress.accumulator.has_content();
+            let deadline_after = |last_chunk_at: Instant| {
+                if has_content {
+                    (last_chunk_at + timeouts.idle).min(total_deadline)
+                } else {
+                    first_token_deadline.min(total_deadline)
+                }
             };
-            let chunk = match self.wait(deadline, response.chunk()).await {
+            let mut deadline = deadline_after(last_chunk_at);
+            let waited = loop {
+                if timer.deadline() > deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                tokio::select! {
+                    biased;
+                    () = &mut cancelled => break Wait::Cancelled,
+                    chunk = response.chunk() => break Wait::Done(chunk),
+                    () = &mut timer => {
+                        deadline = deadline_after(last_chunk_at);
+                        if Instant::now() >= deadline {
+                            break Wait::TimedOut;
+                        }
+                        timer.as_mut().reset(deadline);
+                    }
+                }
+            };
+            let chunk = match waited {
                 Wait::Done(Ok(chunk)) => chunk,
                 Wait::Done(Err(error)) => {
                     let mut error = self.transport_error(&error);
@@ -861,7 +917,9 @@ impl Job {
                 }
                 Wait::Cancelled => return self.cancelled(progress),
             };
-            let arrived = progress.started.elapsed();
+            let arrived_at = Instant::now();
+            last_chunk_at = arrived_at;
+            let arrived = arrived_at.saturating_duration_since(progress.started);
             let ended = chunk.is_none();
             match chunk {
                 Some(bytes) => {
@@ -893,9 +951,31 @@ impl Job {
             // server does next (close, keep the connection open, send keep-alives or more data)
             // changes nothing; the body is dropped unread, which closes the connection.
             if ended || decoder.is_done() {
+                progress.ended = Some(arrived_at);
                 return AttemptEnd::Ended;
             }
         }
+    }
+
+    /// Fills in how late the client was around the moments `metrics` rest on: the request going
+    /// out (`started`), the first token and the end. Lag at the start moves both timings.
+    fn measure_client_lag(
+        &self,
+        metrics: &mut crate::model::record::Metrics,
+        started: Instant,
+        first_token: Option<Duration>,
+        ended: Instant,
+    ) {
+        let now = Instant::now();
+        let lag = |moment: Instant| self.lag.lag_around(moment, now);
+        let at_start = lag(started);
+        let at_first_token = first_token.map(|elapsed| at_start.max(lag(started + elapsed)));
+        let at_end = at_start.max(lag(ended));
+        let milliseconds = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        metrics.client_lag_first_token_ms = at_first_token.map(milliseconds);
+        metrics.client_lag_end_ms = Some(milliseconds(at_end));
+        metrics.client_saturated =
+            at_end > self.lag_threshold || at_first_token.is_some_and(|lag| lag > self.lag_threshold);
     }
 
     /// The error that ends a stream which went past a size cap, if it did: its output (text and
@@ -1001,8 +1081,13 @@ impl Job {
     }
 
     fn finish(&self, progress: Progress, unsupported_parameters: Vec<String>) -> ResponseRecord {
-        let total = progress.started.elapsed();
+        let ended = progress.ended.unwrap_or_else(Instant::now);
+        let total = ended.saturating_duration_since(progress.started);
         let accumulator = progress.accumulator;
+        let mut metrics = accumulator.metrics(total);
+        if !progress.never_sent {
+            self.measure_client_lag(&mut metrics, progress.started, accumulator.time_to_first_token(), ended);
+        }
         let target = &self.context.target;
         let cost = match accumulator.implausible_usage() {
             // A count no cloud could mean is no basis for a price.
@@ -1026,7 +1111,7 @@ impl Job {
             reported_model: accumulator.meta.reported_model.clone(),
             base_model: crate::model::identity::base_model(target, accumulator.meta.reported_model.as_deref()),
             region: accumulator.meta.region.clone(),
-            metrics: accumulator.metrics(total),
+            metrics,
             tool_calls: accumulator.tool_calls(),
             complete: accumulator.is_complete(),
             // A key split over several deltas is whole only here.

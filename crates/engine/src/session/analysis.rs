@@ -102,9 +102,14 @@ pub struct TargetFigures {
     pub error_rates: BTreeMap<String, Rate>,
     pub pass_rate: Rate,
     pub refusals: u64,
+    /// Latency of the completed calls whose timings are the cloud's: those marked
+    /// `client_saturated` (ModelBench itself was late around them) are left out and counted in
+    /// `client_saturated`.
     pub ttft_ms: Distribution,
     pub total_ms: Distribution,
     pub output_tokens_per_second: Distribution,
+    /// Completed calls left out of the latency figures because the client was saturated.
+    pub client_saturated: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: CostFigures,
@@ -450,6 +455,17 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
         ));
     }
 
+    let saturated: u64 = targets.iter().map(|target| target.client_saturated).sum();
+    if saturated > 0 {
+        let completed: u64 = targets.iter().map(|target| target.completed).sum();
+        notes.push(format!(
+            "{saturated} of {completed} completed calls were timed while ModelBench itself was running late \
+             (client saturated: its scheduling lag could have moved their timings past the threshold); \
+             their latency is left out of the latency figures and verdicts. Run the session at a lower \
+             concurrency (or `--concurrency auto`) so every call counts"
+        ));
+    }
+
     let mut failures = Vec::new();
     let mut failure_count = 0;
     for (case_index, case) in input.cases.iter().enumerate() {
@@ -520,6 +536,7 @@ fn target_figures(target: &Target, calls: &[Vec<Option<Call<'_>>>], planned: u64
     let values = |pick: fn(&ResponseRecord) -> Option<f64>| -> Vec<f64> {
         completed
             .iter()
+            .filter(|call| !call.record.metrics.client_saturated)
             .filter_map(|call| pick(call.record))
             .filter(|value| value.is_finite())
             .collect()
@@ -558,6 +575,10 @@ fn target_figures(target: &Target, calls: &[Vec<Option<Call<'_>>>], planned: u64
         ttft_ms: distribution(&ttft, seed_for(seed, "ttft")),
         total_ms: distribution(&total, seed_for(seed, "total")),
         output_tokens_per_second: distribution(&speed, seed_for(seed, "speed")),
+        client_saturated: completed
+            .iter()
+            .filter(|call| call.record.metrics.client_saturated)
+            .count() as u64,
         input_tokens: attempted.iter().filter_map(|call| call.record.usage.input_tokens).sum(),
         output_tokens: attempted
             .iter()
@@ -645,10 +666,11 @@ fn compare(
         .filter(|(left, right)| left.attempted() && right.attempted())
         .collect();
 
-    // Latency: paired by (test, repeat), both completed.
+    // Latency: paired by (test, repeat), both completed, neither timed by a saturated client.
     let (first, second): (Vec<f64>, Vec<f64>) = pairs
         .iter()
         .filter(|(left, right)| left.record.complete && right.record.complete)
+        .filter(|(left, right)| !left.record.metrics.client_saturated && !right.record.metrics.client_saturated)
         .filter_map(|(left, right)| {
             Some((
                 left.record.metrics.time_to_first_token_ms?,

@@ -42,6 +42,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: "20261207140000_sessions",
         sql: include_str!("../../migrations/20261207140000_sessions.sql"),
     },
+    Migration {
+        version: "20261207160000_client_lag",
+        sql: include_str!("../../migrations/20261207160000_client_lag.sql"),
+    },
 ];
 
 /// Applies the migrations this database has not seen yet and returns their versions.

@@ -65,7 +65,8 @@ const RESPONSE_COLUMNS: &str = "id, run_id, prompt_index, target_index, repeat_i
      cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, \
      time_to_first_token_ms, total_ms, \
      output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms, \
-     server_latency_ms, server_first_byte_ms, cost_usd, cost_source, complete, error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms";
+     server_latency_ms, server_first_byte_ms, client_lag_first_token_ms, client_lag_end_ms, client_saturated, \
+     cost_usd, cost_source, complete, error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms";
 
 fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
     let usage_raw_json: Option<String> = row.get("usage_raw_json")?;
@@ -117,6 +118,9 @@ fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
             gap_max_ms: row.get("gap_max_ms")?,
             server_latency_ms: row.get("server_latency_ms")?,
             server_first_byte_ms: row.get("server_first_byte_ms")?,
+            client_lag_first_token_ms: row.get("client_lag_first_token_ms")?,
+            client_lag_end_ms: row.get("client_lag_end_ms")?,
+            client_saturated: row.get("client_saturated")?,
         },
         cost_usd: row.get("cost_usd")?,
         cost_source: row.get("cost_source")?,

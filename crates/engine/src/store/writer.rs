@@ -26,11 +26,19 @@ use crate::model::record::{ResponseRecord, RunId, RunRecord};
 
 /// Bounds one transaction, so the memory a batch holds and the WAL it grows stay small even when
 /// events pile up behind a slow disk.
-const MAX_BATCH: usize = 10_000;
+const MAX_BATCH: usize = 25_000;
 
 /// How long the writer gathers commands into one transaction. Streaming never waits on it; it
 /// bounds how far the database trails the stream (a crash loses at most this much).
 const GATHER_WINDOW: Duration = Duration::from_millis(25);
+
+/// The window while streams are many: each commit writes every page it touched, and with a
+/// thousand streams open that is a page per stream whatever the batch holds, so longer batches
+/// make each stored event cheaper (1,000 streams at 5 ms gaps: 20,000 events per batch).
+const LOADED_GATHER_WINDOW: Duration = Duration::from_millis(100);
+
+/// A batch this big means streams are many: the next one gathers for [`LOADED_GATHER_WINDOW`].
+const LOADED_BATCH: usize = 2_000;
 
 /// How long the writer keeps retrying a batch whose transaction cannot begin because another
 /// connection holds the write lock (each try already waits out the busy timeout). Writes are
@@ -45,7 +53,7 @@ const LOCKED_RETRY_MAX_PAUSE: Duration = Duration::from_secs(2);
 /// [`StoreWriter::wait_for_room`]). Tens of megabytes at most, and seconds of a full machine's
 /// streaming: a disk or a CPU that cannot keep up must slow the streams down, not grow the
 /// queue with the length of the run.
-const MAX_QUEUED: usize = 20_000;
+const MAX_QUEUED: usize = 2 * MAX_BATCH;
 
 /// What streaming code asks the writer thread to do.
 enum WriteCommand {
@@ -73,6 +81,11 @@ enum WriteCommand {
         run: RunId,
         keys: Vec<ResponseKey>,
         lock: Option<RunLock>,
+    },
+    /// The worst scheduling lag the client had during (this part of) the run.
+    RunClientLag {
+        run: RunId,
+        worst_ms: f64,
     },
     RunFinished {
         run: RunId,
@@ -105,6 +118,7 @@ impl WriteCommand {
                 format!("run {} {} finish", response.run_id, describe_key(response.key))
             }
             Self::RunFinished { run, .. } => format!("run {run} finish"),
+            Self::RunClientLag { run, .. } => format!("run {run} client lag"),
             Self::RunResumed { run, .. } => format!("run {run} resume"),
             Self::Flush(_) => "flush".to_owned(),
             Self::Barrier(_) => "barrier".to_owned(),
@@ -245,6 +259,12 @@ impl StoreWriter {
         self.send(WriteCommand::ResponseFinished(Box::new(response.clone())));
     }
 
+    /// Records the worst scheduling lag the client had while the run streamed (kept if a resumed
+    /// part of the run had a worse one).
+    pub fn run_client_lag(&self, run: RunId, worst_ms: f64) {
+        self.send(WriteCommand::RunClientLag { run, worst_ms });
+    }
+
     pub fn run_finished(&self, run: RunId, finished_at_ms: i64, status: RunStatus) {
         self.send(WriteCommand::RunFinished {
             run,
@@ -329,12 +349,13 @@ impl WriterThread {
     fn run(mut self, receiver: &mpsc::Receiver<WriteCommand>) {
         // `recv` hands over everything queued before it reports that every sender is gone, so
         // writes sent just before the last handle dropped are still committed.
+        let mut window = GATHER_WINDOW;
         while let Ok(first) = receiver.recv() {
             // Gather for a moment before committing: a stream delivers events one by one, and a
             // transaction per event would cost a WAL write and a lock round trip each. The thread
             // sleeps through the window instead of waiting on the channel, so the events sent
             // meanwhile do not each wake it; someone waiting on a flush unparks it at once.
-            let deadline = Instant::now() + GATHER_WINDOW;
+            let deadline = Instant::now() + window;
             let mut waiting = first.is_awaited();
             let mut batch = vec![first];
             loop {
@@ -353,6 +374,11 @@ impl WriterThread {
                 std::thread::park_timeout(left);
             }
             let applied = batch.len();
+            window = if applied >= LOADED_BATCH {
+                LOADED_GATHER_WINDOW
+            } else {
+                GATHER_WINDOW
+            };
             self.apply_batch(batch);
             self.queued.fetch_sub(applied, Ordering::Relaxed);
         }
@@ -406,17 +432,55 @@ impl WriterThread {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(BatchFailure::NotStarted)?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for command in batch {
-            let outcome = apply(&transaction, &mut self.response_ids, command).err();
+        let mut outcomes: Vec<Option<String>> = vec![None; batch.len()];
+        // Events wait here until a command that could depend on them (a run's end, a resume, a
+        // flush) or the batch's end, then go in sorted by response: a thousand interleaved streams
+        // then write each response's rows together instead of hopping between pages per row.
+        let mut pending: Vec<PendingEvent<'_>> = Vec::new();
+        let mut events_failed = false;
+        for (index, command) in batch.iter().enumerate() {
+            let result = match command {
+                WriteCommand::Event {
+                    run,
+                    key,
+                    sequence,
+                    attempt,
+                    elapsed_us,
+                    event,
+                } => response_id(&transaction, &mut self.response_ids, *run, *key).map(|response_id| {
+                    pending.push(PendingEvent {
+                        command: index,
+                        response_id,
+                        sequence: *sequence,
+                        attempt: *attempt,
+                        elapsed_us: *elapsed_us,
+                        event,
+                    });
+                }),
+                WriteCommand::ResponseStarted { .. } | WriteCommand::ResponseFinished(_) => {
+                    apply(&transaction, &mut self.response_ids, command)
+                }
+                _ => {
+                    events_failed |= insert_pending_events(&transaction, &mut pending, batch, &mut outcomes);
+                    apply(&transaction, &mut self.response_ids, command)
+                }
+            };
             // Some errors (disk full, I/O) make SQLite roll back the whole transaction; anything
             // applied after that would run outside it, one autocommit at a time.
-            if outcome.is_some() && transaction.is_autocommit() {
+            if (result.is_err() || events_failed) && transaction.is_autocommit() {
                 return Err(BatchFailure::RolledBack(Error::Storage(
                     "SQLite rolled the transaction back".to_owned(),
                 )));
             }
-            outcomes.push(outcome.map(|error| format!("{}: {error}", command.describe())));
+            if let Err(error) = result {
+                outcomes[index] = Some(format!("{}: {error}", command.describe()));
+            }
+        }
+        events_failed |= insert_pending_events(&transaction, &mut pending, batch, &mut outcomes);
+        if events_failed && transaction.is_autocommit() {
+            return Err(BatchFailure::RolledBack(Error::Storage(
+                "SQLite rolled the transaction back".to_owned(),
+            )));
         }
         transaction
             .commit()
@@ -572,15 +636,7 @@ fn apply(
             elapsed_us,
             event,
         } => {
-            let response_id = match response_ids.get(&(*run, *key)) {
-                Some(response_id) => *response_id,
-                None => {
-                    let response_id = find_response_id(connection, *run, *key)?
-                        .ok_or_else(|| Error::Storage("no such response (response_started was not sent)".to_owned()))?;
-                    response_ids.insert((*run, *key), response_id);
-                    response_id
-                }
-            };
+            let response_id = response_id(connection, response_ids, *run, *key)?;
             insert_event(connection, response_id, *sequence, *attempt, *elapsed_us, event)
         }
         WriteCommand::ResponseFinished(response) => {
@@ -623,6 +679,14 @@ fn apply(
             }
             Ok(())
         }
+        WriteCommand::RunClientLag { run, worst_ms } => {
+            connection
+                .prepare_cached(
+                    "UPDATE runs SET max_client_lag_ms = max(coalesce(max_client_lag_ms, 0), ?1) WHERE id = ?2",
+                )?
+                .execute(params![worst_ms, run.to_string()])?;
+            Ok(())
+        }
         WriteCommand::Flush(_) | WriteCommand::Barrier(_) => Ok(()),
     }
 }
@@ -643,6 +707,94 @@ fn atomically<T>(connection: &Connection, write: impl FnOnce() -> Result<T>) -> 
         connection.execute_batch(end)?;
     }
     result
+}
+
+/// An event of the batch waiting to be inserted with the others (see
+/// `WriterThread::apply_in_one_transaction`).
+struct PendingEvent<'a> {
+    /// Its command's place in the batch, for its outcome.
+    command: usize,
+    response_id: i64,
+    sequence: u64,
+    attempt: u32,
+    elapsed_us: u64,
+    event: &'a StreamEvent,
+}
+
+/// How many events one INSERT statement carries.
+const EVENTS_PER_STATEMENT: usize = 32;
+
+/// Inserts the pending events sorted by response and sequence, many rows per statement. A
+/// statement that fails is retried row by row, so each failing event is reported as its own
+/// command's error and the rest are stored. Returns whether any failed.
+fn insert_pending_events(
+    connection: &Connection,
+    pending: &mut Vec<PendingEvent<'_>>,
+    batch: &[WriteCommand],
+    outcomes: &mut [Option<String>],
+) -> bool {
+    let mut failed = false;
+    pending.sort_by_key(|event| (event.response_id, event.sequence));
+    for chunk in pending.chunks(EVENTS_PER_STATEMENT) {
+        let result = if chunk.len() == EVENTS_PER_STATEMENT {
+            insert_events_at_once(connection, chunk)
+        } else {
+            Err(Error::Storage("a short chunk goes row by row".to_owned()))
+        };
+        if result.is_ok() {
+            continue;
+        }
+        for event in chunk {
+            if let Err(error) = insert_event(
+                connection,
+                event.response_id,
+                event.sequence,
+                event.attempt,
+                event.elapsed_us,
+                event.event,
+            ) {
+                outcomes[event.command] = Some(format!("{}: {error}", batch[event.command].describe()));
+                failed = true;
+            }
+        }
+    }
+    pending.clear();
+    failed
+}
+
+fn insert_events_at_once(connection: &Connection, events: &[PendingEvent<'_>]) -> Result<()> {
+    let rows = vec!["(?, ?, ?, ?, ?, ?)"; events.len()].join(", ");
+    let mut statement = connection.prepare_cached(&format!(
+        "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json) VALUES {rows}"
+    ))?;
+    let mut parameter = 1;
+    for event in events {
+        statement.raw_bind_parameter(parameter, event.response_id)?;
+        statement.raw_bind_parameter(parameter + 1, event.sequence)?;
+        statement.raw_bind_parameter(parameter + 2, event.attempt)?;
+        statement.raw_bind_parameter(parameter + 3, event.elapsed_us)?;
+        statement.raw_bind_parameter(parameter + 4, event.event.kind())?;
+        statement.raw_bind_parameter(parameter + 5, to_json(event.event, "event")?)?;
+        parameter += 6;
+    }
+    statement.raw_execute()?;
+    Ok(())
+}
+
+/// The row id of the response `key` of `run`: remembered since its start, or looked up.
+fn response_id(
+    connection: &Connection,
+    response_ids: &mut HashMap<(RunId, ResponseKey), i64>,
+    run: RunId,
+    key: ResponseKey,
+) -> Result<i64> {
+    if let Some(response_id) = response_ids.get(&(run, key)) {
+        return Ok(*response_id);
+    }
+    let response_id = find_response_id(connection, run, key)?
+        .ok_or_else(|| Error::Storage("no such response (response_started was not sent)".to_owned()))?;
+    response_ids.insert((run, key), response_id);
+    Ok(response_id)
 }
 
 fn find_response_id(connection: &Connection, run: RunId, key: ResponseKey) -> Result<Option<i64>> {
@@ -740,7 +892,8 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
                 raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens,
                 cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, time_to_first_token_ms,
                 total_ms, output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms,
-                server_latency_ms, server_first_byte_ms, cost_usd, cost_source, complete, error_kind, error_message, error_status, error_code, error_retryable,
+                server_latency_ms, server_first_byte_ms, client_lag_first_token_ms, client_lag_end_ms, client_saturated,
+                cost_usd, cost_source, complete, error_kind, error_message, error_status, error_code, error_retryable,
                 error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms
             ) VALUES (
                 :run_id, :prompt_index, :target_index, :repeat_index, :target, :provider, :model, :status,
@@ -748,7 +901,8 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
                 :raw_finish_reason, :input_tokens, :output_tokens, :reasoning_tokens, :cached_input_tokens,
                 :cache_creation_input_tokens, :total_tokens, :usage_raw_json, :billed_input_tokens, :billed_output_tokens, :time_to_first_token_ms,
                 :total_ms, :output_tokens_per_second, :content_chunks, :gap_p50_ms, :gap_p95_ms, :gap_max_ms,
-                :server_latency_ms, :server_first_byte_ms, :cost_usd, :cost_source, :complete, :error_kind, :error_message, :error_status, :error_code, :error_retryable,
+                :server_latency_ms, :server_first_byte_ms, :client_lag_first_token_ms, :client_lag_end_ms, :client_saturated,
+                :cost_usd, :cost_source, :complete, :error_kind, :error_message, :error_status, :error_code, :error_retryable,
                 :error_json, :attempts, :unsupported_parameters_json, :started_at_ms, :finished_at_ms
             )
             ON CONFLICT (run_id, prompt_index, target_index, repeat_index) DO UPDATE SET
@@ -783,6 +937,9 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
                 gap_max_ms = excluded.gap_max_ms,
                 server_latency_ms = excluded.server_latency_ms,
                 server_first_byte_ms = excluded.server_first_byte_ms,
+                client_lag_first_token_ms = excluded.client_lag_first_token_ms,
+                client_lag_end_ms = excluded.client_lag_end_ms,
+                client_saturated = excluded.client_saturated,
                 cost_usd = excluded.cost_usd,
                 cost_source = excluded.cost_source,
                 complete = excluded.complete,
@@ -833,6 +990,9 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
             ":gap_max_ms": response.metrics.gap_max_ms,
             ":server_latency_ms": response.metrics.server_latency_ms,
             ":server_first_byte_ms": response.metrics.server_first_byte_ms,
+            ":client_lag_first_token_ms": response.metrics.client_lag_first_token_ms,
+            ":client_lag_end_ms": response.metrics.client_lag_end_ms,
+            ":client_saturated": response.metrics.client_saturated,
             ":cost_usd": response.cost_usd,
             ":cost_source": response.cost_source,
             ":complete": response.complete,
