@@ -834,6 +834,16 @@ fn round_ratio(value: f64) -> f64 {
 }
 
 /// Milliseconds for people: `850 ms`, `12.4 s`.
+/// A response's time as shown in a report, marked when the client was saturated around it (its
+/// own lateness could have moved the figure past the run's threshold).
+pub(crate) fn format_timing(value: Option<f64>, metrics: &Metrics) -> String {
+    if metrics.client_saturated && value.is_some() {
+        format!("{} (client saturated)", format_ms(value))
+    } else {
+        format_ms(value)
+    }
+}
+
 pub(crate) fn format_ms(value: Option<f64>) -> String {
     match value {
         Some(ms) if ms >= 10_000.0 => format!("{:.1} s", ms / 1_000.0),

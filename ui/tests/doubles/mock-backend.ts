@@ -188,6 +188,9 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
       gap_max_ms: gaps.length > 0 ? (gaps[gaps.length - 1] ?? null) : null,
       server_latency_ms: null,
       server_first_byte_ms: null,
+      client_lag_first_token_ms: null,
+      client_lag_end_ms: null,
+      client_saturated: false,
     };
     const complete = error === null;
     const usage: Usage = complete

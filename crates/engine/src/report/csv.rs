@@ -13,7 +13,7 @@
 use super::{Report, ResponseSection, format_number};
 
 /// The header row. Indices are 0-based, as in `run --json`.
-pub const COLUMNS: [&str; 32] = [
+pub const COLUMNS: [&str; 33] = [
     "run_id",
     "prompt_index",
     "target_index",
@@ -46,6 +46,7 @@ pub const COLUMNS: [&str; 32] = [
     "prompt",
     "text",
     "base_model",
+    "client_saturated",
 ];
 
 /// The report as CSV: the header, then one row per response.
@@ -110,6 +111,7 @@ fn row(report: &Report, response: &ResponseSection) -> [String; COLUMNS.len()] {
         optional(prompt),
         response.text.clone(),
         optional(response.base_model.clone()),
+        response.metrics.client_saturated.to_string(),
     ]
 }
 

@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use super::{
     DiffKind, Outcome, Report, ResponseSection, SpanKind, TargetSection, format_count, format_ms, format_number,
-    format_target_cost, format_usd, parameter_pairs,
+    format_target_cost, format_timing, format_usd, parameter_pairs,
 };
 
 pub(crate) const STYLESHEET: &str = include_str!("../../../../assets/report/report.css");
@@ -113,8 +113,11 @@ fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
                 escape(&report.response_label(position)),
                 escape(response.reported_model.as_deref().unwrap_or("")),
                 outcome_badge(response),
-                escape(&format_ms(response.metrics.time_to_first_token_ms)),
-                escape(&format_ms(Some(response.metrics.total_ms))),
+                escape(&format_timing(
+                    response.metrics.time_to_first_token_ms,
+                    &response.metrics
+                )),
+                escape(&format_timing(Some(response.metrics.total_ms), &response.metrics)),
                 escape(&response.usage.output_tokens_text()),
                 format_number(response.metrics.output_tokens_per_second, 1),
                 escape(&format_usd(response.cost.usd)),

@@ -7,8 +7,8 @@
 use std::fmt::Write;
 
 use super::{
-    DiffKind, Outcome, Report, SpanKind, format_count, format_ms, format_number, format_target_cost, format_usd,
-    parameter_pairs,
+    DiffKind, Outcome, Report, SpanKind, format_count, format_ms, format_number, format_target_cost, format_timing,
+    format_usd, parameter_pairs,
 };
 
 /// The report as Markdown.
@@ -139,8 +139,8 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
                         response.error.as_ref().map(|error| error.kind.as_str())
                     ),
                 },
-                format_ms(response.metrics.time_to_first_token_ms),
-                format_ms(Some(response.metrics.total_ms)),
+                format_timing(response.metrics.time_to_first_token_ms, &response.metrics),
+                format_timing(Some(response.metrics.total_ms), &response.metrics),
                 cell(&response.usage.output_tokens_text()),
                 format_number(response.metrics.output_tokens_per_second, 1),
                 format_usd(response.cost.usd),

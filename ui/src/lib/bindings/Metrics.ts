@@ -28,4 +28,19 @@ server_latency_ms: number | null,
 /**
  * The cloud's own time to first byte (Bedrock invoke `firstByteLatency`).
  */
-server_first_byte_ms: number | null, };
+server_first_byte_ms: number | null, 
+/**
+ * How late the client itself was (its scheduling lag, see `run::lag`) around the request
+ * going out and the first token: how far `time_to_first_token_ms` may be ModelBench's own.
+ */
+client_lag_first_token_ms: number | null, 
+/**
+ * The same around the request going out and the end: how far `total_ms` may be ours.
+ */
+client_lag_end_ms: number | null, 
+/**
+ * The client's lag could have moved a timing by more than the run's threshold (5 ms unless
+ * set): the timings are not the cloud's alone. Sessions leave such samples out of latency
+ * statistics and count them.
+ */
+client_saturated: boolean, };
