@@ -24,7 +24,7 @@ pub mod suite;
 pub use framing::{eventstream, ndjson, sse};
 pub use model::{accumulate, error, event, identity, record, request, target};
 pub use providers::http;
-pub use run::{lag, runner};
+pub use run::{adaptive, lag, runner};
 pub use secrets::{auth, credentials, keychain, secret};
 
 /// The diff engine is its own crate (it needs nothing of the engine); the report uses it, and the

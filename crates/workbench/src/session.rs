@@ -30,7 +30,11 @@ pub const DEFAULT_SEED: u64 = 20_261_207;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionOptions {
     pub repeat: u32,
+    /// The global limit; with `auto_concurrency`, the most there may be.
     pub concurrency: usize,
+    /// Let the level follow the client's own timing lag (`--concurrency auto`).
+    #[serde(default)]
+    pub auto_concurrency: bool,
     #[serde(default)]
     pub per_provider_concurrency: Vec<(String, usize)>,
     pub seed: u64,
@@ -43,6 +47,7 @@ impl Default for SessionOptions {
         Self {
             repeat: 1,
             concurrency: 8,
+            auto_concurrency: false,
             per_provider_concurrency: Vec::new(),
             seed: DEFAULT_SEED,
             retries: None,
@@ -170,6 +175,7 @@ impl Workbench {
     fn run_options(&self, options: &SessionOptions, budget: Option<&Arc<Budget>>) -> Result<RunOptions> {
         let mut run_options = RunOptions {
             concurrency: options.concurrency.max(1),
+            auto_concurrency: options.auto_concurrency,
             repeat: options.repeat.max(1),
             ..RunOptions::default()
         };

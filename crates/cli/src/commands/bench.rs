@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use modelbench_engine::accumulate::percentile;
+use modelbench_engine::adaptive::Concurrency;
 use modelbench_engine::credentials::{Secret, StaticCredentials};
 use modelbench_engine::runner::{RunOptions, RunPlan, Runner};
 use modelbench_engine::store::Store;
@@ -30,7 +31,7 @@ mod history;
 pub struct BenchArgs {
     /// Concurrency levels to measure, comma-separated.
     #[arg(long, default_value = "4,50", value_delimiter = ',')]
-    concurrency: Vec<usize>,
+    concurrency: Vec<Concurrency>,
     #[arg(long, default_value_t = 50)]
     prompts: usize,
     #[arg(long, default_value_t = 200)]
@@ -77,7 +78,11 @@ const TARGETS: usize = 4;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct PhaseResult {
-    concurrency: usize,
+    /// The level asked for (`auto` for an automatic run).
+    concurrency: String,
+    /// An automatic run's level at the end and the highest it reached.
+    auto_final_level: Option<usize>,
+    auto_highest_level: Option<usize>,
     calls: usize,
     failed: usize,
     wall_s: f64,
@@ -138,7 +143,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         }
     };
     let mut results = Vec::new();
-    for &concurrency in &args.concurrency {
+    for concurrency in &args.concurrency {
         let output = Command::new(std::env::current_exe()?)
             .args(["bench", "--phase", "--fakecloud", &base])
             .args(["--concurrency", &concurrency.to_string()])
@@ -188,7 +193,10 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         writeln!(
             out,
             "{:>5}  {:>7.3}  {:>7.3}  {:>7.2}  {:>6.2}  {:>7.2}  {:>7.1}  {:>20}  {:>20}  {:>5}  {:>6}  {:>7.1}  {:>6}",
-            result.concurrency,
+            match (result.auto_final_level, result.auto_highest_level) {
+                (Some(last), Some(highest)) => format!("auto→{last} (≤{highest})"),
+                _ => result.concurrency.clone(),
+            },
             result.wall_s,
             result.ideal_s,
             result.wall_over_ideal_percent,
@@ -217,7 +225,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
         out,
         "targets at C=50: wall within 2% of ideal, CPU < 1.2 s, RSS < 40 MB, TTFT overhead p50 <= 1 ms and p95 <= 5 ms"
     )?;
-    for result in results.iter().filter(|result| result.concurrency == 50) {
+    for result in results.iter().filter(|result| result.concurrency == "50") {
         let checks = [
             ("wall", result.wall_over_ideal_percent <= 2.0),
             ("cpu", result.cpu_s < 1.2),
@@ -429,7 +437,8 @@ fn bench_targets(base: &str) -> Vec<Target> {
     vec![openai, responses, azure, anthropic]
 }
 
-async fn phase(args: &BenchArgs, base: &str, concurrency: usize) -> Result<PhaseResult> {
+async fn phase(args: &BenchArgs, base: &str, setting: Concurrency) -> Result<PhaseResult> {
+    let (concurrency, auto_concurrency) = setting.limit_and_auto();
     let data_dir = std::env::temp_dir().join(format!("modelbench-bench-{}-{concurrency}", std::process::id()));
     let store = Store::open(&data_dir.join("modelbench.db"))?;
     let credentials = StaticCredentials::new()
@@ -444,6 +453,7 @@ async fn phase(args: &BenchArgs, base: &str, concurrency: usize) -> Result<Phase
         parameters: Parameters::default(),
         options: RunOptions {
             concurrency,
+            auto_concurrency,
             retry: modelbench_engine::runner::RetryPolicy {
                 max_retries: 0,
                 ..Default::default()
@@ -518,11 +528,17 @@ async fn phase(args: &BenchArgs, base: &str, concurrency: usize) -> Result<Phase
     let events_stored = store.count_events()?;
     let per_call = Duration::from_millis(args.first_token_ms)
         + Duration::from_millis(args.gap_ms) * (args.tokens.saturating_sub(1) as u32);
-    let ideal = per_call.as_secs_f64() * calls.div_ceil(concurrency) as f64;
+    // An automatic run is held to the ideal of the highest level it reached.
+    let level = outcome
+        .auto_concurrency
+        .map_or(concurrency, |auto| auto.highest_level.max(1));
+    let ideal = per_call.as_secs_f64() * calls.div_ceil(level) as f64;
     drop(store);
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(PhaseResult {
-        concurrency,
+        concurrency: setting.to_string(),
+        auto_final_level: outcome.auto_concurrency.map(|auto| auto.final_level),
+        auto_highest_level: outcome.auto_concurrency.map(|auto| auto.highest_level),
         calls,
         failed: outcome.responses.iter().filter(|response| !response.complete).count(),
         wall_s: wall.as_secs_f64(),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use modelbench_engine::adaptive::Concurrency;
 use modelbench_engine::credentials::KeychainCredentials;
 use modelbench_engine::keychain::Keychain;
 use modelbench_engine::runner::{RunOptions, RunPlan};
@@ -49,9 +50,11 @@ pub struct RunArgs {
     /// Ask every target this many times per prompt.
     #[arg(long, default_value_t = 1)]
     repeat: u32,
-    /// Requests in flight at once, across all targets.
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    /// Requests in flight at once, across all targets: a number, or `auto` (follow the
+    /// machine: widen while ModelBench's own timing lag stays under 5 ms, up to 1,000; `auto:N`
+    /// caps it at N).
+    #[arg(long, default_value = "16")]
+    concurrency: Concurrency,
     /// Requests in flight at once per provider, e.g. `ollama=1` (repeatable).
     #[arg(long = "provider-concurrency", value_name = "PROVIDER=N")]
     provider_concurrency: Vec<String>,
@@ -159,8 +162,10 @@ fn parameter_flag(field: &str) -> String {
 
 fn run_options(args: &RunArgs) -> Result<RunOptions> {
     check_run_numbers(args)?;
+    let (concurrency, auto_concurrency) = args.concurrency.limit_and_auto();
     let mut options = RunOptions {
-        concurrency: args.concurrency,
+        concurrency,
+        auto_concurrency,
         repeat: args.repeat,
         ..RunOptions::default()
     };
@@ -186,9 +191,6 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
 fn check_run_numbers(args: &RunArgs) -> Result<()> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
-    }
-    if args.concurrency == 0 {
-        bail!("--concurrency must be at least 1");
     }
     // The engine owns the ranges (`PARAMETER_RANGES`); its message names the field, the user
     // typed the flag.
@@ -261,6 +263,13 @@ mod tests {
             assert_eq!(format!("{error:#}"), message, "{arguments}");
         }
         let options = run_options("--repeat 2 --concurrency 3 --temperature 0.5 hi").expect("fine");
-        assert_eq!((options.repeat, options.concurrency), (2, 3));
+        assert_eq!(
+            (options.repeat, options.concurrency, options.auto_concurrency),
+            (2, 3, false)
+        );
+        let options = run_options("--concurrency auto hi").expect("fine");
+        assert_eq!((options.concurrency, options.auto_concurrency), (1000, true));
+        let options = run_options("--concurrency auto:64 hi").expect("fine");
+        assert_eq!((options.concurrency, options.auto_concurrency), (64, true));
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use modelbench_engine::adaptive::Concurrency;
 use modelbench_engine::credentials::KeychainCredentials;
 use modelbench_engine::keychain::Keychain;
 use modelbench_engine::runner::RunEvent;
@@ -77,9 +78,10 @@ pub struct SessionRunArgs {
     target_names: Vec<String>,
     #[arg(long, default_value_t = 1)]
     repeat: u32,
-    /// Calls in flight at once, across all targets.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    /// Calls in flight at once, across all targets: a number, or `auto` (widen while
+    /// ModelBench's own timing lag stays under 5 ms, up to 1,000; `auto:N` caps it at N).
+    #[arg(long, default_value = "8")]
+    concurrency: Concurrency,
     /// A tighter limit for one provider: `--provider-concurrency bedrock=2` (repeatable).
     #[arg(long = "provider-concurrency")]
     provider_concurrency: Vec<String>,
@@ -184,9 +186,7 @@ async fn run_session(store: &Arc<Store>, args: SessionRunArgs) -> Result<ExitCod
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    if args.concurrency == 0 {
-        bail!("--concurrency must be at least 1");
-    }
+    let (concurrency, auto_concurrency) = args.concurrency.limit_and_auto();
     let suite = match Suite::load(&args.suite) {
         Ok(suite) => suite,
         Err(errors) => bail!("the suite has errors:\n{errors}"),
@@ -198,7 +198,8 @@ async fn run_session(store: &Arc<Store>, args: SessionRunArgs) -> Result<ExitCod
         targets,
         options: SessionOptions {
             repeat: args.repeat,
-            concurrency: args.concurrency,
+            concurrency,
+            auto_concurrency,
             per_provider_concurrency: parse_provider_limits(&args.provider_concurrency)?,
             seed: args.seed.unwrap_or(modelbench_workbench::session::DEFAULT_SEED),
             retries: Some(args.retries),

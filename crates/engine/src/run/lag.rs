@@ -46,6 +46,8 @@ struct Shared {
     next_due_us: AtomicU64,
     /// The worst lateness seen, in µs.
     worst_us: AtomicU64,
+    /// The worst lateness since [`LagMonitor::take_recent`] last asked, in µs.
+    recent_us: AtomicU64,
     /// Past ticks, oldest first: (due, lateness) in µs.
     ticks: Mutex<VecDeque<(u64, u64)>>,
 }
@@ -70,6 +72,7 @@ impl LagMonitor {
                 epoch: Instant::now(),
                 next_due_us: AtomicU64::new(u64::MAX),
                 worst_us: AtomicU64::new(0),
+                recent_us: AtomicU64::new(0),
                 ticks: Mutex::new(VecDeque::with_capacity(1024)),
             }),
         }
@@ -98,11 +101,22 @@ impl LagMonitor {
         let due_us = self.micros(due);
         let late_us = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
         self.shared.worst_us.fetch_max(late_us, Ordering::Relaxed);
+        self.shared.recent_us.fetch_max(late_us, Ordering::Relaxed);
         let mut ticks = self.shared.ticks.lock().unwrap_or_else(PoisonError::into_inner);
         if ticks.len() == KEPT_TICKS {
             ticks.pop_front();
         }
         ticks.push_back((due_us, late_us));
+    }
+
+    /// The worst lateness since the last call (or the start), the pending tick's included if it
+    /// is overdue now; for a controller that adjusts to the lag as it goes.
+    pub fn take_recent(&self) -> Duration {
+        let recent = self.shared.recent_us.swap(0, Ordering::Relaxed);
+        let now_us = self.micros(Instant::now());
+        let pending = self.shared.next_due_us.load(Ordering::Acquire);
+        let overdue = now_us.saturating_sub(pending);
+        Duration::from_micros(recent.max(overdue))
     }
 
     /// The worst lateness seen since the monitor was made.

@@ -24,6 +24,7 @@ use crate::model::request::{Parameters, Prompt};
 use crate::model::target::{ProviderKind, Target, Timeouts};
 use crate::pricing::{Cost, PriceBook};
 use crate::providers::{self, PreparedRequest};
+use crate::run::adaptive;
 use crate::run::lag::{DEFAULT_LAG_THRESHOLD, LagMonitor};
 use crate::secrets::auth;
 use crate::secrets::credentials::{Credential, CredentialSource};
@@ -50,8 +51,13 @@ impl Default for RetryPolicy {
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// How many requests are in flight at once, across all targets.
+    /// How many requests are in flight at once, across all targets; with `auto_concurrency`, the
+    /// most there may be.
     pub concurrency: usize,
+    /// Let the level follow the client's own lag (`--concurrency auto`, see
+    /// [`crate::run::adaptive`]): it starts low, widens while timings stay honest and narrows
+    /// when the client runs late.
+    pub auto_concurrency: bool,
     /// Optional tighter limits per provider (a cloud's rate limit, a local Ollama's one GPU).
     pub per_provider_concurrency: HashMap<ProviderKind, usize>,
     pub repeat: u32,
@@ -100,6 +106,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             concurrency: 16,
+            auto_concurrency: false,
             per_provider_concurrency: HashMap::new(),
             repeat: 1,
             timeouts: Timeouts::default(),
@@ -165,6 +172,15 @@ pub struct RunOutcome {
     pub storage_error: Option<String>,
     /// The worst scheduling lag the client had while the run streamed, in ms.
     pub worst_client_lag_ms: f64,
+    /// With `auto_concurrency`: the level at the end and the highest reached.
+    pub auto_concurrency: Option<AutoConcurrency>,
+}
+
+/// Where `--concurrency auto` took a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AutoConcurrency {
+    pub final_level: usize,
+    pub highest_level: usize,
 }
 
 /// How a run's responses ended, counted as they finish (so no response needs to be kept).
@@ -389,7 +405,23 @@ async fn drive(
     }
     let lag = LagMonitor::new();
     let ticker = lag.start();
-    let global = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let ceiling = options.concurrency.max(1);
+    let auto_level = options.auto_concurrency.then(adaptive::Level::default);
+    let global = Arc::new(Semaphore::new(if auto_level.is_some() {
+        adaptive::START_LEVEL.min(ceiling)
+    } else {
+        ceiling
+    }));
+    let controller = auto_level.clone().map(|level| {
+        let task = tokio::spawn(adaptive::control(
+            Arc::clone(&global),
+            lag.clone(),
+            options.lag_threshold,
+            ceiling,
+            level,
+        ));
+        AbortOnDrop(task)
+    });
     let per_provider: HashMap<ProviderKind, Arc<Semaphore>> = options
         .per_provider_concurrency
         .iter()
@@ -491,6 +523,7 @@ async fn drive(
         collected.collect(joined);
     }
     drop(ticker);
+    drop(controller);
     let worst_client_lag_ms = lag.worst().as_secs_f64() * 1000.0;
     run.prompts = prompts
         .into_iter()
@@ -530,7 +563,20 @@ async fn drive(
         tally,
         storage_error,
         worst_client_lag_ms,
+        auto_concurrency: auto_level.map(|level| AutoConcurrency {
+            final_level: level.current(),
+            highest_level: level.highest(),
+        }),
     })
+}
+
+/// Stops a background task when the run's driver is done with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the run keeps of its finished responses: counts always, the records only when asked.
