@@ -288,19 +288,15 @@ fn open_connection(path: &Path) -> Result<Connection> {
 }
 
 /// The writer's connection takes a thousand interleaved streams: every commit touches one page
-/// per open response (events are keyed by response), so it keeps those pages cached instead of
-/// reading them back, and checkpoints the WAL less often so a page changed by many commits is
-/// copied back once (the WAL is cut back to `journal_size_limit` after each checkpoint).
+/// per open response (events are keyed by response), so it checkpoints the WAL less often and a
+/// page changed by many commits is copied back once (the WAL is cut back to
+/// `journal_size_limit` after each checkpoint). Its page cache follows the number of open
+/// responses (see the writer), so memory depends on concurrency, not on a run's length.
 fn tune_for_streaming(connection: &Connection) -> Result<()> {
-    connection.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
     connection.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
     connection.pragma_update(None, "journal_size_limit", 64_i64 << 20)?;
     Ok(())
 }
-
-/// The writer's page cache, in KiB as SQLite takes a negative `cache_size`: a bound, filled only
-/// as far as a run's open responses need.
-const WRITER_CACHE_KIB: i64 = -16_384;
 
 /// Pages in the WAL before the writer checkpoints it (SQLite's default is 1,000).
 const WRITER_CHECKPOINT_PAGES: i64 = 8_192;

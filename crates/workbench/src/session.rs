@@ -35,6 +35,9 @@ pub struct SessionOptions {
     /// Let the level follow the client's own timing lag (`--concurrency auto`).
     #[serde(default)]
     pub auto_concurrency: bool,
+    /// The client-lag threshold in ms (`None`: the engine's 5 ms).
+    #[serde(default)]
+    pub lag_threshold_ms: Option<f64>,
     #[serde(default)]
     pub per_provider_concurrency: Vec<(String, usize)>,
     pub seed: u64,
@@ -48,6 +51,7 @@ impl Default for SessionOptions {
             repeat: 1,
             concurrency: 8,
             auto_concurrency: false,
+            lag_threshold_ms: None,
             per_provider_concurrency: Vec::new(),
             seed: DEFAULT_SEED,
             retries: None,
@@ -188,6 +192,9 @@ impl Workbench {
         }
         if let Some(retries) = options.retries {
             run_options.retry.max_retries = retries;
+        }
+        if let Some(threshold) = options.lag_threshold_ms.filter(|ms| ms.is_finite() && *ms > 0.0) {
+            run_options.lag_threshold = std::time::Duration::from_secs_f64(threshold / 1000.0);
         }
         run_options.admission = budget.map(|budget| Arc::clone(budget) as Arc<dyn Admission>);
         Ok(run_options)

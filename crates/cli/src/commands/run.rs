@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// caps it at N).
     #[arg(long, default_value = "16")]
     concurrency: Concurrency,
+    /// How late ModelBench itself may run around a response's timings before they are marked
+    /// `client_saturated` (its scheduling lag), in milliseconds.
+    #[arg(long = "lag-threshold-ms", default_value_t = 5.0)]
+    lag_threshold_ms: f64,
     /// Requests in flight at once per provider, e.g. `ollama=1` (repeatable).
     #[arg(long = "provider-concurrency", value_name = "PROVIDER=N")]
     provider_concurrency: Vec<String>,
@@ -170,6 +174,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         ..RunOptions::default()
     };
     options.retry.max_retries = args.retries;
+    options.lag_threshold = lag_threshold(args.lag_threshold_ms)?;
     options.max_output_bytes = (args.max_output_mib as usize) << 20;
     options.timeouts = options.timeouts.with_overrides(&args.timeouts.overrides());
     for entry in &args.provider_concurrency {
@@ -184,6 +189,14 @@ fn run_options(args: &RunArgs) -> Result<RunOptions> {
         options.per_provider_concurrency.insert(provider, limit);
     }
     Ok(options)
+}
+
+/// `--lag-threshold-ms` as a duration: a positive number of milliseconds.
+pub(crate) fn lag_threshold(milliseconds: f64) -> Result<std::time::Duration> {
+    if !(milliseconds.is_finite() && milliseconds > 0.0) {
+        bail!("--lag-threshold-ms must be a positive number of milliseconds, not {milliseconds}");
+    }
+    Ok(std::time::Duration::from_secs_f64(milliseconds / 1000.0))
 }
 
 /// Refuses numbers that would otherwise be clamped, sent as `null` or make every request fail,

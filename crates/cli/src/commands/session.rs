@@ -82,6 +82,10 @@ pub struct SessionRunArgs {
     /// ModelBench's own timing lag stays under 5 ms, up to 1,000; `auto:N` caps it at N).
     #[arg(long, default_value = "8")]
     concurrency: Concurrency,
+    /// How late ModelBench itself may run around a call's timings before they are marked
+    /// `client_saturated` and left out of the latency statistics, in milliseconds.
+    #[arg(long = "lag-threshold-ms", default_value_t = 5.0)]
+    lag_threshold_ms: f64,
     /// A tighter limit for one provider: `--provider-concurrency bedrock=2` (repeatable).
     #[arg(long = "provider-concurrency")]
     provider_concurrency: Vec<String>,
@@ -200,6 +204,7 @@ async fn run_session(store: &Arc<Store>, args: SessionRunArgs) -> Result<ExitCod
             repeat: args.repeat,
             concurrency,
             auto_concurrency,
+            lag_threshold_ms: Some(super::run::lag_threshold(args.lag_threshold_ms)?.as_secs_f64() * 1000.0),
             per_provider_concurrency: parse_provider_limits(&args.provider_concurrency)?,
             seed: args.seed.unwrap_or(modelbench_workbench::session::DEFAULT_SEED),
             retries: Some(args.retries),

@@ -331,7 +331,19 @@ struct WriterThread {
     /// The locks of the runs this process is running, released once their end is committed.
     run_locks: HashMap<RunId, RunLock>,
     queued: Arc<AtomicUsize>,
+    /// The page cache set on the connection, in KiB (see [`WriterThread::fit_cache`]).
+    cache_kib: usize,
 }
+
+/// SQLite's own default page cache, in KiB: enough for a few hundred open responses.
+const MIN_CACHE_KIB: usize = 2_048;
+
+/// The most page cache the writer takes, in KiB, whatever the concurrency.
+const MAX_CACHE_KIB: usize = 32_768;
+
+/// Cache per open response, in KiB: its events' current page and a share of the pages above it
+/// and of the responses' own rows.
+const CACHE_KIB_PER_OPEN_RESPONSE: usize = 12;
 
 impl WriterThread {
     fn new(connection: Connection, unsaved: Arc<Mutex<Vec<ResponseRecord>>>, queued: Arc<AtomicUsize>) -> Self {
@@ -343,6 +355,7 @@ impl WriterThread {
             unreported_more: 0,
             unsaved,
             run_locks: HashMap::new(),
+            cache_kib: MIN_CACHE_KIB,
         }
     }
 
@@ -381,8 +394,25 @@ impl WriterThread {
             };
             self.apply_batch(batch);
             self.queued.fetch_sub(applied, Ordering::Relaxed);
+            self.fit_cache();
         }
         tracing::debug!("store writer finished: every handle was dropped");
+    }
+
+    /// Grows the page cache with the number of open responses: a commit touches a page per open
+    /// response, and pages that fall out of the cache are read back from disk by the next one.
+    /// It never shrinks while the writer lives, so its size is set by the highest concurrency,
+    /// never by how many responses a run has.
+    fn fit_cache(&mut self) {
+        let wanted = (self.response_ids.len() * CACHE_KIB_PER_OPEN_RESPONSE).clamp(MIN_CACHE_KIB, MAX_CACHE_KIB);
+        if wanted <= self.cache_kib {
+            return;
+        }
+        let kib = i64::try_from(wanted).unwrap_or(i64::MAX);
+        match self.connection.pragma_update(None, "cache_size", -kib) {
+            Ok(()) => self.cache_kib = wanted,
+            Err(error) => tracing::debug!(%error, "cannot grow the writer's page cache"),
+        }
     }
 
     fn apply_batch(&mut self, batch: Vec<WriteCommand>) {
