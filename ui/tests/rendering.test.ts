@@ -207,6 +207,28 @@ describe('Pane', () => {
     expectTextOnly(output);
   });
 
+  it('marks timings the client was too late to measure, and only those', () => {
+    const scheduler = new ManualScheduler();
+    const store = new RunStore({ scheduler });
+    const handle = store.begin();
+    handle({ kind: 'started', run_id: 'r', targets: [target('late'), target('punctual')] });
+    render(Pane, { pane: store.panes[0]! });
+    render(Pane, { pane: store.panes[1]! });
+    const base = record(0, 'late');
+    handle({
+      kind: 'response',
+      response: record(0, 'late', {
+        metrics: { ...base.metrics, client_lag_first_token_ms: 2.5, client_lag_end_ms: 38, client_saturated: true },
+      }),
+    });
+    handle({ kind: 'response', response: record(1, 'punctual') });
+    scheduler.frame();
+    const mark = screen.getByTestId('pane-saturated-late').textContent ?? '';
+    expect(mark).toContain('Client saturated');
+    expect(mark).toContain('38 ms');
+    expect(screen.queryByTestId('pane-saturated-punctual')).toBeNull();
+  });
+
   it('lists tool calls and the parameters the target could not take', () => {
     const scheduler = new ManualScheduler();
     const store = new RunStore({ scheduler });
