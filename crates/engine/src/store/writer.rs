@@ -26,7 +26,7 @@ use crate::model::record::{ResponseRecord, RunId, RunRecord};
 
 /// Bounds one transaction, so the memory a batch holds and the WAL it grows stay small even when
 /// events pile up behind a slow disk.
-const MAX_BATCH: usize = 25_000;
+const MAX_BATCH: usize = 10_000;
 
 /// How long the writer gathers commands into one transaction. Streaming never waits on it; it
 /// bounds how far the database trails the stream (a crash loses at most this much).
