@@ -67,7 +67,7 @@ fn the_exception_recording_is_a_clear_retryable_server_error() {
     let accumulator = fold(&events);
     let error = accumulator.error.clone().expect("an error");
     assert_eq!(error.kind, ErrorKind::Server);
-    assert!(error.retryable);
+    assert!(error.retryable());
     assert_eq!(error.provider, "bedrock");
     assert_eq!(error.code.as_deref(), Some("modelStreamErrorException"));
     assert!(

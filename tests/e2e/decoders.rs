@@ -141,7 +141,7 @@ fn specific_recordings_keep_their_quirks() {
     ));
     let error = accumulator.error.expect("error");
     assert_eq!(error.kind, modelbench_engine::ErrorKind::Quota);
-    assert!(!error.retryable);
+    assert!(!error.retryable());
 
     // Ollama: usage from the final line.
     let accumulator = fold(&decode(

@@ -187,7 +187,7 @@ fn a_blocked_prompt_is_a_content_filter_error_saying_why() {
     assert_eq!(accumulator.usage.as_ref().expect("usage").input_tokens, Some(7));
     let error = accumulator.error.clone().expect("an error");
     assert_eq!(error.kind, ErrorKind::ContentFilter);
-    assert!(!error.retryable);
+    assert!(!error.retryable());
     assert_eq!(error.code.as_deref(), Some("PROHIBITED_CONTENT"));
     assert!(
         error.message.contains("prompt was blocked") && error.message.contains("PROHIBITED_CONTENT"),
@@ -222,7 +222,7 @@ fn an_error_in_the_stream_ends_it_and_is_classified() {
 
     let body = sse(&[json!({"error": {"code": 503, "status": "UNAVAILABLE", "message": "The model is overloaded."}})]);
     let error = fold(&gemini(&body)).error.expect("error");
-    assert_eq!((error.kind, error.retryable), (ErrorKind::Server, true));
+    assert_eq!((error.kind, error.retryable()), (ErrorKind::Server, true));
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn google_rpc_status_rejections_are_classified() {
         ]}}),
     );
     assert_eq!(rate_limited.kind, ErrorKind::RateLimited);
-    assert!(rate_limited.retryable);
+    assert!(rate_limited.retryable());
     assert_eq!(rate_limited.code.as_deref(), Some("RESOURCE_EXHAUSTED"));
     assert_eq!(rate_limited.status, Some(429));
     assert_eq!(rate_limited.retry_after_ms, Some(26_500));
@@ -279,7 +279,7 @@ fn google_rpc_status_rejections_are_classified() {
             "details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
                 {"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}),
     );
-    assert_eq!((daily.kind, daily.retryable), (ErrorKind::Quota, false));
+    assert_eq!((daily.kind, daily.retryable()), (ErrorKind::Quota, false));
 
     let bad_key = classify(
         400,
@@ -329,7 +329,7 @@ fn requests_name_the_model_in_the_url_and_never_in_the_body() {
     };
     let mut gemini = Target::new("g", ProviderKind::Gemini, "gemini-2.5-flash");
     gemini.base_url = Some("http://127.0.0.1:9".into());
-    let prepared = providers::prepare(&gemini, &prompt, &parameters, None).expect("prepare");
+    let prepared = providers::prepare(&gemini, &prompt, &parameters).expect("prepare");
     assert_eq!(
         prepared.url,
         "http://127.0.0.1:9/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
@@ -348,7 +348,7 @@ fn requests_name_the_model_in_the_url_and_never_in_the_body() {
     claude.project = Some("acme".into());
     claude.location = Some("us-east5".into());
     claude.publisher = Some(Publisher::Anthropic);
-    let prepared = providers::prepare(&claude, &prompt, &parameters, None).expect("prepare");
+    let prepared = providers::prepare(&claude, &prompt, &parameters).expect("prepare");
     assert_eq!(prepared.protocol, Protocol::AnthropicMessages);
     assert!(
         prepared
@@ -490,7 +490,7 @@ async fn a_refused_token_is_an_auth_error_that_says_how_to_sign_in() {
     assert!(!response.complete);
     let error = response.error.expect("an error");
     assert_eq!(error.kind, ErrorKind::Auth);
-    assert!(!error.retryable);
+    assert!(!error.retryable());
     assert_eq!(error.target, "vertex-adc");
     for expected in [
         "could not get a Google access token",

@@ -509,7 +509,7 @@ async fn connect_errors_are_retried_then_reported_with_their_cause() {
     let response = &outcome.responses[0];
     let error = response.error.as_ref().expect("connect error");
     assert_eq!(error.kind, ErrorKind::Connect, "{error}");
-    assert!(error.retryable);
+    assert!(error.retryable());
     assert_eq!(
         response.attempts, 3,
         "connect errors are infrastructure failures: retried"

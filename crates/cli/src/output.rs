@@ -62,7 +62,7 @@ pub fn result_json(response: &ResponseRecord) -> Value {
             "message": error.to_string(),
             "status": error.status,
             "code": error.code,
-            "retryable": error.retryable,
+            "retryable": error.retryable(),
         })),
     })
 }

@@ -2,10 +2,12 @@
 //!
 //! A provider is split in two, like the clouds themselves: the *protocol* (request body and
 //! stream decoding: Chat Completions, Responses, Anthropic Messages, Ollama chat) and the
-//! *endpoint* (URL, auth headers, which response headers carry the request id and region:
+//! *endpoint* (URL, headers, which response headers carry the request id and region:
 //! OpenAI, Azure, Anthropic, Ollama). Azure speaks the OpenAI protocols at its own endpoints.
-//! Decoders are pure: bytes in, [`StreamEvent`]s out, so they are tested on recorded bodies.
-//! Rejections are classified in [`error_from_response`] and nowhere else.
+//! Credentials are no part of either: [`crate::secrets::auth`] adds them when a request is sent.
+//! Decoders are pure: bytes in, [`StreamEvent`]s out, so they are tested on recorded bodies; each
+//! reads its events into typed wire structs ([`wire`]) and shares its start and end bookkeeping
+//! ([`Lifecycle`]). Rejections are classified in [`error_from_response`] and nowhere else.
 
 pub mod anthropic;
 pub mod bedrock;
@@ -15,6 +17,7 @@ pub mod http;
 pub mod ollama;
 pub mod openai_chat;
 pub mod openai_responses;
+mod wire;
 
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Deserializer};
@@ -25,7 +28,6 @@ use crate::model::error::{ErrorKind, ProviderError, Result};
 use crate::model::event::{ResponseMeta, StreamEvent, Usage, WarningKind};
 use crate::model::request::{Parameter, Parameters, Prompt};
 use crate::model::target::{Api, ProviderKind, Publisher, Target};
-use crate::secrets::secret::Secret;
 
 /// What a protocol can honour. Data, not `if` chains: the runner reports every requested
 /// parameter that is `false` here instead of silently dropping it.
@@ -312,8 +314,9 @@ impl Protocol {
     }
 }
 
-/// Everything needed to send one request. Header values that hold secrets are marked so they
-/// never show in `Debug` output.
+/// Everything needed to send one request, but its credential: that is applied to each attempt's
+/// copy of the headers by [`crate::secrets::auth::authorize`], so a prepared request holds no
+/// secret.
 #[derive(Debug)]
 pub struct PreparedRequest {
     pub url: String,
@@ -326,12 +329,7 @@ pub struct PreparedRequest {
 }
 
 /// Builds the request for `target`.
-pub fn prepare(
-    target: &Target,
-    prompt: &Prompt,
-    parameters: &Parameters,
-    key: Option<&Secret>,
-) -> Result<PreparedRequest> {
+pub fn prepare(target: &Target, prompt: &Prompt, parameters: &Parameters) -> Result<PreparedRequest> {
     let protocol = Protocol::for_target(target);
     let endpoint = endpoint::resolve(target, protocol)?;
     let mut body = protocol.body(target, &endpoint.body_model, prompt, parameters);
@@ -340,7 +338,7 @@ pub fn prepare(
     {
         object.remove("model");
     }
-    let headers = endpoint::headers(target, key)?;
+    let headers = endpoint::headers(target)?;
     let body_bytes = serde_json::to_vec(&body)
         .map(bytes::Bytes::from)
         .map_err(|error| crate::model::error::Error::InvalidInput(format!("cannot serialise the request: {error}")))?;
@@ -482,9 +480,7 @@ pub(crate) fn stream_error(provider: &str, json: &serde_json::Value) -> StreamEv
     );
     // The status inside the payload still tells the kind when the code does not.
     if code.is_none() || error.kind == ErrorKind::Server {
-        let kind = ErrorKind::from_status_and_code(status.or(Some(500)), code.as_deref());
-        error.kind = kind;
-        error.retryable = kind.is_retryable();
+        error.reclassify(ErrorKind::from_status_and_code(status.or(Some(500)), code.as_deref()));
     }
     gemini::refine_rpc_status(&mut error, json);
     StreamEvent::Error(error)
@@ -502,16 +498,22 @@ pub(crate) fn truncated(provider: &str, what: &str) -> StreamEvent {
     ))
 }
 
-/// Emits `Started` exactly once: as soon as the cloud names the model it used, or before the
-/// first other event if it never does.
+/// What every decoder shares about a response's beginning and end: `Started` exactly once (as
+/// soon as the cloud names the model it used, or before the first other event if it never does),
+/// and the end, reached once, by the protocol's terminal event or by an error, after `Started`.
+/// What counts as the end, and what a body that stops short of it lacks, is each protocol's own.
 #[derive(Debug)]
-pub(crate) struct StartGate {
+pub(crate) struct Lifecycle {
     pending: Option<ResponseMeta>,
+    ended: bool,
 }
 
-impl StartGate {
+impl Lifecycle {
     pub fn new(meta: ResponseMeta) -> Self {
-        Self { pending: Some(meta) }
+        Self {
+            pending: Some(meta),
+            ended: false,
+        }
     }
 
     pub fn observe_model(&mut self, model: Option<&str>, out: &mut Vec<StreamEvent>) {
@@ -539,6 +541,32 @@ impl StartGate {
         }
         self.ensure(out);
         out.push(event);
+    }
+
+    /// Ends the response with `event` (its terminal `Finished`, or an error), unless it ended.
+    pub fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
+        if !self.ended {
+            self.close(out);
+            out.push(event);
+        }
+    }
+
+    /// Ends the response with no event of its own (the terminal event's content was emitted
+    /// already, or it has none).
+    pub fn close(&mut self, out: &mut Vec<StreamEvent>) {
+        self.ensure(out);
+        self.ended = true;
+    }
+
+    /// The body ended before the protocol's terminal event: the response was cut, and `what`
+    /// names what it lacks.
+    pub fn cut(&mut self, provider: &str, what: &str, out: &mut Vec<StreamEvent>) {
+        self.end(truncated(provider, what), out);
+    }
+
+    /// The terminal event arrived, or an error ended the response: nothing more is read.
+    pub fn is_ended(&self) -> bool {
+        self.ended
     }
 }
 

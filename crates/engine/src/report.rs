@@ -576,7 +576,7 @@ fn response_section(response: &ResponseRecord) -> ResponseSection {
             status: error.status,
             code: error.code.clone(),
             message: error.message.clone(),
-            retryable: error.retryable,
+            retryable: error.retryable(),
         }),
         attempts: response.attempts,
         unsupported_parameters: response.unsupported_parameters.clone(),

@@ -230,6 +230,7 @@ impl ErrorKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct ProviderError {
+    /// Change it with [`ProviderError::reclassify`], which keeps `retryable` in step.
     pub kind: ErrorKind,
     /// The target's name; filled in by the runner (wire decoders do not know it).
     #[serde(default)]
@@ -239,7 +240,10 @@ pub struct ProviderError {
     /// The cloud's own error code or type (`invalid_api_key`, `overloaded_error`, ...).
     pub code: Option<String>,
     pub message: String,
-    pub retryable: bool,
+    /// Whether a retry could help: always `kind.is_retryable()`, so it is private and changes
+    /// only with the kind ([`ProviderError::reclassify`]). Whether the runner does retry is its
+    /// own policy on top (never once content arrived, never past its budget).
+    retryable: bool,
     /// The cloud's hint for when to retry (`retry-after-ms` / `retry-after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -270,6 +274,19 @@ impl ProviderError {
         }
     }
 
+    /// Whether a retry could help, as the kind says ([`ErrorKind::is_retryable`]).
+    pub fn retryable(&self) -> bool {
+        self.retryable
+    }
+
+    /// Gives the error another kind, once more is known about it (a status inside a stream's
+    /// error payload, Google's error details, a broken connection after the response began);
+    /// its retryability follows.
+    pub fn reclassify(&mut self, kind: ErrorKind) {
+        self.kind = kind;
+        self.retryable = kind.is_retryable();
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after_ms.map(Duration::from_millis)
     }
@@ -293,3 +310,62 @@ impl fmt::Display for ProviderError {
 }
 
 impl std::error::Error for ProviderError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The errors that used to set `retryable` by hand after construction, each with the kind
+    /// it has now and the retryability that kind gives.
+    #[test]
+    fn retryability_is_the_kind_s_at_construction_and_after_reclassifying() {
+        for (what, kind, retryable) in [
+            ("a refused redirect", ErrorKind::Validation, false),
+            (
+                "a web page or compressed body instead of a stream",
+                ErrorKind::Protocol,
+                false,
+            ),
+            ("a stream over a size cap", ErrorKind::Protocol, false),
+            ("a connection that could not be made", ErrorKind::Connect, true),
+            ("a first-token, idle or total timeout", ErrorKind::Timeout, false),
+            ("a stream that broke after it began", ErrorKind::Network, false),
+        ] {
+            let error = ProviderError::new(kind, "openai", what);
+            assert_eq!(error.retryable(), retryable, "{what}");
+        }
+        // Reclassified once more is known: the kind's retryability comes along, either way.
+        for (from, to) in [
+            // A stream's error payload with a code no table knows, and a status 400 inside it.
+            (ErrorKind::Server, ErrorKind::Validation),
+            // Google's RESOURCE_EXHAUSTED whose details name a spent daily quota.
+            (ErrorKind::RateLimited, ErrorKind::Quota),
+            // An invalid API key in Google's details, under a 400.
+            (ErrorKind::Validation, ErrorKind::Auth),
+            // The runner's transport error (a connect error) once the stream had begun.
+            (ErrorKind::Connect, ErrorKind::Network),
+            // A stream payload's status 429 under a code that said nothing.
+            (ErrorKind::Validation, ErrorKind::RateLimited),
+        ] {
+            let mut error = ProviderError::from_cloud("gemini", None, None, "m");
+            error.reclassify(from);
+            assert_eq!(error.retryable(), from.is_retryable());
+            error.reclassify(to);
+            assert_eq!(
+                (error.kind, error.retryable()),
+                (to, to.is_retryable()),
+                "{from:?} to {to:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stored_error_keeps_its_retryability() {
+        let error = ProviderError::from_cloud("anthropic", Some(529), None, "overloaded");
+        let json = serde_json::to_value(&error).expect("serialises");
+        assert_eq!(json["retryable"], true);
+        let back: ProviderError = serde_json::from_value(json).expect("deserialises");
+        assert_eq!(back, error);
+        assert!(back.retryable());
+    }
+}

@@ -6,12 +6,14 @@
 //! The response is whole at `message_stop`; a body that ends before it was cut, even after the
 //! stop reason (Bedrock's metered counts ride on `message_stop`).
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
+use super::wire::{self, Count, Object, Text};
 use super::{
-    Capabilities, Counts, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, messages_json,
-    protocol_error, stream_error, truncated,
+    Capabilities, Counts, Lifecycle, ParameterFields, ReadUsage, SseProtocol, insert_parameters, messages_json,
+    protocol_error, stream_error,
 };
 use crate::framing::sse::SseEvent;
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
@@ -198,34 +200,95 @@ fn json_len(value: &Value) -> usize {
     counter.0
 }
 
+/// One Messages stream event, as far as it is read: the fields of every event type in one
+/// struct, matched on `type` (an unknown type, like `ping`, is skipped). Every field is lenient
+/// ([`super::wire`]): a field of another JSON type reads as absent, as it did when events were
+/// walked as `Value`s.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    index: Count,
+    #[serde(borrow)]
+    message: Object<MessageStart<'a>>,
+    #[serde(borrow)]
+    content_block: Object<ContentBlock<'a>>,
+    #[serde(borrow)]
+    delta: Object<Delta<'a>>,
+    usage: Object<Map<String, Value>>,
+}
+
+/// `message_start`'s `message`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MessageStart<'a> {
+    #[serde(borrow)]
+    model: Text<'a>,
+    usage: Object<Map<String, Value>>,
+}
+
+/// `content_block_start`'s `content_block`: `text`, `thinking`, `tool_use`, `server_tool_use`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ContentBlock<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    text: Text<'a>,
+    #[serde(borrow)]
+    thinking: Text<'a>,
+}
+
+/// `content_block_delta`'s and `message_delta`'s `delta`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Delta<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    text: Text<'a>,
+    #[serde(borrow)]
+    thinking: Text<'a>,
+    #[serde(borrow)]
+    partial_json: Text<'a>,
+    #[serde(borrow)]
+    stop_reason: Text<'a>,
+}
+
 pub struct MessagesDecoder {
     provider: &'static str,
-    gate: StartGate,
+    lifecycle: Lifecycle,
     usage: MergedUsage,
     finished: bool,
-    ended: bool,
 }
 
 impl MessagesDecoder {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            gate: StartGate::new(meta),
+            lifecycle: Lifecycle::new(meta),
             usage: MergedUsage::default(),
             finished: false,
-            ended: false,
         }
     }
 
     fn handle_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.ended {
+        if self.lifecycle.is_ended() {
             return;
         }
-        match serde_json::from_str::<Value>(&event.data) {
-            Ok(json) => self.handle_json(&json, event.event.as_deref(), out),
+        match wire::read::<WireEvent<'_>>(&event.data) {
+            Ok(wire) => {
+                let error_payload = || serde_json::from_str(&event.data).unwrap_or(Value::Null);
+                self.handle_wire(wire.unwrap_or_default(), event.event.as_deref(), error_payload, out);
+            }
             Err(error) => {
                 let message = format!("undecodable event ({error}): {}", preview(&event.data));
-                self.end(protocol_error(self.provider, message), out);
+                self.lifecycle.end(protocol_error(self.provider, message), out);
             }
         }
     }
@@ -234,54 +297,57 @@ impl MessagesDecoder {
     /// event-stream `chunk`s in [`super::bedrock`]. `event_name` is the framing's name for it,
     /// used when the JSON has no `type`.
     pub(crate) fn handle_json(&mut self, json: &Value, event_name: Option<&str>, out: &mut Vec<StreamEvent>) {
-        if self.ended {
+        if self.lifecycle.is_ended() {
             return;
         }
-        let kind = json
-            .get("type")
-            .and_then(Value::as_str)
-            .or(event_name)
-            .unwrap_or_default();
-        let index = json
-            .get("index")
-            .and_then(Value::as_u64)
-            .and_then(|index| u32::try_from(index).ok())
-            .unwrap_or(0);
+        // Every field is lenient, so reading a Value as the event cannot fail.
+        let wire = Object::<WireEvent<'_>>::deserialize(json).unwrap_or_default();
+        self.handle_wire(wire.0.unwrap_or_default(), event_name, || json.clone(), out);
+    }
+
+    /// `error_payload` is the whole event as JSON, wanted only for an `error` event.
+    fn handle_wire(
+        &mut self,
+        wire: WireEvent<'_>,
+        event_name: Option<&str>,
+        error_payload: impl FnOnce() -> Value,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        let kind = wire.kind.as_deref().or(event_name).unwrap_or_default();
+        let index = wire.index.0.and_then(|index| u32::try_from(index).ok()).unwrap_or(0);
         match kind {
             "message_start" => {
-                let message = json.get("message").unwrap_or(&Value::Null);
-                self.gate
-                    .observe_model(message.get("model").and_then(Value::as_str), out);
-                if let Some(Value::Object(usage)) = message.get("usage") {
+                let message = wire.message.0.unwrap_or_default();
+                self.lifecycle.observe_model(message.model.as_deref(), out);
+                if let Some(usage) = &message.usage.0 {
                     // Input tokens are known now; a stream that breaks later still reports them.
                     // Its `output_tokens` is a placeholder (1) until message_delta says more.
                     let raw = self.usage.merge(usage, false, Some("output_tokens"));
-                    self.gate.ensure(out);
+                    self.lifecycle.ensure(out);
                     self::usage(&self.usage.merged, false, raw).push(out);
                 }
             }
             "content_block_start" => {
-                let block = json.get("content_block").unwrap_or(&Value::Null);
-                let field = |name: &str| block.get(name).and_then(Value::as_str).map(str::to_owned);
-                match block.get("type").and_then(Value::as_str) {
-                    Some("tool_use" | "server_tool_use") => self.gate.content(
+                let block = wire.content_block.0.unwrap_or_default();
+                match block.kind.as_deref() {
+                    Some("tool_use" | "server_tool_use") => self.lifecycle.content(
                         StreamEvent::ToolCallDelta {
                             index,
-                            id: field("id"),
-                            name: field("name"),
+                            id: block.id.into_owned(),
+                            name: block.name.into_owned(),
                             arguments: String::new(),
                         },
                         out,
                     ),
-                    Some("text") => self.gate.content(
+                    Some("text") => self.lifecycle.content(
                         StreamEvent::TextDelta {
-                            text: field("text").unwrap_or_default(),
+                            text: block.text.into_owned().unwrap_or_default(),
                         },
                         out,
                     ),
-                    Some("thinking") => self.gate.content(
+                    Some("thinking") => self.lifecycle.content(
                         StreamEvent::ReasoningDelta {
-                            text: field("thinking").unwrap_or_default(),
+                            text: block.thinking.into_owned().unwrap_or_default(),
                         },
                         out,
                     ),
@@ -289,22 +355,27 @@ impl MessagesDecoder {
                 }
             }
             "content_block_delta" => {
-                let delta = json.get("delta").unwrap_or(&Value::Null);
-                let field = |name: &str| delta.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
-                match delta.get("type").and_then(Value::as_str) {
-                    Some("text_delta") => self.gate.content(StreamEvent::TextDelta { text: field("text") }, out),
-                    Some("thinking_delta") => self.gate.content(
-                        StreamEvent::ReasoningDelta {
-                            text: field("thinking"),
+                let delta = wire.delta.0.unwrap_or_default();
+                let field = |text: Text<'_>| text.into_owned().unwrap_or_default();
+                match delta.kind.as_deref() {
+                    Some("text_delta") => self.lifecycle.content(
+                        StreamEvent::TextDelta {
+                            text: field(delta.text),
                         },
                         out,
                     ),
-                    Some("input_json_delta") => self.gate.content(
+                    Some("thinking_delta") => self.lifecycle.content(
+                        StreamEvent::ReasoningDelta {
+                            text: field(delta.thinking),
+                        },
+                        out,
+                    ),
+                    Some("input_json_delta") => self.lifecycle.content(
                         StreamEvent::ToolCallDelta {
                             index,
                             id: None,
                             name: None,
-                            arguments: field("partial_json"),
+                            arguments: field(delta.partial_json),
                         },
                         out,
                     ),
@@ -312,22 +383,21 @@ impl MessagesDecoder {
                 }
             }
             "message_delta" => {
-                self.gate.ensure(out);
-                if let Some(Value::Object(usage)) = json.get("usage") {
+                self.lifecycle.ensure(out);
+                if let Some(usage) = &wire.usage.0 {
                     let raw = self.usage.merge(usage, true, None);
                     self::usage(&self.usage.merged, true, raw).push(out);
                 }
-                if let Some(raw) = json.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                if let Some(raw) = wire.delta.0.and_then(|delta| delta.stop_reason.into_owned()) {
                     self.finished = true;
                     out.push(StreamEvent::Finished {
-                        reason: finish_reason(raw),
-                        raw_reason: Some(raw.to_owned()),
+                        reason: finish_reason(&raw),
+                        raw_reason: Some(raw),
                     });
                 }
             }
             "message_stop" => {
-                self.gate.ensure(out);
-                self.ended = true;
+                self.lifecycle.close(out);
                 if !self.finished {
                     out.push(StreamEvent::Finished {
                         reason: FinishReason::Other,
@@ -335,7 +405,7 @@ impl MessagesDecoder {
                     });
                 }
             }
-            "error" => self.end(stream_error(self.provider, json), out),
+            "error" => self.lifecycle.end(stream_error(self.provider, &error_payload()), out),
             _ => {}
         }
     }
@@ -343,27 +413,17 @@ impl MessagesDecoder {
     /// Ends the stream with `event` (an error found by the framing around it), unless it already
     /// ended.
     pub(crate) fn fail(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
-        if !self.ended {
-            self.end(event, out);
-        }
+        self.lifecycle.end(event, out);
     }
 
     /// The body ended: reports a missing `message_stop`.
     pub(crate) fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
-        if !self.ended {
-            self.end(truncated(self.provider, "message_stop"), out);
-        }
+        self.lifecycle.cut(self.provider, "message_stop", out);
     }
 
     /// `message_stop` came, or an error ended the stream.
     pub(crate) fn is_done(&self) -> bool {
-        self.ended
-    }
-
-    fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
-        self.gate.ensure(out);
-        self.ended = true;
-        out.push(event);
+        self.lifecycle.is_ended()
     }
 }
 

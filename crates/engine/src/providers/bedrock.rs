@@ -17,9 +17,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
-use super::{
-    AfterEnd, Capabilities, ParameterFields, StartGate, WireDecoder, anthropic, insert_parameters, protocol_error,
-};
+use super::{AfterEnd, Capabilities, ParameterFields, WireDecoder, anthropic, insert_parameters, protocol_error};
 use crate::framing::eventstream::{EventStreamDecoder, EventStreamError, EventStreamMessage};
 use crate::model::error::{ErrorKind, ProviderError};
 use crate::model::event::{ResponseMeta, StreamEvent};
@@ -388,15 +386,6 @@ impl<P: FrameProtocol> WireDecoder for EventStreamWire<P> {
 
     fn is_done(&self) -> bool {
         self.stopped || self.protocol.is_done()
-    }
-}
-
-/// Ends a response with `error`, after `Started` and only once.
-fn end_once(gate: &mut StartGate, ended: &mut bool, error: StreamEvent, out: &mut Vec<StreamEvent>) {
-    if !*ended {
-        gate.ensure(out);
-        *ended = true;
-        out.push(error);
     }
 }
 

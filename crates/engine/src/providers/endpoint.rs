@@ -1,14 +1,15 @@
-//! Where each cloud listens and how it wants to be authenticated.
+//! Where each cloud listens, and the headers a request carries besides its credential.
 //!
 //! Base URLs follow each vendor SDK's convention, so users can paste what they already use:
 //! OpenAI's includes `/v1`, Anthropic's and Ollama's do not, Azure's is the resource endpoint.
+//! Credentials of every kind (keys, tokens, SigV4 signatures) are applied at send time by
+//! [`crate::secrets::auth::authorize`], never here: a prepared request holds no secret.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::Protocol;
 use crate::model::error::{Error, Result};
 use crate::model::target::{Api, ProviderKind, Publisher, Target};
-use crate::secrets::secret::Secret;
 
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
@@ -159,28 +160,13 @@ pub fn mantle_path(api: Api, model: &str) -> &'static str {
     }
 }
 
-/// Auth and protocol headers. Secret values are marked sensitive.
-pub fn headers(target: &Target, key: Option<&Secret>) -> Result<HeaderMap> {
+/// The protocol's headers and the target's own; no credential ([`crate::secrets::auth`] adds it).
+pub fn headers(target: &Target) -> Result<HeaderMap> {
     let invalid = |what: &str| Error::Target {
         target: target.name.clone(),
         message: format!("{what} contains characters not allowed in an HTTP header"),
     };
     let mut headers = HeaderMap::new();
-    let mut secret = |name: &'static str, value: String| -> Result<()> {
-        let mut value = HeaderValue::from_str(&value).map_err(|_| invalid("the key"))?;
-        value.set_sensitive(true);
-        headers.insert(name, value);
-        Ok(())
-    };
-    match (target.provider, key) {
-        (ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Bedrock | ProviderKind::Vertex, Some(key)) => {
-            secret("authorization", format!("Bearer {}", key.expose()))?;
-        }
-        (ProviderKind::Azure, Some(key)) => secret("api-key", key.expose().to_owned())?,
-        (ProviderKind::Anthropic, Some(key)) => secret("x-api-key", key.expose().to_owned())?,
-        (ProviderKind::Gemini, Some(key)) => secret("x-goog-api-key", key.expose().to_owned())?,
-        (_, None) => {}
-    }
     let mut plain = |name: &str, value: &str| -> Result<()> {
         let header_name =
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(&format!("header name '{name}'")))?;
@@ -303,34 +289,31 @@ mod tests {
     }
 
     #[test]
-    fn auth_headers_are_per_cloud_and_sensitive() {
-        let key = Secret::new("sk-test-1234");
-        let headers = headers(&Target::new("a", ProviderKind::Azure, "m"), Some(&key)).expect("headers");
-        assert!(headers["api-key"].is_sensitive());
-        assert!(!format!("{headers:?}").contains("sk-test-1234"));
-        let headers = headers_for(ProviderKind::Anthropic, &key);
-        assert_eq!(headers["x-api-key"], "sk-test-1234");
-        assert_eq!(headers["anthropic-version"], ANTHROPIC_VERSION);
-        assert_eq!(
-            headers_for(ProviderKind::OpenAi, &key)["authorization"],
-            "Bearer sk-test-1234"
-        );
+    fn protocol_headers_carry_no_credential() {
+        for provider in [
+            ProviderKind::OpenAi,
+            ProviderKind::Azure,
+            ProviderKind::Anthropic,
+            ProviderKind::Gemini,
+            ProviderKind::Vertex,
+            ProviderKind::Bedrock,
+            ProviderKind::Ollama,
+        ] {
+            let headers = headers(&Target::new("t", provider, "m")).expect("headers");
+            for credential in ["authorization", "api-key", "x-api-key", "x-goog-api-key"] {
+                assert!(!headers.contains_key(credential), "{provider:?}: {headers:?}");
+            }
+        }
+        let anthropic = headers(&Target::new("a", ProviderKind::Anthropic, "m")).expect("headers");
+        assert_eq!(anthropic["anthropic-version"], ANTHROPIC_VERSION);
     }
 
     #[test]
-    fn google_keys_and_pasted_tokens_go_where_google_wants_them() {
-        let key = Secret::new("AIza-test-1234");
-        let gemini = headers_for(ProviderKind::Gemini, &key);
-        assert_eq!(gemini["x-goog-api-key"], "AIza-test-1234");
-        assert!(gemini["x-goog-api-key"].is_sensitive());
-        assert!(!gemini.contains_key("authorization"));
+    fn vertex_names_its_project_in_the_url_only() {
         let mut vertex = Target::new("v", ProviderKind::Vertex, "gemini-2.5-pro");
         vertex.project = Some("acme".into());
         vertex.location = Some("us-central1".into());
-        let token = Secret::new("ya29.token");
-        let headers = headers(&vertex, Some(&token)).expect("headers");
-        assert_eq!(headers["authorization"], "Bearer ya29.token");
-        assert!(headers["authorization"].is_sensitive());
+        let headers = headers(&vertex).expect("headers");
         // The Google project is in the URL; it is not OpenAI's project header.
         assert!(!headers.contains_key("openai-project"), "{headers:?}");
         assert_eq!(
@@ -381,24 +364,18 @@ mod tests {
     }
 
     #[test]
-    fn mantle_takes_a_bedrock_api_key_as_bearer_and_a_project_header() {
+    fn mantle_takes_a_project_header() {
         let mut target = Target::new("m", ProviderKind::Bedrock, "anthropic.claude-opus-4-7");
         target.region = Some("us-east-1".into());
         target.api = Some(Api::MantleMessages);
         target.project = Some("proj_123".into());
-        let mantle = headers(&target, Some(&Secret::new("ABSKbedrock"))).expect("headers");
-        assert_eq!(mantle["authorization"], "Bearer ABSKbedrock");
-        assert!(mantle["authorization"].is_sensitive());
+        let mantle = headers(&target).expect("headers");
         assert_eq!(mantle["openai-project"], "proj_123");
         assert_eq!(mantle["anthropic-version"], ANTHROPIC_VERSION);
         // Bedrock Runtime has no such headers.
         target.api = Some(Api::Converse);
         target.project = None;
-        let runtime = headers(&target, None).expect("headers");
+        let runtime = headers(&target).expect("headers");
         assert!(!runtime.contains_key("anthropic-version"), "{runtime:?}");
-    }
-
-    fn headers_for(provider: ProviderKind, key: &Secret) -> HeaderMap {
-        headers(&Target::new("t", provider, "m"), Some(key)).expect("headers")
     }
 }

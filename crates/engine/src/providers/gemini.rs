@@ -12,12 +12,13 @@
 //! needed to replay a conversation) and code-execution parts.
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
 use super::openai_chat::preview;
 use super::{
-    Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, lenient_string,
-    null_as_default, protocol_error, stream_error, truncated,
+    Capabilities, Lifecycle, ParameterFields, ReadUsage, SseProtocol, insert_parameters, lenient_string,
+    null_as_default, protocol_error, stream_error,
 };
 use crate::framing::sse::SseEvent;
 use crate::model::error::{ErrorKind, ProviderError};
@@ -82,6 +83,9 @@ struct Chunk {
     model_version: Option<String>,
     #[serde(default)]
     prompt_feedback: Option<PromptFeedback>,
+    /// Present and not `null`: the chunk is a google.rpc.Status error, read as a `Value`.
+    #[serde(default)]
+    error: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,27 +300,25 @@ pub(crate) fn usage(raw: Value) -> ReadUsage {
 
 pub struct GeminiDecoder {
     provider: &'static str,
-    gate: StartGate,
+    lifecycle: Lifecycle,
     /// The last usage reported, so unchanged repeats are not reported again.
     usage: Option<Value>,
     function_calls: u32,
     /// A call whose arguments are streaming in (`willContinue`), assembled until it closes.
     open_call: Option<OpenCall>,
+    /// The chunk with a finish reason came (the protocol's terminal event).
     finished: bool,
-    /// An error ended the stream; anything after it is ignored.
-    failed: bool,
 }
 
 impl GeminiDecoder {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            gate: StartGate::new(meta),
+            lifecycle: Lifecycle::new(meta),
             usage: None,
             function_calls: 0,
             open_call: None,
             finished: false,
-            failed: false,
         }
     }
 
@@ -324,27 +326,16 @@ impl GeminiDecoder {
         if self.is_done() || event.data.trim().is_empty() {
             return;
         }
-        let json: Value = match serde_json::from_str(&event.data) {
-            Ok(json) => json,
-            Err(error) => {
-                let message = format!("undecodable chunk ({error}): {}", preview(&event.data));
-                self.fail(protocol_error(self.provider, message), out);
-                return;
-            }
+        // One typed parse for a normal chunk; anything else (an error payload, a chunk that does
+        // not decode) takes the slow path through a `Value`, which tells them apart.
+        let chunk = match serde_json::from_str::<Chunk>(&event.data) {
+            Ok(chunk) if chunk.error.is_none() => chunk,
+            _ => match self.slow_path(&event.data, out) {
+                Some(chunk) => chunk,
+                None => return,
+            },
         };
-        if json.get("error").is_some_and(|error| !error.is_null()) {
-            self.fail(stream_error(self.provider, &json), out);
-            return;
-        }
-        let chunk: Chunk = match serde_json::from_value(json) {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                let message = format!("unexpected chunk ({error}): {}", preview(&event.data));
-                self.fail(protocol_error(self.provider, message), out);
-                return;
-            }
-        };
-        self.gate.observe_model(chunk.model_version.as_deref(), out);
+        self.lifecycle.observe_model(chunk.model_version.as_deref(), out);
         let candidate = chunk.candidates.first();
         for part in candidate
             .and_then(|candidate| candidate.content.as_ref())
@@ -356,13 +347,13 @@ impl GeminiDecoder {
             && self.usage.as_ref() != Some(&raw)
         {
             self.usage = Some(raw.clone());
-            self.gate.ensure(out);
+            self.lifecycle.ensure(out);
             usage(raw).push(out);
         }
         if let Some(raw) = candidate.and_then(|candidate| candidate.finish_reason.as_deref()) {
             // The chunk with the finish reason is the last: a call still streaming ends with it.
             self.close_call(out);
-            self.gate.ensure(out);
+            self.lifecycle.ensure(out);
             self.finished = true;
             out.push(StreamEvent::Finished {
                 reason: finish_reason(raw, self.function_calls > 0),
@@ -376,6 +367,31 @@ impl GeminiDecoder {
         }
     }
 
+    /// A chunk that is an error, or that did not decode: the error it ends the stream with, or
+    /// (a chunk that decodes after all) the chunk.
+    fn slow_path(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Option<Chunk> {
+        let json: Value = match serde_json::from_str(data) {
+            Ok(json) => json,
+            Err(error) => {
+                let message = format!("undecodable chunk ({error}): {}", preview(data));
+                self.fail(protocol_error(self.provider, message), out);
+                return None;
+            }
+        };
+        if json.get("error").is_some_and(|error| !error.is_null()) {
+            self.fail(stream_error(self.provider, &json), out);
+            return None;
+        }
+        match serde_json::from_value(json) {
+            Ok(chunk) => Some(chunk),
+            Err(error) => {
+                let message = format!("unexpected chunk ({error}): {}", preview(data));
+                self.fail(protocol_error(self.provider, message), out);
+                None
+            }
+        }
+    }
+
     fn part(&mut self, part: &Part, out: &mut Vec<StreamEvent>) {
         if let Some(text) = &part.text {
             let text = text.clone();
@@ -384,7 +400,7 @@ impl GeminiDecoder {
             } else {
                 StreamEvent::TextDelta { text }
             };
-            self.gate.content(event, out);
+            self.lifecycle.content(event, out);
         }
         if let Some(call) = &part.function_call {
             self.function_call(call, out);
@@ -401,7 +417,7 @@ impl GeminiDecoder {
                 open.apply(partial);
             }
             let index = open.index;
-            self.gate.content(
+            self.lifecycle.content(
                 StreamEvent::ToolCallDelta {
                     index,
                     id: None,
@@ -420,7 +436,7 @@ impl GeminiDecoder {
         let streamed = call.will_continue || !call.partial_args.is_empty();
         if !streamed {
             let arguments = call.args.as_ref().map_or_else(|| "{}".to_owned(), Value::to_string);
-            self.gate.content(
+            self.lifecycle.content(
                 StreamEvent::ToolCallDelta {
                     index,
                     id: call.id.clone(),
@@ -443,7 +459,7 @@ impl GeminiDecoder {
             open.apply(partial);
         }
         self.open_call = Some(open);
-        self.gate.content(
+        self.lifecycle.content(
             StreamEvent::ToolCallDelta {
                 index,
                 id: call.id.clone(),
@@ -461,7 +477,7 @@ impl GeminiDecoder {
     /// stream ends or breaks before it did (the arguments received so far are kept).
     fn close_call(&mut self, out: &mut Vec<StreamEvent>) {
         if let Some(open) = self.open_call.take() {
-            self.gate.content(
+            self.lifecycle.content(
                 StreamEvent::ToolCallDelta {
                     index: open.index,
                     id: None,
@@ -476,7 +492,7 @@ impl GeminiDecoder {
     /// The prompt itself was refused: nothing was generated. Reported like Azure's prompt
     /// filter, as a content-filter error, so it is never mistaken for an empty answer.
     fn prompt_blocked(&mut self, reason: &str, detail: Option<&str>, out: &mut Vec<StreamEvent>) {
-        self.gate.ensure(out);
+        self.lifecycle.ensure(out);
         self.finished = true;
         out.push(StreamEvent::Finished {
             reason: FinishReason::ContentFilter,
@@ -494,9 +510,7 @@ impl GeminiDecoder {
 
     fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {
         self.close_call(out);
-        self.gate.ensure(out);
-        self.failed = true;
-        out.push(error);
+        self.lifecycle.end(error, out);
     }
 }
 
@@ -506,19 +520,19 @@ impl SseProtocol for GeminiDecoder {
     }
 
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
-        if !self.failed {
-            self.close_call(out);
+        if self.lifecycle.is_ended() {
+            return;
         }
-        if !self.failed && !self.finished {
-            self.gate.ensure(out);
-            out.push(truncated(self.provider, "a finish reason"));
+        self.close_call(out);
+        if !self.finished {
+            self.lifecycle.cut(self.provider, "a finish reason", out);
         }
     }
 
     /// The chunk with a finish reason (and the usage in it) is the end: Gemini sends no `[DONE]`,
     /// so anything after it (a gateway's `data: [DONE]`, the stream replayed) is ignored.
     fn is_done(&self) -> bool {
-        self.finished || self.failed
+        self.finished || self.lifecycle.is_ended()
     }
 }
 
@@ -562,8 +576,7 @@ pub(crate) fn refine_rpc_status(error: &mut ProviderError, json: &Value) {
     } else {
         return;
     };
-    error.kind = kind;
-    error.retryable = kind.is_retryable();
+    error.reclassify(kind);
 }
 
 /// Whether a `RESOURCE_EXHAUSTED` names a limit that a short wait does not lift.

@@ -48,7 +48,6 @@ pub fn redirect_error(provider: &str, status: u16, headers: &HeaderMap) -> Optio
     );
     let mut error = ProviderError::new(ErrorKind::Validation, provider, message);
     error.status = Some(status);
-    error.retryable = false;
     Some(error)
 }
 
@@ -77,7 +76,6 @@ pub fn unexpected_body_error(provider: &str, status: u16, headers: &HeaderMap, p
     };
     let mut error = ProviderError::new(ErrorKind::Protocol, provider, message);
     error.status = Some(status);
-    error.retryable = false;
     error
 }
 
@@ -176,7 +174,7 @@ mod tests {
         );
         assert!(!text.contains("secret") && !text.contains("deployments"), "{text}");
         assert_eq!(error.kind, ErrorKind::Validation);
-        assert!(!error.retryable);
+        assert!(!error.retryable());
         let relative = redirect_error("openai", 302, &headers(&[("location", "/v2/chat")])).expect("a redirect");
         assert!(relative.message.contains("same host"), "{}", relative.message);
         let missing = redirect_error("openai", 301, &HeaderMap::new()).expect("a redirect");
@@ -205,6 +203,7 @@ mod tests {
         assert!(is_unexpected_body(&gzip));
         let error = unexpected_body_error("openai", 200, &gzip, &[0x1f, 0x8b]);
         assert!(error.message.contains("content-encoding: gzip"), "{}", error.message);
+        assert_eq!((error.kind, error.retryable()), (ErrorKind::Protocol, false));
         for fine in [
             headers(&[("content-type", "text/event-stream")]),
             headers(&[

@@ -4,12 +4,15 @@
 //! with the HTTP status still 200. Tool calls arrive whole with object arguments, which are
 //! re-serialised so every provider reports arguments as a JSON string.
 
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 use super::openai_chat::preview;
+use super::wire::{self, Flag, List, Object, Text};
 use super::{
-    AfterEnd, Capabilities, ParameterFields, ReadUsage, StartGate, WireDecoder, insert_parameters, messages_json,
-    protocol_error, stream_error, truncated,
+    AfterEnd, Capabilities, Lifecycle, ParameterFields, ReadUsage, WireDecoder, insert_parameters, messages_json,
+    protocol_error, stream_error,
 };
 use crate::framing::ndjson::NdjsonDecoder;
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent};
@@ -45,13 +48,63 @@ pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Va
     body
 }
 
+/// One line of an Ollama stream, as far as it is read. Every field is lenient
+/// ([`super::wire`]), as when lines were walked as `Value`s.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Line<'a> {
+    #[serde(borrow)]
+    model: Text<'a>,
+    #[serde(borrow)]
+    message: Object<Message<'a>>,
+    /// `/api/generate`'s reasoning and text.
+    #[serde(borrow)]
+    thinking: Text<'a>,
+    #[serde(borrow)]
+    response: Text<'a>,
+    /// Present and not `null`: the line is an error.
+    error: Option<IgnoredAny>,
+    done: Flag,
+    #[serde(borrow)]
+    done_reason: Text<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Message<'a> {
+    #[serde(borrow)]
+    thinking: Text<'a>,
+    #[serde(borrow)]
+    content: Text<'a>,
+    #[serde(borrow)]
+    tool_calls: List<Object<ToolCall<'a>>>,
+}
+
+/// A tool call, whole: arguments are an object (re-serialised) or, from some servers, a string.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ToolCall<'a> {
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    function: Object<Function<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Function<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
+    /// Any JSON but `null`.
+    arguments: Option<Value>,
+}
+
 pub struct OllamaDecoder {
     provider: &'static str,
     lines: NdjsonDecoder,
     pending: Vec<String>,
-    gate: StartGate,
+    lifecycle: Lifecycle,
     tool_calls: u32,
-    ended: bool,
     after_end: AfterEnd,
 }
 
@@ -61,67 +114,62 @@ impl OllamaDecoder {
             provider,
             lines: NdjsonDecoder::new(),
             pending: Vec::new(),
-            gate: StartGate::new(meta),
+            lifecycle: Lifecycle::new(meta),
             tool_calls: 0,
-            ended: false,
             after_end: AfterEnd::default(),
         }
     }
 
     fn handle(&mut self, line: &str, out: &mut Vec<StreamEvent>) {
-        if self.ended {
+        if self.lifecycle.is_ended() {
             return;
         }
-        let json: Value = match serde_json::from_str(line) {
-            Ok(json) => json,
+        let wire = match wire::read::<Line<'_>>(line) {
+            Ok(wire) => wire.unwrap_or_default(),
             Err(error) => {
                 let message = format!("undecodable line ({error}): {}", preview(line));
                 self.end(protocol_error(self.provider, message), out);
                 return;
             }
         };
-        if json.get("error").is_some_and(|error| !error.is_null()) {
-            self.end(stream_error(self.provider, &json), out);
+        // The whole line as JSON is wanted only twice: for an error, and as the raw usage.
+        let whole = || serde_json::from_str::<Value>(line).unwrap_or(Value::Null);
+        if wire.error.is_some() {
+            self.end(stream_error(self.provider, &whole()), out);
             return;
         }
-        self.gate.observe_model(json.get("model").and_then(Value::as_str), out);
-        let message = json.get("message").unwrap_or(&Value::Null);
-        let text = |value: Option<&Value>| {
-            value
-                .and_then(Value::as_str)
-                .filter(|text| !text.is_empty())
-                .map(str::to_owned)
-        };
-        if let Some(thinking) = text(message.get("thinking")).or_else(|| text(json.get("thinking"))) {
-            self.gate.ensure(out);
+        self.lifecycle.observe_model(wire.model.as_deref(), out);
+        let message = wire.message.0.unwrap_or_default();
+        let text = |text: Text<'_>| text.into_owned().filter(|text| !text.is_empty());
+        if let Some(thinking) = text(message.thinking).or_else(|| text(wire.thinking)) {
+            self.lifecycle.ensure(out);
             out.push(StreamEvent::ReasoningDelta { text: thinking });
         }
         // `/api/chat` puts text in `message.content`, `/api/generate` in `response`.
-        if let Some(content) = text(message.get("content")).or_else(|| text(json.get("response"))) {
-            self.gate.ensure(out);
+        if let Some(content) = text(message.content).or_else(|| text(wire.response)) {
+            self.lifecycle.ensure(out);
             out.push(StreamEvent::TextDelta { text: content });
         }
-        if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
-            for call in calls {
-                self.gate.ensure(out);
-                let function = call.get("function").unwrap_or(&Value::Null);
-                let arguments = match function.get("arguments") {
-                    Some(Value::String(text)) => text.clone(),
-                    Some(value) if !value.is_null() => value.to_string(),
-                    _ => String::new(),
-                };
-                out.push(StreamEvent::ToolCallDelta {
-                    index: self.tool_calls,
-                    id: call.get("id").and_then(Value::as_str).map(str::to_owned),
-                    name: function.get("name").and_then(Value::as_str).map(str::to_owned),
-                    arguments,
-                });
-                self.tool_calls += 1;
-            }
+        for call in message.tool_calls.0.into_iter().flatten() {
+            self.lifecycle.ensure(out);
+            let call = call.0.unwrap_or_default();
+            let function = call.function.0.unwrap_or_default();
+            let arguments = match function.arguments {
+                Some(Value::String(text)) => text,
+                Some(value) => value.to_string(),
+                None => String::new(),
+            };
+            out.push(StreamEvent::ToolCallDelta {
+                index: self.tool_calls,
+                id: call.id.into_owned(),
+                name: function.name.into_owned(),
+                arguments,
+            });
+            self.tool_calls += 1;
         }
-        if json.get("done").and_then(Value::as_bool) == Some(true) {
-            self.gate.ensure(out);
-            let mut raw = json.clone();
+        if wire.done.0 == Some(true) {
+            self.lifecycle.ensure(out);
+            let mut raw = whole();
             if let Some(object) = raw.as_object_mut() {
                 for noise in ["message", "context", "response", "model", "created_at", "done"] {
                     object.remove(noise);
@@ -133,7 +181,7 @@ impl OllamaDecoder {
                 counts.input_output(input, output)
             })
             .push(out);
-            let raw_reason = json.get("done_reason").and_then(Value::as_str).map(str::to_owned);
+            let raw_reason = wire.done_reason.into_owned();
             let reason = match raw_reason.as_deref() {
                 Some("length") => FinishReason::Length,
                 Some("stop") | None if self.tool_calls > 0 => FinishReason::ToolCalls,
@@ -147,7 +195,7 @@ impl OllamaDecoder {
     fn dispatch(&mut self, out: &mut Vec<StreamEvent>) {
         let mut pending = std::mem::take(&mut self.pending);
         for line in pending.drain(..) {
-            if self.ended {
+            if self.lifecycle.is_ended() {
                 self.after_end.ignored(out);
                 continue;
             }
@@ -159,9 +207,7 @@ impl OllamaDecoder {
     }
 
     fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
-        self.gate.ensure(out);
-        self.ended = true;
-        out.push(event);
+        self.lifecycle.end(event, out);
     }
 }
 
@@ -174,13 +220,11 @@ impl WireDecoder for OllamaDecoder {
     fn finish(&mut self, out: &mut Vec<StreamEvent>) {
         self.lines.finish(&mut self.pending);
         self.dispatch(out);
-        if !self.ended {
-            self.end(truncated(self.provider, "its final `done` line"), out);
-        }
+        self.lifecycle.cut(self.provider, "its final `done` line", out);
     }
 
     /// The `done: true` line came, or an error line.
     fn is_done(&self) -> bool {
-        self.ended
+        self.lifecycle.is_ended()
     }
 }

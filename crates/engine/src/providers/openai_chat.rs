@@ -8,9 +8,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::wire::{Object, Str, Text};
 use super::{
-    Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, lenient_index, lenient_string,
-    messages_json, null_as_default, protocol_error, stream_error, truncated,
+    Capabilities, Lifecycle, ParameterFields, ReadUsage, SseProtocol, insert_parameters, lenient_index, lenient_string,
+    messages_json, null_as_default, protocol_error, stream_error,
 };
 use crate::framing::sse::SseEvent;
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
@@ -50,26 +51,41 @@ pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Va
 
 // Every field may be missing or `null`: OpenAI-compatible servers write optional fields as
 // `null` (`"tool_calls": null` on every chunk from SGLang and LiteLLM), and one chunk that fails
-// to decode would lose the whole answer.
+// to decode would lose the whole answer. Strings borrow from the event's text ([`Str`]); fields
+// not named here are skipped unread.
 #[derive(Debug, Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    choices: Vec<Choice>,
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    model: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    choices: Vec<Choice<'a>>,
     #[serde(default)]
     usage: Option<Value>,
     /// Groq puts usage here, in the finish chunk, instead of in `usage`.
     #[serde(default)]
-    x_groq: Option<Value>,
+    x_groq: Object<GroqExtension>,
     #[serde(default)]
     error: Option<Value>,
+    /// The backend configuration that served the chunk; read leniently, as it was never required.
+    #[serde(default, borrow)]
+    #[expect(dead_code, reason = "decoded for the response meta, which does not store it yet")]
+    system_fingerprint: Text<'a>,
+    /// The tier that served the request (`default`, `flex`, `priority`).
+    #[serde(default, borrow)]
+    #[expect(dead_code, reason = "decoded for the response meta, which does not store it yet")]
+    service_tier: Text<'a>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Choice {
+struct GroqExtension {
     #[serde(default)]
-    delta: Option<Delta>,
+    usage: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
     #[serde(default, deserialize_with = "lenient_string")]
     finish_reason: Option<String>,
     /// Some OpenAI-compatible servers report usage on the choice that finishes.
@@ -78,38 +94,43 @@ struct Choice {
 }
 
 #[derive(Debug, Deserialize)]
-struct Delta {
-    #[serde(default)]
-    content: Option<String>,
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Str<'a>>,
     /// The model declined: its answer arrives here, with `content: null`.
-    #[serde(default)]
-    refusal: Option<String>,
+    #[serde(default, borrow)]
+    refusal: Option<Str<'a>>,
     /// OpenRouter, Groq, vLLM and Ollama's OpenAI endpoint put reasoning here.
-    #[serde(default)]
-    reasoning: Option<String>,
+    #[serde(default, borrow)]
+    reasoning: Option<Str<'a>>,
     /// DeepSeek and some gateways use this name instead.
-    #[serde(default)]
-    reasoning_content: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    tool_calls: Vec<ToolCallFragment>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    tool_calls: Vec<ToolCallFragment<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct ToolCallFragment {
+struct ToolCallFragment<'a> {
     #[serde(default, deserialize_with = "lenient_index")]
     index: u32,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    function: Option<FunctionFragment>,
+    #[serde(default, borrow)]
+    id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    function: Option<FunctionFragment<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct FunctionFragment {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
+struct FunctionFragment<'a> {
+    #[serde(default, borrow)]
+    name: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    arguments: Option<Str<'a>>,
+}
+
+/// A string field's text, owned for the event that carries it.
+fn owned(text: Option<Str<'_>>) -> Option<String> {
+    text.map(|text| text.0.into_owned())
 }
 
 pub fn finish_reason(raw: &str) -> FinishReason {
@@ -144,12 +165,10 @@ pub(crate) fn openai_usage(raw: Value, input: &str, output: &str) -> ReadUsage {
 
 pub struct ChatDecoder {
     provider: &'static str,
-    gate: StartGate,
+    lifecycle: Lifecycle,
     finished: bool,
     /// `[DONE]` came: the stream's end (the usage chunk, requested always, comes before it).
     done: bool,
-    /// An error ended the stream; anything after it is ignored.
-    failed: bool,
     /// A refusal fragment arrived: the answer is a refusal, whatever the finish reason says.
     refused: bool,
 }
@@ -158,16 +177,15 @@ impl ChatDecoder {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            gate: StartGate::new(meta),
+            lifecycle: Lifecycle::new(meta),
             finished: false,
             done: false,
-            failed: false,
             refused: false,
         }
     }
 
     fn handle_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.failed || self.done {
+        if self.lifecycle.is_ended() || self.done {
             return;
         }
         if event.data == "[DONE]" {
@@ -187,67 +205,71 @@ impl ChatDecoder {
                 return;
             }
         };
-        self.gate.observe_model(chunk.model.as_deref(), out);
+        self.lifecycle
+            .observe_model(chunk.model.as_ref().map(|model| model.0.as_ref()), out);
         // Only the first choice is compared; `n > 1` is not something ModelBench asks for.
-        for choice in chunk.choices.iter().take(1) {
-            if let Some(delta) = &choice.delta {
-                for reasoning in [&delta.reasoning, &delta.reasoning_content].into_iter().flatten() {
-                    if !reasoning.is_empty() {
-                        self.gate.ensure(out);
+        let mut choice_usage = None;
+        if let Some(choice) = chunk.choices.into_iter().next() {
+            if let Some(delta) = choice.delta {
+                for reasoning in [delta.reasoning, delta.reasoning_content].into_iter().flatten() {
+                    if !reasoning.0.is_empty() {
+                        self.lifecycle.ensure(out);
                         out.push(StreamEvent::ReasoningDelta {
-                            text: reasoning.clone(),
+                            text: reasoning.0.into_owned(),
                         });
                     }
                 }
-                if let Some(content) = delta.content.as_ref().filter(|content| !content.is_empty()) {
-                    self.gate.ensure(out);
-                    out.push(StreamEvent::TextDelta { text: content.clone() });
+                if let Some(content) = delta.content.filter(|content| !content.0.is_empty()) {
+                    self.lifecycle.ensure(out);
+                    out.push(StreamEvent::TextDelta {
+                        text: content.0.into_owned(),
+                    });
                 }
                 // A refusal is the model's answer: its text is the response text and its first
                 // fragment the first token; the finish reason below marks the response.
-                if let Some(refusal) = delta.refusal.as_ref().filter(|refusal| !refusal.is_empty()) {
+                if let Some(refusal) = delta.refusal.filter(|refusal| !refusal.0.is_empty()) {
                     self.refused = true;
-                    self.gate.ensure(out);
-                    out.push(StreamEvent::TextDelta { text: refusal.clone() });
+                    self.lifecycle.ensure(out);
+                    out.push(StreamEvent::TextDelta {
+                        text: refusal.0.into_owned(),
+                    });
                 }
-                for fragment in &delta.tool_calls {
-                    self.gate.ensure(out);
-                    let function = fragment.function.as_ref();
+                for fragment in delta.tool_calls {
+                    self.lifecycle.ensure(out);
+                    let (name, arguments) = fragment.function.map_or((None, None), |function| {
+                        (owned(function.name), owned(function.arguments))
+                    });
                     out.push(StreamEvent::ToolCallDelta {
                         index: fragment.index,
-                        id: fragment.id.clone(),
-                        name: function.and_then(|function| function.name.clone()),
-                        arguments: function
-                            .and_then(|function| function.arguments.clone())
-                            .unwrap_or_default(),
+                        id: owned(fragment.id),
+                        name,
+                        arguments: arguments.unwrap_or_default(),
                     });
                 }
             }
-            if let Some(raw) = &choice.finish_reason {
-                self.gate.ensure(out);
+            if let Some(raw) = choice.finish_reason {
+                self.lifecycle.ensure(out);
                 self.finished = true;
-                let reason = match finish_reason(raw) {
+                let reason = match finish_reason(&raw) {
                     FinishReason::Stop if self.refused => FinishReason::Refusal,
                     reason => reason,
                 };
                 out.push(StreamEvent::Finished {
                     reason,
-                    raw_reason: Some(raw.clone()),
+                    raw_reason: Some(raw),
                 });
             }
+            choice_usage = choice.usage;
         }
         // Usage in the standard place, else where OpenAI-compatible servers put it: Groq's
         // `x_groq.usage`, or the finishing choice (Together and others).
-        let choice_usage = chunk.choices.into_iter().next().and_then(|choice| choice.usage);
-        let groq_usage = chunk
-            .x_groq
-            .and_then(|mut extension| extension.get_mut("usage").map(Value::take));
+        let groq_usage = chunk.x_groq.0.and_then(|extension| extension.usage);
         if let Some(raw) = [chunk.usage, groq_usage, choice_usage]
             .into_iter()
             .flatten()
             .find(|usage| usage.is_object())
         {
-            self.gate.ensure(out);
+            self.lifecycle.ensure(out);
             usage(raw).push(out);
         }
         if let Some(error) = chunk.error.filter(|error| !error.is_null()) {
@@ -256,9 +278,7 @@ impl ChatDecoder {
     }
 
     fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {
-        self.gate.ensure(out);
-        self.failed = true;
-        out.push(error);
+        self.lifecycle.end(error, out);
     }
 }
 
@@ -270,18 +290,14 @@ impl SseProtocol for ChatDecoder {
     /// A body that ends before `[DONE]` was cut, even after the finish chunk: the usage chunk
     /// (always requested) and, from OpenRouter, an error may still have been on their way.
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
-        if self.failed || (self.done && self.finished) {
-            return;
+        if !(self.done && self.finished) {
+            let what = if self.done { "a finish reason" } else { "[DONE]" };
+            self.lifecycle.cut(self.provider, what, out);
         }
-        self.gate.ensure(out);
-        out.push(truncated(
-            self.provider,
-            if self.done { "a finish reason" } else { "[DONE]" },
-        ));
     }
 
     fn is_done(&self) -> bool {
-        self.done || self.failed
+        self.done || self.lifecycle.is_ended()
     }
 }
 

@@ -6,12 +6,14 @@
 
 use std::collections::HashSet;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::openai_chat::preview;
+use super::wire::{self, Count, Object, Text};
 use super::{
-    Capabilities, ParameterFields, ReadUsage, SseProtocol, StartGate, insert_parameters, messages_json, protocol_error,
-    stream_error, truncated,
+    Capabilities, Lifecycle, ParameterFields, ReadUsage, SseProtocol, insert_parameters, messages_json, protocol_error,
+    stream_error,
 };
 use crate::framing::sse::SseEvent;
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent};
@@ -56,91 +58,142 @@ pub(crate) fn usage(raw: Value) -> ReadUsage {
     super::openai_chat::openai_usage(raw, "input_tokens", "output_tokens")
 }
 
+/// One Responses stream event, as far as it is read: the fields of every event type in one
+/// struct, matched on `type` (the many types not read, like `response.output_text.done`, are
+/// skipped). Every field is lenient ([`super::wire`]), as when events were walked as `Value`s.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    delta: Text<'a>,
+    output_index: Count,
+    #[serde(borrow)]
+    item: Object<Item<'a>>,
+    #[serde(borrow)]
+    response: Object<Response<'a>>,
+}
+
+/// `response.output_item.added`'s `item`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Item<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    call_id: Text<'a>,
+    #[serde(borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    arguments: Text<'a>,
+}
+
+/// The `response` of the lifecycle events (`response.created` … `response.completed`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Response<'a> {
+    #[serde(borrow)]
+    model: Text<'a>,
+    /// Any JSON but `null` is handed on as the usage's raw object.
+    usage: Option<Value>,
+    incomplete_details: Object<IncompleteDetails<'a>>,
+    /// `response.failed`'s error object, as sent.
+    error: Option<Value>,
+    /// The tier that served the request (`default`, `flex`, `priority`).
+    #[serde(borrow)]
+    service_tier: Text<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IncompleteDetails<'a> {
+    #[serde(borrow)]
+    reason: Text<'a>,
+}
+
 pub struct ResponsesDecoder {
     provider: &'static str,
-    gate: StartGate,
+    lifecycle: Lifecycle,
     /// Output indexes of function calls, so `.done` events and the finish reason know them.
     function_calls: HashSet<u64>,
     refused: bool,
-    ended: bool,
 }
 
 impl ResponsesDecoder {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            gate: StartGate::new(meta),
+            lifecycle: Lifecycle::new(meta),
             function_calls: HashSet::new(),
             refused: false,
-            ended: false,
         }
     }
 
     fn handle_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.ended {
+        if self.lifecycle.is_ended() {
             return;
         }
-        let json: Value = match serde_json::from_str(&event.data) {
-            Ok(json) => json,
+        let wire = match wire::read::<WireEvent<'_>>(&event.data) {
+            Ok(wire) => wire.unwrap_or_default(),
             Err(error) => {
                 let message = format!("undecodable event ({error}): {}", preview(&event.data));
                 self.end(protocol_error(self.provider, message), out);
                 return;
             }
         };
-        let kind = json
-            .get("type")
-            .and_then(Value::as_str)
-            .or(event.event.as_deref())
-            .unwrap_or_default();
-        let text = |field: &str| json.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
-        let output_index = json.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+        let kind = wire.kind.as_deref().or(event.event.as_deref()).unwrap_or_default();
+        let text = |field: Text<'_>| field.into_owned().unwrap_or_default();
+        let output_index = wire.output_index.0.unwrap_or(0);
         match kind {
             "response.created" | "response.in_progress" => {
-                let model = json.pointer("/response/model").and_then(Value::as_str);
-                self.gate.observe_model(model, out);
+                let model = wire.response.as_ref().and_then(|response| response.model.as_deref());
+                self.lifecycle.observe_model(model, out);
             }
-            "response.output_text.delta" => self.gate.content(StreamEvent::TextDelta { text: text("delta") }, out),
+            "response.output_text.delta" => self
+                .lifecycle
+                .content(StreamEvent::TextDelta { text: text(wire.delta) }, out),
             "response.refusal.delta" => {
                 self.refused = true;
-                self.gate.content(StreamEvent::TextDelta { text: text("delta") }, out);
+                self.lifecycle
+                    .content(StreamEvent::TextDelta { text: text(wire.delta) }, out);
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
-                self.gate
-                    .content(StreamEvent::ReasoningDelta { text: text("delta") }, out);
+                self.lifecycle
+                    .content(StreamEvent::ReasoningDelta { text: text(wire.delta) }, out);
             }
             "response.output_item.added" => {
-                let item = json.get("item").unwrap_or(&Value::Null);
-                if item.get("type").and_then(Value::as_str) == Some("function_call") {
+                let item = wire.item.0.unwrap_or_default();
+                if item.kind.as_deref() == Some("function_call") {
                     self.function_calls.insert(output_index);
-                    let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_owned);
-                    self.gate.content(
+                    self.lifecycle.content(
                         StreamEvent::ToolCallDelta {
                             index: u32::try_from(output_index).unwrap_or(u32::MAX),
-                            id: field("call_id").or_else(|| field("id")),
-                            name: field("name"),
-                            arguments: field("arguments").unwrap_or_default(),
+                            id: item.call_id.into_owned().or_else(|| item.id.into_owned()),
+                            name: item.name.into_owned(),
+                            arguments: item.arguments.into_owned().unwrap_or_default(),
                         },
                         out,
                     );
                 }
             }
-            "response.function_call_arguments.delta" => self.gate.content(
+            "response.function_call_arguments.delta" => self.lifecycle.content(
                 StreamEvent::ToolCallDelta {
                     index: u32::try_from(output_index).unwrap_or(u32::MAX),
                     id: None,
                     name: None,
-                    arguments: text("delta"),
+                    arguments: text(wire.delta),
                 },
                 out,
             ),
             "response.completed" | "response.incomplete" => {
-                let response = json.get("response").unwrap_or(&Value::Null);
-                self.gate
-                    .observe_model(response.get("model").and_then(Value::as_str), out);
-                self.gate.ensure(out);
-                if let Some(raw) = response.get("usage").filter(|usage| !usage.is_null()) {
-                    usage(raw.clone()).push(out);
+                let response = wire.response.0.unwrap_or_default();
+                self.lifecycle.observe_model(response.model.as_deref(), out);
+                self.lifecycle.ensure(out);
+                if let Some(raw) = response.usage {
+                    usage(raw).push(out);
                 }
                 let (reason, raw_reason) = if kind == "response.completed" {
                     let reason = if self.refused {
@@ -153,10 +206,10 @@ impl ResponsesDecoder {
                     (reason, "completed".to_owned())
                 } else {
                     let raw = response
-                        .pointer("/incomplete_details/reason")
-                        .and_then(Value::as_str)
-                        .unwrap_or("incomplete")
-                        .to_owned();
+                        .incomplete_details
+                        .0
+                        .and_then(|details| details.reason.into_owned())
+                        .unwrap_or_else(|| "incomplete".to_owned());
                     let reason = match raw.as_str() {
                         "max_output_tokens" => FinishReason::Length,
                         "content_filter" => FinishReason::ContentFilter,
@@ -173,23 +226,22 @@ impl ResponsesDecoder {
                 );
             }
             "response.failed" => {
-                let error = json.pointer("/response/error").cloned().unwrap_or(Value::Null);
-                let payload = if error.is_null() {
-                    json!({"error": {"message": "the response failed without an error object"}})
-                } else {
-                    json!({"error": error})
+                let payload = match wire.response.0.and_then(|response| response.error) {
+                    Some(error) => json!({"error": error}),
+                    None => json!({"error": {"message": "the response failed without an error object"}}),
                 };
                 self.end(stream_error(self.provider, &payload), out);
             }
-            "error" => self.end(stream_error(self.provider, &json), out),
+            "error" => {
+                let json = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+                self.end(stream_error(self.provider, &json), out);
+            }
             _ => {}
         }
     }
 
     fn end(&mut self, event: StreamEvent, out: &mut Vec<StreamEvent>) {
-        self.gate.ensure(out);
-        self.ended = true;
-        out.push(event);
+        self.lifecycle.end(event, out);
     }
 }
 
@@ -199,12 +251,11 @@ impl SseProtocol for ResponsesDecoder {
     }
 
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
-        if !self.ended {
-            self.end(truncated(self.provider, "its terminal event (response.completed)"), out);
-        }
+        self.lifecycle
+            .cut(self.provider, "its terminal event (response.completed)", out);
     }
 
     fn is_done(&self) -> bool {
-        self.ended
+        self.lifecycle.is_ended()
     }
 }

@@ -690,7 +690,7 @@ impl Job {
     async fn run(&self) -> ResponseRecord {
         let target = &self.context.target;
         // Building the request is local work: the clock starts once it is ready to be sent.
-        let prepared = providers::prepare(target, &self.prompt, &self.parameters, self.context.credential.key());
+        let prepared = providers::prepare(target, &self.prompt, &self.parameters);
         let mut progress = self.begin();
         let mut unsupported = Vec::new();
         match prepared {
@@ -783,7 +783,7 @@ impl Job {
     }
 
     fn retry_delay(&self, error: &ProviderError, attempt: u32, started: Instant) -> Option<Duration> {
-        if !error.retryable || attempt >= self.retry.max_retries || self.cancel.is_cancelled() {
+        if !error.retryable() || attempt >= self.retry.max_retries || self.cancel.is_cancelled() {
             return None;
         }
         let backoff = self.retry.base_delay.saturating_mul(2u32.saturating_pow(attempt));
@@ -952,8 +952,7 @@ impl Job {
                 Wait::Done(Ok(chunk)) => chunk,
                 Wait::Done(Err(error)) => {
                     let mut error = self.transport_error(&error);
-                    error.kind = ErrorKind::Network;
-                    error.retryable = false;
+                    error.reclassify(ErrorKind::Network);
                     error.message = format!("the stream broke: {}", error.message);
                     return self.end_with(progress, error);
                 }
@@ -1041,9 +1040,7 @@ impl Job {
         } else {
             return None;
         };
-        let mut error = self.error(ErrorKind::Protocol, message);
-        error.retryable = false;
-        Some(error)
+        Some(self.error(ErrorKind::Protocol, message))
     }
 
     /// Ends a broken stream. Partial frames still in the decoder are incomplete and dropped;
@@ -1091,11 +1088,7 @@ impl Job {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        let mut provider_error = self.error(kind, message);
-        if kind == ErrorKind::Connect {
-            provider_error.retryable = true;
-        }
-        provider_error
+        self.error(kind, message)
     }
 
     fn timeout_error(&self, deadline: Instant, total_deadline: Instant, progress: &Progress) -> ProviderError {
@@ -1110,9 +1103,7 @@ impl Job {
         } else {
             format!("no first token within {} ms", timeouts.first_token.as_millis())
         };
-        let mut error = self.error(ErrorKind::Timeout, message);
-        error.retryable = false;
-        error
+        self.error(ErrorKind::Timeout, message)
     }
 
     async fn wait<T>(&self, deadline: Instant, future: impl Future<Output = T>) -> Wait<T> {

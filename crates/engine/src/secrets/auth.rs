@@ -1,16 +1,18 @@
-//! Request-time authentication for the clouds whose credentials are not a fixed header:
-//! AWS SigV4 (signed per request, over the exact bytes sent) and Google OAuth tokens (fetched
-//! and refreshed from Application Default Credentials). Keys and pasted tokens are plain headers
-//! set by [`crate::providers::endpoint::headers`] and need nothing here.
+//! Request-time authentication, for every kind of credential and in this one place: keys and
+//! pasted tokens (the header each cloud reads them from), AWS SigV4 (signed per request, over the
+//! exact bytes sent) and Google OAuth tokens (fetched and refreshed from Application Default
+//! Credentials). A prepared request ([`crate::providers::PreparedRequest`]) holds no secret:
+//! the headers are added to the copy that is sent, and marked sensitive so no `Debug` shows them.
 
 pub mod aws;
 pub mod google;
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
-use crate::model::error::ProviderError;
-use crate::model::target::Target;
+use crate::model::error::{ErrorKind, ProviderError};
+use crate::model::target::{ProviderKind, Target};
 use crate::secrets::credentials::Credential;
+use crate::secrets::secret::Secret;
 
 /// Adds the headers `credential` needs to a request that is about to be sent. Called before
 /// every attempt: SigV4 signatures carry the time, and tokens expire.
@@ -24,8 +26,35 @@ pub async fn authorize(
     match credential {
         Credential::Aws(aws) => aws::sign(aws, target, url, headers, body).await,
         Credential::GoogleAdc => google::authorize(target, headers).await,
-        Credential::None | Credential::Key(_) => Ok(()),
+        Credential::Key(key) => apply_key(target, key, headers),
+        Credential::None => Ok(()),
     }
+}
+
+/// Sets a key or pasted token where `target`'s cloud reads it: `Authorization: Bearer` (OpenAI,
+/// Ollama, Bedrock API keys, Vertex access tokens), `api-key` (Azure), `x-api-key` (Anthropic),
+/// `x-goog-api-key` (Gemini).
+fn apply_key(target: &Target, key: &Secret, headers: &mut HeaderMap) -> Result<(), ProviderError> {
+    let (name, value) = match target.provider {
+        ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Bedrock | ProviderKind::Vertex => {
+            (AUTHORIZATION, format!("Bearer {}", key.expose()))
+        }
+        ProviderKind::Azure => (HeaderName::from_static("api-key"), key.expose().to_owned()),
+        ProviderKind::Anthropic => (HeaderName::from_static("x-api-key"), key.expose().to_owned()),
+        ProviderKind::Gemini => (HeaderName::from_static("x-goog-api-key"), key.expose().to_owned()),
+    };
+    let mut value = HeaderValue::from_str(&value).map_err(|_| {
+        let mut error = ProviderError::new(
+            ErrorKind::Validation,
+            target.provider.as_str(),
+            "the key contains characters not allowed in an HTTP header",
+        );
+        error.target.clone_from(&target.name);
+        error
+    })?;
+    value.set_sensitive(true);
+    headers.insert(name, value);
+    Ok(())
 }
 
 /// An error and its sources, one after another: credential libraries' top-level errors often
@@ -43,4 +72,87 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authorized(target: &Target, key: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        apply_key(target, &Secret::new(key), &mut headers).expect("a valid key");
+        headers
+    }
+
+    fn target(provider: ProviderKind) -> Target {
+        Target::new("t", provider, "m")
+    }
+
+    #[test]
+    fn keys_go_where_each_cloud_reads_them_and_never_show() {
+        let azure = authorized(&target(ProviderKind::Azure), "sk-test-1234");
+        assert_eq!(azure["api-key"], "sk-test-1234");
+        assert!(azure["api-key"].is_sensitive());
+        assert!(!format!("{azure:?}").contains("sk-test-1234"));
+        assert_eq!(
+            authorized(&target(ProviderKind::Anthropic), "sk-test-1234")["x-api-key"],
+            "sk-test-1234"
+        );
+        for bearer in [
+            ProviderKind::OpenAi,
+            ProviderKind::Ollama,
+            ProviderKind::Bedrock,
+            ProviderKind::Vertex,
+        ] {
+            let headers = authorized(&target(bearer), "tok-1");
+            assert_eq!(headers["authorization"], "Bearer tok-1", "{bearer:?}");
+            assert!(headers["authorization"].is_sensitive());
+            assert_eq!(headers.len(), 1, "{bearer:?}: {headers:?}");
+        }
+        let gemini = authorized(&target(ProviderKind::Gemini), "AIza-test-1234");
+        assert_eq!(gemini["x-goog-api-key"], "AIza-test-1234");
+        assert!(gemini["x-goog-api-key"].is_sensitive());
+        assert!(!gemini.contains_key("authorization"));
+    }
+
+    #[test]
+    fn a_key_no_header_can_hold_is_refused_naming_the_target() {
+        let mut headers = HeaderMap::new();
+        let error =
+            apply_key(&target(ProviderKind::OpenAi), &Secret::new("sk-\nbad"), &mut headers).expect_err("a line break");
+        assert_eq!(error.kind, ErrorKind::Validation);
+        assert_eq!(error.target, "t");
+        assert_eq!(
+            error.message,
+            "the key contains characters not allowed in an HTTP header"
+        );
+        assert!(headers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_credential_is_applied_by_authorize() {
+        let mut headers = HeaderMap::new();
+        let credential = Credential::Key(Secret::new("sk-1"));
+        authorize(
+            &credential,
+            &target(ProviderKind::OpenAi),
+            "http://127.0.0.1:1/v1",
+            &mut headers,
+            b"{}",
+        )
+        .await
+        .expect("a key");
+        assert_eq!(headers["authorization"], "Bearer sk-1");
+        let mut none = HeaderMap::new();
+        authorize(
+            &Credential::None,
+            &target(ProviderKind::Ollama),
+            "http://127.0.0.1:1",
+            &mut none,
+            b"{}",
+        )
+        .await
+        .expect("nothing to add");
+        assert!(none.is_empty());
+    }
 }

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 use super::run_lock::RunLock;
 use super::{RESPONSE_STATUS_COMPLETE, RESPONSE_STATUS_INCOMPLETE, RESPONSE_STATUS_RUNNING, RunStatus, to_json};
-use crate::model::error::{Error, Result};
+use crate::model::error::{Error, ProviderError, Result};
 use crate::model::event::{ResponseKey, StampedEvent, StreamEvent};
 use crate::model::record::{ResponseRecord, RunId, RunRecord};
 
@@ -1030,7 +1030,7 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
             ":error_message": error.map(|error| error.message.as_str()),
             ":error_status": error.and_then(|error| error.status),
             ":error_code": error.and_then(|error| error.code.as_deref()),
-            ":error_retryable": error.map(|error| error.retryable),
+            ":error_retryable": error.map(ProviderError::retryable),
             ":error_json": error_json,
             ":attempts": response.attempts,
             ":unsupported_parameters_json": to_json(&response.unsupported_parameters, "unsupported parameters")?,

@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use super::super::{ReadUsage, StartGate, count, truncated};
-use super::{FrameProtocol, end_once};
+use super::super::{Lifecycle, ReadUsage, count};
+use super::FrameProtocol;
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 
 pub(crate) fn finish_reason(raw: &str) -> FinishReason {
@@ -46,23 +46,20 @@ pub(crate) fn usage(raw: &Map<String, Value>) -> ReadUsage {
 
 pub(crate) struct ConverseEvents {
     provider: &'static str,
-    gate: StartGate,
+    lifecycle: Lifecycle,
     /// `messageStop` came (the stop reason is known).
     stopped: bool,
     /// `metadata` came (usage is known): with `stopped`, the response is whole.
     metadata: bool,
-    /// An error ended the response.
-    ended: bool,
 }
 
 impl ConverseEvents {
     pub fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            gate: StartGate::new(meta),
+            lifecycle: Lifecycle::new(meta),
             stopped: false,
             metadata: false,
-            ended: false,
         }
     }
 }
@@ -79,7 +76,7 @@ impl FrameProtocol for ConverseEvents {
             .unwrap_or(0);
         let string = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
         match event_type {
-            "messageStart" => self.gate.ensure(out),
+            "messageStart" => self.lifecycle.ensure(out),
             "contentBlockStart" => {
                 if let Some(tool) = payload.pointer("/start/toolUse") {
                     let call = StreamEvent::ToolCallDelta {
@@ -88,13 +85,13 @@ impl FrameProtocol for ConverseEvents {
                         name: string(tool.get("name")),
                         arguments: String::new(),
                     };
-                    self.gate.content(call, out);
+                    self.lifecycle.content(call, out);
                 }
             }
             "contentBlockDelta" => {
                 let delta = payload.get("delta").unwrap_or(&Value::Null);
                 if let Some(text) = string(delta.get("text")) {
-                    self.gate.content(StreamEvent::TextDelta { text }, out);
+                    self.lifecycle.content(StreamEvent::TextDelta { text }, out);
                 } else if let Some(arguments) = string(delta.pointer("/toolUse/input")) {
                     // The first fragment is often "": not a token, and not worth an event.
                     if !arguments.is_empty() {
@@ -104,14 +101,14 @@ impl FrameProtocol for ConverseEvents {
                             name: None,
                             arguments,
                         };
-                        self.gate.content(fragment, out);
+                        self.lifecycle.content(fragment, out);
                     }
                 } else if let Some(text) = string(delta.pointer("/reasoningContent/text")) {
-                    self.gate.content(StreamEvent::ReasoningDelta { text }, out);
+                    self.lifecycle.content(StreamEvent::ReasoningDelta { text }, out);
                 }
             }
             "messageStop" => {
-                self.gate.ensure(out);
+                self.lifecycle.ensure(out);
                 self.stopped = true;
                 let raw = string(payload.get("stopReason"));
                 out.push(StreamEvent::Finished {
@@ -120,7 +117,7 @@ impl FrameProtocol for ConverseEvents {
                 });
             }
             "metadata" => {
-                self.gate.ensure(out);
+                self.lifecycle.ensure(out);
                 self.metadata = true;
                 if let Some(Value::Object(raw)) = payload.get("usage") {
                     usage(raw).push(out);
@@ -138,20 +135,20 @@ impl FrameProtocol for ConverseEvents {
     }
 
     fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {
-        end_once(&mut self.gate, &mut self.ended, error, out);
+        self.lifecycle.end(error, out);
     }
 
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
         if !self.stopped {
-            self.fail(truncated(self.provider, "messageStop"), out);
+            self.lifecycle.cut(self.provider, "messageStop", out);
         } else if !self.metadata {
-            self.fail(truncated(self.provider, "its metadata event (usage)"), out);
+            self.lifecycle.cut(self.provider, "its metadata event (usage)", out);
         }
     }
 
     /// `messageStop` and `metadata` both came (or an error ended it): a replayed stream, or
     /// anything else after them, is not read.
     fn is_done(&self) -> bool {
-        self.ended || (self.stopped && self.metadata)
+        self.lifecycle.is_ended() || (self.stopped && self.metadata)
     }
 }

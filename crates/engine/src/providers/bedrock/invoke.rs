@@ -15,9 +15,9 @@ use serde_json::{Map, Value};
 
 use super::super::anthropic::MessagesDecoder;
 use super::super::openai_chat::preview;
-use super::super::{Counts, ReadUsage, StartGate, count, protocol_error, truncated};
+use super::super::{Counts, Lifecycle, ReadUsage, count, protocol_error};
 use super::converse::ConverseEvents;
-use super::{FrameProtocol, ModelFamily, end_once};
+use super::{FrameProtocol, ModelFamily};
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent};
 
 /// Bedrock's key for its own metrics in the last chunk of every family.
@@ -154,7 +154,7 @@ impl FrameProtocol for InvokeChunks {
             None => false,
             Some(Mapping::Anthropic(messages)) => messages.is_done(),
             Some(Mapping::Converse(events)) => events.is_done(),
-            Some(Mapping::Native(native)) => native.finished || native.ended,
+            Some(Mapping::Native(native)) => native.finished || native.lifecycle.is_ended(),
         }
     }
 }
@@ -202,30 +202,28 @@ const NATIVE_COUNTS: [&str; 5] = [
 /// the other flat streams (`outputs[0]`, `choices[0]`, `completion`).
 struct NativeChunks {
     provider: &'static str,
-    gate: StartGate,
+    lifecycle: Lifecycle,
     counts: Map<String, Value>,
     input_reported: bool,
     finished: bool,
-    ended: bool,
 }
 
 impl NativeChunks {
     fn new(provider: &'static str, meta: ResponseMeta) -> Self {
         Self {
             provider,
-            gate: StartGate::new(meta),
+            lifecycle: Lifecycle::new(meta),
             counts: Map::new(),
             input_reported: false,
             finished: false,
-            ended: false,
         }
     }
 
     fn chunk(&mut self, chunk: &Value, out: &mut Vec<StreamEvent>) {
-        if self.ended {
+        if self.lifecycle.is_ended() {
             return;
         }
-        self.gate.ensure(out);
+        self.lifecycle.ensure(out);
         let string = |pointer: &str| chunk.pointer(pointer).and_then(Value::as_str);
         let text = [
             "/generation",
@@ -237,7 +235,8 @@ impl NativeChunks {
         .into_iter()
         .find_map(string);
         if let Some(text) = text {
-            self.gate.content(StreamEvent::TextDelta { text: text.to_owned() }, out);
+            self.lifecycle
+                .content(StreamEvent::TextDelta { text: text.to_owned() }, out);
         }
         for name in NATIVE_COUNTS {
             if let Some(value) = chunk.get(name).filter(|value| !value.is_null()) {
@@ -288,12 +287,13 @@ impl NativeChunks {
     }
 
     fn fail(&mut self, error: StreamEvent, out: &mut Vec<StreamEvent>) {
-        end_once(&mut self.gate, &mut self.ended, error, out);
+        self.lifecycle.end(error, out);
     }
 
     fn end_of_body(&mut self, out: &mut Vec<StreamEvent>) {
         if !self.finished {
-            self.fail(truncated(self.provider, "the last chunk (its stop reason)"), out);
+            self.lifecycle
+                .cut(self.provider, "the last chunk (its stop reason)", out);
         }
     }
 }

@@ -409,7 +409,7 @@ fn the_exception_recording_is_a_clear_server_error() {
         panic!("{events:?}")
     };
     assert_eq!(error.kind, ErrorKind::Server);
-    assert!(error.retryable);
+    assert!(error.retryable());
     assert_eq!(error.code.as_deref(), Some("modelStreamErrorException"));
     assert_eq!(
         error.message,

@@ -438,7 +438,7 @@ mod tests {
             .await
             .expect_err("no credentials");
         assert_eq!(error.kind, ErrorKind::Auth);
-        assert!(!error.retryable);
+        assert!(!error.retryable());
         for needle in [
             "profile 'prod'",
             "no providers in chain provided credentials",

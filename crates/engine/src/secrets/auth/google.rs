@@ -133,7 +133,7 @@ mod tests {
         );
         let error = adc_error(&vertex(), "no Google credentials were found", &error);
         assert_eq!(error.kind, ErrorKind::Auth);
-        assert!(!error.retryable);
+        assert!(!error.retryable());
         assert_eq!(error.provider, "vertex");
         for expected in [
             "no Google credentials were found for Vertex",
