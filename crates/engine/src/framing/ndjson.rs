@@ -41,7 +41,11 @@ impl NdjsonDecoder {
 fn push_line(line: &[u8], out: &mut Vec<String>) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().any(|byte| !byte.is_ascii_whitespace()) {
-        out.push(String::from_utf8_lossy(line).into_owned());
+        // `from_utf8` validates a word at a time; the lossy reading only for a line that needs it.
+        out.push(match std::str::from_utf8(line) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(line).into_owned(),
+        });
     }
 }
 

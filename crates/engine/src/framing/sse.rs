@@ -175,13 +175,21 @@ impl SseDecoder {
             return;
         }
         self.has_data = false;
-        let data = String::from_utf8_lossy(&self.data).into_owned();
-        self.data.clear();
+        let data = text(std::mem::take(&mut self.data));
         out.push(SseEvent {
             event,
             data,
             id: self.id.clone(),
         });
+    }
+}
+
+/// An event's data as text: its own bytes when they are UTF-8 (validated at memory speed, no
+/// copy), else a lossy copy with U+FFFD for what is not.
+fn text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
     }
 }
 
@@ -200,6 +208,13 @@ mod tests {
         decoder.feed(&body[start..], &mut out);
         decoder.finish(&mut out);
         (out, decoder.comments)
+    }
+
+    #[test]
+    fn data_that_is_not_utf8_is_kept_with_replacement_characters() {
+        let (events, _) = decode_in_pieces(b"data: caf\xC3\xA9 \xFF ok\n\ndata: plain\n\n", &[]);
+        let data: Vec<&str> = events.iter().map(|event| event.data.as_str()).collect();
+        assert_eq!(data, ["caf\u{e9} \u{fffd} ok", "plain"]);
     }
 
     #[test]
