@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Store, parse_run_id};
-use crate::model::error::Result;
+use crate::model::error::{Error, Result};
 use crate::model::record::{RunId, now_unix_ms};
 
 /// A suite as stored: enough to load it again exactly as it ran.
@@ -57,24 +57,36 @@ pub struct SessionSummary {
 const SESSION_COLUMNS: &str =
     "id, suite_hash, status, stop_reason, budget_usd, options_json, case_ids_json, created_at_ms, finished_at_ms";
 
-fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(SessionRow, String)> {
-    let id: String = row.get(0)?;
-    let case_ids_json: String = row.get(6)?;
+/// A `sessions` row as read: the row with its id and case ids still to parse, and their texts.
+/// Parsing happens after the query so a damaged value is a storage error naming the session,
+/// never a default (an empty list of cases would plan nothing and report a session as done).
+fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(SessionRow, String, String)> {
     Ok((
         SessionRow {
-            // Replaced below: a bad id is an error, not a panic.
+            // Both replaced by `parse_session_row`.
             id: RunId(uuid::Uuid::nil()),
+            case_ids: Vec::new(),
             suite_hash: row.get(1)?,
             status: row.get(2)?,
             stop_reason: row.get(3)?,
             budget_usd: row.get(4)?,
             options_json: row.get(5)?,
-            case_ids: serde_json::from_str(&case_ids_json).unwrap_or_default(),
             created_at_ms: row.get(7)?,
             finished_at_ms: row.get(8)?,
         },
-        id,
+        row.get(0)?,
+        row.get(6)?,
     ))
+}
+
+fn parse_session_row((mut row, id, case_ids_json): (SessionRow, String, String)) -> Result<SessionRow> {
+    row.id = parse_run_id(&id)?;
+    row.case_ids = serde_json::from_str(&case_ids_json).map_err(|error| {
+        Error::Storage(format!(
+            "session {id}: its list of test cases is damaged ({error}); restore the database from a backup or delete the session"
+        ))
+    })?;
+    Ok(row)
 }
 
 impl Store {
@@ -127,7 +139,8 @@ impl Store {
                 session.stop_reason,
                 session.budget_usd,
                 session.options_json,
-                serde_json::to_string(&session.case_ids).unwrap_or_else(|_| "[]".to_owned()),
+                serde_json::to_string(&session.case_ids)
+                    .map_err(|error| Error::Storage(format!("session {}: case ids: {error}", session.id)))?,
                 session.created_at_ms,
                 session.finished_at_ms,
             ],
@@ -167,12 +180,7 @@ impl Store {
                 session_row,
             )
             .optional()?;
-        found
-            .map(|(mut row, id)| {
-                row.id = parse_run_id(&id)?;
-                Ok(row)
-            })
-            .transpose()
+        found.map(parse_session_row).transpose()
     }
 
     /// Sessions, newest first.
@@ -212,5 +220,59 @@ impl Store {
             sessions.push(summary);
         }
         Ok(sessions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::store::tests::{TestResult, open_store, sample_run};
+
+    fn session(id: RunId) -> SessionRow {
+        SessionRow {
+            id,
+            suite_hash: "abc123".to_owned(),
+            status: "running".to_owned(),
+            stop_reason: None,
+            budget_usd: Some(2.5),
+            options_json: "{}".to_owned(),
+            case_ids: vec!["capital".to_owned(), "capital#2".to_owned()],
+            created_at_ms: 1_790_000_000_000,
+            finished_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_session_reads_back_as_stored_and_a_damaged_case_list_is_an_error_naming_it() -> TestResult {
+        let (_directory, store) = open_store()?;
+        store.save_suite(&StoredSuite {
+            hash: "abc123".to_owned(),
+            name: "capitals".to_owned(),
+            format: "yaml".to_owned(),
+            path: None,
+            text: "name: capitals".to_owned(),
+            files_json: "[]".to_owned(),
+        })?;
+        // A session's id is its run's: the run row comes first.
+        let run = sample_run();
+        let id = run.id;
+        store.writer().run_started(&run);
+        assert!(store.writer.wait_until_committed(Duration::from_secs(5)));
+        store.insert_session(&session(id))?;
+        assert_eq!(store.find_session(&id.to_string())?, Some(session(id)));
+
+        store.connection().execute(
+            "UPDATE sessions SET case_ids_json = '[\"capital\", 7' WHERE id = ?1",
+            [id.to_string()],
+        )?;
+        let error = store
+            .find_session(&id.to_string())
+            .expect_err("a damaged case list must not read as an empty one");
+        let message = error.to_string();
+        assert!(message.contains(&id.to_string()), "{message}");
+        assert!(message.contains("damaged"), "{message}");
+        Ok(())
     }
 }
