@@ -34,6 +34,8 @@ fn answer(run_id: RunId, prompt_index: u32, target_index: u32, text: &str) -> Re
         reported_model: None,
         base_model: None,
         region: None,
+        system_fingerprint: None,
+        service_tier: None,
         text: text.to_owned(),
         reasoning: String::new(),
         tool_calls: Vec::new(),

@@ -35,6 +35,8 @@ fn response(run_id: RunId, target_index: u32, target: &Target, text: &str) -> Re
         reported_model: Some(format!("{}-v{target_index}", target.model)),
         base_model: None,
         region: None,
+        system_fingerprint: None,
+        service_tier: None,
         text: text.to_owned(),
         reasoning: String::new(),
         tool_calls: Vec::new(),

@@ -544,6 +544,8 @@ mod tests {
             reported_model: None,
             base_model: None,
             region: None,
+            system_fingerprint: None,
+            service_tier: None,
             text: "hi".to_owned(),
             reasoning: String::new(),
             tool_calls: Vec::new(),

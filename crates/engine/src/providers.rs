@@ -375,6 +375,7 @@ pub fn response_meta(provider: ProviderKind, headers: &HeaderMap) -> ResponseMet
         request_id,
         reported_model: None,
         region: header("x-ms-region"),
+        ..ResponseMeta::default()
     }
 }
 
@@ -506,6 +507,10 @@ pub(crate) fn truncated(provider: &str, what: &str) -> StreamEvent {
 pub(crate) struct Lifecycle {
     pending: Option<ResponseMeta>,
     ended: bool,
+    /// The fingerprint and tier already reported, so a chunk repeating them (OpenAI repeats
+    /// both on every chunk) adds no event.
+    fingerprint: Option<String>,
+    tier: Option<String>,
 }
 
 impl Lifecycle {
@@ -513,6 +518,45 @@ impl Lifecycle {
         Self {
             pending: Some(meta),
             ended: false,
+            fingerprint: None,
+            tier: None,
+        }
+    }
+
+    /// Notes the deployment the cloud reports (`system_fingerprint`, service tier). Before
+    /// `Started` it rides in the meta; after, a changed value is sent as
+    /// [`StreamEvent::Deployment`]. Call it before [`Self::observe_model`] on the same chunk.
+    pub fn observe_deployment(
+        &mut self,
+        system_fingerprint: Option<&str>,
+        service_tier: Option<&str>,
+        out: &mut Vec<StreamEvent>,
+    ) {
+        let fresh = |value: Option<&str>, known: &Option<String>| {
+            value
+                .filter(|value| !value.is_empty() && known.as_deref() != Some(*value))
+                .map(str::to_owned)
+        };
+        let fingerprint = fresh(system_fingerprint, &self.fingerprint);
+        let tier = fresh(service_tier, &self.tier);
+        if fingerprint.is_none() && tier.is_none() {
+            return;
+        }
+        if fingerprint.is_some() {
+            self.fingerprint.clone_from(&fingerprint);
+        }
+        if tier.is_some() {
+            self.tier.clone_from(&tier);
+        }
+        match &mut self.pending {
+            Some(meta) => {
+                meta.system_fingerprint = self.fingerprint.clone();
+                meta.service_tier = self.tier.clone();
+            }
+            None => out.push(StreamEvent::Deployment {
+                system_fingerprint: fingerprint,
+                service_tier: tier,
+            }),
         }
     }
 
@@ -738,4 +782,84 @@ where
         .as_u64()
         .and_then(|index| u32::try_from(index).ok())
         .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::accumulate::Accumulator;
+
+    /// A recording from the shared fixtures, decoded whole, and the meta its events fold into.
+    fn decoded(protocol: Protocol, provider: ProviderKind, file: &str) -> (Vec<StreamEvent>, ResponseMeta) {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/streams")
+            .join(file);
+        let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        let mut decoder = protocol.decoder(provider, "model", ResponseMeta::default());
+        let mut events = Vec::new();
+        decoder.feed(&bytes, &mut events);
+        decoder.finish(&mut events);
+        let mut accumulator = Accumulator::new();
+        for event in &events {
+            accumulator.apply(event, std::time::Duration::from_millis(1));
+        }
+        (events, accumulator.meta)
+    }
+
+    #[test]
+    fn openai_chat_reports_its_fingerprint_and_tier_as_it_starts() {
+        let (events, meta) = decoded(Protocol::OpenAiChat, ProviderKind::OpenAi, "openai_chat_usage.sse");
+        let Some(StreamEvent::Started(started)) = events.first() else {
+            panic!("no Started first: {events:?}")
+        };
+        assert_eq!(started.system_fingerprint.as_deref(), Some("fp_d0469e1700"));
+        assert_eq!(started.service_tier.as_deref(), Some("default"));
+        // Repeated on every chunk, said once.
+        assert!(
+            !events
+                .iter()
+                .any(|event| matches!(event, StreamEvent::Deployment { .. }))
+        );
+        assert_eq!(meta.reported_model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
+    }
+
+    #[test]
+    fn azure_chat_without_a_fingerprint_reports_none() {
+        let (_, meta) = decoded(
+            Protocol::OpenAiChat,
+            ProviderKind::Azure,
+            "azure_chat_content_filter_2024.sse",
+        );
+        assert_eq!(meta.system_fingerprint, None);
+        assert_eq!(meta.service_tier, None);
+    }
+
+    #[test]
+    fn the_responses_api_tier_is_the_one_it_completed_with_not_the_requested_auto() {
+        let (events, meta) = decoded(
+            Protocol::OpenAiResponses,
+            ProviderKind::OpenAi,
+            "openai_responses_text_seq.sse",
+        );
+        let Some(StreamEvent::Started(started)) = events.first() else {
+            panic!("no Started first: {events:?}")
+        };
+        assert_eq!(started.service_tier, None);
+        assert!(events.iter().any(|event| matches!(
+            event,
+            StreamEvent::Deployment { service_tier: Some(tier), .. } if tier == "default"
+        )));
+        assert_eq!(meta.service_tier.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn anthropic_reports_its_tier_in_the_opening_usage() {
+        let (_, meta) = decoded(
+            Protocol::AnthropicMessages,
+            ProviderKind::Anthropic,
+            "anthropic_messages_short.sse",
+        );
+        assert_eq!(meta.service_tier.as_deref(), Some("standard"));
+        assert_eq!(meta.system_fingerprint, None);
+    }
 }

@@ -54,6 +54,9 @@ pub struct Scenario {
     pub keep_alive: Option<Duration>,
     /// What is drawn anew for each request ([`Scenario::for_request`]).
     pub variation: Variation,
+    /// This response comes from a redeployed backend: the chat formats report another
+    /// `system_fingerprint` (set per request from [`Variation::redeploy_after`]).
+    pub redeployed: bool,
 }
 
 /// Where a response's text comes from.
@@ -130,6 +133,7 @@ impl Default for Scenario {
             hold: None,
             keep_alive: None,
             variation: Variation::default(),
+            redeployed: false,
         }
     }
 }
@@ -288,6 +292,10 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
             "seed" => {
                 needs_value(value)?;
                 scenario.variation.seed = parse_number(key, value)?;
+            }
+            "redeploy_after" => {
+                needs_value(value)?;
+                scenario.variation.redeploy_after = Some(parse_number(key, value)?);
             }
             "error_rate" => {
                 needs_value(value)?;
@@ -546,6 +554,9 @@ impl Scenario {
                 .map(|variant| percent_encode(variant))
                 .collect();
             pairs.push(format!("variants={}", variants.join("|")));
+        }
+        if let Some(after) = variation.redeploy_after {
+            pairs.push(format!("redeploy_after={after}"));
         }
         if self.answer == Answer::Echo {
             pairs.push("answer=echo".to_owned());
@@ -900,7 +911,7 @@ mod tests {
     #[test]
     fn variation_keys_parse() {
         let scenario = parse_spec(
-            "ttft_ms=lognormal:450:0.25;gap_ms=uniform:3:7;seed=42;error_rate=0.1;error=timeout;variants=one|two%7C2|;answer=echo",
+            "ttft_ms=lognormal:450:0.25;gap_ms=uniform:3:7;seed=42;error_rate=0.1;error=timeout;variants=one|two%7C2|;answer=echo;redeploy_after=5",
         )
         .expect("spec parses");
         assert_eq!(scenario.time_to_first_token, Duration::ZERO);
@@ -921,7 +932,17 @@ mod tests {
                     failure: Failure::Timeout
                 }),
                 variants: vec!["one".to_owned(), "two|2".to_owned(), String::new()],
+                redeploy_after: Some(5),
             }
+        );
+        // The deployment changes at the key's fifth request, and stays changed.
+        let redeployed: Vec<bool> = (0..8)
+            .map(|request| scenario.for_request("model", request, "prompt").redeployed)
+            .collect();
+        assert_eq!(redeployed, [false, false, false, false, false, true, true, true]);
+        assert_eq!(
+            parse_spec(&scenario.to_spec()).expect("spec parses").variation,
+            scenario.variation
         );
         assert_eq!(scenario.answer, Answer::Echo);
         assert_eq!(

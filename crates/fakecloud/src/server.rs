@@ -551,6 +551,7 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
                 model: reported_model,
                 input_tokens: validated.input_tokens,
                 started: SystemTime::now(),
+                redeployed: scenario.redeployed,
             };
             let (encoder, content_type) = encoder_for(endpoint, context, &validated, &plan);
             (

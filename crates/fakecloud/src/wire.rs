@@ -43,6 +43,9 @@ pub(crate) struct EncoderContext {
     /// The fake prompt token count.
     pub input_tokens: usize,
     pub started: SystemTime,
+    /// The backend was redeployed ([`crate::scenario::Scenario::redeployed`]): another
+    /// `system_fingerprint`.
+    pub redeployed: bool,
 }
 
 /// One wire format. Every method returns the bytes of zero or more complete

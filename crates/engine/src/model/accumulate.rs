@@ -158,6 +158,17 @@ impl Accumulator {
                 self.billed_input_tokens = input_tokens.or(self.billed_input_tokens);
                 self.billed_output_tokens = output_tokens.or(self.billed_output_tokens);
             }
+            StreamEvent::Deployment {
+                system_fingerprint,
+                service_tier,
+            } => {
+                if system_fingerprint.is_some() {
+                    self.meta.system_fingerprint.clone_from(system_fingerprint);
+                }
+                if service_tier.is_some() {
+                    self.meta.service_tier.clone_from(service_tier);
+                }
+            }
             StreamEvent::Finished { reason, raw_reason } => {
                 self.finish_reason = Some(*reason);
                 self.raw_finish_reason.clone_from(raw_reason);

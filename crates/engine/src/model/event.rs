@@ -62,6 +62,18 @@ pub enum StreamEvent {
         #[ts(optional)]
         raw_reason: Option<String>,
     },
+    /// What the cloud said about the deployment serving the response after `Started` went out:
+    /// OpenAI's Responses API names the tier it used only when it completes (its first event
+    /// repeats the requested `auto`), and a fingerprint may first appear on a later chunk.
+    /// A field that is `None` leaves the earlier value standing.
+    Deployment {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
+        system_fingerprint: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[ts(optional)]
+        service_tier: Option<String>,
+    },
     /// The stream broke or the cloud reported an error inside it. Terminal.
     Error(ProviderError),
     /// Something the cloud sent was set aside rather than believed or failed on; the response
@@ -105,6 +117,7 @@ impl StreamEvent {
             Self::Usage(_) => "usage",
             Self::ServerTiming { .. } => "server_timing",
             Self::BilledUsage { .. } => "billed_usage",
+            Self::Deployment { .. } => "deployment",
             Self::Finished { .. } => "finished",
             Self::Error(_) => "error",
             Self::Warning { .. } => "warning",
@@ -121,6 +134,16 @@ pub struct ResponseMeta {
     pub reported_model: Option<String>,
     /// Region or data zone, where the cloud reports one (Azure `x-ms-region`).
     pub region: Option<String>,
+    /// The backend configuration that served the response (OpenAI and Azure
+    /// `system_fingerprint`): it changes when the cloud redeploys the same model name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub system_fingerprint: Option<String>,
+    /// The capacity tier that served the response (OpenAI `service_tier`, Anthropic
+    /// `usage.service_tier`): `default`, `flex`, `priority`, `standard`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub service_tier: Option<String>,
 }
 
 /// Token usage normalised across clouds. `None` means the cloud did not say.

@@ -169,6 +169,15 @@ pub struct ResponseRecord {
     #[ts(optional)]
     pub base_model: Option<String>,
     pub region: Option<String>,
+    /// The backend configuration that served the response, as the cloud reports it (OpenAI
+    /// and Azure `system_fingerprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub system_fingerprint: Option<String>,
+    /// The capacity tier the cloud says served the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub service_tier: Option<String>,
     pub text: String,
     pub reasoning: String,
     pub tool_calls: Vec<ToolCall>,

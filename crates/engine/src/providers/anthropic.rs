@@ -318,6 +318,13 @@ impl MessagesDecoder {
         match kind {
             "message_start" => {
                 let message = wire.message.0.unwrap_or_default();
+                let tier = message
+                    .usage
+                    .0
+                    .as_ref()
+                    .and_then(|usage| usage.get("service_tier"))
+                    .and_then(Value::as_str);
+                self.lifecycle.observe_deployment(None, tier, out);
                 self.lifecycle.observe_model(message.model.as_deref(), out);
                 if let Some(usage) = &message.usage.0 {
                     // Input tokens are known now; a stream that breaks later still reports them.

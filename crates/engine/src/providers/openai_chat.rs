@@ -68,11 +68,9 @@ struct Chunk<'a> {
     error: Option<Value>,
     /// The backend configuration that served the chunk; read leniently, as it was never required.
     #[serde(default, borrow)]
-    #[expect(dead_code, reason = "decoded for the response meta, which does not store it yet")]
     system_fingerprint: Text<'a>,
     /// The tier that served the request (`default`, `flex`, `priority`).
     #[serde(default, borrow)]
-    #[expect(dead_code, reason = "decoded for the response meta, which does not store it yet")]
     service_tier: Text<'a>,
 }
 
@@ -205,6 +203,11 @@ impl ChatDecoder {
                 return;
             }
         };
+        self.lifecycle.observe_deployment(
+            chunk.system_fingerprint.as_deref(),
+            chunk.service_tier.as_deref(),
+            out,
+        );
         self.lifecycle
             .observe_model(chunk.model.as_ref().map(|model| model.0.as_ref()), out);
         // Only the first choice is compared; `n > 1` is not something ModelBench asks for.

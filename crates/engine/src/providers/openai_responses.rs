@@ -104,7 +104,9 @@ struct Response<'a> {
     error: Option<Value>,
     /// The tier that served the request (`default`, `flex`, `priority`).
     #[serde(borrow)]
-    service_tier: Text<'a>,
+    service_tier: Text<'a>,    /// The backend configuration that served it, where the cloud says.
+    #[serde(borrow)]
+    system_fingerprint: Text<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +151,13 @@ impl ResponsesDecoder {
         let output_index = wire.output_index.0.unwrap_or(0);
         match kind {
             "response.created" | "response.in_progress" => {
+                // Its `service_tier` here is the one requested (`auto`); the one that served
+                // comes with `response.completed`.
+                let fingerprint = wire
+                    .response
+                    .as_ref()
+                    .and_then(|response| response.system_fingerprint.as_deref());
+                self.lifecycle.observe_deployment(fingerprint, None, out);
                 let model = wire.response.as_ref().and_then(|response| response.model.as_deref());
                 self.lifecycle.observe_model(model, out);
             }
@@ -190,6 +199,11 @@ impl ResponsesDecoder {
             ),
             "response.completed" | "response.incomplete" => {
                 let response = wire.response.0.unwrap_or_default();
+                self.lifecycle.observe_deployment(
+                    response.system_fingerprint.as_deref(),
+                    response.service_tier.as_deref(),
+                    out,
+                );
                 self.lifecycle.observe_model(response.model.as_deref(), out);
                 self.lifecycle.ensure(out);
                 if let Some(raw) = response.usage {

@@ -45,6 +45,8 @@ fn response(run_id: RunId, key: ResponseKey, target: &Target, text: &str) -> Res
         reported_model: Some(format!("{}-2026-01-01", target.model)),
         base_model: None,
         region: None,
+        system_fingerprint: None,
+        service_tier: None,
         text: text.to_owned(),
         reasoning: String::new(),
         tool_calls: Vec::new(),

@@ -1148,6 +1148,8 @@ impl Job {
             reported_model: accumulator.meta.reported_model.clone(),
             base_model: crate::model::identity::base_model(target, accumulator.meta.reported_model.as_deref()),
             region: accumulator.meta.region.clone(),
+            system_fingerprint: accumulator.meta.system_fingerprint.clone(),
+            service_tier: accumulator.meta.service_tier.clone(),
             metrics,
             tool_calls: accumulator.tool_calls(),
             complete: accumulator.is_complete(),

@@ -71,10 +71,24 @@ impl Credential {
                 }
             }
             StreamEvent::Started(meta) => {
-                for value in [&mut meta.request_id, &mut meta.region, &mut meta.reported_model]
-                    .into_iter()
-                    .flatten()
+                for value in [
+                    &mut meta.request_id,
+                    &mut meta.region,
+                    &mut meta.reported_model,
+                    &mut meta.system_fingerprint,
+                    &mut meta.service_tier,
+                ]
+                .into_iter()
+                .flatten()
                 {
+                    redact(value);
+                }
+            }
+            StreamEvent::Deployment {
+                system_fingerprint,
+                service_tier,
+            } => {
+                for value in [system_fingerprint, service_tier].into_iter().flatten() {
                     redact(value);
                 }
             }
@@ -320,6 +334,8 @@ mod tests {
             request_id: Some("AIzaGEMINIFAKEKEY-3e8d41".into()),
             reported_model: None,
             region: Some("x AIzaGEMINIFAKEKEY-3e8d41".into()),
+            system_fingerprint: Some("fp_AIzaGEMINIFAKEKEY-3e8d41".into()),
+            service_tier: None,
         });
         credential.redact_event(&mut started);
         let text = serde_json::to_string(&started).expect("json");

@@ -46,6 +46,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: "20261207160000_client_lag",
         sql: include_str!("../../migrations/20261207160000_client_lag.sql"),
     },
+    Migration {
+        version: "20261207170000_deployment_fingerprint",
+        sql: include_str!("../../migrations/20261207170000_deployment_fingerprint.sql"),
+    },
 ];
 
 /// Applies the migrations this database has not seen yet and returns their versions.

@@ -26,6 +26,8 @@ pub(super) fn fold_events(response: &mut ResponseRecord, events: &[StoredEvent])
     response.request_id = accumulator.meta.request_id;
     response.reported_model = accumulator.meta.reported_model;
     response.region = accumulator.meta.region;
+    response.system_fingerprint = accumulator.meta.system_fingerprint;
+    response.service_tier = accumulator.meta.service_tier;
     response.text = accumulator.text;
     response.reasoning = accumulator.reasoning;
     response.billed_input_tokens = accumulator.billed_input_tokens;

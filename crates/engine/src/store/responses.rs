@@ -60,7 +60,7 @@ impl Store {
 
 /// The columns [`response_from_row`] reads.
 const RESPONSE_COLUMNS: &str = "id, run_id, prompt_index, target_index, repeat_index, target, provider, model, \
-     status, request_id, reported_model, base_model, region, text, reasoning, tool_calls_json, finish_reason, \
+     status, request_id, reported_model, base_model, region, system_fingerprint, service_tier, text, reasoning, tool_calls_json, finish_reason, \
      raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens, \
      cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, \
      time_to_first_token_ms, total_ms, \
@@ -87,6 +87,8 @@ fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
         reported_model: row.get("reported_model")?,
         base_model: row.get("base_model")?,
         region: row.get("region")?,
+        system_fingerprint: row.get("system_fingerprint")?,
+        service_tier: row.get("service_tier")?,
         text: row.get("text")?,
         reasoning: row.get("reasoning")?,
         tool_calls: from_json(&row.get::<_, String>("tool_calls_json")?, "tool calls")?,

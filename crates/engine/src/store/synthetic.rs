@@ -515,6 +515,7 @@ impl Words {
                 request_id: Some(request_id.clone()),
                 reported_model: Some(target.model.clone()),
                 region: None,
+                ..ResponseMeta::default()
             }),
         )];
         let pieces: Vec<String> = text.split_inclusive(". ").map(str::to_owned).collect();
@@ -545,6 +546,8 @@ impl Words {
             reported_model: Some(target.model.clone()),
             base_model: crate::model::identity::base_model(target, None),
             region: None,
+            system_fingerprint: None,
+            service_tier: None,
             text,
             reasoning: String::new(),
             tool_calls: Vec::new(),

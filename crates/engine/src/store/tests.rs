@@ -91,6 +91,8 @@ pub(super) fn sample_events(key: ResponseKey) -> Vec<StampedEvent> {
             request_id: Some("req_123".to_owned()),
             reported_model: Some("gpt-5.4-2026-01-01".to_owned()),
             region: Some("swedencentral".to_owned()),
+            system_fingerprint: Some("fp_5a1d0c".to_owned()),
+            service_tier: Some("default".to_owned()),
         }),
         StreamEvent::ReasoningDelta {
             text: "Solar wind...".to_owned(),
@@ -146,6 +148,8 @@ pub(super) fn complete_response(run_id: RunId, key: ResponseKey) -> ResponseReco
         reported_model: Some("gpt-5.4-2026-01-01".to_owned()),
         base_model: Some("gpt-5.4".to_owned()),
         region: Some("swedencentral".to_owned()),
+        system_fingerprint: Some("fp_5a1d0c".to_owned()),
+        service_tier: Some("default".to_owned()),
         text: "Charged particles make the sky glow.".to_owned(),
         reasoning: "Solar wind...".to_owned(),
         tool_calls: vec![ToolCall {
@@ -213,6 +217,8 @@ fn failed_response(run_id: RunId, key: ResponseKey) -> ResponseRecord {
         reported_model: None,
         base_model: None,
         region: None,
+        system_fingerprint: None,
+        service_tier: None,
         text: String::new(),
         reasoning: String::new(),
         tool_calls: Vec::new(),

@@ -918,7 +918,7 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
         .prepare_cached(
             "INSERT INTO responses (
                 run_id, prompt_index, target_index, repeat_index, target, provider, model, status,
-                request_id, reported_model, base_model, region, text, reasoning, tool_calls_json, finish_reason,
+                request_id, reported_model, base_model, region, system_fingerprint, service_tier, text, reasoning, tool_calls_json, finish_reason,
                 raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens,
                 cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, time_to_first_token_ms,
                 total_ms, output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms,
@@ -927,7 +927,7 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
                 error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms
             ) VALUES (
                 :run_id, :prompt_index, :target_index, :repeat_index, :target, :provider, :model, :status,
-                :request_id, :reported_model, :base_model, :region, :text, :reasoning, :tool_calls_json, :finish_reason,
+                :request_id, :reported_model, :base_model, :region, :system_fingerprint, :service_tier, :text, :reasoning, :tool_calls_json, :finish_reason,
                 :raw_finish_reason, :input_tokens, :output_tokens, :reasoning_tokens, :cached_input_tokens,
                 :cache_creation_input_tokens, :total_tokens, :usage_raw_json, :billed_input_tokens, :billed_output_tokens, :time_to_first_token_ms,
                 :total_ms, :output_tokens_per_second, :content_chunks, :gap_p50_ms, :gap_p95_ms, :gap_max_ms,
@@ -944,6 +944,8 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
                 reported_model = excluded.reported_model,
                 base_model = excluded.base_model,
                 region = excluded.region,
+                system_fingerprint = excluded.system_fingerprint,
+                service_tier = excluded.service_tier,
                 text = excluded.text,
                 reasoning = excluded.reasoning,
                 tool_calls_json = excluded.tool_calls_json,
@@ -997,6 +999,8 @@ pub(super) fn upsert_response(connection: &Connection, response: &ResponseRecord
             ":reported_model": response.reported_model,
             ":base_model": response.base_model,
             ":region": response.region,
+            ":system_fingerprint": response.system_fingerprint,
+            ":service_tier": response.service_tier,
             ":text": response.text,
             ":reasoning": response.reasoning,
             ":tool_calls_json": to_json(&response.tool_calls, "tool calls")?,

@@ -213,6 +213,10 @@ pub struct Variation {
     pub error: Option<ErrorRate>,
     /// One answer picked uniformly per request, instead of [`Scenario::text`].
     pub variants: Vec<String>,
+    /// From this request of the key on (counted from 0), the backend is a new deployment and
+    /// reports another `system_fingerprint`, as OpenAI's does after an update
+    /// (`redeploy_after=N`).
+    pub redeploy_after: Option<u64>,
 }
 
 impl Variation {
@@ -222,6 +226,7 @@ impl Variation {
             && self.inter_token_delay.is_none()
             && self.error.is_none()
             && self.variants.is_empty()
+            && self.redeploy_after.is_none()
     }
 }
 
@@ -256,6 +261,7 @@ impl Scenario {
             let index = ((generator("variant").unit() * count as f64) as usize).min(count - 1);
             drawn.text = Some(variation.variants[index].clone());
         }
+        drawn.redeployed = variation.redeploy_after.is_some_and(|after| request >= after);
         if self.answer == Answer::Echo {
             drawn.text = Some(match &drawn.text {
                 Some(suffix) => format!("{ECHO_PREFIX}{prompt} {suffix}"),

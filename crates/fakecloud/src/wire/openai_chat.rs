@@ -30,6 +30,8 @@ pub(crate) struct ChatEncoder {
 }
 
 const SYSTEM_FINGERPRINT: &str = "fp_fakecloud";
+/// What a redeployed backend reports instead (`redeploy_after=N`).
+const REDEPLOYED_FINGERPRINT: &str = "fp_fakecloud_2";
 /// OpenAI pads chunks with a random `obfuscation` string; a fixed one keeps
 /// our output deterministic while still exercising "ignore unknown fields".
 const OBFUSCATION: &str = "fAkEcLoUd";
@@ -87,6 +89,14 @@ impl ChatEncoder {
         }
     }
 
+    fn fingerprint(&self) -> &'static str {
+        if self.context.redeployed {
+            REDEPLOYED_FINGERPRINT
+        } else {
+            SYSTEM_FINGERPRINT
+        }
+    }
+
     fn openai_envelope(&self, choices: &str, usage: Option<&str>) -> String {
         let mut object = JsonObject::new()
             .value("id", self.id.as_str())
@@ -94,7 +104,7 @@ impl ChatEncoder {
             .value("created", self.created)
             .value("model", self.context.model.as_str())
             .value("service_tier", "default")
-            .value("system_fingerprint", SYSTEM_FINGERPRINT)
+            .value("system_fingerprint", self.fingerprint())
             .raw("choices", choices);
         if self.include_usage {
             object = object.raw("usage", usage.unwrap_or("null"));
@@ -110,7 +120,7 @@ impl ChatEncoder {
             .value("model", self.context.model.as_str())
             .value("obfuscation", OBFUSCATION)
             .value("object", "chat.completion.chunk")
-            .value("system_fingerprint", SYSTEM_FINGERPRINT);
+            .value("system_fingerprint", self.fingerprint());
         if self.include_usage {
             object = object.raw("usage", usage.unwrap_or("null"));
         }

@@ -11,4 +11,14 @@ reported_model: string | null,
 /**
  * Region or data zone, where the cloud reports one (Azure `x-ms-region`).
  */
-region: string | null, };
+region: string | null, 
+/**
+ * The backend configuration that served the response (OpenAI and Azure
+ * `system_fingerprint`): it changes when the cloud redeploys the same model name.
+ */
+system_fingerprint?: string, 
+/**
+ * The capacity tier that served the response (OpenAI `service_tier`, Anthropic
+ * `usage.service_tier`): `default`, `flex`, `priority`, `standard`, …
+ */
+service_tier?: string, };

@@ -16,7 +16,16 @@ export type ResponseRecord = { run_id: RunId, key: ResponseKey, target: string, 
  * model id, its `base_model`, or (Azure) the model the response reports. `None` when
  * nothing says it.
  */
-base_model?: string, region: string | null, text: string, reasoning: string, tool_calls: Array<ToolCall>, finish_reason: FinishReason | null, raw_finish_reason: string | null, usage: Usage, 
+base_model?: string, region: string | null, 
+/**
+ * The backend configuration that served the response, as the cloud reports it (OpenAI
+ * and Azure `system_fingerprint`).
+ */
+system_fingerprint?: string, 
+/**
+ * The capacity tier the cloud says served the response.
+ */
+service_tier?: string, text: string, reasoning: string, tool_calls: Array<ToolCall>, finish_reason: FinishReason | null, raw_finish_reason: string | null, usage: Usage, 
 /**
  * The input tokens the cloud bills, where it meters them apart from `usage` (Bedrock's
  * invocation metrics); cost is computed from these when present.
