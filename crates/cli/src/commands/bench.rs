@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 mod history;
+mod sessions;
 
 #[derive(Args, Clone)]
 pub struct BenchArgs {
@@ -69,6 +70,15 @@ pub struct BenchArgs {
     /// Internal: build the history case's database in this folder and keep it; reuse one there.
     #[arg(long, hide = true, value_name = "DIR")]
     history_dir: Option<std::path::PathBuf>,
+    /// The evaluation-session case instead: a suite of this many tests on 4 targets, repeated,
+    /// as `session run`, then `session show --json` timed, then `run --prompts` over the same
+    /// calls for the scheduler's overhead.
+    #[arg(long, value_name = "TESTS")]
+    sessions: Option<usize>,
+    #[arg(long, default_value_t = 3)]
+    sessions_repeat: u32,
+    #[arg(long, default_value_t = 100)]
+    sessions_concurrency: usize,
 }
 
 /// The fakecloud scenario of the memory case: short answers, quickly.
@@ -122,6 +132,15 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if !args.scale.is_empty() {
         return scale(&args);
+    }
+    if let Some(tests) = args.sessions {
+        return sessions::run(
+            tests,
+            args.sessions_repeat,
+            args.sessions_concurrency,
+            args.fakecloud.as_deref(),
+            args.json,
+        );
     }
     if let Some(runs) = args.history {
         return history::run(runs, args.history_dir.as_deref(), args.json);
@@ -276,13 +295,7 @@ struct ScaleResult {
 /// real command: live progress, the run, the store, the streamed result document), its output
 /// read and counted here, its peak RSS reported by the child itself.
 fn scale(args: &BenchArgs) -> Result<ExitCode> {
-    let (mut server, base) = match &args.fakecloud {
-        Some(base) => (None, base.clone()),
-        None => {
-            let (child, base) = start_fakecloud_with(SCALE_SPEC)?;
-            (Some(child), base)
-        }
-    };
+    let (mut server, base) = fakecloud_or_start(args.fakecloud.as_deref(), SCALE_SPEC)?;
     let work = std::env::temp_dir().join(format!("modelbench-bench-scale-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let targets_file = work.join("targets.toml");
@@ -394,6 +407,17 @@ fn start_fakecloud(args: &BenchArgs) -> Result<(Child, String)> {
         "ttft_ms={};tokens={};gap_ms={}",
         args.first_token_ms, args.tokens, args.gap_ms
     ))
+}
+
+/// The fakecloud at `given`, or one started with `spec` (then its process, to stop).
+fn fakecloud_or_start(given: Option<&str>, spec: &str) -> Result<(Option<Child>, String)> {
+    Ok(match given {
+        Some(base) => (None, base.to_owned()),
+        None => {
+            let (child, base) = start_fakecloud_with(spec)?;
+            (Some(child), base)
+        }
+    })
 }
 
 fn start_fakecloud_with(spec: &str) -> Result<(Child, String)> {
