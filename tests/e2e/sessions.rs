@@ -46,8 +46,53 @@ fn write_suite(dir: &Path, tests: usize, max_output_tokens: Option<u32>) -> Stri
     file.display().to_string()
 }
 
-async fn session(dir: &Path, args: &[&str]) -> std::process::Output {
-    cli(dir, args, FAKE_KEYS, None).await
+/// What every test starts from: fakecloud, an empty data folder, and a targets file on that
+/// cloud.
+struct World {
+    cloud: FakeCloud,
+    data: tempfile::TempDir,
+    targets: String,
+}
+
+impl World {
+    /// `targets` is given the cloud's base URL.
+    async fn start(config: Config, targets: impl FnOnce(&str) -> Vec<Target>) -> Self {
+        let cloud = FakeCloud::start(config).await.expect("fakecloud");
+        let data = tempfile::tempdir().expect("tempdir");
+        let targets = write_targets(data.path(), &targets(&cloud.base_url()));
+        Self { cloud, data, targets }
+    }
+
+    /// fakecloud answering every model with `spec`.
+    async fn with_scenario(spec: &str, targets: impl FnOnce(&str) -> Vec<Target>) -> Self {
+        let config = Config {
+            default_scenario: parse_spec(spec).expect("spec"),
+            ..Config::default()
+        };
+        Self::start(config, targets).await
+    }
+
+    fn suite(&self, tests: usize, max_output_tokens: Option<u32>) -> String {
+        write_suite(self.data.path(), tests, max_output_tokens)
+    }
+
+    async fn modelbench(&self, args: &[&str]) -> std::process::Output {
+        cli(self.data.path(), args, FAKE_KEYS, None).await
+    }
+
+    /// `session run SUITE --targets FILE`, then `options`.
+    async fn session_run(&self, suite: &str, options: &[&str]) -> std::process::Output {
+        let mut args = vec!["session", "run", suite, "--targets", &self.targets];
+        args.extend_from_slice(options);
+        self.modelbench(&args).await
+    }
+
+    /// The JSON a command printed, which must have succeeded.
+    async fn json(&self, args: &[&str]) -> Value {
+        let output = self.modelbench(args).await;
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        json(&output)
+    }
 }
 
 fn json(output: &std::process::Output) -> Value {
@@ -86,33 +131,17 @@ fn figures<'a>(document: &'a Value, name: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_estimate_sends_nothing_and_a_budget_stops_within_its_cap() {
     // Answers of 300 tokens against a bound of 400: most of each call's worst case is spent.
-    let cloud = FakeCloud::start(Config {
-        default_scenario: parse_spec("tokens=300").expect("spec"),
-        ..Config::default()
+    let world = World::with_scenario("tokens=300", |base| {
+        let mut priced = Target::new("openai", ProviderKind::OpenAi, "gpt-5.4");
+        priced.base_url = Some(format!("{base}/v1"));
+        vec![priced]
     })
-    .await
-    .expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut priced = Target::new("openai", ProviderKind::OpenAi, "gpt-5.4");
-    priced.base_url = Some(format!("{}/v1", cloud.base_url()));
-    let targets = write_targets(data.path(), &[priced]);
-    let suite = write_suite(data.path(), 40, Some(400));
-
-    let estimate = session(
-        data.path(),
-        &[
-            "session",
-            "run",
-            &suite,
-            "--targets",
-            &targets,
-            "--repeat",
-            "2",
-            "--estimate",
-            "--json",
-        ],
-    )
     .await;
+    let suite = world.suite(40, Some(400));
+
+    let estimate = world
+        .session_run(&suite, &["--repeat", "2", "--estimate", "--json"])
+        .await;
     assert!(
         estimate.status.success(),
         "{}",
@@ -128,34 +157,22 @@ async fn an_estimate_sends_nothing_and_a_budget_stops_within_its_cap() {
         target["cost_high_usd"].as_f64().expect("high"),
     );
     assert!(0.0 < low && low < high, "{low} .. {high}");
-    assert!(cloud.requests().is_empty(), "--estimate sent requests");
+    assert!(world.cloud.requests().is_empty(), "--estimate sent requests");
 
     // Under half the worst case: the session must stop part-way, before a call in flight could
     // take it over the cap (each counts at its worst case, 400 output tokens, until it ends).
     let cap = high * 0.4;
     let cap_text = format!("{cap:.8}");
-    let run = session(
-        data.path(),
-        &[
-            "session",
-            "run",
+    let run = world
+        .session_run(
             &suite,
-            "--targets",
-            &targets,
-            "--repeat",
-            "2",
-            "--budget",
-            &cap_text,
-            "--concurrency",
-            "4",
-            "--json",
-        ],
-    )
-    .await;
+            &["--repeat", "2", "--budget", &cap_text, "--concurrency", "4", "--json"],
+        )
+        .await;
     assert_eq!(run.status.code(), Some(4), "{}", String::from_utf8_lossy(&run.stderr));
     let document = json(&run);
     assert_eq!(document["status"], "stopped");
-    let sent = cloud.requests().len();
+    let sent = world.cloud.requests().len();
     assert!(sent > 0 && sent < 80, "{sent} of 80 calls sent");
     let spent = figures(&document, "openai")["cost_usd"]["total"]
         .as_f64()
@@ -164,15 +181,11 @@ async fn an_estimate_sends_nothing_and_a_budget_stops_within_its_cap() {
     assert_eq!(figures(&document, "openai")["attempted"].as_u64(), Some(sent as u64));
 
     // A budget without a bound on the answers is refused before anything is sent.
-    let unbounded = write_suite(data.path(), 2, None);
-    let refused = session(
-        data.path(),
-        &["session", "run", &unbounded, "--targets", &targets, "--budget", "1"],
-    )
-    .await;
+    let unbounded = world.suite(2, None);
+    let refused = world.session_run(&unbounded, &["--budget", "1"]).await;
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("max_output_tokens"));
-    assert_eq!(cloud.requests().len(), sent);
+    assert_eq!(world.cloud.requests().len(), sent);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,34 +214,21 @@ async fn the_statistics_recover_what_the_clouds_were_made_to_do() {
         scenarios,
         ..Config::default()
     };
-    let cloud = FakeCloud::start(config).await.expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let base = cloud.base_url();
     let names = ["a", "b", "slow", "flaky", "drift"];
-    let targets: Vec<Target> = names
-        .iter()
-        .map(|name| target(name, &format!("model-{name}"), &base))
-        .collect();
-    let targets = write_targets(data.path(), &targets);
-    let suite = write_suite(data.path(), 80, None);
-    let run = session(
-        data.path(),
-        &[
-            "session",
-            "run",
-            &suite,
-            "--targets",
-            &targets,
-            "--repeat",
-            "3",
-            "--concurrency",
-            "48",
-            "--retries",
-            "0",
-            "--json",
-        ],
-    )
+    let world = World::start(config, |base| {
+        names
+            .iter()
+            .map(|name| target(name, &format!("model-{name}"), base))
+            .collect()
+    })
     .await;
+    let suite = world.suite(80, None);
+    let run = world
+        .session_run(
+            &suite,
+            &["--repeat", "3", "--concurrency", "48", "--retries", "0", "--json"],
+        )
+        .await;
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let document = json(&run);
     assert_eq!(document["status"], "completed");
@@ -278,45 +278,35 @@ async fn the_statistics_recover_what_the_clouds_were_made_to_do() {
 
     // `session show` reproduces the same numbers (seeded), and the reports render.
     let id = document["session_id"].as_str().expect("id").to_owned();
-    let shown = json(&session(data.path(), &["session", "show", &id, "--json"]).await);
+    let shown = world.json(&["session", "show", &id, "--json"]).await;
     assert_eq!(shown["parity"], document["parity"]);
     assert_eq!(shown["targets"], document["targets"]);
-    let html = session(data.path(), &["session", "export", &id, "--format", "html"]).await;
+    let html = world.modelbench(&["session", "export", &id, "--format", "html"]).await;
     let html = String::from_utf8_lossy(&html.stdout);
     assert!(
         html.contains("<h2>Decision</h2>") && html.contains("<svg"),
         "{html:.300}"
     );
-    let listed = json(&session(data.path(), &["session", "list", "--json"]).await);
+    let listed = world.json(&["session", "list", "--json"]).await;
     assert_eq!(listed[0]["id"], id.as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promptfoo_suite_imports_and_runs_and_suite_check_names_the_line() {
-    let cloud = FakeCloud::start(Config {
-        default_scenario: parse_spec("answer=echo").expect("spec"),
-        ..Config::default()
-    })
-    .await
-    .expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let targets = write_targets(data.path(), &[target("echo", "gpt-5.4", &cloud.base_url())]);
+    let world = World::with_scenario("answer=echo", |base| vec![target("echo", "gpt-5.4", base)]).await;
+    let data = world.data.path();
     std::fs::write(
-        data.path().join("promptfooconfig.yaml"),
+        data.join("promptfooconfig.yaml"),
         "description: translations\nproviders:\n  - openai:gpt-4o\nprompts:\n  - 'Translate to {{language}}: {{input}}'\ndefaultTest:\n  assert:\n    - type: icontains\n      value: translate\ntests:\n  - vars:\n      language: French\n      input: Hello\n    assert:\n      - type: contains\n        value: French\n      - type: llm-rubric\n        value: is a good translation\n  - vars:\n      language: German\n      input: Goodbye\n    assert:\n      - type: not-contains\n        value: French\n      - type: regex\n        value: 'Good\\w+'\n",
     )
     .expect("write");
-    let suite = data.path().join("promptfooconfig.yaml").display().to_string();
-    let checked = session(data.path(), &["suite", "check", &suite]).await;
+    let suite = data.join("promptfooconfig.yaml").display().to_string();
+    let checked = world.modelbench(&["suite", "check", &suite]).await;
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
     let text = String::from_utf8_lossy(&checked.stdout);
     assert!(text.contains("2 case(s)") && text.contains("providers"), "{text}");
 
-    let run = session(
-        data.path(),
-        &["session", "run", &suite, "--targets", &targets, "--json"],
-    )
-    .await;
+    let run = world.session_run(&suite, &["--json"]).await;
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let document = json(&run);
     let echo = figures(&document, "echo");
@@ -324,15 +314,13 @@ async fn a_promptfoo_suite_imports_and_runs_and_suite_check_names_the_line() {
     assert_eq!(echo["pass_rate"]["total"], 2);
 
     std::fs::write(
-        data.path().join("broken.yaml"),
+        data.join("broken.yaml"),
         "name: broken\ntests:\n  - id: one\n    prompt: hi\n    checks:\n      - type: contains\n        value: x\n      - type: regex\n        value: '(unclosed'\n",
     )
     .expect("write");
-    let broken = session(
-        data.path(),
-        &["suite", "check", &data.path().join("broken.yaml").display().to_string()],
-    )
-    .await;
+    let broken = world
+        .modelbench(&["suite", "check", &data.join("broken.yaml").display().to_string()])
+        .await;
     assert_eq!(broken.status.code(), Some(1));
     let errors = String::from_utf8_lossy(&broken.stderr);
     assert!(
@@ -343,33 +331,23 @@ async fn a_promptfoo_suite_imports_and_runs_and_suite_check_names_the_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_killed_mid_way_resumes_to_exact_counts_without_sending_a_completed_call_twice() {
-    let cloud = FakeCloud::start(Config {
-        default_scenario: parse_spec("ttft_ms=150;answer=echo").expect("spec"),
-        ..Config::default()
+    let world = World::with_scenario("ttft_ms=150;answer=echo", |base| {
+        vec![target("one", "gpt-5.4", base), target("two", "gpt-5.4", base)]
     })
-    .await
-    .expect("fakecloud");
-    let data = tempfile::tempdir().expect("tempdir");
-    let targets = write_targets(
-        data.path(),
-        &[
-            target("one", "gpt-5.4", &cloud.base_url()),
-            target("two", "gpt-5.4", &cloud.base_url()),
-        ],
-    );
-    let suite = write_suite(data.path(), 30, None);
+    .await;
+    let suite = world.suite(30, None);
     let mut child = std::process::Command::new(modelbench_binary())
         .args([
             "session",
             "run",
             &suite,
             "--targets",
-            &targets,
+            &world.targets,
             "--concurrency",
             "3",
             "--json",
         ])
-        .env("MODELBENCH_DATA_DIR", data.path())
+        .env("MODELBENCH_DATA_DIR", world.data.path())
         .envs(FAKE_KEYS.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -377,17 +355,17 @@ async fn a_session_killed_mid_way_resumes_to_exact_counts_without_sending_a_comp
         .expect("spawn");
     // Some calls done, most not.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while cloud.requests().len() < 12 && std::time::Instant::now() < deadline {
+    while world.cloud.requests().len() < 12 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
-    let sent_before = cloud.requests().len();
+    let sent_before = world.cloud.requests().len();
     assert!(sent_before < 60, "the session finished before the kill");
 
-    let listed = json(&session(data.path(), &["session", "list", "--json"]).await);
+    let listed = world.json(&["session", "list", "--json"]).await;
     let id = listed[0]["id"].as_str().expect("a session").to_owned();
-    let before = json(&session(data.path(), &["session", "show", &id, "--json"]).await);
+    let before = world.json(&["session", "show", &id, "--json"]).await;
     assert_eq!(before["status"], "interrupted");
     let completed_before: u64 = before["targets"]
         .as_array()
@@ -397,19 +375,82 @@ async fn a_session_killed_mid_way_resumes_to_exact_counts_without_sending_a_comp
         .sum();
     assert!(completed_before > 0);
 
-    let resumed = session(data.path(), &["session", "resume", &id, "--json"]).await;
-    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    let after = json(&resumed);
+    let after = world.json(&["session", "resume", &id, "--json"]).await;
     assert_eq!(after["status"], "completed");
     for target in after["targets"].as_array().expect("targets") {
         assert_eq!(target["completed"], 30, "{target}");
         assert_eq!(target["planned"], 30);
     }
     // Every call is sent once, plus the ones in flight at the kill: never a completed one again.
-    let sent = cloud.requests().len() as u64;
+    let sent = world.cloud.requests().len() as u64;
     assert_eq!(
         sent,
         60 + (sent_before as u64 - completed_before),
         "sent {sent}, {sent_before} before the kill"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_redeployed_mid_session_is_flagged_with_what_each_cloud_reported() {
+    // Both clouds report the same model and tier; the second is redeployed after 10 calls.
+    let scenarios = HashMap::from([
+        ("model-steady".to_owned(), parse_spec("answer=echo").expect("spec")),
+        (
+            "model-redeployed".to_owned(),
+            parse_spec("answer=echo;redeploy_after=10").expect("spec"),
+        ),
+    ]);
+    let config = Config {
+        scenarios,
+        ..Config::default()
+    };
+    let world = World::start(config, |base| {
+        vec![
+            target("steady", "model-steady", base),
+            target("redeployed", "model-redeployed", base),
+        ]
+    })
+    .await;
+    let suite = world.suite(10, None);
+    // One call at a time, so the order the calls started is the order fakecloud counted them.
+    let run = world
+        .session_run(&suite, &["--repeat", "2", "--concurrency", "1", "--json"])
+        .await;
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let document = json(&run);
+
+    let steady = figures(&document, "steady");
+    assert_eq!(steady["system_fingerprints"], serde_json::json!(["fp_fakecloud"]));
+    assert_eq!(steady["service_tiers"], serde_json::json!(["default"]));
+    assert_eq!(steady["reported_models"], serde_json::json!(["model-steady"]));
+    assert_eq!(steady["fingerprint_changed"], false);
+    let redeployed = figures(&document, "redeployed");
+    assert_eq!(
+        redeployed["system_fingerprints"],
+        serde_json::json!(["fp_fakecloud", "fp_fakecloud_2"])
+    );
+    assert_eq!(redeployed["fingerprint_changed"], true);
+    assert_eq!(redeployed["service_tier_changed"], false);
+    assert_eq!(redeployed["model_changed"], false);
+    let pair = &document["parity"][0];
+    assert_eq!(pair["service_tiers_differ"], false);
+    // The clouds name their models differently: for the pair, different versions.
+    assert_eq!(pair["versions_differ"], true);
+
+    // Stored, so `show` and the report say it too.
+    let id = document["session_id"].as_str().expect("id").to_owned();
+    let shown = world.modelbench(&["session", "show", &id]).await;
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("the reported system fingerprint changed during the session: fp_fakecloud → fp_fakecloud_2"),
+        "{text}"
+    );
+    let markdown = world.modelbench(&["session", "export", &id, "--format", "md"]).await;
+    let markdown = String::from_utf8_lossy(&markdown.stdout);
+    assert!(
+        markdown.contains(
+            "system fingerprint fp_fakecloud → fp_fakecloud_2 (changed during the session); service tier default"
+        ),
+        "{markdown}"
     );
 }

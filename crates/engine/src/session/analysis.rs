@@ -113,12 +113,20 @@ pub struct TargetFigures {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: CostFigures,
-    /// What the cloud said it ran, in order of first appearance (model version, region, system
-    /// fingerprint as reported).
+    /// What the cloud said it ran, each list in the order the calls started: the model
+    /// version, the region or data zone, the backend configuration (`system_fingerprint`) and
+    /// the capacity tier. Empty where the cloud never says.
     pub reported_models: Vec<String>,
     pub reported_regions: Vec<String>,
+    pub system_fingerprints: Vec<String>,
+    pub service_tiers: Vec<String>,
     /// The reported model changed during the session.
     pub model_changed: bool,
+    /// The reported fingerprint changed during the session: the cloud redeployed (or balanced
+    /// across backends), so answers before and after may differ for reasons of its own.
+    pub fingerprint_changed: bool,
+    /// Calls were served at more than one capacity tier, whose latencies need not compare.
+    pub service_tier_changed: bool,
 }
 
 /// One metric of one pair.
@@ -155,6 +163,8 @@ pub struct Parity {
     pub metrics: Vec<ParityMetric>,
     /// The two clouds reported different model versions.
     pub versions_differ: bool,
+    /// The two clouds reported different capacity tiers (latency compares unlike service).
+    pub service_tiers_differ: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -548,7 +558,15 @@ fn target_figures(target: &Target, calls: &[Vec<Option<Call<'_>>>], planned: u64
     let cost_total: f64 = known_costs.iter().sum();
     let priced = known_costs.len() as u64;
     let per_test = (priced > 0).then(|| cost_total / priced as f64);
-    let reported_models = first_seen(all.iter().map(|call| call.record.reported_model.clone()));
+    // "Changed during the session" reads the calls in the order they were sent, not test order.
+    let mut by_start = all.clone();
+    by_start.sort_by_key(|call| (call.record.started_at_ms, call.record.key));
+    let reported = |pick: fn(&ResponseRecord) -> &Option<String>| {
+        first_seen(by_start.iter().map(|call| pick(call.record).clone()))
+    };
+    let reported_models = reported(|record| &record.reported_model);
+    let system_fingerprints = reported(|record| &record.system_fingerprint);
+    let service_tiers = reported(|record| &record.service_tier);
     TargetFigures {
         target: target.name.clone(),
         provider: target.provider.as_str().to_owned(),
@@ -591,8 +609,12 @@ fn target_figures(target: &Target, calls: &[Vec<Option<Call<'_>>>], planned: u64
             unknown: attempted_count - priced,
         },
         model_changed: reported_models.len() > 1,
+        fingerprint_changed: system_fingerprints.len() > 1,
+        service_tier_changed: service_tiers.len() > 1,
         reported_models,
-        reported_regions: first_seen(all.iter().map(|call| call.record.region.clone())),
+        reported_regions: reported(|record| &record.region),
+        system_fingerprints,
+        service_tiers,
     }
 }
 
@@ -797,12 +819,14 @@ fn compare(
         note: Some("computed from prices and measured tokens; judged by the latency margin".to_owned()),
     });
 
-    let versions = |index: usize| targets[index].reported_models.clone();
+    // Both must have said something to differ: a cloud that never reports is no evidence.
+    let differ = |first: &[String], second: &[String]| !first.is_empty() && !second.is_empty() && first != second;
     Parity {
         base_model: targets[a].base_model.clone().unwrap_or_default(),
         a: input.targets[a].name.clone(),
         b: input.targets[b].name.clone(),
-        versions_differ: !versions(a).is_empty() && !versions(b).is_empty() && versions(a) != versions(b),
+        versions_differ: differ(&targets[a].reported_models, &targets[b].reported_models),
+        service_tiers_differ: differ(&targets[a].service_tiers, &targets[b].service_tiers),
         metrics,
     }
 }

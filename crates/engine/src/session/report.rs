@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::analysis::{Analysis, Distribution, ParityMetric, Rate};
+use super::analysis::{Analysis, Distribution, Parity, ParityMetric, Rate, TargetFigures};
 use crate::model::request::Parameters;
 use crate::report::html::{STYLESHEET, escape};
 
@@ -152,6 +152,246 @@ fn p_value(metric: &ParityMetric) -> String {
     }
 }
 
+/// One cell of a report table: its text, and for HTML a class (a verdict's colour).
+struct Cell {
+    text: String,
+    class: Option<String>,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Self {
+        Self { text, class: None }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Self {
+        Self::from(text.to_owned())
+    }
+}
+
+/// A table of the report, its cells computed once and drawn as HTML and as Markdown, so the two
+/// formats cannot disagree on a figure.
+struct Table {
+    headers: &'static [&'static str],
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    fn html(&self) -> String {
+        let mut out = String::from("<table><thead><tr>");
+        for header in self.headers {
+            let _ = write!(out, "<th>{}</th>", escape(header));
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        for row in &self.rows {
+            out.push_str("<tr>");
+            for cell in row {
+                match &cell.class {
+                    Some(class) => {
+                        let _ = write!(out, "<td class=\"{}\">{}</td>", escape(class), escape(&cell.text));
+                    }
+                    None => {
+                        let _ = write!(out, "<td>{}</td>", escape(&cell.text));
+                    }
+                }
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table>\n");
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!("| {} |\n|", self.headers.join(" | "));
+        out.push_str(&"---|".repeat(self.headers.len()));
+        out.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|cell| markdown_escape(&cell.text)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        out.push('\n');
+        out
+    }
+}
+
+fn decision_table(analysis: &Analysis) -> Table {
+    Table {
+        headers: &["Base model", "At parity", "Cheapest", "Fastest", "Most reliable"],
+        rows: analysis
+            .decisions
+            .iter()
+            .map(|decision| {
+                let or_dash = |name: &Option<String>| Cell::from(name.as_deref().unwrap_or("—"));
+                vec![
+                    Cell::from(decision.base_model.as_str()),
+                    Cell::from(decision.equivalent.join(", ")),
+                    or_dash(&decision.cheapest),
+                    or_dash(&decision.fastest),
+                    or_dash(&decision.most_reliable),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn parity_table(comparison: &Parity) -> Table {
+    Table {
+        headers: &["Metric", "a", "b", "Difference [95% CI]", "p (Holm)", "Verdict"],
+        rows: comparison
+            .metrics
+            .iter()
+            .map(|metric| {
+                vec![
+                    Cell::from(metric.metric),
+                    Cell::from(metric_value(metric, metric.a)),
+                    Cell::from(metric_value(metric, metric.b)),
+                    Cell::from(difference(metric)),
+                    Cell::from(p_value(metric)),
+                    Cell {
+                        text: verdict(metric),
+                        class: Some(format!("verdict {}", metric.verdict)),
+                    },
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// What a reader should know before trusting a pair's comparison: the clouds did not report
+/// running the same thing.
+fn parity_warnings(comparison: &Parity) -> Vec<&'static str> {
+    let mut warnings = Vec::new();
+    if comparison.versions_differ {
+        warnings.push("The two clouds report different model versions.");
+    }
+    if comparison.service_tiers_differ {
+        warnings.push("The two clouds report different service tiers.");
+    }
+    warnings
+}
+
+fn target_table(analysis: &Analysis) -> Table {
+    Table {
+        headers: &[
+            "Target",
+            "Done",
+            "Error rate",
+            "Pass rate",
+            "TTFT p50",
+            "TTFT p95",
+            "Total p50",
+            "Tokens/s p50",
+            "Cost / 1,000 tests",
+        ],
+        rows: analysis
+            .targets
+            .iter()
+            .map(|target| {
+                vec![
+                    Cell::from(target.target.as_str()),
+                    Cell::from(format!("{}/{}", target.completed, target.planned)),
+                    Cell::from(percent(&target.error_rate)),
+                    Cell::from(percent(&target.pass_rate)),
+                    Cell::from(format!(
+                        "{}{}",
+                        ms(target.ttft_ms.p50),
+                        interval(target.ttft_ms.p50_ci, "")
+                    )),
+                    Cell::from(format!(
+                        "{}{}",
+                        ms(target.ttft_ms.p95),
+                        interval(target.ttft_ms.p95_ci, "")
+                    )),
+                    Cell::from(ms(target.total_ms.p50)),
+                    Cell::from(
+                        target
+                            .output_tokens_per_second
+                            .p50
+                            .map_or_else(|| "—".to_owned(), |value| format!("{value:.1}")),
+                    ),
+                    Cell::from(usd(target.cost_usd.per_1000_tests)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn error_table(analysis: &Analysis) -> Table {
+    Table {
+        headers: &["Target", "Kind", "Count", "Rate [95% CI]"],
+        rows: analysis
+            .targets
+            .iter()
+            .flat_map(|target| {
+                target.error_rates.iter().map(|(kind, rate)| {
+                    vec![
+                        Cell::from(target.target.as_str()),
+                        Cell::from(kind.as_str()),
+                        Cell::from(rate.count.to_string()),
+                        Cell::from(percent(rate)),
+                    ]
+                })
+            })
+            .collect(),
+    }
+}
+
+fn leaderboard_table(analysis: &Analysis) -> Table {
+    Table {
+        headers: &[
+            "#",
+            "Base model",
+            "Pass rate [95% CI]",
+            "TTFT p50",
+            "Cost / 1,000 tests",
+        ],
+        rows: analysis
+            .leaderboard
+            .iter()
+            .map(|leader| {
+                vec![
+                    Cell::from(leader.rank.to_string()),
+                    Cell::from(leader.base_model.as_str()),
+                    Cell::from(format!(
+                        "{:.1}% [{:.1}–{:.1}]",
+                        leader.pass_rate * 100.0,
+                        leader.low * 100.0,
+                        leader.high * 100.0
+                    )),
+                    Cell::from(ms(leader.ttft_p50_ms)),
+                    Cell::from(usd(leader.cost_per_1000_tests)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// What a target's cloud reported about its deployment, for the method section: each list in
+/// the order the calls started, marked where it changed during the session.
+fn deployment(target: &TargetFigures) -> String {
+    let list = |name: &str, values: &[String], changed: bool| {
+        if values.is_empty() {
+            format!("{name} not reported")
+        } else if changed {
+            format!("{name} {} (changed during the session)", values.join(" → "))
+        } else {
+            format!("{name} {}", values.join(", "))
+        }
+    };
+    [
+        list("model", &target.reported_models, target.model_changed),
+        list("region", &target.reported_regions, target.reported_regions.len() > 1),
+        list(
+            "system fingerprint",
+            &target.system_fingerprints,
+            target.fingerprint_changed,
+        ),
+        list("service tier", &target.service_tiers, target.service_tier_changed),
+    ]
+    .join("; ")
+}
+
 /// What `session show` prints.
 pub fn text(analysis: &Analysis) -> String {
     let mut out = String::new();
@@ -183,28 +423,35 @@ pub fn text(analysis: &Analysis) -> String {
                 .collect();
             let _ = writeln!(out, "{:<24}   errors: {}", "", kinds.join(", "));
         }
-        if target.model_changed {
-            let _ = writeln!(
-                out,
-                "{:<24}   ! the reported model changed during the session: {}",
-                "",
-                target.reported_models.join(" → ")
-            );
+        let changes = [
+            ("model", target.model_changed, &target.reported_models),
+            (
+                "system fingerprint",
+                target.fingerprint_changed,
+                &target.system_fingerprints,
+            ),
+            ("service tier", target.service_tier_changed, &target.service_tiers),
+        ];
+        for (what, changed, values) in changes {
+            if changed {
+                let _ = writeln!(
+                    out,
+                    "{:<24}   ! the reported {what} changed during the session: {}",
+                    "",
+                    values.join(" → ")
+                );
+            }
         }
     }
     for comparison in &analysis.parity {
         let _ = writeln!(
             out,
-            "\nparity {}: {} vs {}{}",
-            comparison.base_model,
-            comparison.a,
-            comparison.b,
-            if comparison.versions_differ {
-                "  (! the clouds report different model versions)"
-            } else {
-                ""
-            }
+            "\nparity {}: {} vs {}",
+            comparison.base_model, comparison.a, comparison.b
         );
+        for warning in parity_warnings(comparison) {
+            let _ = writeln!(out, "  ! {warning}");
+        }
         for metric in &comparison.metrics {
             let _ = writeln!(
                 out,
@@ -294,79 +541,40 @@ fn markdown(analysis: &Analysis, method: &Method) -> String {
     let _ = writeln!(out, "Session `{}`, {}.\n", analysis.session_id, analysis.status);
     let _ = writeln!(out, "## Decision\n");
     if analysis.decisions.is_empty() {
-        let _ = writeln!(out, "No base model ran on two or more targets: no parity to decide.\n");
+        let _ = writeln!(out, "{NO_DECISION}\n");
     } else {
-        let _ = writeln!(
-            out,
-            "| Base model | At parity | Cheapest | Fastest | Most reliable |\n|---|---|---|---|---|"
-        );
-        for decision in &analysis.decisions {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                markdown_escape(&decision.base_model),
-                markdown_escape(&decision.equivalent.join(", ")),
-                markdown_escape(decision.cheapest.as_deref().unwrap_or("—")),
-                markdown_escape(decision.fastest.as_deref().unwrap_or("—")),
-                markdown_escape(decision.most_reliable.as_deref().unwrap_or("—")),
-            );
-        }
-        let _ = writeln!(out);
+        out.push_str(&decision_table(analysis).markdown());
     }
     let _ = writeln!(out, "## Parity\n");
     for comparison in &analysis.parity {
         let _ = writeln!(
             out,
-            "### {}: {} vs {}\n\n| Metric | a | b | Difference [95% CI] | p (Holm) | Verdict |\n|---|---|---|---|---|---|",
+            "### {}: {} vs {}\n",
             markdown_escape(&comparison.base_model),
             markdown_escape(&comparison.a),
             markdown_escape(&comparison.b)
         );
-        for metric in &comparison.metrics {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
-                metric.metric,
-                metric_value(metric, metric.a),
-                metric_value(metric, metric.b),
-                difference(metric),
-                p_value(metric),
-                verdict(metric)
-            );
+        for warning in parity_warnings(comparison) {
+            let _ = writeln!(out, "> **{warning}**\n");
         }
-        let _ = writeln!(out);
+        out.push_str(&parity_table(comparison).markdown());
     }
     let _ = writeln!(out, "## Method\n");
     for (name, value) in method_facts(method, analysis) {
         let _ = writeln!(out, "- **{name}**: {}", markdown_escape(&value));
     }
     let _ = writeln!(out, "\n## Targets\n");
-    let _ = writeln!(
-        out,
-        "| Target | Done | Error rate | Pass rate | TTFT p50 | TTFT p95 | Total p50 | Tokens/s p50 | $/1000 tests |\n|---|---|---|---|---|---|---|---|---|"
-    );
-    for target in &analysis.targets {
-        let _ = writeln!(
-            out,
-            "| {} | {}/{} | {} | {} | {}{} | {}{} | {} | {} | {} |",
-            markdown_escape(&target.target),
-            target.completed,
-            target.planned,
-            percent(&target.error_rate),
-            percent(&target.pass_rate),
-            ms(target.ttft_ms.p50),
-            interval(target.ttft_ms.p50_ci, ""),
-            ms(target.ttft_ms.p95),
-            interval(target.ttft_ms.p95_ci, ""),
-            ms(target.total_ms.p50),
-            target
-                .output_tokens_per_second
-                .p50
-                .map_or_else(|| "—".to_owned(), |value| format!("{value:.1}")),
-            usd(target.cost_usd.per_1000_tests),
-        );
+    out.push_str(&target_table(analysis).markdown());
+    let errors = error_table(analysis);
+    if !errors.rows.is_empty() {
+        let _ = writeln!(out, "### Errors by kind\n");
+        out.push_str(&errors.markdown());
     }
-    let _ = writeln!(out, "\n## Failing answers ({} in all)\n", analysis.failure_count);
+    if analysis.leaderboard.len() > 1 {
+        let _ = writeln!(out, "## Leaderboard\n");
+        out.push_str(&leaderboard_table(analysis).markdown());
+    }
+    let _ = writeln!(out, "## Failing answers ({} in all)\n", analysis.failure_count);
     for failure in &analysis.failures {
         let _ = writeln!(
             out,
@@ -381,6 +589,8 @@ fn markdown(analysis: &Analysis, method: &Method) -> String {
     }
     out
 }
+
+const NO_DECISION: &str = "No base model ran on two or more targets: no parity to decide.";
 
 fn method_facts(method: &Method, analysis: &Analysis) -> Vec<(&'static str, String)> {
     let mut facts = vec![
@@ -422,7 +632,7 @@ fn method_facts(method: &Method, analysis: &Analysis) -> Vec<(&'static str, Stri
         facts.push((
             "Target",
             format!(
-                "{}: {} {}{}{}; reported {}; price {}",
+                "{}: {} {}{}{}; reported: {}; price {}",
                 target.name,
                 target.provider,
                 target.model,
@@ -436,11 +646,11 @@ fn method_facts(method: &Method, analysis: &Analysis) -> Vec<(&'static str, Stri
                     .as_ref()
                     .map(|base| format!(" (base model {base})"))
                     .unwrap_or_default(),
-                if target.reported_models.is_empty() {
-                    "—".to_owned()
-                } else {
-                    target.reported_models.join(", ")
-                },
+                analysis
+                    .targets
+                    .iter()
+                    .find(|figures| figures.target == target.name)
+                    .map_or_else(|| "model not reported".to_owned(), deployment),
                 target.price_source.clone().unwrap_or_else(|| "unknown".to_owned()),
             ),
         ));
@@ -547,87 +757,29 @@ fn html(analysis: &Analysis, method: &Method) -> String {
     );
     let _ = writeln!(out, "<section><h2>Decision</h2>");
     if analysis.decisions.is_empty() {
-        let _ = writeln!(
-            out,
-            "<p>No base model ran on two or more targets: no parity to decide.</p>"
-        );
+        let _ = writeln!(out, "<p>{NO_DECISION}</p>");
     } else {
-        let _ = writeln!(
-            out,
-            "<table><thead><tr><th>Base model</th><th>At parity</th><th>Cheapest</th><th>Fastest</th><th>Most reliable</th></tr></thead><tbody>"
-        );
-        for decision in &analysis.decisions {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&decision.base_model),
-                escape(&decision.equivalent.join(", ")),
-                escape(decision.cheapest.as_deref().unwrap_or("—")),
-                escape(decision.fastest.as_deref().unwrap_or("—")),
-                escape(decision.most_reliable.as_deref().unwrap_or("—")),
-            );
-        }
-        let _ = writeln!(out, "</tbody></table>");
+        out.push_str(&decision_table(analysis).html());
     }
     for comparison in &analysis.parity {
         let _ = writeln!(
             out,
-            "<h3>{}: {} vs {}</h3>{}<table><thead><tr><th>Metric</th><th>a</th><th>b</th><th>Difference [95% CI]</th><th>p (Holm)</th><th>Verdict</th></tr></thead><tbody>",
+            "<h3>{}: {} vs {}</h3>",
             escape(&comparison.base_model),
             escape(&comparison.a),
             escape(&comparison.b),
-            if comparison.versions_differ {
-                "<p class=\"warning\">The two clouds report different model versions.</p>"
-            } else {
-                ""
-            }
         );
-        for metric in &comparison.metrics {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"verdict {}\">{}</td></tr>",
-                metric.metric,
-                escape(&metric_value(metric, metric.a)),
-                escape(&metric_value(metric, metric.b)),
-                escape(&difference(metric)),
-                escape(&p_value(metric)),
-                metric.verdict,
-                escape(&verdict(metric))
-            );
+        for warning in parity_warnings(comparison) {
+            let _ = writeln!(out, "<p class=\"warning\">{warning}</p>");
         }
-        let _ = writeln!(out, "</tbody></table>");
+        out.push_str(&parity_table(comparison).html());
     }
     let _ = writeln!(out, "</section>\n<section><h2>Method</h2><dl class=\"facts\">");
     for (name, value) in method_facts(method, analysis) {
         let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", escape(&value));
     }
     let _ = writeln!(out, "</dl></section>\n<section><h2>Targets</h2>");
-    let _ = writeln!(
-        out,
-        "<table><thead><tr><th>Target</th><th>Done</th><th>Error rate</th><th>Pass rate</th><th>TTFT p50</th><th>TTFT p95</th><th>Total p50</th><th>Tokens/s p50</th><th>Cost / 1,000 tests</th></tr></thead><tbody>"
-    );
-    for target in &analysis.targets {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&target.target),
-            target.completed,
-            target.planned,
-            escape(&percent(&target.error_rate)),
-            escape(&percent(&target.pass_rate)),
-            ms(target.ttft_ms.p50),
-            interval(target.ttft_ms.p50_ci, ""),
-            ms(target.ttft_ms.p95),
-            interval(target.ttft_ms.p95_ci, ""),
-            ms(target.total_ms.p50),
-            target
-                .output_tokens_per_second
-                .p50
-                .map_or_else(|| "—".to_owned(), |value| format!("{value:.1}")),
-            usd(target.cost_usd.per_1000_tests),
-        );
-    }
-    let _ = writeln!(out, "</tbody></table>");
+    out.push_str(&target_table(analysis).html());
     let ttft: Vec<(&str, &Distribution)> = analysis
         .targets
         .iter()
@@ -644,42 +796,13 @@ fn html(analysis: &Analysis, method: &Method) -> String {
         latency_svg("time to first token per target", &ttft),
         latency_svg("total time per target", &total)
     );
-    let _ = writeln!(
-        out,
-        "<h3>Errors by kind</h3><table><thead><tr><th>Target</th><th>Kind</th><th>Count</th><th>Rate [95% CI]</th></tr></thead><tbody>"
-    );
-    for target in &analysis.targets {
-        for (kind, rate) in &target.error_rates {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&target.target),
-                escape(kind),
-                rate.count,
-                escape(&percent(rate))
-            );
-        }
-    }
-    let _ = writeln!(out, "</tbody></table></section>");
+    let _ = writeln!(out, "<h3>Errors by kind</h3>{}</section>", error_table(analysis).html());
     if analysis.leaderboard.len() > 1 {
         let _ = writeln!(
             out,
-            "<section><h2>Leaderboard</h2><table><thead><tr><th>#</th><th>Base model</th><th>Pass rate [95% CI]</th><th>TTFT p50</th><th>$/1,000 tests</th></tr></thead><tbody>"
+            "<section><h2>Leaderboard</h2>{}</section>",
+            leaderboard_table(analysis).html()
         );
-        for leader in &analysis.leaderboard {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{:.1}% [{:.1}–{:.1}]</td><td>{}</td><td>{}</td></tr>",
-                leader.rank,
-                escape(&leader.base_model),
-                leader.pass_rate * 100.0,
-                leader.low * 100.0,
-                leader.high * 100.0,
-                ms(leader.ttft_p50_ms),
-                usd(leader.cost_per_1000_tests)
-            );
-        }
-        let _ = writeln!(out, "</tbody></table></section>");
     }
     let _ = writeln!(out, "<section><h2>Tests</h2><table><thead><tr><th>Test</th>");
     for target in &analysis.targets {
