@@ -384,8 +384,20 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
         .map(|(index, target)| target_figures(target, &calls[index], planned, seed_for(input.seed, &target.name)))
         .collect();
 
+    let sample = similarity_sample(input.cases.len(), input.seed);
+    // Each target's similarities between its repeats of each sampled test, computed once: the
+    // drift test of every pair the target is in and its per-test self-similarity all read them,
+    // and these diffs are most of the analysis's time.
+    let within: Vec<HashMap<usize, Vec<f64>>> = calls
+        .iter()
+        .map(|cases| {
+            sample
+                .iter()
+                .map(|&case| (case, within_similarities(&cases[case])))
+                .collect()
+        })
+        .collect();
     let mut parity = Vec::new();
-    let mut tests_sampled = None;
     for a in 0..input.targets.len() {
         for b in a + 1..input.targets.len() {
             let (Some(base_a), Some(base_b)) = (&targets[a].base_model, &targets[b].base_model) else {
@@ -394,8 +406,7 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
             if base_a != base_b {
                 continue;
             }
-            let sample = tests_sampled.get_or_insert_with(|| similarity_sample(input.cases.len(), input.seed));
-            parity.push(compare(input, &calls, &targets, a, b, sample));
+            parity.push(compare(input, &calls, &targets, a, b, &sample, &within));
         }
     }
     // Holm across every p-value of the session, then the verdicts that rest on them.
@@ -422,7 +433,6 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
         }
     }
 
-    let sample = tests_sampled.unwrap_or_else(|| similarity_sample(input.cases.len(), input.seed));
     let tests = input
         .cases
         .iter()
@@ -440,11 +450,11 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
                     let graded: Vec<bool> = repeats.iter().flatten().filter_map(|call| call.passed).collect();
                     let passed = graded.iter().filter(|&&passed| passed).count() as u64;
                     let errors = repeats.iter().flatten().filter(|call| call.errored()).count() as u64;
-                    let self_similarity = if repeat > 1 && sample.contains(&case_index) {
-                        let within = within_similarities(repeats);
-                        (!within.is_empty()).then(|| within.iter().sum::<f64>() / within.len() as f64)
-                    } else {
-                        None
+                    let self_similarity = match within[target_index].get(&case_index) {
+                        Some(within) if repeat > 1 && !within.is_empty() => {
+                            Some(within.iter().sum::<f64>() / within.len() as f64)
+                        }
+                        _ => None,
                     };
                     TestTarget {
                         target: target.name.clone(),
@@ -673,6 +683,7 @@ fn compare(
     a: usize,
     b: usize,
     sample: &[usize],
+    within_by_target: &[HashMap<usize, Vec<f64>>],
 ) -> Parity {
     let label = format!("{}\u{0}{}", input.targets[a].name, input.targets[b].name);
     let seed = seed_for(input.seed, &label);
@@ -765,8 +776,9 @@ fn compare(
     let mut across = Vec::new();
     for &case in sample {
         let (left, right) = (&calls[a][case], &calls[b][case]);
-        within.extend(within_similarities(left));
-        within.extend(within_similarities(right));
+        for side in [a, b] {
+            within.extend(within_by_target[side].get(&case).into_iter().flatten());
+        }
         for (one, other) in left.iter().zip(right) {
             if let (Some(one), Some(other)) = (completed_text(one), completed_text(other))
                 && let Ok(matrix) = similarity(&[one, other], DiffMode::Normalized)
