@@ -88,6 +88,8 @@ fn main() {
             reported_model: None,
             base_model: None,
             region: None,
+            system_fingerprint: None,
+            service_tier: None,
             text: "words ".repeat(events),
             reasoning: String::new(),
             tool_calls: Vec::new(),

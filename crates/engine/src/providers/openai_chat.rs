@@ -203,11 +203,8 @@ impl ChatDecoder {
                 return;
             }
         };
-        self.lifecycle.observe_deployment(
-            chunk.system_fingerprint.as_deref(),
-            chunk.service_tier.as_deref(),
-            out,
-        );
+        self.lifecycle
+            .observe_deployment(chunk.system_fingerprint.as_deref(), chunk.service_tier.as_deref(), out);
         self.lifecycle
             .observe_model(chunk.model.as_ref().map(|model| model.0.as_ref()), out);
         // Only the first choice is compared; `n > 1` is not something ModelBench asks for.

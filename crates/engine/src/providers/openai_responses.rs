@@ -104,7 +104,8 @@ struct Response<'a> {
     error: Option<Value>,
     /// The tier that served the request (`default`, `flex`, `priority`).
     #[serde(borrow)]
-    service_tier: Text<'a>,    /// The backend configuration that served it, where the cloud says.
+    service_tier: Text<'a>,
+    /// The backend configuration that served it, where the cloud says.
     #[serde(borrow)]
     system_fingerprint: Text<'a>,
 }
