@@ -4,7 +4,11 @@ import type { ErrorKind } from "./ErrorKind";
 /**
  * A failure of one target's request, before or during its stream.
  */
-export type ProviderError = { kind: ErrorKind, 
+export type ProviderError = { 
+/**
+ * Change it with [`ProviderError::reclassify`], which keeps `retryable` in step.
+ */
+kind: ErrorKind, 
 /**
  * The target's name; filled in by the runner (wire decoders do not know it).
  */
@@ -12,7 +16,13 @@ target: string, provider: string, status: number | null,
 /**
  * The cloud's own error code or type (`invalid_api_key`, `overloaded_error`, ...).
  */
-code: string | null, message: string, retryable: boolean, 
+code: string | null, message: string, 
+/**
+ * Whether a retry could help: always `kind.is_retryable()`, so it is private and changes
+ * only with the kind ([`ProviderError::reclassify`]). Whether the runner does retry is its
+ * own policy on top (never once content arrived, never past its budget).
+ */
+retryable: boolean, 
 /**
  * The cloud's hint for when to retry (`retry-after-ms` / `retry-after`).
  */
