@@ -43,7 +43,7 @@ const LAYER_ARROWS: &[(&str, &[&str])] = &[
     ("model", &[]),
     ("framing", &[]),
     ("secrets", &["model"]),
-    ("providers", &["model", "framing", "secrets"]),
+    ("providers", &["model", "framing"]),
     ("pricing", &["model"]),
     ("store", &["model", "pricing"]),
     ("run", &["model", "secrets", "providers", "pricing", "store"]),
