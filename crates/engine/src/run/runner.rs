@@ -912,7 +912,7 @@ impl Job {
         // One cancellation waiter and one timer for the whole stream, not one of each per chunk:
         // with a thousand streams open, registering and dropping them per chunk was a good part
         // of what a chunk cost. The timer is moved only when its deadline comes early; when it
-        // fires, the deadline is worked out again from the latest chunk (see `next_chunk`).
+        // fires, the deadline is worked out again from the latest chunk.
         let cancelled = self.cancel.cancelled();
         tokio::pin!(cancelled);
         let timer = tokio::time::sleep_until(first_token_deadline.min(total_deadline));
