@@ -12,11 +12,18 @@
 //! moment, and the tick still pending if it is already overdue. A response whose lag could have
 //! moved a timing by more than a threshold is marked `client_saturated` by the runner.
 //!
+//! The ticker's period follows how many streams are open ([`period_for`]): every [`TICK`] from
+//! [`BUSY_STREAMS`] open streams up, where the client's own load can make it late, and up to
+//! [`IDLE_TICK`] with a stream or two, where a runtime parked between chunks would otherwise be
+//! woken 500 times a second to find itself on time (about a quarter of the whole CPU of a
+//! concurrency-4 run). A longer period still measures any stall that covers a tick, but can miss a
+//! short one between two ticks: at low concurrency that can only be another process's load.
+//!
 //! Left out: why the client is late (profiles), and lateness on other threads (the store writer
 //! runs on its own thread and never holds a stream back until its queue is full).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,6 +32,20 @@ use tokio::time::Instant;
 /// How often the ticker asks to wake. The runtime's timer has a 1 ms resolution, so a wake-up
 /// is up to about 1 ms late on an idle machine: lateness below that is the timer's, not load.
 pub const TICK: Duration = Duration::from_millis(2);
+
+/// The longest period, with one stream open (see [`period_for`]).
+pub const IDLE_TICK: Duration = Duration::from_millis(10);
+
+/// From this many open streams up the ticker wakes every [`TICK`].
+pub const BUSY_STREAMS: usize = 16;
+
+/// The ticker's period with `open` streams open: [`TICK`] × [`BUSY_STREAMS`] / `open`, between
+/// [`TICK`] and [`IDLE_TICK`].
+pub fn period_for(open: usize) -> Duration {
+    let scaled = TICK.saturating_mul(u32::try_from(BUSY_STREAMS).unwrap_or(u32::MAX))
+        / u32::try_from(open.max(1)).unwrap_or(u32::MAX);
+    scaled.clamp(TICK, IDLE_TICK)
+}
 
 /// How many ticks the monitor remembers (about 65 s at [`TICK`]): enough to answer for a
 /// response's first token when it ends, even a long answer.
@@ -50,6 +71,20 @@ struct Shared {
     recent_us: AtomicU64,
     /// Past ticks, oldest first: (due, lateness) in µs.
     ticks: Mutex<VecDeque<(u64, u64)>>,
+    /// How many streams are open now (see [`LagMonitor::stream_open`]).
+    open: AtomicUsize,
+}
+
+/// Counts one open stream until dropped.
+#[derive(Debug)]
+pub struct OpenStream {
+    shared: Arc<Shared>,
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.shared.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Stops the ticker when dropped.
@@ -74,6 +109,7 @@ impl LagMonitor {
                 worst_us: AtomicU64::new(0),
                 recent_us: AtomicU64::new(0),
                 ticks: Mutex::new(VecDeque::with_capacity(1024)),
+                open: AtomicUsize::new(0),
             }),
         }
     }
@@ -90,10 +126,18 @@ impl LagMonitor {
                 monitor.record(due, woke.saturating_duration_since(due));
                 // The next tick is due a period after this wake-up, not after the missed due
                 // time: a late runtime is measured once, not again by a burst of catch-up ticks.
-                due = woke + TICK;
+                due = woke + period_for(monitor.shared.open.load(Ordering::Relaxed));
             }
         });
         Ticker { task }
+    }
+
+    /// Counts a stream as open until the guard is dropped: the ticker's period follows the count.
+    pub fn stream_open(&self) -> OpenStream {
+        self.shared.open.fetch_add(1, Ordering::Relaxed);
+        OpenStream {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Records a tick due at `due` that came `late`.
@@ -240,6 +284,23 @@ mod tests {
             let lag = monitor.lag_around(stalled_at + ms(10), Instant::now());
             assert!(lag >= ms(20), "a 25 ms stall measured as {lag:?}");
         });
+    }
+
+    #[test]
+    fn the_period_shortens_as_streams_open_and_lengthens_as_they_close() {
+        assert_eq!(period_for(0), IDLE_TICK);
+        assert_eq!(period_for(1), IDLE_TICK);
+        assert_eq!(period_for(4), ms(8));
+        assert_eq!(period_for(8), ms(4));
+        assert_eq!(period_for(BUSY_STREAMS), TICK);
+        assert_eq!(period_for(1000), TICK);
+        let monitor = LagMonitor::new();
+        let first = monitor.stream_open();
+        let second = monitor.stream_open();
+        assert_eq!(monitor.shared.open.load(Ordering::Relaxed), 2);
+        drop(first);
+        drop(second);
+        assert_eq!(monitor.shared.open.load(Ordering::Relaxed), 0);
     }
 
     #[test]

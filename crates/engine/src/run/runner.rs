@@ -688,6 +688,7 @@ impl Job {
     }
 
     async fn run(&self) -> ResponseRecord {
+        let _open = self.lag.stream_open();
         let target = &self.context.target;
         // Building the request is local work: the clock starts once it is ready to be sent.
         let prepared = providers::prepare(target, &self.prompt, &self.parameters);

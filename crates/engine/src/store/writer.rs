@@ -792,11 +792,18 @@ fn insert_pending_events(
     failed
 }
 
-fn insert_events_at_once(connection: &Connection, events: &[PendingEvent<'_>]) -> Result<()> {
-    let rows = vec!["(?, ?, ?, ?, ?, ?)"; events.len()].join(", ");
-    let mut statement = connection.prepare_cached(&format!(
+/// The INSERT of [`EVENTS_PER_STATEMENT`] rows, built once.
+static INSERT_EVENTS_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows = vec!["(?, ?, ?, ?, ?, ?)"; EVENTS_PER_STATEMENT].join(", ");
+    format!(
         "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json) VALUES {rows}"
-    ))?;
+    )
+});
+
+/// Inserts exactly [`EVENTS_PER_STATEMENT`] events in one statement.
+fn insert_events_at_once(connection: &Connection, events: &[PendingEvent<'_>]) -> Result<()> {
+    debug_assert_eq!(events.len(), EVENTS_PER_STATEMENT);
+    let mut statement = connection.prepare_cached(&INSERT_EVENTS_AT_ONCE)?;
     let mut parameter = 1;
     for event in events {
         statement.raw_bind_parameter(parameter, event.response_id)?;
