@@ -42,6 +42,8 @@ pub fn similarity(texts: &[&str], mode: DiffMode) -> Result<SimilarityMatrix, Di
     let pairs: Vec<(usize, usize)> = (0..count)
         .flat_map(|row| (row + 1..count).map(move |column| (row, column)))
         .collect();
+    // Each text is compared with every other one.
+    let work = texts.iter().map(|text| text.len()).sum::<usize>() * count.saturating_sub(1);
     let pair_ratios = match mode {
         DiffMode::Json => {
             let values = texts
@@ -49,7 +51,7 @@ pub fn similarity(texts: &[&str], mode: DiffMode) -> Result<SimilarityMatrix, Di
                 .enumerate()
                 .map(|(index, text)| extract_json(text).map_err(|cause| DiffError::TextNotJson { index, cause }))
                 .collect::<Result<Vec<_>, _>>()?;
-            in_parallel(&pairs, |(row, column)| json_ratio(&values[row], &values[column]))
+            in_parallel(&pairs, work, |(row, column)| json_ratio(&values[row], &values[column]))
         }
         DiffMode::Words | DiffMode::Normalized | DiffMode::Lines => {
             let normalized: Vec<String>;
@@ -68,7 +70,7 @@ pub fn similarity(texts: &[&str], mode: DiffMode) -> Result<SimilarityMatrix, Di
                 })
                 .collect();
             let vocabulary = interner.len();
-            in_parallel(&pairs, |(row, column)| {
+            in_parallel(&pairs, work, |(row, column)| {
                 let (a, b) = (&sequences[row], &sequences[column]);
                 ratio_of(matched_count(a, b, vocabulary), a.len() + b.len())
             })
@@ -121,14 +123,24 @@ fn majority_of(mean: &[f64]) -> Option<usize> {
     mean.iter().position(|&value| highest - value <= TIE)
 }
 
-/// `ratio` of each pair, in order, the pairs shared out over the available cores.
-fn in_parallel<F>(pairs: &[(usize, usize)], ratio: F) -> Vec<f64>
+/// Below this many bytes compared in all, the pairs are compared on the calling thread: starting
+/// threads costs more than a few short answers take (a session's analysis compares thousands of
+/// small sets, and spent more time starting threads than diffing).
+const PARALLEL_WORK_BYTES: usize = 64 * 1024;
+
+/// `ratio` of each pair, in order, the pairs shared out over the available cores when there is
+/// `work` enough (bytes compared in all) to pay for the threads.
+fn in_parallel<F>(pairs: &[(usize, usize)], work: usize, ratio: F) -> Vec<f64>
 where
     F: Fn((usize, usize)) -> f64 + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(pairs.len());
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let threads = if work < PARALLEL_WORK_BYTES {
+        1
+    } else {
+        cores.min(pairs.len())
+    };
     if threads <= 1 {
         return pairs.iter().map(|&pair| ratio(pair)).collect();
     }

@@ -907,4 +907,4 @@ pub(crate) fn parameter_pairs(parameters: &Parameters) -> Vec<(&'static str, Str
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use modelbench_engine::record::utc_date_time;
 use modelbench_engine::runner::{Admission, RunOptions, RunPlan};
 use modelbench_engine::session::report::{Method, MethodTarget};
-use modelbench_engine::session::{Analysis, Budget, Estimate, SessionInput, analyse, call_cost, estimate};
+use modelbench_engine::session::{Analyser, Analysis, Budget, Estimate, SessionInput, call_cost, estimate};
 use modelbench_engine::store::{RunStatus, SessionRow, SessionSummary, StoredSuite};
 use modelbench_engine::suite::{LoadedSuite, Suite, SuiteFormat};
 use modelbench_engine::{ErrorKind, ResponseKey, ResponseRecord, RunId, StoredRun, Target};
@@ -268,6 +268,25 @@ impl Workbench {
 
     /// A stored session with its suite loaded again from what was stored.
     pub fn load_session(&self, id: &str) -> Result<LoadedSession> {
+        let mut responses = Vec::new();
+        let mut session = self.load_session_with(
+            id,
+            Some(&mut |response| {
+                responses.push(response);
+                Ok(())
+            }),
+        )?;
+        session.run.responses = responses;
+        Ok(session)
+    }
+
+    /// A stored session whose responses go to `visit` one by one (`None`: are not read) instead
+    /// of into `run.responses` (left empty).
+    fn load_session_with(
+        &self,
+        id: &str,
+        visit: Option<&mut dyn FnMut(ResponseRecord) -> modelbench_engine::Result<()>>,
+    ) -> Result<LoadedSession> {
         let row = self
             .store()
             .find_session(id)?
@@ -280,10 +299,11 @@ impl Workbench {
         let format = SuiteFormat::parse(&suite_row.format).unwrap_or(SuiteFormat::Yaml);
         let suite = Suite::restore(&suite_row.text, format, files, &suite_row.name)
             .map_err(|errors| Error::Session(format!("the stored suite no longer loads: {errors}")))?;
-        let run = self
-            .store()
-            .load_run(row.id)?
-            .ok_or_else(|| Error::Session(format!("session {} has no stored run", row.id)))?;
+        let run = match visit {
+            Some(visit) => self.store().load_run_visiting(row.id, visit)?,
+            None => self.store().load_run_header(row.id)?,
+        }
+        .ok_or_else(|| Error::Session(format!("session {} has no stored run", row.id)))?;
         let options: SessionOptions =
             serde_json::from_str(&row.options_json).map_err(|error| Error::Session(error.to_string()))?;
         let status = effective_status(&row, &run);
@@ -402,20 +422,28 @@ impl Workbench {
         Ok(self.store().list_sessions()?)
     }
 
-    /// The statistics of a session (`session show`).
+    /// The statistics of a session (`session show`). The responses are read one by one into the
+    /// analysis, which keeps of each only what its figures need: the returned session's
+    /// `run.responses` is empty.
     pub fn analyse_session(&self, id: &str) -> Result<(LoadedSession, Analysis)> {
-        let session = self.load_session(id)?;
-        let analysis = analyse(&SessionInput {
-            session_id: session.row.id.to_string(),
-            status: session.status.clone(),
-            cases: session.suite.suite.cases(),
-            targets: &session.run.record.targets,
-            repeat: session.run.record.repeat,
-            responses: &session.run.responses,
-            margins: &session.suite.suite.margins,
-            seed: session.options.seed,
-        });
-        Ok((session, analysis))
+        // The suite and targets come first (the session's header), then the responses.
+        let header = self.load_session_with(id, None)?;
+        let input = SessionInput {
+            session_id: header.row.id.to_string(),
+            status: header.status.clone(),
+            cases: header.suite.suite.cases(),
+            targets: &header.run.record.targets,
+            repeat: header.run.record.repeat,
+            margins: &header.suite.suite.margins,
+            seed: header.options.seed,
+        };
+        let mut analyser = Analyser::new(&input);
+        self.store().load_run_visiting(header.row.id, &mut |response| {
+            analyser.add(&response);
+            Ok(())
+        })?;
+        let analysis = analyser.finish();
+        Ok((header, analysis))
     }
 }
 
@@ -442,8 +470,9 @@ fn effective_status(row: &SessionRow, run: &StoredRun) -> String {
     row.status.clone()
 }
 
-/// How `session` was run, for the report's method section.
-pub fn method(session: &LoadedSession) -> Method {
+/// How `session` was run, for the report's method section (`analysis` is its analysis, which
+/// read its responses).
+pub fn method(session: &LoadedSession, analysis: &Analysis) -> Method {
     let record = &session.run.record;
     let mut checks: Vec<(String, usize)> = Vec::new();
     for case in session.suite.suite.cases() {
@@ -459,31 +488,15 @@ pub fn method(session: &LoadedSession) -> Method {
         .iter()
         .enumerate()
         .map(|(index, target)| {
-            let responses = session
-                .run
-                .responses
-                .iter()
-                .filter(|response| response.key.target_index as usize == index);
-            let mut reported_models: Vec<String> = Vec::new();
-            let mut price_source = None;
-            for response in responses {
-                if let Some(model) = &response.reported_model
-                    && !reported_models.contains(model)
-                {
-                    reported_models.push(model.clone());
-                }
-                if price_source.is_none() && response.cost_usd.is_some() {
-                    price_source.clone_from(&response.cost_source);
-                }
-            }
+            let sources = analysis.sources.get(index).cloned().unwrap_or_default();
             MethodTarget {
                 name: target.name.clone(),
                 provider: target.provider.as_str().to_owned(),
                 model: target.model.clone(),
                 region: target.region.clone().or_else(|| target.location.clone()),
                 base_model: modelbench_engine::identity::base_model(target, None),
-                reported_models,
-                price_source,
+                reported_models: sources.reported_models,
+                price_source: sources.price_source,
             }
         })
         .collect();

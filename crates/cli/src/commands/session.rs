@@ -127,29 +127,29 @@ pub async fn run(data_dir: Option<&Path>, command: SessionCommand) -> Result<Exi
             code
         }
         SessionCommand::List { json } => {
-            let store = database::open_for_run(data_dir)?;
+            let store = Arc::new(database::open(data_dir)?);
             list(&workbench(&store)?, json)
         }
         SessionCommand::Show { id, json } => {
-            let store = database::open_for_run(data_dir)?;
+            let store = Arc::new(database::open(data_dir)?);
             let (_, analysis) = workbench(&store)?.analyse_session(&id)?;
             print_analysis(&mut terminal::stdout().lock(), &analysis, json)?;
             Ok(ExitCode::SUCCESS)
         }
         SessionCommand::Cancel { id } => {
-            let store = database::open_for_run(data_dir)?;
+            let store = Arc::new(database::open(data_dir)?);
             let session = workbench(&store)?.cancel_session(&id)?;
             println!("session {session}: cancelled");
             store.checkpoint();
             Ok(ExitCode::SUCCESS)
         }
         SessionCommand::Export { id, format, output } => {
-            let store = database::open_for_run(data_dir)?;
+            let store = Arc::new(database::open(data_dir)?);
             let workbench = workbench(&store)?;
             let (session, analysis) = workbench.analyse_session(&id)?;
             let format = modelbench_engine::session::report::Format::parse(&format)
                 .with_context(|| format!("unknown format '{format}': html, md, json or csv"))?;
-            let method = modelbench_workbench::session::method(&session);
+            let method = modelbench_workbench::session::method(&session, &analysis);
             let document = modelbench_engine::session::report::render(&analysis, &method, format);
             match output {
                 Some(path) => {
@@ -362,8 +362,12 @@ async fn follow(workbench: &Workbench, started: StartedSession, json: bool) -> R
 /// `session show`'s document: the JSON, or the text table.
 fn print_analysis(out: &mut impl Write, analysis: &modelbench_engine::session::Analysis, json: bool) -> Result<()> {
     if json {
-        serde_json::to_writer_pretty(&mut *out, analysis)?;
-        writeln!(out)?;
+        // Buffered: standard output is line-buffered, and a large session's document has
+        // hundreds of thousands of lines (a write each).
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+        serde_json::to_writer_pretty(&mut buffered, analysis)?;
+        writeln!(buffered)?;
+        buffered.flush()?;
     } else {
         write!(out, "{}", modelbench_engine::session::report::text(analysis))?;
     }

@@ -30,7 +30,8 @@ fn targets() -> Vec<Target> {
     vec![gpt, claude, azure, gemini]
 }
 
-fn response(run_id: RunId, key: ResponseKey, target: &Target, text: &str) -> ResponseRecord {
+/// A complete answer of `target` (its timings, tokens and cost vary with the target index).
+pub(crate) fn response(run_id: RunId, key: ResponseKey, target: &Target, text: &str) -> ResponseRecord {
     let offset = i64::from(key.target_index) * 10 + i64::from(key.repeat_index);
     ResponseRecord {
         run_id,

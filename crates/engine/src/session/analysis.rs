@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::diff::{DiffMode, similarity};
+use crate::model::event::ResponseKey;
 use crate::model::record::ResponseRecord;
 use crate::model::target::Target;
 use crate::stats::{
@@ -36,14 +37,13 @@ const SIMILARITY_TESTS: usize = 400;
 /// Fewer pairs than this and a latency comparison says "too few samples" without computing.
 const MINIMUM_PAIRS: usize = 5;
 
-/// What `analyse` reads.
+/// What the analysis reads besides the responses.
 pub struct SessionInput<'a> {
     pub session_id: String,
     pub status: String,
     pub cases: &'a [Case],
     pub targets: &'a [Target],
     pub repeat: u32,
-    pub responses: &'a [ResponseRecord],
     pub margins: &'a Margins,
     pub seed: u64,
 }
@@ -233,13 +233,74 @@ pub struct Analysis {
     /// How many there are in all.
     pub failure_count: u64,
     pub notes: Vec<String>,
+    /// Per target, in the order of `targets`: what the method section names.
+    #[serde(skip)]
+    pub sources: Vec<TargetSources>,
 }
 
-/// One call's place and outcome.
-struct Call<'a> {
-    record: &'a ResponseRecord,
+/// One call's place and outcome: what the figures read of its response, and its answer only
+/// where a similarity needs it (a test of the similarity sample), so a session of 120,000
+/// answers is analysed in a few megabytes rather than holding every answer.
+struct Call {
+    key: ResponseKey,
+    attempts: u32,
+    complete: bool,
+    client_saturated: bool,
+    /// Read as a refusal (completed calls only).
+    refusal: bool,
     passed: Option<bool>,
-    reason: String,
+    error_kind: Option<&'static str>,
+    time_to_first_token_ms: Option<f64>,
+    total_ms: f64,
+    output_tokens_per_second: Option<f64>,
+    cost_usd: Option<f64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    started_at_ms: i64,
+    reported_model: Option<Name>,
+    region: Option<Name>,
+    system_fingerprint: Option<Name>,
+    service_tier: Option<Name>,
+    base_model: Option<Name>,
+    /// The answer of a completed call in the similarity sample.
+    text: Option<Box<str>>,
+}
+
+/// A name the responses report (a model version, a region…), stored once: thousands of calls
+/// report the same few.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Name(u32);
+
+#[derive(Default)]
+struct Names {
+    names: Vec<String>,
+    index: HashMap<String, Name>,
+}
+
+impl Names {
+    fn intern(&mut self, name: Option<&String>) -> Option<Name> {
+        let name = name?;
+        if let Some(found) = self.index.get(name) {
+            return Some(*found);
+        }
+        let found = Name(u32::try_from(self.names.len()).unwrap_or(u32::MAX));
+        self.names.push(name.clone());
+        self.index.insert(name.clone(), found);
+        Some(found)
+    }
+
+    fn get(&self, name: Option<Name>) -> Option<String> {
+        name.and_then(|Name(index)| self.names.get(index as usize).cloned())
+    }
+}
+
+/// What the method section reads of each target's responses, in stored order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TargetSources {
+    /// The model versions the cloud reported, first seen first.
+    pub reported_models: Vec<String>,
+    /// The price source of its first priced call.
+    pub price_source: Option<String>,
 }
 
 /// A graded answer that failed its checks, or a call that erred: what the report shows "one
@@ -259,15 +320,15 @@ pub struct Failure {
 /// Failures listed in full, at most; the counts stay exact.
 const FAILURES_SHOWN: usize = 200;
 
-impl Call<'_> {
+impl Call {
     /// Sent at least once: a call cancelled or refused by the budget before its turn has no
     /// attempt (the runner records those with `attempts` 0).
     fn attempted(&self) -> bool {
-        self.record.attempts > 0
+        self.attempts > 0
     }
 
     fn errored(&self) -> bool {
-        self.attempted() && !self.record.complete
+        self.attempted() && !self.complete
     }
 }
 
@@ -337,54 +398,215 @@ fn seed_for(seed: u64, label: &str) -> u64 {
     })
 }
 
-/// Everything `session show` reports.
-pub fn analyse(input: &SessionInput<'_>) -> Analysis {
-    let repeat = input.repeat.max(1);
-    let mut notes = Vec::new();
-    // calls[target][case][repeat]
-    let mut calls: Vec<Vec<Vec<Option<Call<'_>>>>> = input
-        .targets
-        .iter()
-        .map(|_| {
-            input
-                .cases
-                .iter()
-                .map(|_| (0..repeat).map(|_| None).collect())
-                .collect()
-        })
-        .collect();
-    for record in input.responses {
+/// From this many calls up, the targets' figures and the pairs' comparisons (each its own
+/// seeded bootstrap, so the result does not depend on the order) are computed on threads of
+/// their own.
+const PARALLEL_CALLS: usize = 2_000;
+
+/// `work` applied to each job, in order: on a thread per job when `parallel`.
+fn each<J: Send, T: Send>(parallel: bool, jobs: Vec<J>, work: impl Fn(J) -> T + Sync) -> Vec<T> {
+    if !parallel || jobs.len() < 2 {
+        return jobs.into_iter().map(work).collect();
+    }
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = jobs.into_iter().map(|job| scope.spawn(move || work(job))).collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+/// Everything `session show` reports, from responses held in memory.
+pub fn analyse(input: &SessionInput<'_>, responses: &[ResponseRecord]) -> Analysis {
+    let mut analyser = Analyser::new(input);
+    for response in responses {
+        analyser.add(response);
+    }
+    analyser.finish()
+}
+
+/// The analysis fed one response at a time (as the store reads them), keeping of each only what
+/// the figures need: see [`Call`].
+pub struct Analyser<'a> {
+    input: &'a SessionInput<'a>,
+    /// calls[target][case][repeat]
+    calls: Vec<Vec<Vec<Option<Call>>>>,
+    names: Names,
+    /// Which tests' answers are kept for the similarities.
+    sample: Vec<usize>,
+    sampled: Vec<bool>,
+    /// The first failures by (test, target, repeat), at most [`FAILURES_SHOWN`].
+    failures: BTreeMap<(usize, usize, u32), Failure>,
+    failure_count: u64,
+    sources: Vec<TargetSources>,
+}
+
+impl<'a> Analyser<'a> {
+    pub fn new(input: &'a SessionInput<'a>) -> Self {
+        let repeat = input.repeat.max(1);
+        let calls = input
+            .targets
+            .iter()
+            .map(|_| {
+                input
+                    .cases
+                    .iter()
+                    .map(|_| (0..repeat).map(|_| None).collect())
+                    .collect()
+            })
+            .collect();
+        let sample = similarity_sample(input.cases.len(), input.seed);
+        let mut sampled = vec![false; input.cases.len()];
+        for &case in &sample {
+            sampled[case] = true;
+        }
+        Self {
+            input,
+            calls,
+            names: Names::default(),
+            sample,
+            sampled,
+            failures: BTreeMap::new(),
+            failure_count: 0,
+            sources: vec![TargetSources::default(); input.targets.len()],
+        }
+    }
+
+    /// Takes one response into the analysis (a later one with the same key replaces it).
+    pub fn add(&mut self, record: &ResponseRecord) {
         let (target, case, repeat_index) = (
             record.key.target_index as usize,
             record.key.prompt_index as usize,
             record.key.repeat_index as usize,
         );
-        let Some(slot) = calls
+        let Some(slot) = self
+            .calls
             .get_mut(target)
             .and_then(|cases| cases.get_mut(case))
             .and_then(|repeats| repeats.get_mut(repeat_index))
         else {
-            continue;
+            return;
         };
-        let (passed, reason) = match input.cases.get(case) {
+        let subject = CheckSubject::from(record);
+        let (passed, reason) = match self.input.cases.get(case) {
             Some(case) if record.complete => {
-                let grade = case.evaluate(&CheckSubject::from(record)).grade;
+                let grade = case.evaluate(&subject).grade;
                 (grade.passed, grade.reason)
             }
             _ => (None, String::new()),
         };
-        *slot = Some(Call { record, passed, reason });
+        let names = &mut self.names;
+        let call = Call {
+            key: record.key,
+            attempts: record.attempts,
+            complete: record.complete,
+            client_saturated: record.metrics.client_saturated,
+            refusal: record.complete && subject.is_refusal(),
+            passed,
+            error_kind: record.error.as_ref().map(|error| error.kind.as_str()),
+            time_to_first_token_ms: record.metrics.time_to_first_token_ms,
+            total_ms: record.metrics.total_ms,
+            output_tokens_per_second: record.metrics.output_tokens_per_second,
+            cost_usd: record.cost_usd,
+            input_tokens: record.usage.input_tokens,
+            output_tokens: record.usage.output_tokens,
+            started_at_ms: record.started_at_ms,
+            reported_model: names.intern(record.reported_model.as_ref()),
+            region: names.intern(record.region.as_ref()),
+            system_fingerprint: names.intern(record.system_fingerprint.as_ref()),
+            service_tier: names.intern(record.service_tier.as_ref()),
+            base_model: names.intern(record.base_model.as_ref()),
+            text: (record.complete && self.sampled[case]).then(|| record.text.as_str().into()),
+        };
+        let outcome = if call.errored() {
+            Some(call.error_kind.unwrap_or("incomplete"))
+        } else if call.passed == Some(false) {
+            Some("failed")
+        } else {
+            None
+        };
+        if let (Some(outcome), Some(test)) = (outcome, self.input.cases.get(case)) {
+            self.failure_count += 1;
+            let place = (case, target, record.key.repeat_index);
+            let shown = self.failures.len() < FAILURES_SHOWN
+                || self.failures.last_key_value().is_some_and(|(last, _)| place < *last);
+            if shown {
+                self.failures.insert(
+                    place,
+                    Failure {
+                        case_id: test.case_id.clone(),
+                        target: self.input.targets[target].name.clone(),
+                        repeat: record.key.repeat_index,
+                        outcome: outcome.to_owned(),
+                        reason: match &record.error {
+                            Some(error) if call.errored() => error.message.clone(),
+                            _ => reason,
+                        },
+                        answer: record.text.chars().take(2_000).collect(),
+                    },
+                );
+                if self.failures.len() > FAILURES_SHOWN {
+                    self.failures.pop_last();
+                }
+            }
+        }
+        let sources = &mut self.sources[target];
+        if let Some(model) = &record.reported_model
+            && !sources.reported_models.contains(model)
+        {
+            sources.reported_models.push(model.clone());
+        }
+        if sources.price_source.is_none() && record.cost_usd.is_some() {
+            sources.price_source.clone_from(&record.cost_source);
+        }
+        *slot = Some(call);
     }
 
-    let planned = (input.cases.len() as u64) * u64::from(repeat);
-    let targets: Vec<TargetFigures> = input
-        .targets
-        .iter()
-        .enumerate()
-        .map(|(index, target)| target_figures(target, &calls[index], planned, seed_for(input.seed, &target.name)))
-        .collect();
+    /// The figures of every response added.
+    pub fn finish(self) -> Analysis {
+        let Self {
+            input,
+            calls,
+            names,
+            sample,
+            failures,
+            failure_count,
+            sources,
+            ..
+        } = self;
+        analyse_calls(input, &calls, &names, &sample, failures, failure_count, sources)
+    }
+}
 
-    let sample = similarity_sample(input.cases.len(), input.seed);
+fn analyse_calls(
+    input: &SessionInput<'_>,
+    calls: &[Vec<Vec<Option<Call>>>],
+    names: &Names,
+    sample: &[usize],
+    failures: BTreeMap<(usize, usize, u32), Failure>,
+    failure_count: u64,
+    sources: Vec<TargetSources>,
+) -> Analysis {
+    let repeat = input.repeat.max(1);
+    let mut notes = Vec::new();
+    let planned = (input.cases.len() as u64) * u64::from(repeat);
+    let parallel = calls.iter().flatten().flatten().flatten().count() >= PARALLEL_CALLS;
+    let targets: Vec<TargetFigures> = each(
+        parallel,
+        input.targets.iter().enumerate().collect(),
+        |(index, target)| {
+            target_figures(
+                target,
+                &calls[index],
+                names,
+                planned,
+                seed_for(input.seed, &target.name),
+            )
+        },
+    );
+
     // Each target's similarities between its repeats of each sampled test, computed once: the
     // drift test of every pair the target is in and its per-test self-similarity all read them,
     // and these diffs are most of the analysis's time.
@@ -397,7 +619,7 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
                 .collect()
         })
         .collect();
-    let mut parity = Vec::new();
+    let mut pairs = Vec::new();
     for a in 0..input.targets.len() {
         for b in a + 1..input.targets.len() {
             let (Some(base_a), Some(base_b)) = (&targets[a].base_model, &targets[b].base_model) else {
@@ -406,9 +628,12 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
             if base_a != base_b {
                 continue;
             }
-            parity.push(compare(input, &calls, &targets, a, b, &sample, &within));
+            pairs.push((a, b));
         }
     }
+    let mut parity = each(parallel, pairs, |(a, b)| {
+        compare(input, calls, &targets, a, b, sample, &within)
+    });
     // Holm across every p-value of the session, then the verdicts that rest on them.
     let mut p_values = Vec::new();
     for comparison in &parity {
@@ -486,42 +711,9 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
         ));
     }
 
-    let mut failures = Vec::new();
-    let mut failure_count = 0;
-    for (case_index, case) in input.cases.iter().enumerate() {
-        for (target_index, target) in input.targets.iter().enumerate() {
-            for call in calls[target_index][case_index].iter().flatten() {
-                let outcome = if call.errored() {
-                    call.record
-                        .error
-                        .as_ref()
-                        .map_or("incomplete", |error| error.kind.as_str())
-                } else if call.passed == Some(false) {
-                    "failed"
-                } else {
-                    continue;
-                };
-                failure_count += 1;
-                if failures.len() < FAILURES_SHOWN {
-                    failures.push(Failure {
-                        case_id: case.case_id.clone(),
-                        target: target.name.clone(),
-                        repeat: call.record.key.repeat_index,
-                        outcome: outcome.to_owned(),
-                        reason: match &call.record.error {
-                            Some(error) if call.errored() => error.message.clone(),
-                            _ => call.reason.clone(),
-                        },
-                        answer: call.record.text.chars().take(2_000).collect(),
-                    });
-                }
-            }
-        }
-    }
-
     Analysis {
         decisions: decisions(&targets, &parity),
-        failures,
+        failures: failures.into_values().collect(),
         failure_count,
         session_id: input.session_id.clone(),
         status: input.status.clone(),
@@ -533,50 +725,51 @@ pub fn analyse(input: &SessionInput<'_>) -> Analysis {
         parity,
         tests,
         notes,
+        sources,
     }
 }
 
-fn target_figures(target: &Target, calls: &[Vec<Option<Call<'_>>>], planned: u64, seed: u64) -> TargetFigures {
-    let all: Vec<&Call<'_>> = calls.iter().flatten().flatten().collect();
-    let attempted: Vec<&&Call<'_>> = all.iter().filter(|call| call.attempted()).collect();
-    let completed: Vec<&&Call<'_>> = attempted.iter().copied().filter(|call| call.record.complete).collect();
+fn target_figures(
+    target: &Target,
+    calls: &[Vec<Option<Call>>],
+    names: &Names,
+    planned: u64,
+    seed: u64,
+) -> TargetFigures {
+    let all: Vec<&Call> = calls.iter().flatten().flatten().collect();
+    let attempted: Vec<&&Call> = all.iter().filter(|call| call.attempted()).collect();
+    let completed: Vec<&&Call> = attempted.iter().copied().filter(|call| call.complete).collect();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     for call in attempted.iter().filter(|call| call.errored()) {
-        let kind = call
-            .record
-            .error
-            .as_ref()
-            .map_or("incomplete", |error| error.kind.as_str());
+        let kind = call.error_kind.unwrap_or("incomplete");
         *errors.entry(kind.to_owned()).or_default() += 1;
     }
     let attempted_count = attempted.len() as u64;
     let error_count: u64 = errors.values().sum();
     let graded: Vec<bool> = completed.iter().filter_map(|call| call.passed).collect();
     let passes = graded.iter().filter(|&&passed| passed).count() as u64;
-    let values = |pick: fn(&ResponseRecord) -> Option<f64>| -> Vec<f64> {
+    let values = |pick: fn(&Call) -> Option<f64>| -> Vec<f64> {
         completed
             .iter()
-            .filter(|call| !call.record.metrics.client_saturated)
-            .filter_map(|call| pick(call.record))
+            .filter(|call| !call.client_saturated)
+            .filter_map(|call| pick(call))
             .filter(|value| value.is_finite())
             .collect()
     };
-    let ttft = values(|record| record.metrics.time_to_first_token_ms);
-    let total = values(|record| Some(record.metrics.total_ms));
-    let speed = values(|record| record.metrics.output_tokens_per_second);
-    let known_costs: Vec<f64> = attempted.iter().filter_map(|call| call.record.cost_usd).collect();
+    let ttft = values(|call| call.time_to_first_token_ms);
+    let total = values(|call| Some(call.total_ms));
+    let speed = values(|call| call.output_tokens_per_second);
+    let known_costs: Vec<f64> = attempted.iter().filter_map(|call| call.cost_usd).collect();
     let cost_total: f64 = known_costs.iter().sum();
     let priced = known_costs.len() as u64;
     let per_test = (priced > 0).then(|| cost_total / priced as f64);
     // "Changed during the session" reads the calls in the order they were sent, not test order.
     let mut by_start = all.clone();
-    by_start.sort_by_key(|call| (call.record.started_at_ms, call.record.key));
-    let reported = |pick: fn(&ResponseRecord) -> &Option<String>| {
-        first_seen(by_start.iter().map(|call| pick(call.record).clone()))
-    };
-    let reported_models = reported(|record| &record.reported_model);
-    let system_fingerprints = reported(|record| &record.system_fingerprint);
-    let service_tiers = reported(|record| &record.service_tier);
+    by_start.sort_by_key(|call| (call.started_at_ms, call.key));
+    let reported = |pick: fn(&Call) -> Option<Name>| first_seen(by_start.iter().map(|call| names.get(pick(call))));
+    let reported_models = reported(|call| call.reported_model);
+    let system_fingerprints = reported(|call| call.system_fingerprint);
+    let service_tiers = reported(|call| call.service_tier);
     TargetFigures {
         target: target.name.clone(),
         provider: target.provider.as_str().to_owned(),
@@ -584,7 +777,7 @@ fn target_figures(target: &Target, calls: &[Vec<Option<Call<'_>>>], planned: u64
         region: target.region.clone().or_else(|| target.location.clone()),
         base_model: all
             .iter()
-            .find_map(|call| call.record.base_model.clone())
+            .find_map(|call| names.get(call.base_model))
             .or_else(|| crate::model::identity::base_model(target, None)),
         planned,
         completed: completed.len() as u64,
@@ -596,22 +789,13 @@ fn target_figures(target: &Target, calls: &[Vec<Option<Call<'_>>>], planned: u64
         errors,
         error_rate: rate(error_count, attempted_count),
         pass_rate: rate(passes, graded.len() as u64),
-        refusals: completed
-            .iter()
-            .filter(|call| CheckSubject::from(call.record).is_refusal())
-            .count() as u64,
+        refusals: completed.iter().filter(|call| call.refusal).count() as u64,
         ttft_ms: distribution(&ttft, seed_for(seed, "ttft")),
         total_ms: distribution(&total, seed_for(seed, "total")),
         output_tokens_per_second: distribution(&speed, seed_for(seed, "speed")),
-        client_saturated: completed
-            .iter()
-            .filter(|call| call.record.metrics.client_saturated)
-            .count() as u64,
-        input_tokens: attempted.iter().filter_map(|call| call.record.usage.input_tokens).sum(),
-        output_tokens: attempted
-            .iter()
-            .filter_map(|call| call.record.usage.output_tokens)
-            .sum(),
+        client_saturated: completed.iter().filter(|call| call.client_saturated).count() as u64,
+        input_tokens: attempted.iter().filter_map(|call| call.input_tokens).sum(),
+        output_tokens: attempted.iter().filter_map(|call| call.output_tokens).sum(),
         cost_usd: CostFigures {
             total: cost_total,
             per_test,
@@ -622,7 +806,7 @@ fn target_figures(target: &Target, calls: &[Vec<Option<Call<'_>>>], planned: u64
         fingerprint_changed: system_fingerprints.len() > 1,
         service_tier_changed: service_tiers.len() > 1,
         reported_models,
-        reported_regions: reported(|record| &record.region),
+        reported_regions: reported(|call| call.region),
         system_fingerprints,
         service_tiers,
     }
@@ -652,14 +836,15 @@ fn similarity_sample(count: usize, seed: u64) -> Vec<usize> {
     sample
 }
 
-fn completed_text<'a>(call: &'a Option<Call<'_>>) -> Option<&'a str> {
+/// The answer of a completed call of the similarity sample.
+fn completed_text(call: &Option<Call>) -> Option<&str> {
     call.as_ref()
-        .filter(|call| call.record.complete)
-        .map(|call| call.record.text.as_str())
+        .filter(|call| call.complete)
+        .and_then(|call| call.text.as_deref())
 }
 
 /// Similarities between every two completed repeats of one target on one test.
-fn within_similarities(repeats: &[Option<Call<'_>>]) -> Vec<f64> {
+fn within_similarities(repeats: &[Option<Call>]) -> Vec<f64> {
     let texts: Vec<&str> = repeats.iter().filter_map(completed_text).collect();
     if texts.len() < 2 {
         return Vec::new();
@@ -678,7 +863,7 @@ fn within_similarities(repeats: &[Option<Call<'_>>]) -> Vec<f64> {
 
 fn compare(
     input: &SessionInput<'_>,
-    calls: &[Vec<Vec<Option<Call<'_>>>>],
+    calls: &[Vec<Vec<Option<Call>>>],
     targets: &[TargetFigures],
     a: usize,
     b: usize,
@@ -691,7 +876,7 @@ fn compare(
     let mut metrics = Vec::new();
 
     // Pairs (test, repeat) that ran on both.
-    let pairs: Vec<(&Call<'_>, &Call<'_>)> = calls[a]
+    let pairs: Vec<(&Call, &Call)> = calls[a]
         .iter()
         .zip(&calls[b])
         .flat_map(|(left, right)| left.iter().zip(right))
@@ -702,14 +887,9 @@ fn compare(
     // Latency: paired by (test, repeat), both completed, neither timed by a saturated client.
     let (first, second): (Vec<f64>, Vec<f64>) = pairs
         .iter()
-        .filter(|(left, right)| left.record.complete && right.record.complete)
-        .filter(|(left, right)| !left.record.metrics.client_saturated && !right.record.metrics.client_saturated)
-        .filter_map(|(left, right)| {
-            Some((
-                left.record.metrics.time_to_first_token_ms?,
-                right.record.metrics.time_to_first_token_ms?,
-            ))
-        })
+        .filter(|(left, right)| left.complete && right.complete)
+        .filter(|(left, right)| !left.client_saturated && !right.client_saturated)
+        .filter_map(|(left, right)| Some((left.time_to_first_token_ms?, right.time_to_first_token_ms?)))
         .unzip();
     let rank_test = stats::wilcoxon_signed_rank(&first, &second).ok();
     let differences = if first.len() >= MINIMUM_PAIRS {
@@ -1005,4 +1185,119 @@ fn decisions(targets: &[TargetFigures], parity: &[Parity]) -> Vec<BaseModelDecis
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::record::RunId;
+    use crate::model::target::ProviderKind;
+    use crate::report::tests::response;
+    use crate::suite::{Suite, SuiteFormat};
+
+    /// 150 tests whose check asks for "yes", two clouds of one model, two repeats.
+    fn fixture() -> (crate::suite::LoadedSuite, Vec<Target>, Vec<ResponseRecord>) {
+        let mut yaml = String::from("name: order\ntests:\n");
+        for index in 0..150 {
+            yaml.push_str(&format!(
+                "  - id: t{index}\n    prompt: \"question {index}\"\n    checks:\n      - type: contains\n        value: \"yes\"\n"
+            ));
+        }
+        let suite = Suite::parse(&yaml, SuiteFormat::Yaml, None).expect("the suite loads");
+        let mut targets = vec![
+            Target::new("openai", ProviderKind::OpenAi, "gpt-5.4"),
+            Target::new("azure", ProviderKind::Azure, "gpt-5.4"),
+        ];
+        for target in &mut targets {
+            target.base_model = Some("gpt-5.4".to_owned());
+        }
+        let run_id = RunId::new();
+        let mut responses = Vec::new();
+        for prompt_index in 0..150_u32 {
+            for (target_index, target) in targets.iter().enumerate() {
+                for repeat_index in 0..2 {
+                    let key = ResponseKey {
+                        prompt_index,
+                        target_index: target_index as u32,
+                        repeat_index,
+                    };
+                    // Every third answer passes; the azure target's first repeat of every fifth
+                    // test errs; the reported model changes half-way on openai.
+                    let text = if prompt_index % 3 == 0 { "yes" } else { "no" };
+                    let mut record = response(run_id, key, target, text);
+                    if target_index == 1 && repeat_index == 0 && prompt_index % 5 == 0 {
+                        record.complete = false;
+                        record.error = Some(crate::model::error::ProviderError::new(
+                            crate::model::error::ErrorKind::Server,
+                            "azure",
+                            "503 from the cloud",
+                        ));
+                    }
+                    if target_index == 0 && prompt_index >= 75 {
+                        record.reported_model = Some("gpt-5.4-2026-06-01".to_owned());
+                    }
+                    responses.push(record);
+                }
+            }
+        }
+        (suite, targets, responses)
+    }
+
+    #[test]
+    fn the_analysis_does_not_depend_on_the_order_the_responses_come_in() {
+        let (suite, targets, responses) = fixture();
+        let input = SessionInput {
+            session_id: "s".to_owned(),
+            status: "completed".to_owned(),
+            cases: suite.suite.cases(),
+            targets: &targets,
+            repeat: 2,
+            margins: &suite.suite.margins,
+            seed: 7,
+        };
+        let in_order = analyse(&input, &responses);
+        let mut shuffled = responses.clone();
+        shuffled.reverse();
+        shuffled.rotate_left(37);
+        let mut other = analyse(&input, &shuffled);
+        // Only what the method names follows the order given (the stored order, by design).
+        assert_eq!(
+            other.sources[0].reported_models,
+            ["gpt-5.4-2026-06-01", "gpt-5.4-2026-01-01"]
+        );
+        other.sources.clone_from(&in_order.sources);
+        assert!(
+            other == in_order,
+            "the analysis changed with the order of its responses"
+        );
+
+        // 200 of 100 × 2 × 2 failing answers and 30 errors are listed, the first in test, target,
+        // repeat order; the count is exact.
+        assert_eq!(in_order.failure_count, 100 * 2 * 2 + 30 - 20);
+        assert_eq!(in_order.failures.len(), FAILURES_SHOWN);
+        let first = &in_order.failures[0];
+        assert_eq!(
+            (first.case_id.as_str(), first.target.as_str(), first.repeat),
+            ("t0", "azure", 0)
+        );
+        assert_eq!(first.outcome, "server");
+        assert_eq!(first.reason, "503 from the cloud");
+        assert_eq!(in_order.failures[1].case_id, "t1");
+        assert_eq!(in_order.failures[1].outcome, "failed");
+
+        // What the method names, per target in stored order.
+        assert_eq!(
+            in_order.sources[0].reported_models,
+            ["gpt-5.4-2026-01-01", "gpt-5.4-2026-06-01"]
+        );
+        assert!(in_order.targets[0].model_changed);
+        assert!(
+            in_order.sources[1]
+                .price_source
+                .as_deref()
+                .is_some_and(|source| source.contains("azure"))
+        );
+        // The similarity sample kept the answers it compares: repeats agree word for word.
+        assert_eq!(in_order.tests[1].targets[0].self_similarity, Some(1.0));
+    }
 }

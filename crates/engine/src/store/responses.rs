@@ -59,83 +59,164 @@ impl Store {
 }
 
 /// The columns [`response_from_row`] reads.
-const RESPONSE_COLUMNS: &str = "id, run_id, prompt_index, target_index, repeat_index, target, provider, model, \
-     status, request_id, reported_model, base_model, region, system_fingerprint, service_tier, text, reasoning, tool_calls_json, finish_reason, \
-     raw_finish_reason, input_tokens, output_tokens, reasoning_tokens, cached_input_tokens, \
-     cache_creation_input_tokens, total_tokens, usage_raw_json, billed_input_tokens, billed_output_tokens, \
-     time_to_first_token_ms, total_ms, \
-     output_tokens_per_second, content_chunks, gap_p50_ms, gap_p95_ms, gap_max_ms, \
-     server_latency_ms, server_first_byte_ms, client_lag_first_token_ms, client_lag_end_ms, client_saturated, \
-     cost_usd, cost_source, complete, error_json, attempts, unsupported_parameters_json, started_at_ms, finished_at_ms";
+const COLUMNS: [&str; 49] = [
+    "id",
+    "run_id",
+    "prompt_index",
+    "target_index",
+    "repeat_index",
+    "target",
+    "provider",
+    "model",
+    "status",
+    "request_id",
+    "reported_model",
+    "base_model",
+    "region",
+    "system_fingerprint",
+    "service_tier",
+    "text",
+    "reasoning",
+    "tool_calls_json",
+    "finish_reason",
+    "raw_finish_reason",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cached_input_tokens",
+    "cache_creation_input_tokens",
+    "total_tokens",
+    "usage_raw_json",
+    "billed_input_tokens",
+    "billed_output_tokens",
+    "time_to_first_token_ms",
+    "total_ms",
+    "output_tokens_per_second",
+    "content_chunks",
+    "gap_p50_ms",
+    "gap_p95_ms",
+    "gap_max_ms",
+    "server_latency_ms",
+    "server_first_byte_ms",
+    "client_lag_first_token_ms",
+    "client_lag_end_ms",
+    "client_saturated",
+    "cost_usd",
+    "cost_source",
+    "complete",
+    "error_json",
+    "attempts",
+    "unsupported_parameters_json",
+    "started_at_ms",
+    "finished_at_ms",
+];
+
+/// `COLUMNS` as a SELECT list.
+static RESPONSE_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| COLUMNS.join(", "));
+
+/// The position of `name` in [`COLUMNS`], found when compiling (an unknown name does not
+/// compile): a row read by position, not by name (rusqlite finds a name by comparing it with
+/// every column's, which was a third of `session show`'s time on a large session).
+const fn column(name: &str) -> usize {
+    let mut index = 0;
+    while index < COLUMNS.len() {
+        if same(COLUMNS[index].as_bytes(), name.as_bytes()) {
+            return index;
+        }
+        index += 1;
+    }
+    panic!("not a column of COLUMNS");
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut index = 0;
+    while index < a.len() {
+        if a[index] != b[index] {
+            return false;
+        }
+        index += 1;
+    }
+    true
+}
+
+/// A column's position in [`COLUMNS`], checked when compiling.
+macro_rules! col {
+    ($name:literal) => {
+        const { column($name) }
+    };
+}
 
 fn response_from_row(row: &Row<'_>) -> Result<ResponseRecord> {
-    let usage_raw_json: Option<String> = row.get("usage_raw_json")?;
-    let error_json: Option<String> = row.get("error_json")?;
-    let finish_reason: Option<String> = row.get("finish_reason")?;
+    let usage_raw_json: Option<String> = row.get(col!("usage_raw_json"))?;
+    let error_json: Option<String> = row.get(col!("error_json"))?;
+    let finish_reason: Option<String> = row.get(col!("finish_reason"))?;
     let refusal = finish_reason.as_deref() == Some(FinishReason::Refusal.as_str());
     Ok(ResponseRecord {
-        run_id: parse_run_id(&row.get::<_, String>("run_id")?)?,
+        run_id: parse_run_id(&row.get::<_, String>(col!("run_id"))?)?,
         key: ResponseKey {
-            prompt_index: row.get("prompt_index")?,
-            target_index: row.get("target_index")?,
-            repeat_index: row.get("repeat_index")?,
+            prompt_index: row.get(col!("prompt_index"))?,
+            target_index: row.get(col!("target_index"))?,
+            repeat_index: row.get(col!("repeat_index"))?,
         },
-        target: row.get("target")?,
-        provider: row.get("provider")?,
-        model: row.get("model")?,
-        request_id: row.get("request_id")?,
-        reported_model: row.get("reported_model")?,
-        base_model: row.get("base_model")?,
-        region: row.get("region")?,
-        system_fingerprint: row.get("system_fingerprint")?,
-        service_tier: row.get("service_tier")?,
-        text: row.get("text")?,
-        reasoning: row.get("reasoning")?,
-        tool_calls: from_json(&row.get::<_, String>("tool_calls_json")?, "tool calls")?,
+        target: row.get(col!("target"))?,
+        provider: row.get(col!("provider"))?,
+        model: row.get(col!("model"))?,
+        request_id: row.get(col!("request_id"))?,
+        reported_model: row.get(col!("reported_model"))?,
+        base_model: row.get(col!("base_model"))?,
+        region: row.get(col!("region"))?,
+        system_fingerprint: row.get(col!("system_fingerprint"))?,
+        service_tier: row.get(col!("service_tier"))?,
+        text: row.get(col!("text"))?,
+        reasoning: row.get(col!("reasoning"))?,
+        tool_calls: from_json(&row.get::<_, String>(col!("tool_calls_json"))?, "tool calls")?,
         // A newer ModelBench may know reasons this build does not; the raw reason is kept beside.
         finish_reason: finish_reason.map(|reason| FinishReason::parse(&reason).unwrap_or(FinishReason::Other)),
-        raw_finish_reason: row.get("raw_finish_reason")?,
-        billed_input_tokens: row.get("billed_input_tokens")?,
-        billed_output_tokens: row.get("billed_output_tokens")?,
+        raw_finish_reason: row.get(col!("raw_finish_reason"))?,
+        billed_input_tokens: row.get(col!("billed_input_tokens"))?,
+        billed_output_tokens: row.get(col!("billed_output_tokens"))?,
         refusal,
         usage: Usage {
-            input_tokens: row.get("input_tokens")?,
-            output_tokens: row.get("output_tokens")?,
-            reasoning_tokens: row.get("reasoning_tokens")?,
-            cached_input_tokens: row.get("cached_input_tokens")?,
-            cache_creation_input_tokens: row.get("cache_creation_input_tokens")?,
-            total_tokens: row.get("total_tokens")?,
+            input_tokens: row.get(col!("input_tokens"))?,
+            output_tokens: row.get(col!("output_tokens"))?,
+            reasoning_tokens: row.get(col!("reasoning_tokens"))?,
+            cached_input_tokens: row.get(col!("cached_input_tokens"))?,
+            cache_creation_input_tokens: row.get(col!("cache_creation_input_tokens"))?,
+            total_tokens: row.get(col!("total_tokens"))?,
             raw: usage_raw_json
                 .map(|text| from_json(&text, "usage"))
                 .transpose()?
                 .unwrap_or_default(),
         },
         metrics: Metrics {
-            time_to_first_token_ms: row.get("time_to_first_token_ms")?,
-            total_ms: row.get::<_, Option<f64>>("total_ms")?.unwrap_or_default(),
-            output_tokens_per_second: row.get("output_tokens_per_second")?,
-            content_chunks: row.get("content_chunks")?,
-            gap_p50_ms: row.get("gap_p50_ms")?,
-            gap_p95_ms: row.get("gap_p95_ms")?,
-            gap_max_ms: row.get("gap_max_ms")?,
-            server_latency_ms: row.get("server_latency_ms")?,
-            server_first_byte_ms: row.get("server_first_byte_ms")?,
-            client_lag_first_token_ms: row.get("client_lag_first_token_ms")?,
-            client_lag_end_ms: row.get("client_lag_end_ms")?,
-            client_saturated: row.get("client_saturated")?,
+            time_to_first_token_ms: row.get(col!("time_to_first_token_ms"))?,
+            total_ms: row.get::<_, Option<f64>>(col!("total_ms"))?.unwrap_or_default(),
+            output_tokens_per_second: row.get(col!("output_tokens_per_second"))?,
+            content_chunks: row.get(col!("content_chunks"))?,
+            gap_p50_ms: row.get(col!("gap_p50_ms"))?,
+            gap_p95_ms: row.get(col!("gap_p95_ms"))?,
+            gap_max_ms: row.get(col!("gap_max_ms"))?,
+            server_latency_ms: row.get(col!("server_latency_ms"))?,
+            server_first_byte_ms: row.get(col!("server_first_byte_ms"))?,
+            client_lag_first_token_ms: row.get(col!("client_lag_first_token_ms"))?,
+            client_lag_end_ms: row.get(col!("client_lag_end_ms"))?,
+            client_saturated: row.get(col!("client_saturated"))?,
         },
-        cost_usd: row.get("cost_usd")?,
-        cost_source: row.get("cost_source")?,
-        complete: row.get("complete")?,
+        cost_usd: row.get(col!("cost_usd"))?,
+        cost_source: row.get(col!("cost_source"))?,
+        complete: row.get(col!("complete"))?,
         error: error_json.map(|text| from_json(&text, "error")).transpose()?,
-        attempts: row.get("attempts")?,
+        attempts: row.get(col!("attempts"))?,
         unsupported_parameters: from_json(
-            &row.get::<_, String>("unsupported_parameters_json")?,
+            &row.get::<_, String>(col!("unsupported_parameters_json"))?,
             "unsupported parameters",
         )?,
-        started_at_ms: row.get("started_at_ms")?,
+        started_at_ms: row.get(col!("started_at_ms"))?,
         // A response that never finished has no end yet; replay fills in its last event's time.
-        finished_at_ms: row.get::<_, Option<i64>>("finished_at_ms")?.unwrap_or_default(),
+        finished_at_ms: row.get::<_, Option<i64>>(col!("finished_at_ms"))?.unwrap_or_default(),
     })
 }
 
@@ -146,12 +227,13 @@ pub(super) fn finish_unfinished_responses(connection: &Connection, run: RunId, r
     let mut unfinished = Vec::new();
     {
         let mut statement = connection.prepare_cached(&format!(
-            "SELECT {RESPONSE_COLUMNS} FROM responses WHERE run_id = ?1 AND status = ?2"
+            "SELECT {} FROM responses WHERE run_id = ?1 AND status = ?2",
+            *RESPONSE_COLUMNS
         ))?;
         let mut rows = statement.query(params![run.to_string(), RESPONSE_STATUS_RUNNING])?;
         while let Some(row) = rows.next()? {
             let mut response = response_from_row(row)?;
-            let events = events_of_response(connection, row.get("id")?)?;
+            let events = events_of_response(connection, row.get(col!("id"))?)?;
             replay::fold_events(&mut response, &events);
             unfinished.push(response);
         }
@@ -183,14 +265,15 @@ pub(super) fn visit_responses(
     visit: &mut dyn FnMut(ResponseRecord) -> Result<()>,
 ) -> Result<()> {
     let mut statement = connection.prepare(&format!(
-        "SELECT {RESPONSE_COLUMNS} FROM responses WHERE run_id = ?1
-         ORDER BY prompt_index, target_index, repeat_index"
+        "SELECT {} FROM responses WHERE run_id = ?1
+         ORDER BY prompt_index, target_index, repeat_index",
+        *RESPONSE_COLUMNS
     ))?;
     let mut rows = statement.query([run_id])?;
     while let Some(row) = rows.next()? {
         let mut response = response_from_row(row)?;
-        if row.get::<_, String>("status")? == RESPONSE_STATUS_RUNNING {
-            let events = events_of_response(connection, row.get("id")?)?;
+        if row.get::<_, String>(col!("status"))? == RESPONSE_STATUS_RUNNING {
+            let events = events_of_response(connection, row.get(col!("id"))?)?;
             replay::fold_events(&mut response, &events);
         }
         visit(response)?;

@@ -141,6 +141,35 @@ impl Store {
 
     /// The run `id` with its prompts and responses, or `None` if there is no such run.
     pub fn load_run(&self, id: RunId) -> Result<Option<StoredRun>> {
+        let mut responses = Vec::new();
+        let run = self.load_run_visiting(id, &mut |response| {
+            responses.push(response);
+            Ok(())
+        })?;
+        Ok(run.map(|run| StoredRun { responses, ..run }))
+    }
+
+    /// A run with its responses handed to `visit` one by one, in the order of
+    /// [`StoredRun::responses`], instead of kept: the returned run's `responses` is empty. For
+    /// readers that fold a large run (a session's analysis) without holding every answer.
+    pub fn load_run_visiting(
+        &self,
+        id: RunId,
+        visit: &mut dyn FnMut(ResponseRecord) -> Result<()>,
+    ) -> Result<Option<StoredRun>> {
+        self.load_run_with(id, Some(visit))
+    }
+
+    /// A run without its responses (`responses` is empty): its targets, prompts and status.
+    pub fn load_run_header(&self, id: RunId) -> Result<Option<StoredRun>> {
+        self.load_run_with(id, None)
+    }
+
+    fn load_run_with(
+        &self,
+        id: RunId,
+        visit: Option<&mut dyn FnMut(ResponseRecord) -> Result<()>>,
+    ) -> Result<Option<StoredRun>> {
         let mut connection = self.connection();
         // One read transaction, so a run the writer is still filling in is seen at one moment.
         let transaction = connection.transaction()?;
@@ -183,11 +212,9 @@ impl Store {
             }
         }
 
-        let mut responses = Vec::new();
-        visit_responses(&transaction, &run_id, &mut |response| {
-            responses.push(response);
-            Ok(())
-        })?;
+        if let Some(visit) = visit {
+            visit_responses(&transaction, &run_id, visit)?;
+        }
 
         Ok(Some(StoredRun {
             record: RunRecord {
@@ -201,7 +228,7 @@ impl Store {
             finished_at_ms,
             status,
             planned_count,
-            responses,
+            responses: Vec::new(),
         }))
     }
 

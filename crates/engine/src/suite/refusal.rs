@@ -86,14 +86,20 @@ pub fn reads_as_refusal(text: &str) -> bool {
     REFUSAL_OPENERS
         .iter()
         .any(|opener| lowered.starts_with(opener) && !lowered[opener.len()..].starts_with(char::is_alphanumeric))
-        || REFUSAL_PHRASES.iter().any(|phrase| contains_phrase(&lowered, phrase))
+        || contains_any_phrase(&lowered)
 }
 
-/// `phrase` occurs in `text` with no word character right before or after it.
-fn contains_phrase(text: &str, phrase: &str) -> bool {
-    text.match_indices(phrase).any(|(start, _)| {
-        let before = text[..start].chars().next_back();
-        let after = text[start + phrase.len()..].chars().next();
+/// Every phrase, found in one pass: the analysis of a large session reads every answer, and
+/// searching the 40 phrases one by one was a tenth of its time.
+static PHRASES: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::new(REFUSAL_PHRASES).expect("the refusal phrases build an automaton")
+});
+
+/// Some phrase occurs in `text` with no word character right before or after it.
+fn contains_any_phrase(text: &str) -> bool {
+    PHRASES.find_overlapping_iter(text).any(|found| {
+        let before = text[..found.start()].chars().next_back();
+        let after = text[found.end()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
 }

@@ -61,7 +61,12 @@ pub(super) fn run(
     let work = std::env::temp_dir().join(format!("modelbench-bench-sessions-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let result = measure(&work, &base, tests, repeat, concurrency);
-    let _ = std::fs::remove_dir_all(&work);
+    // MODELBENCH_BENCH_KEEP=1 keeps the databases, to profile `session show` on them.
+    if std::env::var_os("MODELBENCH_BENCH_KEEP").is_some() {
+        eprintln!("kept {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     let result = result?;
     let Some(mut out) = stop_and_print_json(server, json, &result)? else {
         return Ok(ExitCode::SUCCESS);
