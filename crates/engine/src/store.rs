@@ -173,8 +173,8 @@ impl Store {
                 [],
             )?;
             transaction.execute(
-                "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json)
-                 VALUES (last_insert_rowid(), 0, 0, 0, 'probe', '{}')",
+                "INSERT INTO response_event_chunks (response_id, first_sequence, events_json)
+                 VALUES (last_insert_rowid(), 0, '[[0,0,0,\"probe\",{}]]')",
                 [],
             )?;
             // Dropped without a commit: rolled back.
@@ -212,9 +212,11 @@ impl Store {
 
     /// How many stream events are stored, over all runs (the benchmark checks nothing was dropped).
     pub fn count_events(&self) -> Result<u64> {
-        let count: i64 = self
-            .connection()
-            .query_row("SELECT count(*) FROM response_events", [], |row| row.get(0))?;
+        let count: i64 = self.connection().query_row(
+            "SELECT coalesce(sum(json_array_length(events_json)), 0) FROM response_event_chunks",
+            [],
+            |row| row.get(0),
+        )?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 

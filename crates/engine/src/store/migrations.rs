@@ -50,6 +50,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: "20261207170000_deployment_fingerprint",
         sql: include_str!("../../migrations/20261207170000_deployment_fingerprint.sql"),
     },
+    Migration {
+        version: "20261207180000_event_chunks",
+        sql: include_str!("../../migrations/20261207180000_event_chunks.sql"),
+    },
 ];
 
 /// Applies the migrations this database has not seen yet and returns their versions.
@@ -111,6 +115,58 @@ fn warn_about_unknown_versions(connection: &Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_stored_a_row_each_come_back_the_same_from_chunks() -> Result<()> {
+        let mut connection = Connection::open_in_memory()?;
+        let chunks = MIGRATIONS
+            .iter()
+            .position(|migration| migration.version == "20261207180000_event_chunks")
+            .expect("the chunk migration");
+        for migration in &MIGRATIONS[..chunks] {
+            connection.execute_batch(migration.sql)?;
+            connection.execute(
+                "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, 0)",
+                [migration.version],
+            )?;
+        }
+        connection.execute_batch(
+            "INSERT INTO runs (id, started_at_ms, status, parameters_json, targets_json, repeat, prompt_count,
+                 response_count) VALUES ('r', 0, 'completed', '{}', '[]', 1, 1, 2);
+             INSERT INTO responses (id, run_id, prompt_index, target_index, repeat_index, target, provider, model,
+                 status, started_at_ms) VALUES (7, 'r', 0, 0, 0, 'a', 'openai', 'm', 'complete', 0),
+                 (9, 'r', 0, 1, 0, 'b', 'openai', 'm', 'complete', 0);
+             INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json) VALUES
+                 (7, 1, 0, 2500, 'delta', '{\"type\":\"delta\",\"text\":\" \\\"quoted\\\" ✓\"}'),
+                 (7, 0, 0, 1000, 'started', '{\"type\":\"started\"}'),
+                 (9, 0, 1, 30, 'end', '{\"type\":\"end\",\"n\":1.5}');",
+        )?;
+        let read = |connection: &Connection| -> Result<Vec<(i64, i64, i64, i64, String, String)>> {
+            let mut statement = connection.prepare(
+                "SELECT response_id, sequence, attempt, elapsed_us, kind, payload_json FROM response_events
+                 ORDER BY response_id, sequence",
+            )?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        };
+        let before = read(&connection)?;
+        assert_eq!(apply(&mut connection)?, ["20261207180000_event_chunks"]);
+        assert_eq!(read(&connection)?, before);
+        let chunks: i64 = connection.query_row("SELECT count(*) FROM response_event_chunks", [], |row| row.get(0))?;
+        assert_eq!(chunks, 2);
+        Ok(())
+    }
 
     #[test]
     fn versions_are_unique_and_in_order() {

@@ -751,12 +751,10 @@ struct PendingEvent<'a> {
     event: &'a StreamEvent,
 }
 
-/// How many events one INSERT statement carries.
-const EVENTS_PER_STATEMENT: usize = 32;
-
-/// Inserts the pending events sorted by response and sequence, many rows per statement. A
-/// statement that fails is retried row by row, so each failing event is reported as its own
-/// command's error and the rest are stored. Returns whether any failed.
+/// Inserts the pending events sorted by response and sequence, one row per response: its events
+/// of this batch as one JSON array (`response_event_chunks`; the `response_events` view shows
+/// them a row each). A row that fails is reported as the error of each of its events' commands;
+/// the other responses' rows are stored. Returns whether any failed.
 fn insert_pending_events(
     connection: &Connection,
     pending: &mut Vec<PendingEvent<'_>>,
@@ -765,56 +763,56 @@ fn insert_pending_events(
 ) -> bool {
     let mut failed = false;
     pending.sort_by_key(|event| (event.response_id, event.sequence));
-    for chunk in pending.chunks(EVENTS_PER_STATEMENT) {
-        let result = if chunk.len() == EVENTS_PER_STATEMENT {
-            insert_events_at_once(connection, chunk)
-        } else {
-            Err(Error::Storage("a short chunk goes row by row".to_owned()))
-        };
-        if result.is_ok() {
-            continue;
-        }
-        for event in chunk {
-            if let Err(error) = insert_event(
-                connection,
-                event.response_id,
-                event.sequence,
-                event.attempt,
-                event.elapsed_us,
-                event.event,
-            ) {
+    let mut json = Vec::new();
+    for events in pending.chunk_by(|one, next| one.response_id == next.response_id) {
+        let rows = events
+            .iter()
+            .map(|event| (event.sequence, event.attempt, event.elapsed_us, event.event));
+        if let Err(error) = insert_chunk(connection, events[0].response_id, rows, &mut json) {
+            for event in events {
                 outcomes[event.command] = Some(format!("{}: {error}", batch[event.command].describe()));
-                failed = true;
             }
+            failed = true;
         }
     }
     pending.clear();
     failed
 }
 
-/// The INSERT of [`EVENTS_PER_STATEMENT`] rows, built once.
-static INSERT_EVENTS_AT_ONCE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let rows = vec!["(?, ?, ?, ?, ?, ?)"; EVENTS_PER_STATEMENT].join(", ");
-    format!(
-        "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json) VALUES {rows}"
-    )
-});
-
-/// Inserts exactly [`EVENTS_PER_STATEMENT`] events in one statement.
-fn insert_events_at_once(connection: &Connection, events: &[PendingEvent<'_>]) -> Result<()> {
-    debug_assert_eq!(events.len(), EVENTS_PER_STATEMENT);
-    let mut statement = connection.prepare_cached(&INSERT_EVENTS_AT_ONCE)?;
-    let mut parameter = 1;
-    for event in events {
-        statement.raw_bind_parameter(parameter, event.response_id)?;
-        statement.raw_bind_parameter(parameter + 1, event.sequence)?;
-        statement.raw_bind_parameter(parameter + 2, event.attempt)?;
-        statement.raw_bind_parameter(parameter + 3, event.elapsed_us)?;
-        statement.raw_bind_parameter(parameter + 4, event.event.kind())?;
-        statement.raw_bind_parameter(parameter + 5, to_json(event.event, "event")?)?;
-        parameter += 6;
+/// Stores `events` (sequence, attempt, elapsed µs, event; in sequence order, at least one) of the
+/// response whose row id is `response_id` as one row; `json` is scratch space.
+fn insert_chunk<'a>(
+    connection: &Connection,
+    response_id: i64,
+    events: impl Iterator<Item = (u64, u32, u64, &'a StreamEvent)>,
+    json: &mut Vec<u8>,
+) -> Result<()> {
+    use std::io::Write as _;
+    json.clear();
+    json.push(b'[');
+    let mut first_sequence = None;
+    for (sequence, attempt, elapsed_us, event) in events {
+        if first_sequence.is_some() {
+            json.push(b',');
+        }
+        first_sequence.get_or_insert(sequence);
+        let io = |error: std::io::Error| Error::Storage(format!("cannot encode an event: {error}"));
+        write!(json, "[{sequence},{attempt},{elapsed_us},").map_err(io)?;
+        serde_json::to_writer(&mut *json, event.kind()).map_err(|error| Error::Storage(error.to_string()))?;
+        json.push(b',');
+        serde_json::to_writer(&mut *json, event).map_err(|error| Error::Storage(error.to_string()))?;
+        json.push(b']');
     }
-    statement.raw_execute()?;
+    json.push(b']');
+    let Some(first_sequence) = first_sequence else {
+        return Ok(());
+    };
+    let text = std::str::from_utf8(json).map_err(|error| Error::Storage(error.to_string()))?;
+    connection
+        .prepare_cached(
+            "INSERT INTO response_event_chunks (response_id, first_sequence, events_json) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![response_id, first_sequence, text])?;
     Ok(())
 }
 
@@ -856,20 +854,12 @@ pub(super) fn insert_event(
     elapsed_us: u64,
     event: &StreamEvent,
 ) -> Result<()> {
-    connection
-        .prepare_cached(
-            "INSERT INTO response_events (response_id, sequence, attempt, elapsed_us, kind, payload_json) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            response_id,
-            sequence,
-            attempt,
-            elapsed_us,
-            event.kind(),
-            to_json(event, "event")?,
-        ])?;
-    Ok(())
+    insert_chunk(
+        connection,
+        response_id,
+        std::iter::once((sequence, attempt, elapsed_us, event)),
+        &mut Vec::new(),
+    )
 }
 
 pub(super) fn insert_run(connection: &Connection, run: &RunRecord) -> Result<()> {
