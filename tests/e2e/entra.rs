@@ -14,7 +14,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use fakecloud::{Config, Entra, FakeCloud, Keys, RequestRecord, TEST_CA_PEM};
-use modelbench_e2e::{contains, files_under, modelbench};
+use modelbench_e2e::{contains, files_under, modelbench, modelbench_binary};
 use modelbench_engine::store::Store;
 use modelbench_engine::target::{AzureAuth, targets_to_toml};
 use modelbench_engine::{ErrorKind, ProviderKind, ResponseRecord, Target};
@@ -226,6 +226,8 @@ async fn without_an_entra_login_the_target_fails_alone_naming_what_was_tried() {
     let cloud = entra_cloud(3600).await;
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().to_owned();
+    // Built first, so the clock below times the run, not the build.
+    tokio::task::spawn_blocking(modelbench_binary).await.expect("binary");
     let started = Instant::now();
     let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
         let result = run(&cloud, &data_dir, &[]);
