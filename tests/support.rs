@@ -152,6 +152,27 @@ pub fn modelbench(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: O
     }
 }
 
+/// Every file under `dir`, for the secret scans: a secret must be in none of them.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
 /// The environment that makes the CLI use fakecloud's default keys.
 /// Bedrock gets SigV4 credentials through the real AWS chain (its environment provider), with the
 /// shared config files and instance metadata pointed nowhere so nothing on the machine leaks in.

@@ -6,11 +6,11 @@
 //! inside `dbus-run-session`). Without one it prints why and passes, unless
 //! `MODELBENCH_REQUIRE_KEYCHAIN=1`, as in CI, where it must run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use fakecloud::{Config, FakeCloud, Keys};
-use modelbench_e2e::modelbench;
+use modelbench_e2e::{contains, files_under, modelbench};
 use modelbench_engine::keychain::Keychain;
 use serde_json::Value;
 
@@ -68,26 +68,6 @@ fn describe(output: &Output) -> String {
         text(&output.stdout),
         text(&output.stderr)
     )
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ mod clouds;
 mod decoders;
 mod desktop;
 mod diff;
+mod entra;
 mod export;
 mod google;
 mod history;

@@ -26,8 +26,13 @@
 //! `/v1beta/models/{model}:streamGenerateContent?alt=sse` (also `/v1/models/…`),
 //! `/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent?alt=sse`,
 //! `/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict`
-//! (Vertex also under `/v1beta1/`), `GET /_fakecloud/requests`,
-//! `GET /_fakecloud/health`.
+//! (Vertex also under `/v1beta1/`), Entra ID's `/{tenant}/oauth2/v2.0/token`
+//! (see [`Entra`]), `GET /_fakecloud/requests`, `GET /_fakecloud/health`.
+//!
+//! With [`Config::https`] the same routes are also served over TLS on a second
+//! port, with a test certificate for 127.0.0.1 issued by [`TEST_CA_PEM`]:
+//! for clients that accept only `https` (Microsoft's Entra libraries refuse
+//! an `http` authority host).
 
 use std::collections::HashMap;
 use std::io;
@@ -37,6 +42,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+
+mod tls;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -63,6 +70,10 @@ pub const FAKE_AWS_ACCESS_KEY_ID: &str = "AKIDFAKECLOUDTEST001";
 /// The secret that default key signs with. Not a real credential.
 pub const FAKE_AWS_SECRET_ACCESS_KEY: &str = "fakecloud+Secret/Access/Key/0000000000000";
 
+/// The certificate authority that issued fakecloud's HTTPS certificate, in PEM. Trusted
+/// nowhere but in tests that point a client at it (`SSL_CERT_FILE`).
+pub const TEST_CA_PEM: &str = include_str!("../tls/ca.pem");
+
 /// How a [`FakeCloud`] is set up.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
@@ -77,6 +88,9 @@ pub struct Config {
     pub scenarios: HashMap<String, Scenario>,
     /// The scenario for requests nothing else selects.
     pub default_scenario: Scenario,
+    /// Also serve every route over HTTPS on another free port
+    /// ([`FakeCloud::https_base_url`]).
+    pub https: bool,
 }
 
 /// The credentials each cloud accepts.
@@ -104,6 +118,23 @@ pub struct Keys {
     pub gemini: String,
     /// The OAuth access token (`Authorization: Bearer`) on the Vertex routes.
     pub vertex: String,
+    /// When set, the Azure routes take only Entra ID tokens this server
+    /// issued (an `api-key` is refused), and its token endpoint grants them.
+    pub entra: Option<Entra>,
+}
+
+/// A service principal Entra ID knows: `POST /{tenant}/oauth2/v2.0/token`
+/// grants it tokens for the Azure AI services scopes
+/// (`https://cognitiveservices.azure.com/.default`,
+/// `https://ai.azure.com/.default`) with the client-credentials grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entra {
+    pub tenant: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The `expires_in` of each token, in seconds; the Azure routes refuse
+    /// a token after that.
+    pub expires_in: u64,
 }
 
 impl Default for Keys {
@@ -119,6 +150,7 @@ impl Default for Keys {
             bedrock_api_key: "fake-key".to_owned(),
             gemini: "fake-key".to_owned(),
             vertex: "fake-key".to_owned(),
+            entra: None,
         }
     }
 }
@@ -131,6 +163,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// any streams still running, so tests never leak servers.
 pub struct FakeCloud {
     address: SocketAddr,
+    https_address: Option<SocketAddr>,
     state: Arc<server::ServerState>,
     graceful: Option<oneshot::Sender<()>>,
     abort_streams: watch::Sender<bool>,
@@ -142,9 +175,17 @@ impl FakeCloud {
     pub async fn start(config: Config) -> io::Result<FakeCloud> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
         let address = listener.local_addr()?;
+        let https_listener = match config.https {
+            true => Some(TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?),
+            false => None,
+        };
+        let https_address = https_listener.as_ref().map(TcpListener::local_addr).transpose()?;
         let (abort_streams, abort_receiver) = watch::channel(false);
-        let state = Arc::new(server::ServerState::new(config, abort_receiver));
+        let state = Arc::new(server::ServerState::new(config, abort_receiver.clone()));
         let router = server::router(Arc::clone(&state));
+        if let Some(https_listener) = https_listener {
+            tokio::spawn(tls::serve(https_listener, router.clone(), abort_receiver)?);
+        }
         let (graceful, graceful_receiver) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -158,6 +199,7 @@ impl FakeCloud {
         tracing::debug!(%address, "fakecloud listening");
         Ok(FakeCloud {
             address,
+            https_address,
             state,
             graceful: Some(graceful),
             abort_streams,
@@ -172,6 +214,12 @@ impl FakeCloud {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// `https://127.0.0.1:PORT` when [`Config::https`] is set: the same routes over TLS, with a
+    /// certificate [`TEST_CA_PEM`] issued.
+    pub fn https_base_url(&self) -> Option<String> {
+        self.https_address.map(|address| format!("https://{address}"))
     }
 
     /// A snapshot of every request answered so far, oldest first.

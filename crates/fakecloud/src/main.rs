@@ -113,6 +113,7 @@ fn config_from(arguments: Arguments) -> anyhow::Result<Config> {
         fixtures_dir: arguments.fixtures,
         scenarios,
         default_scenario,
+        https: false,
     })
 }
 

@@ -47,6 +47,7 @@ use crate::wire::{EncoderContext, WireEncoder, event_stream};
 use crate::{Config, Keys};
 
 pub(crate) mod auth;
+pub(crate) mod entra;
 pub(crate) mod headers;
 pub(crate) mod rejection;
 pub(crate) mod request_log;
@@ -200,6 +201,8 @@ pub(crate) struct ServerState {
     /// Random per server, so ids differ between fakecloud instances.
     instance_tag: String,
     shutdown: watch::Receiver<bool>,
+    /// Entra tokens issued by `/{tenant}/oauth2/v2.0/token`.
+    entra_tokens: entra::Tokens,
 }
 
 impl ServerState {
@@ -218,6 +221,7 @@ impl ServerState {
             serial: AtomicU64::new(0),
             instance_tag: format!("{:08x}", random & 0xffff_ffff),
             shutdown,
+            entra_tokens: entra::Tokens::default(),
         }
     }
 }
@@ -243,6 +247,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/v1/models/{*model_and_method}", post(gemini))
         .route("/v1/projects/{*resource}", post(vertex))
         .route("/v1beta1/projects/{*resource}", post(vertex))
+        .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/_fakecloud/requests", get(list_requests))
         .route("/_fakecloud/health", get(health))
         .with_state(state)
@@ -481,7 +486,11 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
         headers: &headers,
         body: &raw_body,
     };
-    let authenticated = auth::check(provider, &state.keys, &presented, SystemTime::now());
+    let authenticated = if provider == Provider::Azure && state.keys.entra.is_some() {
+        state.entra_tokens.check(&headers, SystemTime::now())
+    } else {
+        auth::check(provider, &state.keys, &presented, SystemTime::now())
+    };
     let credential = auth::describe(provider, &presented);
     let prepared = match (authenticated.clone(), refusal) {
         (Err(failure), _) => Err(Refused::from(Rejection::Unauthorized(failure))),

@@ -28,7 +28,8 @@ use modelbench_engine::report::Format;
 use modelbench_engine::request::{PARAMETER_RANGES, ParameterRange};
 use modelbench_engine::store::SearchHitKind;
 use modelbench_engine::target::{
-    DeploymentType, FieldError, FieldSpec, FieldTable, ProviderFields, Publisher, TimeoutOverrides, field_table,
+    AzureAuth, DeploymentType, FieldError, FieldSpec, FieldTable, ProviderFields, Publisher, TimeoutOverrides,
+    field_table,
 };
 use modelbench_engine::{
     Api, ErrorKind, FinishReason, Message, Metrics, Parameters, Prompt, ProviderError, ProviderKind, ResponseKey,
@@ -69,11 +70,12 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
     // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
     // far below 2^53, and JSON.parse gives numbers anyway.
     let config = Config::new().with_large_int("number");
-    let renderers: [fn(&Config) -> Binding; 54] = [
+    let renderers: [fn(&Config) -> Binding; 55] = [
         binding::<ProviderKind>,
         binding::<Api>,
         binding::<Publisher>,
         binding::<DeploymentType>,
+        binding::<AzureAuth>,
         binding::<TimeoutOverrides>,
         binding::<Target>,
         binding::<Role>,

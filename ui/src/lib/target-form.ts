@@ -6,7 +6,7 @@ import type { FieldError } from './bindings/FieldError';
 import type { FieldSpec as EngineFieldSpec } from './bindings/FieldSpec';
 import type { ProviderFields } from './bindings/ProviderFields';
 import { FIELD_TABLE } from './bindings/rules';
-import type { Api, DeploymentType, ProviderKind, Publisher, Target, TimeoutOverrides } from './types';
+import type { Api, AzureAuth, DeploymentType, ProviderKind, Publisher, Target, TimeoutOverrides } from './types';
 
 export type TimeoutField = keyof TimeoutOverrides;
 export type DraftField =
@@ -29,6 +29,7 @@ export type DraftField =
   | 'label'
   | 'base_model'
   | 'deployment_type'
+  | 'auth'
   | TimeoutField;
 
 export type TargetDraft = { provider: ProviderKind; headers: Record<string, string> } & Record<DraftField, string>;
@@ -84,6 +85,7 @@ export function emptyDraft(provider: ProviderKind = 'openai'): TargetDraft {
     label: '',
     base_model: '',
     deployment_type: '',
+    auth: '',
     connect_ms: '',
     first_token_ms: '',
     idle_ms: '',
@@ -152,6 +154,7 @@ export function targetFromDraft(draft: TargetDraft): { target: Target; errors: F
     'label',
     'base_model',
     'deployment_type',
+    'auth',
   ];
   for (const field of optional) {
     const text = value(field);
@@ -164,6 +167,8 @@ export function targetFromDraft(draft: TargetDraft): { target: Target; errors: F
       target.publisher = text as Publisher;
     } else if (field === 'deployment_type') {
       target.deployment_type = text as DeploymentType;
+    } else if (field === 'auth') {
+      target.auth = text as AzureAuth;
     } else {
       target[field] = text;
     }

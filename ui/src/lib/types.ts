@@ -18,6 +18,7 @@ export type { Api } from './bindings/Api';
 export type { FieldError } from './bindings/FieldError';
 export type { CommandError } from './bindings/CommandError';
 export type { CommandErrorKind } from './bindings/CommandErrorKind';
+export type { AzureAuth } from './bindings/AzureAuth';
 export type { DeploymentType } from './bindings/DeploymentType';
 export type { Diff } from './bindings/Diff';
 export type { DiffContent } from './bindings/DiffContent';

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use modelbench_engine::store::Store;
-use modelbench_engine::target::{Api, DeploymentType, Publisher, load_targets_file, targets_to_toml};
+use modelbench_engine::target::{Api, AzureAuth, DeploymentType, Publisher, load_targets_file, targets_to_toml};
 use modelbench_engine::{ProviderKind, Target};
 use serde_json::json;
 
@@ -94,6 +94,9 @@ pub struct AddTargetArgs {
     /// Azure: global | data-zone-us | data-zone-eu | regional (default global); sets the price.
     #[arg(long)]
     deployment_type: Option<String>,
+    /// Azure: key (default: an `api-key`) | entra (an Entra ID token from the Azure credential chain).
+    #[arg(long)]
+    auth: Option<String>,
     #[command(flatten)]
     timeouts: TimeoutArgs,
 }
@@ -186,6 +189,10 @@ fn target_from_args(args: AddTargetArgs) -> Result<Target> {
                 DeploymentType::as_str,
             )
         })
+        .transpose()?;
+    target.auth = args
+        .auth
+        .map(|auth| one_of(&auth, "auth", AzureAuth::parse, &AzureAuth::ALL, AzureAuth::as_str))
         .transpose()?;
     target.base_model = args.base_model;
     target.publisher = match args.publisher.as_deref() {

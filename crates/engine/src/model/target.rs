@@ -172,6 +172,33 @@ impl DeploymentType {
     }
 }
 
+/// How an Azure target authenticates: an `api-key` (the default) or an Entra ID token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum AzureAuth {
+    /// A key from the keychain or `AZURE_OPENAI_API_KEY`, sent as `api-key`.
+    #[default]
+    Key,
+    /// A Microsoft Entra ID token from the Azure credential chain, sent as `Authorization: Bearer`.
+    Entra,
+}
+
+impl AzureAuth {
+    pub const ALL: [Self; 2] = [Self::Key, Self::Entra];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Entra => "entra",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|auth| auth.as_str() == value)
+    }
+}
+
 /// Who publishes a Vertex model: Google (Gemini) or Anthropic (Claude).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
@@ -338,6 +365,11 @@ pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub deployment_type: Option<DeploymentType>,
+    /// Azure: `key` (default: an `api-key`) or `entra` (an Entra ID token from the Azure
+    /// credential chain; no key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub auth: Option<AzureAuth>,
 }
 
 fn is_default_timeouts(overrides: &TimeoutOverrides) -> bool {
@@ -376,6 +408,7 @@ impl Target {
             label: None,
             base_model: None,
             deployment_type: None,
+            auth: None,
         }
     }
 
@@ -390,6 +423,11 @@ impl Target {
     /// Azure: the deployment type, `global` unless set.
     pub fn deployment_type(&self) -> DeploymentType {
         self.deployment_type.unwrap_or_default()
+    }
+
+    /// This target is an Azure target that authenticates with Entra ID tokens.
+    pub fn uses_entra(&self) -> bool {
+        self.provider == ProviderKind::Azure && self.auth == Some(AzureAuth::Entra)
     }
 
     /// This target speaks one of Bedrock Mantle's APIs.

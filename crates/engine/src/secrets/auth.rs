@@ -1,10 +1,11 @@
 //! Request-time authentication, for every kind of credential and in this one place: keys and
 //! pasted tokens (the header each cloud reads them from), AWS SigV4 (signed per request, over the
-//! exact bytes sent) and Google OAuth tokens (fetched and refreshed from Application Default
-//! Credentials). A prepared request ([`crate::providers::PreparedRequest`]) holds no secret:
+//! exact bytes sent), Google OAuth tokens (fetched and refreshed from Application Default
+//! Credentials) and Microsoft Entra ID tokens (from the Azure credential chain). A prepared request ([`crate::providers::PreparedRequest`]) holds no secret:
 //! the headers are added to the copy that is sent, and marked sensitive so no `Debug` shows them.
 
 pub mod aws;
+pub mod entra;
 pub mod google;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
@@ -26,6 +27,7 @@ pub async fn authorize(
     match credential {
         Credential::Aws(aws) => aws::sign(aws, target, url, headers, body).await,
         Credential::GoogleAdc => google::authorize(target, headers).await,
+        Credential::Entra => entra::authorize(target, url, headers).await,
         Credential::Key(key) => apply_key(target, key, headers),
         Credential::None => Ok(()),
     }

@@ -3,7 +3,8 @@
 //! Targets only name a key: a keychain entry (`key = "NAME"`) and/or an environment variable
 //! (`api_key_ref = "env:VARIABLE"`, default the provider's usual one). A [`CredentialSource`]
 //! turns those names into a [`Credential`] when a run starts. Bedrock and Vertex fall back to
-//! their clouds' own credential chains (AWS profiles/SSO/roles, Google ADC), which are resolved
+//! their clouds' own credential chains (AWS profiles/SSO/roles, Google ADC), and Azure targets with
+//! `auth = "entra"` use the Azure credential chain instead of a key; chains are resolved
 //! and refreshed at request time by [`crate::secrets::auth`]. The key itself is a [`Secret`], which never
 //! prints its value.
 
@@ -29,6 +30,9 @@ pub enum Credential {
     Aws(AwsCredential),
     /// Google Application Default Credentials (Vertex), fetched and refreshed by `gcp_auth`.
     GoogleAdc,
+    /// Microsoft Entra ID tokens (Azure targets with `auth = "entra"`), from the Azure credential
+    /// chain at send time; no key is looked up.
+    Entra,
 }
 
 impl Credential {
@@ -242,13 +246,17 @@ impl CredentialSource for KeychainCredentials {
     }
 }
 
-/// The precedence shared by every source: the keychain entry (when `keychain` finds one), then
-/// the environment variable, then the cloud's chain (Bedrock, Vertex), else an error.
+/// The precedence shared by every source: Entra for Azure targets that ask for it (no key
+/// then), the keychain entry (when `keychain` finds one), then the environment variable, then the
+/// cloud's chain (Bedrock, Vertex), else an error.
 pub fn resolve_with(
     target: &Target,
     keychain: Option<Secret>,
     lookup: impl Fn(&str) -> Option<Secret>,
 ) -> Result<Credential> {
+    if target.uses_entra() {
+        return Ok(Credential::Entra);
+    }
     if let Some(secret) = keychain {
         return Ok(Credential::Key(secret));
     }
@@ -495,6 +503,23 @@ mod tests {
         assert_eq!(
             source.resolve(&bedrock).expect("keychain first"),
             Credential::Key(Secret::new("bedrock-api-key"))
+        );
+    }
+
+    #[test]
+    fn entra_targets_use_the_azure_chain_and_never_a_key() {
+        let mut azure = Target::new("az", ProviderKind::Azure, "gpt54");
+        azure.resource = Some("contoso".into());
+        azure.auth = Some(crate::model::target::AzureAuth::Entra);
+        let source = StaticCredentials::new().with("AZURE_OPENAI_API_KEY", Secret::new("sk-azure"));
+        assert_eq!(source.resolve(&azure).expect("entra"), Credential::Entra);
+        let keychain = KeychainCredentials::new(keychain_with(&[])).with_lookup(environment(&[]));
+        assert_eq!(keychain.resolve(&azure).expect("entra"), Credential::Entra);
+        assert!(Credential::Entra.secrets().is_empty());
+        azure.auth = Some(crate::model::target::AzureAuth::Key);
+        assert_eq!(
+            source.resolve(&azure).expect("key"),
+            Credential::Key(Secret::new("sk-azure"))
         );
     }
 

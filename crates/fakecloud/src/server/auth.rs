@@ -1,6 +1,7 @@
 //! Credential checks, in each cloud's header.
 //!
-//! OpenAI wants `Authorization: Bearer`, Azure `api-key` or a Bearer token,
+//! OpenAI wants `Authorization: Bearer`, Azure `api-key` or a Bearer token
+//! (only an Entra token when Entra is configured: see `entra`),
 //! Anthropic `x-api-key`, Ollama nothing unless a key is configured, the
 //! Gemini API `x-goog-api-key` or `?key=`, Vertex AI an OAuth Bearer token,
 //! and Bedrock a SigV4 signature (see `sigv4`) or a Bedrock API key.
@@ -93,7 +94,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = header(headers, "authorization")?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();

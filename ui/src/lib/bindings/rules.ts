@@ -162,6 +162,16 @@ export const FIELD_TABLE: FieldTable = {
           "required": false
         },
         {
+          "field": "auth",
+          "hint": "default: key (api-key); entra: an Entra ID token from the Azure credential chain",
+          "label": "Auth",
+          "options": [
+            "key",
+            "entra"
+          ],
+          "required": false
+        },
+        {
           "field": "key",
           "hint": "the name of a key set in the keychain; looked up first",
           "label": "Keychain entry",

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::{Api, DeploymentType, ProviderKind, Target};
+use super::{Api, AzureAuth, DeploymentType, ProviderKind, Target};
 
 /// One problem with one field of a target (or of the parameters), as a form shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
@@ -117,7 +117,7 @@ impl ProviderKind {
             "region" | "profile" => &[Self::Bedrock],
             "location" | "publisher" => &[Self::Vertex],
             "project" => &[Self::OpenAi, Self::Vertex, Self::Bedrock],
-            "resource" | "deployment" | "api_version" | "deployment_type" => &[Self::Azure],
+            "resource" | "deployment" | "api_version" | "deployment_type" | "auth" => &[Self::Azure],
             "organization" => &[Self::OpenAi],
             "anthropic_version" => &[Self::Anthropic],
             "api" => &[Self::OpenAi, Self::Azure, Self::Bedrock],
@@ -162,6 +162,9 @@ impl ProviderKind {
                 spec("deployment_type", "Deployment type")
                     .options(DeploymentType::ALL.iter().map(|kind| kind.as_str()))
                     .hint("default: global; sets the price"),
+                spec("auth", "Auth")
+                    .options(AzureAuth::ALL.iter().map(|auth| auth.as_str()))
+                    .hint("default: key (api-key); entra: an Entra ID token from the Azure credential chain"),
             ],
             Self::Anthropic => vec![
                 spec("model", "Model").placeholder("claude-opus-4-7").required(),
@@ -334,6 +337,7 @@ impl Target {
             ("deployment", self.deployment.is_some()),
             ("api_version", self.api_version.is_some()),
             ("deployment_type", self.deployment_type.is_some()),
+            ("auth", self.auth.is_some()),
             ("organization", self.organization.is_some()),
             ("anthropic_version", self.anthropic_version.is_some()),
         ];
@@ -422,6 +426,19 @@ impl Target {
                     "api",
                     "azure `responses` uses the v1 path: omit `deployment` and `api_version`".to_owned(),
                 );
+            }
+        }
+        if self.uses_entra() {
+            for (field, is_set) in [("key", self.key.is_some()), ("api_key_ref", self.api_key_ref.is_some())] {
+                if is_set {
+                    error(
+                        field,
+                        format!(
+                            "`{field}` is not used with `auth = \"entra\"` (the token comes from the Entra \
+                             credential chain): remove it, or set `auth = \"key\"`"
+                        ),
+                    );
+                }
             }
         }
         for (name, value) in &self.headers {
@@ -547,6 +564,7 @@ mod tests {
         }
         every_field.publisher = Some(super::super::Publisher::Google);
         every_field.deployment_type = Some(DeploymentType::Global);
+        every_field.auth = Some(AzureAuth::Entra);
         let serialised = serde_json::to_value(&every_field).expect("a target serialises");
         let table = field_table();
         assert_eq!(table.providers.len(), ProviderKind::ALL.len());

@@ -1,0 +1,306 @@
+//! Azure targets with `auth = "entra"` through the `modelbench` binary: the token comes from
+//! Microsoft's own credentials (`azure_identity`), signing in as a service principal at
+//! fakecloud's Entra token endpoint (`AZURE_AUTHORITY_HOST`, over HTTPS with fakecloud's test CA
+//! in `SSL_CERT_FILE`), and fakecloud's Azure routes take only the tokens it issued. Without any
+//! Entra login the target fails alone, naming every credential tried, and the other target of
+//! the run completes. The client secret and the tokens reach no file, output, log or export.
+//!
+//! Managed identity is pointed at fakecloud (`IDENTITY_ENDPOINT`, App Service's variable, which
+//! it does not serve) so no test sends anything to the instance metadata address, and `PATH`
+//! holds no `az`, so a developer's own Azure CLI login is never used.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use fakecloud::{Config, Entra, FakeCloud, Keys, RequestRecord, TEST_CA_PEM};
+use modelbench_e2e::{contains, files_under, modelbench, modelbench_binary};
+use modelbench_engine::store::Store;
+use modelbench_engine::target::{AzureAuth, targets_to_toml};
+use modelbench_engine::{ErrorKind, ProviderKind, ResponseRecord, Target};
+use serde_json::Value;
+
+const TENANT: &str = "modelbench-test-tenant";
+const CLIENT_ID: &str = "modelbench-test-app";
+/// What every token fakecloud issues starts with.
+const TOKEN_PREFIX: &str = "eyFakeEntraToken";
+
+fn client_secret() -> String {
+    format!("entra-e2e-secret~{}-never-stored", std::process::id())
+}
+
+async fn entra_cloud(expires_in: u64) -> FakeCloud {
+    FakeCloud::start(Config {
+        keys: Keys {
+            entra: Some(Entra {
+                tenant: TENANT.to_owned(),
+                client_id: CLIENT_ID.to_owned(),
+                client_secret: client_secret(),
+                expires_in,
+            }),
+            ..Keys::default()
+        },
+        https: true,
+        ..Config::default()
+    })
+    .await
+    .expect("fakecloud starts")
+}
+
+/// The Azure target under test, and an OpenAI target beside it.
+fn targets(base_url: &str) -> Vec<Target> {
+    let mut azure = Target::new("azure-entra", ProviderKind::Azure, "gpt54~tokens=12;ttft_ms=5");
+    azure.base_url = Some(base_url.to_owned());
+    azure.auth = Some(AzureAuth::Entra);
+    let mut openai = Target::new("openai-key", ProviderKind::OpenAi, "gpt-5.4~tokens=8");
+    openai.base_url = Some(format!("{base_url}/v1"));
+    vec![azure, openai]
+}
+
+/// One CLI run (`--repeat 2`, one request at a time) with `login` as the Entra environment.
+/// Returns the stored responses by target and every process output, for the secret scan.
+fn run(cloud: &FakeCloud, data_dir: &Path, login: &[(&str, &str)]) -> (Vec<ResponseRecord>, Vec<Output>) {
+    let https = cloud.https_base_url().expect("https listener");
+    let certificate_file = data_dir.join("fakecloud-ca.pem");
+    std::fs::write(&certificate_file, TEST_CA_PEM).expect("write CA");
+    let targets_file = data_dir.join("targets.toml");
+    std::fs::write(&targets_file, targets_to_toml(&targets(&cloud.base_url()))).expect("write targets");
+    let managed_identity = format!("{}/msi/token", cloud.base_url());
+    let mut env: Vec<(&str, &str)> = vec![
+        ("OPENAI_API_KEY", "fake-key"),
+        ("AZURE_AUTHORITY_HOST", &https),
+        ("SSL_CERT_FILE", certificate_file.to_str().expect("utf8")),
+        ("IDENTITY_ENDPOINT", &managed_identity),
+        ("IDENTITY_HEADER", "fakecloud-identity-header"),
+        ("PATH", "/nonexistent/modelbench-test/bin"),
+        ("MODELBENCH_LOG", "debug"),
+    ];
+    env.extend_from_slice(login);
+    let arguments = [
+        "run",
+        "--targets",
+        targets_file.to_str().expect("utf8"),
+        "--repeat",
+        "2",
+        "--concurrency",
+        "1",
+        "--json",
+        "Say OK",
+    ];
+    let output = modelbench(data_dir, &arguments, &env, None);
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let document: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    let run_id = document["run_id"].as_str().expect("run id").to_owned();
+    let store = Store::open(&data_dir.join("modelbench.db")).expect("store");
+    let stored = store
+        .load_run(run_id.parse().expect("uuid"))
+        .expect("load")
+        .expect("run");
+    let mut outputs = vec![output];
+    for format in ["json", "md", "html", "csv"] {
+        let export = modelbench(data_dir, &["export", &run_id, "--format", format], &[], None);
+        assert!(
+            export.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&export.stderr)
+        );
+        outputs.push(export);
+    }
+    (stored.responses, outputs)
+}
+
+fn service_principal(secret: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AZURE_TENANT_ID", TENANT.to_owned()),
+        ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AZURE_CLIENT_SECRET", secret.to_owned()),
+    ]
+}
+
+fn borrowed<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    pairs.iter().map(|(name, value)| (*name, value.as_str())).collect()
+}
+
+fn by_target<'a>(responses: &'a [ResponseRecord], target: &str) -> Vec<&'a ResponseRecord> {
+    responses.iter().filter(|response| response.target == target).collect()
+}
+
+fn token_requests(requests: &[RequestRecord]) -> Vec<&RequestRecord> {
+    requests.iter().filter(|request| request.provider == "entra").collect()
+}
+
+/// Neither the client secret nor any token fakecloud issued is in the data dir (database,
+/// logs, exports written there) or in any output (run, its debug log, every export format).
+fn assert_no_secret(data_dir: &Path, outputs: &[Output]) {
+    let secret = client_secret();
+    for needle in [secret.as_str(), TOKEN_PREFIX] {
+        for path in files_under(data_dir) {
+            // SQLite removes its -wal and -shm files when the last connection closes; what they
+            // held is in the database file by then.
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => panic!("{}: {error}", path.display()),
+            };
+            assert!(
+                !contains(&bytes, needle.as_bytes()),
+                "{needle} is in {}",
+                path.display()
+            );
+        }
+        for output in outputs {
+            for bytes in [&output.stdout, &output.stderr] {
+                assert!(
+                    !contains(bytes, needle.as_bytes()),
+                    "{needle} is in an output: {}",
+                    String::from_utf8_lossy(bytes)
+                );
+            }
+        }
+    }
+}
+
+/// A service principal signs in; both answers stream; the Azure routes saw only bearer tokens.
+/// Returns how many tokens were fetched for the two Azure requests.
+async fn signs_in_and_streams(expires_in: u64) -> usize {
+    let cloud = entra_cloud(expires_in).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_owned();
+    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
+        let login = service_principal(&client_secret());
+        let result = run(&cloud, &data_dir, &borrowed(&login));
+        (cloud, result)
+    })
+    .await
+    .expect("cli task");
+    let azure = by_target(&responses, "azure-entra");
+    assert_eq!(azure.len(), 2);
+    for response in &azure {
+        assert!(response.complete, "{:?}", response.error);
+        assert!(!response.text.is_empty());
+        assert_eq!(response.usage.output_tokens, Some(12));
+    }
+    for response in by_target(&responses, "openai-key") {
+        assert!(response.complete, "{:?}", response.error);
+    }
+    let requests = cloud.requests();
+    let azure_requests: Vec<&RequestRecord> = requests.iter().filter(|request| request.provider == "azure").collect();
+    assert_eq!(azure_requests.len(), 2, "{requests:?}");
+    for request in &azure_requests {
+        assert!(request.authenticated, "{request:?}");
+        assert_eq!(request.credential.as_deref(), Some("bearer"), "no api-key was sent");
+    }
+    let tokens = token_requests(&requests);
+    for request in &tokens {
+        assert_eq!(request.status, 200, "{request:?}");
+        assert_eq!(request.path, format!("/{TENANT}/oauth2/v2.0/token"));
+        assert_eq!(request.body["grant_type"], "client_credentials");
+        assert_eq!(request.body["client_id"], CLIENT_ID);
+        assert_eq!(request.body["scope"], "https://cognitiveservices.azure.com/.default");
+        assert_eq!(request.credential.as_deref(), Some("client_secret"));
+    }
+    assert_no_secret(data.path(), &outputs);
+    tokens.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entra_target_streams_with_a_token_from_a_service_principal_cached_while_fresh() {
+    // An hour-long token serves both requests.
+    assert_eq!(signs_in_and_streams(3600).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_near_its_expiry_is_replaced_before_the_next_request() {
+    // Four minutes is inside the five-minute refresh margin: each request gets a fresh token,
+    // and fakecloud accepted each one (it refuses expired or unknown tokens).
+    assert_eq!(signs_in_and_streams(240).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_entra_login_the_target_fails_alone_naming_what_was_tried() {
+    let cloud = entra_cloud(3600).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_owned();
+    // Built first, so the clock below times the run, not the build.
+    tokio::task::spawn_blocking(modelbench_binary).await.expect("binary");
+    let started = Instant::now();
+    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
+        let result = run(&cloud, &data_dir, &[]);
+        (cloud, result)
+    })
+    .await
+    .expect("cli task");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "a missing login fails fast: {:?}",
+        started.elapsed()
+    );
+    for response in by_target(&responses, "azure-entra") {
+        assert!(!response.complete);
+        let error = response.error.as_ref().expect("an error");
+        assert_eq!(error.kind, ErrorKind::Auth);
+        assert_eq!(error.target, "azure-entra");
+        assert!(
+            error
+                .message
+                .starts_with("no Entra credential: tried environment, workload identity, managed identity, Azure CLI"),
+            "{}",
+            error.message
+        );
+        for cause in [
+            "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set",
+            "AZURE_FEDERATED_TOKEN_FILE not set",
+            "az login",
+        ] {
+            assert!(error.message.contains(cause), "{cause:?} in {}", error.message);
+        }
+    }
+    assert_eq!(by_target(&responses, "azure-entra").len(), 2);
+    let openai = by_target(&responses, "openai-key");
+    assert_eq!(openai.len(), 2);
+    assert!(openai.iter().all(|response| response.complete), "{openai:?}");
+    let requests = cloud.requests();
+    assert!(
+        requests.iter().all(|request| request.provider != "azure"),
+        "nothing was sent to Azure without a token: {requests:?}"
+    );
+    assert!(token_requests(&requests).is_empty());
+    assert_no_secret(data.path(), &outputs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_client_secret_is_the_cause_shown_and_never_the_secret() {
+    let cloud = entra_cloud(3600).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_owned();
+    let wrong = format!("{}-but-wrong", client_secret());
+    let login = service_principal(&wrong);
+    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
+        let result = run(&cloud, &data_dir, &borrowed(&login));
+        (cloud, result)
+    })
+    .await
+    .expect("cli task");
+    for response in by_target(&responses, "azure-entra") {
+        let error = response.error.as_ref().expect("an error");
+        assert_eq!(error.kind, ErrorKind::Auth);
+        assert!(
+            error.message.contains("environment failed:") && error.message.contains("AADSTS7000215"),
+            "{}",
+            error.message
+        );
+        assert!(!error.message.contains("-but-wrong"), "{}", error.message);
+    }
+    assert!(
+        token_requests(&cloud.requests())
+            .iter()
+            .all(|request| request.status == 401)
+    );
+    // The wrong secret extends the right one, so this scan covers both.
+    assert_no_secret(data.path(), &outputs);
+}
