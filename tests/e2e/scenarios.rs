@@ -580,7 +580,7 @@ async fn a_key_echoed_back_by_a_server_is_redacted_everywhere() {
 }
 
 /// Fails if `secret` is in any file under `dir`, subfolders (the run locks) included.
-fn assert_nowhere_on_disk(dir: &std::path::Path, secret: &str) {
+pub(crate) fn assert_nowhere_on_disk(dir: &std::path::Path, secret: &str) {
     for entry in std::fs::read_dir(dir).expect("dir") {
         let path = entry.expect("entry").path();
         if path.is_dir() {

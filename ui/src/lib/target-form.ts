@@ -29,6 +29,7 @@ export type DraftField =
   | 'label'
   | 'base_model'
   | 'deployment_type'
+  | 'compartment_id'
   | TimeoutField;
 
 export type TargetDraft = { provider: ProviderKind; headers: Record<string, string> } & Record<DraftField, string>;
@@ -84,6 +85,7 @@ export function emptyDraft(provider: ProviderKind = 'openai'): TargetDraft {
     label: '',
     base_model: '',
     deployment_type: '',
+    compartment_id: '',
     connect_ms: '',
     first_token_ms: '',
     idle_ms: '',
@@ -152,6 +154,7 @@ export function targetFromDraft(draft: TargetDraft): { target: Target; errors: F
     'label',
     'base_model',
     'deployment_type',
+    'compartment_id',
   ];
   for (const field of optional) {
     const text = value(field);
@@ -195,6 +198,7 @@ export function targetFromDraft(draft: TargetDraft): { target: Target; errors: F
 export function targetPlace(target: Target): string | undefined {
   switch (target.provider) {
     case 'bedrock':
+    case 'oci':
       return target.region;
     case 'vertex':
       return target.location;

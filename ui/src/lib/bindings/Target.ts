@@ -49,11 +49,12 @@ organization?: string,
  */
 project?: string, 
 /**
- * Bedrock: the AWS region (`us-east-1`).
+ * Bedrock: the AWS region (`us-east-1`). OCI: the region (`us-chicago-1`).
  */
 region?: string, 
 /**
- * Bedrock: the AWS profile to take credentials from (default: the standard chain).
+ * Bedrock: the AWS profile to take credentials from (default: the standard chain). OCI: the
+ * profile of the OCI config file (default: `OCI_PROFILE`, else `DEFAULT`).
  */
 profile?: string, 
 /**
@@ -85,4 +86,9 @@ base_model?: string,
  * Azure: how the deployment is served (`global`, `data-zone-us`, `data-zone-eu`,
  * `regional`; default `global`). It chooses the price.
  */
-deployment_type?: DeploymentType, };
+deployment_type?: DeploymentType, 
+/**
+ * OCI: the compartment OCID requests run in (`ocid1.compartment.oc1..…`); the native API
+ * needs it, the OpenAI-compatible surface sends it as `opc-compartment-id` when signing.
+ */
+compartment_id?: string, };
