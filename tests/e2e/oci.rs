@@ -207,6 +207,35 @@ async fn both_surfaces_stream_signed_with_the_clock_four_minutes_off() {
             response.request_id
         );
     }
+    // Cohere on OCI is billed per character of prompt and answer; Grok per token; OCI's
+    // gpt-5.5 has no price in the catalog.
+    let by_name = |name: &str| crate::scenarios::response_of(&outcome, name);
+    let cohere = by_name("oci-cohere signed");
+    let characters = "Tell me about the sea.".chars().count() + expected.chars().count();
+    let cohere_cost = cohere.cost_usd.expect("priced per character");
+    assert!(
+        (cohere_cost - characters as f64 / 10_000.0 * 0.0156).abs() < 1e-12,
+        "{cohere_cost}"
+    );
+    assert!(
+        cohere
+            .cost_source
+            .as_deref()
+            .is_some_and(|source| source.contains("billed per character")),
+        "{:?}",
+        cohere.cost_source
+    );
+    assert!(by_name("oci-responses key").cost_usd.is_some_and(|usd| usd > 0.0));
+    let unpriced = by_name("oci-chat signed");
+    assert_eq!(unpriced.cost_usd, None);
+    assert!(
+        unpriced
+            .cost_source
+            .as_deref()
+            .is_some_and(|reason| reason.starts_with("no price for oci/us-chicago-1/openai.gpt-5.5")),
+        "{:?}",
+        unpriced.cost_source
+    );
     let base_models: Vec<Option<&str>> = outcome
         .responses
         .iter()
