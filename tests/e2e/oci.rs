@@ -334,3 +334,80 @@ async fn six_minutes_of_clock_skew_is_an_auth_error_naming_the_target() {
         assert_eq!(response.attempts, 1, "auth failures are not retried");
     }
 }
+
+#[tokio::test]
+async fn the_cli_signs_with_the_oci_config_file_and_sends_the_api_key_from_the_environment() {
+    let cloud = cloud_with_skew(0).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    // What `oci setup config` leaves: a config file naming a key file (here the PKCS#8 form, as
+    // the OCI console's download is).
+    let key_file = data.path().join("oci_api_key.pem");
+    std::fs::write(&key_file, fakecloud::FAKE_OCI_PRIVATE_KEY_PKCS8_PEM).expect("key");
+    let (tenancy, rest) = FAKE_OCI_KEY_ID.split_once('/').expect("tenancy/user/fingerprint");
+    let (user, fingerprint) = rest.split_once('/').expect("user/fingerprint");
+    let config = data.path().join("oci-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nuser={user}\nfingerprint={fingerprint}\ntenancy={tenancy}\nregion=us-chicago-1\nkey_file={}\n",
+            key_file.display()
+        ),
+    )
+    .expect("config");
+    let targets: Vec<Target> = oci_targets(&cloud.base_url())
+        .into_iter()
+        .filter(|target| target.name != "oci-chat signed")
+        .collect();
+    let targets_file = data.path().join("targets.toml");
+    std::fs::write(&targets_file, modelbench_engine::target::targets_to_toml(&targets)).expect("targets");
+    let data_dir = data.path().join("data");
+    let config_variable = config.display().to_string();
+    let output = tokio::task::spawn_blocking({
+        let data_dir = data_dir.clone();
+        let targets_file = targets_file.display().to_string();
+        move || {
+            modelbench_e2e::modelbench(
+                &data_dir,
+                &["run", "--targets", &targets_file, "--json", "Tell me about the sea."],
+                &[
+                    ("OCI_CONFIG_FILE", config_variable.as_str()),
+                    ("OCI_GENAI_API_KEY", FAKE_OCI_API_KEY),
+                ],
+                None,
+            )
+        }
+    })
+    .await
+    .expect("cli");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let result: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let responses = result["results"].as_array().expect("results");
+    assert_eq!(responses.len(), 3);
+    let expected = tokens_for(&fakecloud::parse_spec(SPEC).expect("spec")).concat();
+    for response in responses {
+        assert_eq!(response["complete"], true, "{response}");
+        assert_eq!(response["text"], expected.as_str(), "{response}");
+    }
+    let credentials: Vec<String> = cloud
+        .requests()
+        .into_iter()
+        .filter_map(|request| request.credential)
+        .collect();
+    assert_eq!(
+        credentials
+            .iter()
+            .filter(|credential| credential.starts_with("oci-signature "))
+            .count(),
+        2,
+        "{credentials:?}"
+    );
+    for secret in secrets() {
+        assert!(
+            !stdout.contains(&secret) && !stderr.contains(&secret),
+            "the output holds a secret"
+        );
+        crate::scenarios::assert_nowhere_on_disk(&data_dir, &secret);
+    }
+}
