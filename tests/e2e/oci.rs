@@ -257,24 +257,7 @@ async fn both_surfaces_stream_signed_with_the_clock_four_minutes_off() {
         assert!(request.authenticated, "{request:?}");
         assert_eq!(request.provider, "oci");
     }
-    let credentials: Vec<&str> = requests
-        .iter()
-        .filter_map(|request| request.credential.as_deref())
-        .collect();
-    assert_eq!(
-        credentials
-            .iter()
-            .filter(|credential| credential.starts_with("oci-signature "))
-            .count(),
-        3
-    );
-    assert_eq!(
-        credentials
-            .iter()
-            .filter(|credential| **credential == "oci-api-key")
-            .count(),
-        1
-    );
+    assert_eq!(credentials_presented(&cloud), (3, 1));
     // Native requests always cap the answer (OCI's default is about 20 tokens).
     for request in requests
         .iter()
@@ -296,6 +279,24 @@ async fn both_surfaces_stream_signed_with_the_clock_four_minutes_off() {
             assert!(!export.contains(&secret), "an export holds a secret");
         }
     }
+}
+
+/// How many requests fakecloud saw signed, and how many with the OCI API key.
+fn credentials_presented(cloud: &FakeCloud) -> (usize, usize) {
+    let credentials: Vec<String> = cloud
+        .requests()
+        .into_iter()
+        .filter_map(|request| request.credential)
+        .collect();
+    let signed = credentials
+        .iter()
+        .filter(|credential| credential.starts_with("oci-signature "))
+        .count();
+    let keyed = credentials
+        .iter()
+        .filter(|credential| *credential == "oci-api-key")
+        .count();
+    (signed, keyed)
 }
 
 /// What must never be stored or shown: the API key, the private key (each line of its base64),
@@ -390,19 +391,7 @@ async fn the_cli_signs_with_the_oci_config_file_and_sends_the_api_key_from_the_e
         assert_eq!(response["complete"], true, "{response}");
         assert_eq!(response["text"], expected.as_str(), "{response}");
     }
-    let credentials: Vec<String> = cloud
-        .requests()
-        .into_iter()
-        .filter_map(|request| request.credential)
-        .collect();
-    assert_eq!(
-        credentials
-            .iter()
-            .filter(|credential| credential.starts_with("oci-signature "))
-            .count(),
-        2,
-        "{credentials:?}"
-    );
+    assert_eq!(credentials_presented(&cloud), (2, 1));
     for secret in secrets() {
         assert!(
             !stdout.contains(&secret) && !stderr.contains(&secret),
