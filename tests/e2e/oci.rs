@@ -400,3 +400,39 @@ async fn the_cli_signs_with_the_oci_config_file_and_sends_the_api_key_from_the_e
         crate::scenarios::assert_nowhere_on_disk(&data_dir, &secret);
     }
 }
+
+#[tokio::test]
+async fn oci_rejections_are_classified_like_every_clouds() {
+    let cloud = cloud_with_skew(0).await;
+    let native = |name: &str, spec: &str| {
+        let mut target = oci_targets(&cloud.base_url()).remove(0);
+        target.name = name.to_owned();
+        target.model = format!("meta.llama-3.3-70b-instruct~{spec}");
+        target
+    };
+    let targets = vec![
+        native("rate-limited once", "tokens=3;fail=429x1;retry_after_ms=30"),
+        native("not in region", "fail=404"),
+        native("server error", "fail=500"),
+    ];
+    let outcome = run(&Runner::new(credentials()), targets).await;
+    let by_name = |name: &str| crate::scenarios::response_of(&outcome, name);
+
+    let retried = by_name("rate-limited once");
+    assert!(retried.complete, "{:?}", retried.error);
+    assert_eq!(retried.attempts, 2, "a 429 with retry-after is retried");
+
+    let missing = by_name("not in region").error.as_ref().expect("404");
+    assert_eq!(
+        (missing.kind, missing.status),
+        (ErrorKind::Validation, Some(404)),
+        "{missing}"
+    );
+    assert_eq!(missing.code.as_deref(), Some("NotAuthorizedOrNotFound"));
+    assert!(missing.message.contains("served in this region"), "{missing}");
+    assert_eq!(by_name("not in region").attempts, 1);
+
+    let server = by_name("server error").error.as_ref().expect("500");
+    assert_eq!((server.kind, server.status), (ErrorKind::Server, Some(500)), "{server}");
+    assert!(server.retryable(), "{server}");
+}
