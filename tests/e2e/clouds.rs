@@ -65,7 +65,7 @@ fn seven_clouds(base: &str) -> Vec<Target> {
     ]
 }
 
-async fn run(runner: &Runner, targets: Vec<Target>) -> modelbench_engine::runner::RunOutcome {
+pub(crate) async fn run(runner: &Runner, targets: Vec<Target>) -> modelbench_engine::runner::RunOutcome {
     let mut options = RunOptions::default();
     options.retry.base_delay = Duration::from_millis(20);
     crate::scenarios::run(runner, targets, Parameters::default(), options).await

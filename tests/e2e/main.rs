@@ -16,6 +16,7 @@ mod hostile;
 mod keychain;
 mod mantle;
 mod mutations;
+mod oci;
 mod peers;
 mod prices;
 mod recordings;

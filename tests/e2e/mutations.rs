@@ -256,7 +256,7 @@ fn frame_ends(body: &[u8]) -> Vec<usize> {
 
 /// How far a body must get for its response to be whole, read from the recording's bytes and
 /// not from any decoder: the end of `[DONE]`, of the `message_stop` or `response.completed`
-/// line, of the last Gemini chunk (it carries the finish reason), of Ollama's `done` line, of
+/// line, of the last Gemini chunk (it carries the finish reason) or OCI chunk with one, of Ollama's `done` line, of
 /// the last event-stream frame. `None` for a recording that ends in an error.
 fn terminal_end(recording: &Recording) -> Option<usize> {
     let body = &recording.body;
@@ -264,7 +264,8 @@ fn terminal_end(recording: &Recording) -> Option<usize> {
         Protocol::OpenAiChat => end_of_last_line_with(body, "data: [DONE]"),
         Protocol::OpenAiResponses => end_of_last_line_with(body, "\"type\":\"response.completed\""),
         Protocol::AnthropicMessages => end_of_last_line_with(body, "\"type\":\"message_stop\""),
-        Protocol::GeminiGenerate => end_of_last_line_with(body, "finishReason"),
+        // OCI's usage chunk after the finish is asked for but no part of the answer.
+        Protocol::GeminiGenerate | Protocol::OciNative => end_of_last_line_with(body, "finishReason"),
         Protocol::OllamaChat => end_of_last_line_with(body, "\"done\":true"),
         Protocol::BedrockConverse | Protocol::BedrockInvoke => frame_ends(body).last().copied(),
     }

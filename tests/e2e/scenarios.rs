@@ -169,13 +169,7 @@ async fn retries_only_infrastructure_failures() {
         quick_options(),
     )
     .await;
-    let by_name = |name: &str| {
-        outcome
-            .responses
-            .iter()
-            .find(|response| response.target == name)
-            .expect("response")
-    };
+    let by_name = |name: &str| response_of(&outcome, name);
     assert!(by_name("server-errors").complete);
     assert_eq!(by_name("server-errors").attempts, 3);
     assert!(by_name("overloaded").complete);
@@ -579,8 +573,20 @@ async fn a_key_echoed_back_by_a_server_is_redacted_everywhere() {
     assert_nowhere_on_disk(data.path(), secret);
 }
 
+/// The response of the target named `name`.
+pub(crate) fn response_of<'a>(
+    outcome: &'a modelbench_engine::runner::RunOutcome,
+    name: &str,
+) -> &'a modelbench_engine::ResponseRecord {
+    outcome
+        .responses
+        .iter()
+        .find(|response| response.target == name)
+        .unwrap_or_else(|| panic!("no response from {name}"))
+}
+
 /// Fails if `secret` is in any file under `dir`, subfolders (the run locks) included.
-fn assert_nowhere_on_disk(dir: &std::path::Path, secret: &str) {
+pub(crate) fn assert_nowhere_on_disk(dir: &std::path::Path, secret: &str) {
     for entry in std::fs::read_dir(dir).expect("dir") {
         let path = entry.expect("entry").path();
         if path.is_dir() {

@@ -34,8 +34,8 @@ mod lookup;
 mod tests;
 
 pub use catalog::{
-    CATALOG_FORMAT, Catalog, CatalogEntry, LongContextRates, MANTLE_PREFIX, PriceOverride, Rates, SHIPPED_CATALOG_JSON,
-    price_key_text,
+    CATALOG_FORMAT, CHARACTERS_PER_PRICE_UNIT, Catalog, CatalogEntry, LongContextRates, MANTLE_PREFIX, PriceOverride,
+    PriceUnit, Rates, SHIPPED_CATALOG_JSON, price_key_text,
 };
 pub use compare::PriceComparison;
 pub use cost::{Cost, UsageConvention, cost_of_usage};
@@ -90,8 +90,22 @@ impl PriceBook {
 
     /// What a response of `target` cost, from the usage it reported (`None`: none reported).
     /// `reported_model` is what the cloud says it ran; it is tried after the requested model, so
-    /// an Azure deployment name can still be priced by the model behind it.
+    /// an Azure deployment name can still be priced by the model behind it. A model billed per
+    /// character has no cost here: see [`Self::cost_with_characters`].
     pub fn cost(&self, target: &Target, reported_model: Option<&str>, usage: Option<&Usage>) -> Cost {
+        self.cost_with_characters(target, reported_model, usage, None)
+    }
+
+    /// [`Self::cost`], with the characters of the prompt and the answer together, which a model
+    /// billed per character ([`PriceUnit::Characters`]) is priced by: characters / 10,000 × its
+    /// price per 10,000 characters. Without them its cost is unknown, never a token price.
+    pub fn cost_with_characters(
+        &self,
+        target: &Target,
+        reported_model: Option<&str>,
+        usage: Option<&Usage>,
+        characters: Option<u64>,
+    ) -> Cost {
         let query = Query::new(target, reported_model);
         let found = match self.find(&query) {
             Ok(found) => found,
@@ -115,6 +129,22 @@ impl PriceBook {
                     ));
                 }
                 (&price.rates, None, price.describe())
+            }
+            Found::Catalog(catalog, entry) if entry.unit == PriceUnit::Characters => {
+                let key = price_key_text(entry.provider, &entry.model, entry.region.as_deref());
+                let price = entry.rates.input;
+                return match characters {
+                    Some(characters) => Cost {
+                        usd: Some(characters as f64 / CHARACTERS_PER_PRICE_UNIT * price),
+                        source: format!(
+                            "catalog: {} as of {} ({key}, billed per character: {characters} characters of prompt and answer at ${price} per 10,000)",
+                            catalog.origin, entry.as_of
+                        ),
+                    },
+                    None => Cost::unknown(format!(
+                        "{key} is billed per character of prompt and answer, and those were not counted here"
+                    )),
+                };
             }
             Found::Catalog(catalog, entry) => {
                 let key = price_key_text(entry.provider, &entry.model, entry.region.as_deref());

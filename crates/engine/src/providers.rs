@@ -14,6 +14,7 @@ pub mod bedrock;
 pub mod endpoint;
 pub mod gemini;
 pub mod http;
+pub mod oci;
 pub mod ollama;
 pub mod openai_chat;
 pub mod openai_responses;
@@ -42,6 +43,16 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// Every parameter honoured.
+    pub const ALL: Self = Self {
+        system_prompt: true,
+        temperature: true,
+        top_p: true,
+        max_output_tokens: true,
+        stop_sequences: true,
+        seed: true,
+    };
+
     pub fn supports(&self, parameter: Parameter) -> bool {
         match parameter {
             Parameter::SystemPrompt => self.system_prompt,
@@ -236,6 +247,8 @@ pub enum Protocol {
     BedrockInvoke,
     /// Gemini `streamGenerateContent?alt=sse` (AI Studio and Vertex).
     GeminiGenerate,
+    /// OCI Generative AI's native chat (`/20231130/actions/chat`, GENERIC or COHERE).
+    OciNative,
 }
 
 impl Protocol {
@@ -254,6 +267,10 @@ impl Protocol {
             (ProviderKind::Bedrock, Api::MantleMessages) => Self::AnthropicMessages,
             (ProviderKind::Bedrock, _) => Self::BedrockConverse,
             (ProviderKind::Gemini, _) => Self::GeminiGenerate,
+            // OCI's OpenAI-compatible surface speaks OpenAI's own formats.
+            (ProviderKind::Oci, Api::Native) => Self::OciNative,
+            (ProviderKind::Oci, Api::OpenAiResponses) => Self::OpenAiResponses,
+            (ProviderKind::Oci, _) => Self::OpenAiChat,
             (ProviderKind::Vertex, _) => match target.publisher() {
                 Publisher::Google => Self::GeminiGenerate,
                 Publisher::Anthropic => Self::AnthropicMessages,
@@ -278,6 +295,7 @@ impl Protocol {
             Self::BedrockConverse => bedrock::CONVERSE_CAPABILITIES,
             Self::BedrockInvoke => bedrock::INVOKE_CAPABILITIES,
             Self::GeminiGenerate => gemini::CAPABILITIES,
+            Self::OciNative => oci::CAPABILITIES,
         }
     }
 
@@ -295,6 +313,12 @@ impl Protocol {
             Self::BedrockConverse => bedrock::converse_request_body(prompt, parameters),
             Self::BedrockInvoke => bedrock::invoke_request_body(model, prompt, parameters),
             Self::GeminiGenerate => gemini::request_body(prompt, parameters),
+            Self::OciNative => oci::request_body(
+                target.compartment_id.as_deref().unwrap_or_default(),
+                model,
+                prompt,
+                parameters,
+            ),
         }
     }
 
@@ -310,6 +334,7 @@ impl Protocol {
             Self::BedrockConverse => bedrock::converse_decoder(provider, meta),
             Self::BedrockInvoke => bedrock::invoke_decoder(provider, model, meta),
             Self::GeminiGenerate => Box::new(SseWire::new(gemini::GeminiDecoder::new(provider, meta))),
+            Self::OciNative => Box::new(SseWire::new(oci::NativeDecoder::new(provider, meta))),
         }
     }
 }
@@ -369,6 +394,7 @@ pub fn response_meta(provider: ProviderKind, headers: &HeaderMap) -> ResponseMet
         ProviderKind::Anthropic => header("request-id"),
         ProviderKind::Bedrock => header("x-amzn-requestid").or_else(|| header("x-request-id")),
         ProviderKind::Gemini | ProviderKind::Vertex => header("x-goog-request-id"),
+        ProviderKind::Oci => header("opc-request-id"),
         ProviderKind::Ollama => None,
     };
     ResponseMeta {
@@ -416,6 +442,13 @@ pub fn error_from_response(provider: ProviderKind, status: u16, headers: &Header
             text.chars().take(500).collect()
         }
     });
+    // OCI answers 404 both for a model its region does not serve and for a compartment the
+    // user may not use, and says neither.
+    let message = if provider == ProviderKind::Oci && status == 404 {
+        format!("{message} (OCI: is the model served in this region, and may this user use the compartment?)")
+    } else {
+        message
+    };
     let mut error = ProviderError::from_cloud(provider.as_str(), Some(status), code, message);
     error.retry_after_ms = retry_after_ms(headers);
     if let Some(json) = &json {

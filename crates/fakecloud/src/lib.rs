@@ -2,12 +2,14 @@
 //! (Chat Completions and Responses), Azure OpenAI (classic deployments and
 //! v1 paths), Anthropic Messages, Ollama `/api/chat`, AWS Bedrock Runtime
 //! (ConverseStream and InvokeModelWithResponseStream, as AWS event-stream
-//! frames), the Gemini API and Vertex AI (Gemini and Claude), for tests,
-//! benches and demos.
+//! frames), the Gemini API, Vertex AI (Gemini and Claude) and OCI Generative
+//! AI (native GENERIC and COHERE streams, and its OpenAI-compatible surface),
+//! for tests, benches and demos.
 //!
 //! It checks auth and body shape like each real service (Bedrock requests
 //! must carry a valid SigV4 signature for [`FAKE_AWS_ACCESS_KEY_ID`], or a
-//! Bedrock API key), then streams text on a scripted schedule
+//! Bedrock API key; OCI requests an OCI HTTP signature for
+//! [`FAKE_OCI_KEY_ID`] or an OCI API key), then streams text on a scripted schedule
 //! ([`Scenario`]): delays, slow chunks, byte-level splits, rate limits,
 //! mid-stream errors, cut connections, or a recorded body replayed verbatim.
 //! A scenario may vary per request from a seeded generator ([`Variation`]:
@@ -26,7 +28,8 @@
 //! `/v1beta/models/{model}:streamGenerateContent?alt=sse` (also `/v1/models/…`),
 //! `/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent?alt=sse`,
 //! `/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict`
-//! (Vertex also under `/v1beta1/`), Entra ID's `/{tenant}/oauth2/v2.0/token`
+//! (Vertex also under `/v1beta1/`), `/20231130/actions/chat` (OCI Generative AI's native chat;
+//! its OpenAI-compatible surface shares `/openai/v1/…`), Entra ID's `/{tenant}/oauth2/v2.0/token`
 //! (see [`Entra`]), `GET /_fakecloud/requests`, `GET /_fakecloud/health`.
 //!
 //! With [`Config::https`] the same routes are also served over TLS on a second
@@ -73,6 +76,22 @@ pub const FAKE_AWS_SECRET_ACCESS_KEY: &str = "fakecloud+Secret/Access/Key/000000
 /// The certificate authority that issued fakecloud's HTTPS certificate, in PEM. Trusted
 /// nowhere but in tests that point a client at it (`SSL_CERT_FILE`).
 pub const TEST_CA_PEM: &str = include_str!("../tls/ca.pem");
+/// The OCI Generative AI API key fakecloud accepts by default. It differs from the other
+/// fake keys: OCI shares `/openai/v1/…` with Azure and Bedrock Mantle, and a Bearer request is
+/// OCI's when it carries this key.
+pub const FAKE_OCI_API_KEY: &str = "fake-oci-genai-key";
+
+/// The key id OCI requests are signed with by default: `tenancy/user/fingerprint`, the
+/// fingerprint being the MD5 of [`FAKE_OCI_PUBLIC_KEY_PEM`]'s DER, as OCI computes it.
+pub const FAKE_OCI_KEY_ID: &str =
+    "ocid1.tenancy.oc1..fakecloudtenancy/ocid1.user.oc1..fakeclouduser/50:3d:6a:8e:2c:95:b5:36:89:5b:25:96:f7:ab:81:53";
+/// A throwaway RSA private key (PKCS#1, as `oci setup config` writes them) that signs for
+/// [`FAKE_OCI_KEY_ID`]. Not a real credential.
+pub const FAKE_OCI_PRIVATE_KEY_PEM: &str = include_str!("../keys/oci_throwaway_key.pem");
+/// The same key as PKCS#8 (`BEGIN PRIVATE KEY`, as the OCI console's download is).
+pub const FAKE_OCI_PRIVATE_KEY_PKCS8_PEM: &str = include_str!("../keys/oci_throwaway_key.pkcs8.pem");
+/// Its public half, which fakecloud verifies OCI signatures with by default.
+pub const FAKE_OCI_PUBLIC_KEY_PEM: &str = include_str!("../keys/oci_throwaway_key.pub.pem");
 
 /// How a [`FakeCloud`] is set up.
 #[derive(Clone, Debug, Default)]
@@ -91,6 +110,9 @@ pub struct Config {
     /// Also serve every route over HTTPS on another free port
     /// ([`FakeCloud::https_base_url`]).
     pub https: bool,
+    /// How many seconds fakecloud's clock runs ahead of the machine's (negative: behind), for
+    /// the clouds that check a signature's date: a client whose clock is off, seen from here.
+    pub clock_skew_seconds: i64,
 }
 
 /// The credentials each cloud accepts.
@@ -121,6 +143,13 @@ pub struct Keys {
     /// When set, the Azure routes take only Entra ID tokens this server
     /// issued (an `api-key` is refused), and its token endpoint grants them.
     pub entra: Option<Entra>,
+    /// An OCI Generative AI API key (`Authorization: Bearer`), accepted on OCI's
+    /// OpenAI-compatible routes instead of a signature.
+    pub oci_api_key: String,
+    /// The `keyId` OCI signatures must name (`tenancy/user/fingerprint`, or `ST$token`).
+    pub oci_key_id: String,
+    /// The public key (a `BEGIN PUBLIC KEY` PEM) fakecloud verifies OCI signatures with.
+    pub oci_public_key_pem: String,
 }
 
 /// A service principal Entra ID knows: `POST /{tenant}/oauth2/v2.0/token`
@@ -151,6 +180,9 @@ impl Default for Keys {
             gemini: "fake-key".to_owned(),
             vertex: "fake-key".to_owned(),
             entra: None,
+            oci_api_key: FAKE_OCI_API_KEY.to_owned(),
+            oci_key_id: FAKE_OCI_KEY_ID.to_owned(),
+            oci_public_key_pem: FAKE_OCI_PUBLIC_KEY_PEM.to_owned(),
         }
     }
 }

@@ -31,12 +31,17 @@ const ROUTES: &str = "Routes (POST):
   /anthropic/v1/messages                                   Bedrock Mantle (SigV4 or API key; a
                                                            Bearer request is Mantle's for a
                                                            vendor.model id such as openai.gpt-5.4)
+  /20231130/actions/chat                                   OCI Generative AI native chat (OCI signature)
+  /openai/v1/{chat/completions,responses}                  OCI Generative AI OpenAI-compatible (an OCI
+                                                           signature, opc-compartment-id, or the OCI
+                                                           API key fake-oci-genai-key)
 GET /_fakecloud/requests (the request log), GET /_fakecloud/health.
 
 Bedrock requests must be SigV4-signed (service bedrock, any region) with the
 access key AKIDFAKECLOUDTEST001 and secret
 fakecloud+Secret/Access/Key/0000000000000 unless --aws-access-key-id and
---aws-secret-access-key say otherwise.";
+--aws-secret-access-key say otherwise. OCI requests must be signed with the
+throwaway key in crates/fakecloud/keys (key id: fakecloud::FAKE_OCI_KEY_ID).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,6 +76,10 @@ struct Arguments {
     /// The scenario for every other model, as a SPEC.
     #[arg(long = "default", value_name = "SPEC")]
     default_spec: Option<String>,
+    /// Run fakecloud's clock this many seconds ahead (negative: behind), to see how clients
+    /// whose clocks are off fare with signed requests.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0, allow_hyphen_values = true)]
+    clock_skew: i64,
 }
 
 fn config_from(arguments: Arguments) -> anyhow::Result<Config> {
@@ -114,6 +123,7 @@ fn config_from(arguments: Arguments) -> anyhow::Result<Config> {
         scenarios,
         default_scenario,
         https: false,
+        clock_skew_seconds: arguments.clock_skew,
     })
 }
 

@@ -40,6 +40,7 @@ use crate::stream::{BodyDriver, FrameSource, Hold};
 use crate::wire::anthropic::AnthropicEncoder;
 use crate::wire::bedrock::{ConverseEncoder, InvokeAnthropicEncoder, InvokeFamily, InvokeLlamaEncoder};
 use crate::wire::gemini::{GeminiEncoder, GeminiFlavour};
+use crate::wire::oci::OciEncoder;
 use crate::wire::ollama::OllamaEncoder;
 use crate::wire::openai_chat::{ChatEncoder, ChatFlavour};
 use crate::wire::openai_responses::ResponsesEncoder;
@@ -49,6 +50,7 @@ use crate::{Config, Keys};
 pub(crate) mod auth;
 pub(crate) mod entra;
 pub(crate) mod headers;
+pub(crate) mod oci_signature;
 pub(crate) mod rejection;
 pub(crate) mod request_log;
 pub(crate) mod sigv4;
@@ -62,6 +64,9 @@ use validate::{Invalid, Validated};
 
 /// Header that selects a scenario for one request, overriding everything.
 pub(crate) const SCENARIO_HEADER: &str = "x-fakecloud-scenario";
+
+/// The size of the writes OCI's native stream is cut into, so its events straddle reads.
+const OCI_WRITE_BYTES: usize = 37;
 
 /// Anthropic versions the real API accepts.
 const ANTHROPIC_VERSIONS: &[&str] = &["2023-06-01", "2023-01-01"];
@@ -81,6 +86,8 @@ pub(crate) enum Provider {
     /// Claude on Vertex AI: Vertex's auth and quota errors, Anthropic's
     /// stream and body errors.
     VertexAnthropic,
+    /// OCI Generative AI, both surfaces: OCI's auth and error envelope.
+    Oci,
 }
 
 impl Provider {
@@ -93,6 +100,7 @@ impl Provider {
             Provider::Bedrock => "bedrock",
             Provider::Gemini => "gemini",
             Provider::Vertex | Provider::VertexAnthropic => "vertex",
+            Provider::Oci => "oci",
         }
     }
 }
@@ -117,6 +125,11 @@ enum Endpoint {
     MantleChat,
     MantleResponses,
     MantleMessages,
+    /// OCI Generative AI: its native chat, and its OpenAI-compatible Chat Completions and
+    /// Responses (which share `/openai/v1/…` with Azure and Mantle).
+    OciNative,
+    OciChat,
+    OciResponses,
 }
 
 impl Endpoint {
@@ -134,6 +147,7 @@ impl Endpoint {
             Endpoint::GeminiGenerate => Provider::Gemini,
             Endpoint::VertexGenerate => Provider::Vertex,
             Endpoint::VertexAnthropic => Provider::VertexAnthropic,
+            Endpoint::OciNative | Endpoint::OciChat | Endpoint::OciResponses => Provider::Oci,
         }
     }
 
@@ -203,6 +217,8 @@ pub(crate) struct ServerState {
     shutdown: watch::Receiver<bool>,
     /// Entra tokens issued by `/{tenant}/oauth2/v2.0/token`.
     entra_tokens: entra::Tokens,
+    /// [`crate::Config::clock_skew_seconds`].
+    clock_skew_seconds: i64,
 }
 
 impl ServerState {
@@ -222,6 +238,18 @@ impl ServerState {
             instance_tag: format!("{:08x}", random & 0xffff_ffff),
             shutdown,
             entra_tokens: entra::Tokens::default(),
+            clock_skew_seconds: config.clock_skew_seconds,
+        }
+    }
+
+    /// fakecloud's own time: the machine's, skewed as configured.
+    fn now(&self) -> SystemTime {
+        let now = SystemTime::now();
+        let skew = std::time::Duration::from_secs(self.clock_skew_seconds.unsigned_abs());
+        if self.clock_skew_seconds >= 0 {
+            now + skew
+        } else {
+            now.checked_sub(skew).unwrap_or(now)
         }
     }
 }
@@ -248,6 +276,7 @@ pub(crate) fn router(state: SharedState) -> Router {
         .route("/v1/projects/{*resource}", post(vertex))
         .route("/v1beta1/projects/{*resource}", post(vertex))
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route("/20231130/actions/chat", post(oci_native))
         .route("/_fakecloud/requests", get(list_requests))
         .route("/_fakecloud/health", get(health))
         .with_state(state)
@@ -289,6 +318,28 @@ fn mantle_or(mantle: Endpoint, other: Endpoint, headers: &HeaderMap, body: &[u8]
     if is_mantle(headers, body) { mantle } else { other }
 }
 
+/// OCI shares `/openai/v1/…` too: a request is OCI's when it carries an OCI signature, an
+/// `opc-compartment-id`, or fakecloud's OCI API key as its Bearer token (OCI and Mantle both
+/// name models `vendor.model`, so the key tells them apart).
+fn is_oci(keys: &Keys, headers: &HeaderMap) -> bool {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    authorization.starts_with("Signature ")
+        || headers.contains_key("opc-compartment-id")
+        || authorization
+            .split_once(' ')
+            .is_some_and(|(scheme, key)| scheme.eq_ignore_ascii_case("bearer") && key.trim() == keys.oci_api_key)
+}
+
+async fn oci_native(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let model = serde_json::from_slice::<Value>(&body)
+        .map(|body| validate::oci::model(&body))
+        .unwrap_or_default();
+    handle(state, Route::with_model(Endpoint::OciNative, model), uri, headers, body).await
+}
+
 async fn openai_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let endpoint = mantle_or(Endpoint::MantleChat, Endpoint::OpenAiChat, &headers, &body);
     handle(state, Route::new(endpoint), uri, headers, body).await
@@ -314,12 +365,20 @@ async fn azure_classic_chat(State(state): State<SharedState>, uri: Uri, headers:
 }
 
 async fn azure_v1_chat(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let endpoint = mantle_or(Endpoint::MantleChat, Endpoint::AzureV1Chat, &headers, &body);
+    let endpoint = if is_oci(&state.keys, &headers) {
+        Endpoint::OciChat
+    } else {
+        mantle_or(Endpoint::MantleChat, Endpoint::AzureV1Chat, &headers, &body)
+    };
     handle(state, Route::new(endpoint), uri, headers, body).await
 }
 
 async fn azure_v1_responses(State(state): State<SharedState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let endpoint = mantle_or(Endpoint::MantleResponses, Endpoint::AzureV1Responses, &headers, &body);
+    let endpoint = if is_oci(&state.keys, &headers) {
+        Endpoint::OciResponses
+    } else {
+        mantle_or(Endpoint::MantleResponses, Endpoint::AzureV1Responses, &headers, &body)
+    };
     handle(state, Route::new(endpoint), uri, headers, body).await
 }
 
@@ -487,9 +546,9 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
         body: &raw_body,
     };
     let authenticated = if provider == Provider::Azure && state.keys.entra.is_some() {
-        state.entra_tokens.check(&headers, SystemTime::now())
+        state.entra_tokens.check(&headers, state.now())
     } else {
-        auth::check(provider, &state.keys, &presented, SystemTime::now())
+        auth::check(provider, &state.keys, &presented, state.now())
     };
     let credential = auth::describe(provider, &presented);
     let prepared = match (authenticated.clone(), refusal) {
@@ -563,10 +622,16 @@ async fn handle(state: SharedState, route: Route, uri: Uri, headers: HeaderMap, 
                 redeployed: scenario.redeployed,
             };
             let (encoder, content_type) = encoder_for(endpoint, context, &validated, &plan);
+            // OCI's native stream straddles reads: events cut across writes unless the
+            // scenario cuts them itself.
+            let split = match endpoint {
+                Endpoint::OciNative => scenario.split.or(Some(OCI_WRITE_BYTES)),
+                _ => scenario.split,
+            };
             (
                 Box::new(GeneratedSource::new(plan, encoder, entry)),
                 content_type,
-                scenario.split,
+                split,
             )
         }
     };
@@ -642,7 +707,7 @@ fn encoder_for(
         _ => None,
     };
     match endpoint {
-        Endpoint::OpenAiChat | Endpoint::MantleChat => (
+        Endpoint::OpenAiChat | Endpoint::MantleChat | Endpoint::OciChat => (
             Box::new(ChatEncoder::new(
                 ChatFlavour::OpenAi,
                 context,
@@ -660,10 +725,12 @@ fn encoder_for(
             )),
             headers::EVENT_STREAM,
         ),
-        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses | Endpoint::MantleResponses => (
-            Box::new(ResponsesEncoder::new(context, validated.echoed.clone())),
-            headers::EVENT_STREAM,
-        ),
+        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses | Endpoint::MantleResponses | Endpoint::OciResponses => {
+            (
+                Box::new(ResponsesEncoder::new(context, validated.echoed.clone())),
+                headers::EVENT_STREAM,
+            )
+        }
         Endpoint::AnthropicMessages | Endpoint::MantleMessages => {
             (Box::new(AnthropicEncoder::new(context)), headers::EVENT_STREAM)
         }
@@ -698,6 +765,15 @@ fn encoder_for(
             Box::new(AnthropicEncoder::with_message_id_prefix(context, "msg_vrtx_")),
             headers::EVENT_STREAM,
         ),
+        Endpoint::OciNative => (
+            Box::new(OciEncoder::new(
+                validated.oci_format.unwrap_or(crate::wire::oci::OciFormat::Generic),
+                context,
+                validated.include_usage,
+                validated.prompt.clone(),
+            )),
+            headers::EVENT_STREAM,
+        ),
     }
 }
 
@@ -712,17 +788,22 @@ async fn prepare(state: &ServerState, incoming: &Incoming<'_>) -> Result<Prepare
             Provider::Ollama => validate::ollama::malformed(error),
             Provider::Bedrock => validate::bedrock::malformed_json(),
             Provider::Gemini | Provider::Vertex => validate::gemini::malformed(error),
+            Provider::Oci => validate::oci::malformed(error),
         })));
     }
     let (scenario, scenario_key) = select_scenario(state, incoming)?;
     let validated = match incoming.endpoint {
-        Endpoint::OpenAiChat | Endpoint::AzureV1Chat | Endpoint::MantleChat => {
+        Endpoint::OpenAiChat | Endpoint::AzureV1Chat | Endpoint::MantleChat | Endpoint::OciChat => {
             validate::openai::chat_completions(incoming.body, true)
         }
         Endpoint::AzureClassicChat => validate::openai::chat_completions(incoming.body, false),
-        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses | Endpoint::MantleResponses => {
+        Endpoint::OpenAiResponses | Endpoint::AzureV1Responses | Endpoint::MantleResponses | Endpoint::OciResponses => {
             validate::openai::responses(incoming.body)
         }
+        Endpoint::OciNative => validate::oci::chat(incoming.body).map(|(mut validated, format)| {
+            validated.oci_format = Some(format);
+            validated
+        }),
         Endpoint::AnthropicMessages | Endpoint::MantleMessages => validate::anthropic::messages(incoming.body),
         Endpoint::OllamaChat => validate::ollama::chat(incoming.body),
         Endpoint::BedrockConverse => validate::bedrock::converse(incoming.body),
@@ -882,6 +963,7 @@ fn scheduled_failure(
                 body: &[],
             };
             Some(match (status, provider) {
+                (401, Provider::Oci) => Rejection::Unauthorized(AuthFailure::Missing),
                 // AWS has no 401: an unknown credential is a 403.
                 (401, Provider::Bedrock) => {
                     Rejection::Unauthorized(AuthFailure::Signature(SignatureFailure::UnrecognizedClient))

@@ -12,6 +12,7 @@ pub(crate) mod anthropic;
 pub(crate) mod bedrock;
 pub(crate) mod event_stream;
 pub(crate) mod gemini;
+pub(crate) mod oci;
 pub(crate) mod ollama;
 pub(crate) mod openai_chat;
 pub(crate) mod openai_responses;

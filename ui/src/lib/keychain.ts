@@ -30,7 +30,7 @@ export function needsKeychain(target: Target): boolean {
 }
 
 /** The mark's tooltip for `target`: what it falls back to, as the engine resolves it
- * (`KeychainCredentials`): the environment variable, then Bedrock's and Vertex's cloud chains. */
+ * (`KeychainCredentials`): the environment variable, then Bedrock's, Vertex's and OCI's cloud chains. */
 export function keychainMarkTitle(target: Target): string {
   const named = target.api_key_ref?.startsWith('env:') ? target.api_key_ref.slice('env:'.length) : undefined;
   const variable = named ?? defaultKeyVariable(target.provider);
@@ -39,7 +39,9 @@ export function keychainMarkTitle(target: Target): string {
       ? ' or the AWS credential chain'
       : target.provider === 'vertex'
         ? ' or Google Application Default Credentials'
-        : '';
+        : target.provider === 'oci'
+          ? ' or OCI request signing (~/.oci/config)'
+          : '';
   const fallback = variable
     ? `it runs only with the environment variable ${variable}${chain}`
     : 'it cannot run until the keychain is back';

@@ -30,6 +30,7 @@ export type DraftField =
   | 'base_model'
   | 'deployment_type'
   | 'auth'
+  | 'compartment_id'
   | TimeoutField;
 
 export type TargetDraft = { provider: ProviderKind; headers: Record<string, string> } & Record<DraftField, string>;
@@ -86,6 +87,7 @@ export function emptyDraft(provider: ProviderKind = 'openai'): TargetDraft {
     base_model: '',
     deployment_type: '',
     auth: '',
+    compartment_id: '',
     connect_ms: '',
     first_token_ms: '',
     idle_ms: '',
@@ -155,6 +157,7 @@ export function targetFromDraft(draft: TargetDraft): { target: Target; errors: F
     'base_model',
     'deployment_type',
     'auth',
+    'compartment_id',
   ];
   for (const field of optional) {
     const text = value(field);
@@ -200,6 +203,7 @@ export function targetFromDraft(draft: TargetDraft): { target: Target; errors: F
 export function targetPlace(target: Target): string | undefined {
   switch (target.provider) {
     case 'bedrock':
+    case 'oci':
       return target.region;
     case 'vertex':
       return target.location;

@@ -138,6 +138,7 @@ const DEFAULT_ANSWERS: Record<ProviderKind, string> = {
   vertex: GEMINI_ANSWER,
   gemini: GEMINI_ANSWER,
   ollama: LLAMA_ANSWER,
+  oci: GPT_ANSWER,
 };
 
 /** What a target does in the mock: the demo's scripted behaviour, or a plain answer by provider. */

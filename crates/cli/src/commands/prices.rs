@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use modelbench_engine::ProviderKind;
-use modelbench_engine::pricing::{Catalog, PriceOverride, Rates, price_key_text};
+use modelbench_engine::pricing::{Catalog, PriceOverride, PriceUnit, Rates, price_key_text};
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::store::Store;
 use modelbench_workbench::data_dir::{imported_catalog_path, price_book};
@@ -183,7 +183,7 @@ fn compare(
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "currency": "USD",
-            "unit": "USD per 1,000,000 tokens",
+            "unit": "USD per 1,000,000 tokens, or per 10,000 characters where a price's unit is characters",
             "prices": rows,
         });
         serde_json::to_writer_pretty(&mut *out, &document)?;
@@ -226,9 +226,10 @@ fn compare(
             cloud(row),
             row.model,
             row.region.as_deref().unwrap_or("any"),
-            format_rate(Some(row.rates.input)),
-            format_rate(Some(row.rates.output)),
-            format!("${:.4}", row.mix_cost_usd),
+            unit_rate(row.rates.input, row.unit),
+            unit_rate(row.rates.output, row.unit),
+            row.mix_cost_usd
+                .map_or_else(|| "per char".to_owned(), |mix| format!("${mix:.4}")),
             if row.overridden { "* " } else { "" },
             row.source,
             row.as_of
@@ -237,7 +238,21 @@ fn compare(
     if rows.iter().any(|row| row.overridden) {
         writeln!(out, "* your own price (it wins over the catalog)")?;
     }
+    if rows.iter().any(|row| row.unit == PriceUnit::Characters) {
+        writeln!(
+            out,
+            "/10k ch: billed per character of prompt and answer, USD per 10,000 characters; no token mix prices it"
+        )?;
+    }
     Ok(())
+}
+
+/// A rate as its unit reads: per 1M tokens as a bare number, per 10,000 characters marked.
+fn unit_rate(rate: f64, unit: PriceUnit) -> String {
+    match unit {
+        PriceUnit::Tokens => format_rate(Some(rate)),
+        PriceUnit::Characters => format!("{rate}/10k ch"),
+    }
 }
 
 fn parse_provider(text: &str) -> Result<ProviderKind> {
@@ -254,6 +269,7 @@ struct Row {
     model: String,
     region: Option<String>,
     rates: Rates,
+    unit: PriceUnit,
     source: String,
     /// How a catalog entry was derived (`regional endpoint, x1.1 the global price`).
     note: Option<String>,
@@ -282,6 +298,7 @@ fn list(
                 model: price.model.clone(),
                 region: price.region.clone(),
                 rates: price.rates.clone(),
+                unit: PriceUnit::Tokens,
                 source: price.describe(),
                 note: None,
                 json: json!({"kind": "override", "currency": price.currency, "updated_at_ms": price.updated_at_ms,
@@ -297,6 +314,7 @@ fn list(
                 model: entry.model.clone(),
                 region: entry.region.clone(),
                 rates: entry.rates.clone(),
+                unit: entry.unit,
                 source: entry.source.clone(),
                 note: entry.note.clone(),
                 json: json!({"kind": "catalog", "currency": catalog.currency, "as_of": entry.as_of,
@@ -327,6 +345,7 @@ fn list(
                     "cached_input": row.rates.cached_input,
                     "cache_write": row.rates.cache_write,
                     "reasoning": row.rates.reasoning,
+                    "unit": row.unit,
                     "source": row.source,
                 });
                 if let (Value::Object(fields), Value::Object(extra)) = (&mut value, row.json) {
@@ -341,7 +360,7 @@ fn list(
                 "as_of": catalog.as_of,
                 "currency": catalog.currency,
                 "file": catalog_file,
-                "unit": "per 1,000,000 tokens",
+                "unit": "per 1,000,000 tokens, or per 10,000 characters where a price says \"unit\": \"characters\"",
             },
             "prices": prices,
         });
@@ -387,8 +406,8 @@ fn write_rows(rows: &[Row], out: &mut impl Write) -> Result<()> {
                 row.provider.as_str().to_owned(),
                 row.model.clone(),
                 row.region.clone().unwrap_or_else(|| "-".to_owned()),
-                format_rate(Some(row.rates.input)),
-                format_rate(Some(row.rates.output)),
+                unit_rate(row.rates.input, row.unit),
+                unit_rate(row.rates.output, row.unit),
                 format_rate(row.rates.cached_input),
                 format_rate(row.rates.cache_write),
                 format_rate(row.rates.reasoning),

@@ -5,6 +5,12 @@
 //! rules the clouds rely on: `\n`, `\r\n` or `\r` line endings, `:` comments, multi-line `data`
 //! joined with `\n`, one optional space after the colon, one leading UTF-8 BOM stripped.
 //! Event-type-only blocks are dropped.
+//!
+//! One departure, for servers that end events with a single `\n` (OCI Generative AI does,
+//! sometimes): a `data:` line holding a JSON object that follows `data:` holding a whole JSON
+//! object starts a new event instead of being joined to it. Joined, the two would be one
+//! undecodable event; no cloud splits one JSON object over `data:` lines so that its first
+//! line is a whole object.
 
 /// One dispatched event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -157,6 +163,9 @@ impl SseDecoder {
         };
         match field {
             b"data" => {
+                if self.has_data && starts_object(value) && is_whole_object(&self.data) {
+                    self.dispatch_data(out);
+                }
                 if self.has_data {
                     self.data.push(b'\n');
                 }
@@ -170,18 +179,34 @@ impl SseDecoder {
     }
 
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
-        let event = self.event.take();
+        self.dispatch_data(out);
+        self.event = None;
+    }
+
+    /// Dispatches the data gathered so far, with the event type it has (which a
+    /// single-`\n`-separated event that follows keeps, as no blank line reset it).
+    fn dispatch_data(&mut self, out: &mut Vec<SseEvent>) {
         if !self.has_data {
             return;
         }
         self.has_data = false;
         let data = text(std::mem::take(&mut self.data));
         out.push(SseEvent {
-            event,
+            event: self.event.clone(),
             data,
             id: self.id.clone(),
         });
     }
+}
+
+fn starts_object(value: &[u8]) -> bool {
+    value.trim_ascii_start().first() == Some(&b'{')
+}
+
+/// `data` is one whole JSON object (checked only when a second `data:` line arrives, so
+/// ordinary events never pay for it).
+fn is_whole_object(data: &[u8]) -> bool {
+    starts_object(data) && serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok()
 }
 
 /// An event's data as text: its own bytes when they are UTF-8 (validated at memory speed, no
@@ -292,6 +317,31 @@ mod tests {
         decoder.feed(b"\xEF\xBB", &mut out);
         decoder.finish(&mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn json_events_separated_by_a_single_line_feed_stay_apart_however_they_are_split() {
+        let body = "data: {\"a\":\"x\\ny\"}\ndata: {\"b\":[1,{\"c\":2}]}\r\ndata: {\"d\":\"\u{e9}\"}\n\n\
+                    data: {\ndata: \"pretty\": 1\ndata: }\n\ndata: one\ndata: {\"not\":\"split\"}\n\n";
+        let bytes = body.as_bytes();
+        let (whole, _) = decode_in_pieces(bytes, &[]);
+        let data: Vec<&str> = whole.iter().map(|event| event.data.as_str()).collect();
+        assert_eq!(
+            data,
+            [
+                "{\"a\":\"x\\ny\"}",
+                "{\"b\":[1,{\"c\":2}]}",
+                "{\"d\":\"\u{e9}\"}",
+                // Data lines that are no whole object are joined, as the standard says.
+                "{\n\"pretty\": 1\n}",
+                "one\n{\"not\":\"split\"}",
+            ]
+        );
+        for first in 0..=bytes.len() {
+            assert_eq!(decode_in_pieces(bytes, &[first]).0, whole, "split at {first}");
+        }
+        let one_byte_cuts: Vec<usize> = (1..bytes.len()).collect();
+        assert_eq!(decode_in_pieces(bytes, &one_byte_cuts).0, whole);
     }
 
     #[test]

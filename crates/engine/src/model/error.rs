@@ -211,6 +211,11 @@ impl ErrorKind {
                 }
                 "unavailable" | "internal" | "unknown" | "data_loss" => return Self::Server,
                 "deadline_exceeded" => return Self::Timeout,
+                // OCI's error codes (`{"code": "NotAuthenticated", "message": …}`).
+                "notauthenticated" | "notauthorized" | "signatureexpired" => return Self::Auth,
+                "toomanyrequests" => return Self::RateLimited,
+                "notauthorizedornotfound" | "invalidparameter" | "missingparameter" => return Self::Validation,
+                "internalservererror" | "serviceunavailable" => return Self::Server,
                 _ => {}
             }
         }

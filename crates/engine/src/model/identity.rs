@@ -57,9 +57,11 @@ pub fn base_model(target: &Target, reported_model: Option<&str>) -> Option<Strin
             if model.is_empty() {
                 return reported.map(|model| base_of(provider, model));
             }
-            // An ARN that hides its model (an application inference profile) says nothing;
-            // the model the response reports may.
-            if provider == ProviderKind::Bedrock && model.starts_with("arn:") && arn_model(model).is_none() {
+            // An ARN that hides its model (an application inference profile) or an OCI dedicated
+            // endpoint's OCID says nothing; the model the response reports may.
+            let opaque = (provider == ProviderKind::Bedrock && model.starts_with("arn:") && arn_model(model).is_none())
+                || (provider == ProviderKind::Oci && model.starts_with("ocid1."));
+            if opaque {
                 return reported.map(|model| base_of(provider, model));
             }
             Some(base_of(provider, model))
@@ -94,6 +96,12 @@ pub fn base_of(provider: ProviderKind, model: &str) -> String {
             if let Some(untagged) = name.strip_suffix(":latest") {
                 name = untagged.to_owned();
             }
+        }
+        // OCI names models `vendor.model` (`openai.gpt-5.5`, `meta.llama-3.3-70b-instruct`,
+        // `xai.grok-4`); a dedicated endpoint's OCID says nothing of its model.
+        ProviderKind::Oci => {
+            name = last_path_segment(&name).to_owned();
+            name = strip_vendor(&name).to_owned();
         }
         ProviderKind::OpenAi | ProviderKind::Azure | ProviderKind::Anthropic => {
             // Gateways name models `vendor/model` (OpenRouter: `openai/gpt-5.4`).
@@ -254,6 +262,15 @@ mod tests {
             ),
             (ProviderKind::Ollama, "llama3.3:latest", "llama3.3"),
             (ProviderKind::Ollama, "llama3.3:70b", "llama3.3:70b"),
+            (ProviderKind::Oci, "openai.gpt-5.5", "gpt-5.5"),
+            (
+                ProviderKind::Oci,
+                "meta.llama-3.3-70b-instruct",
+                "llama-3.3-70b-instruct",
+            ),
+            (ProviderKind::Oci, "xai.grok-4", "grok-4"),
+            (ProviderKind::Oci, "cohere.command-a-03-2025", "command-a-03-2025"),
+            (ProviderKind::Oci, "google.gemini-2.5-pro", "gemini-2.5-pro"),
         ];
         for (provider, model, expected) in cases {
             assert_eq!(base_of(provider, model), expected, "{provider} {model}");

@@ -40,6 +40,16 @@ pub struct Prompt {
 }
 
 impl Prompt {
+    /// The characters of the system prompt and every message: what a cloud billing per
+    /// character counts as the prompt.
+    pub fn characters(&self) -> u64 {
+        self.system
+            .iter()
+            .chain(self.messages.iter().map(|message| &message.content))
+            .map(|text| text.chars().count() as u64)
+            .sum()
+    }
+
     pub fn user(text: impl Into<String>) -> Self {
         Self {
             system: None,

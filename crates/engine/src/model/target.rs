@@ -33,10 +33,13 @@ pub enum ProviderKind {
     Gemini,
     /// Google Vertex AI: Gemini (`publisher = "google"`) or Claude (`publisher = "anthropic"`).
     Vertex,
+    /// Oracle OCI Generative AI: its OpenAI-compatible surface (an API key or request signing)
+    /// or its native chat API (request signing).
+    Oci,
 }
 
 impl ProviderKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::OpenAi,
         Self::Azure,
         Self::Anthropic,
@@ -44,6 +47,7 @@ impl ProviderKind {
         Self::Bedrock,
         Self::Gemini,
         Self::Vertex,
+        Self::Oci,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl ProviderKind {
             Self::Bedrock => "bedrock",
             Self::Gemini => "gemini",
             Self::Vertex => "vertex",
+            Self::Oci => "oci",
         }
     }
 
@@ -73,6 +78,9 @@ impl ProviderKind {
             // Google credential chains are used.
             Self::Bedrock => Some("AWS_BEARER_TOKEN_BEDROCK"),
             Self::Vertex => Some("GOOGLE_OAUTH_ACCESS_TOKEN"),
+            // OCI Generative AI API keys, for the OpenAI-compatible surface; without one,
+            // requests are signed with the OCI configuration (`~/.oci/config`, `OCI_*`).
+            Self::Oci => Some("OCI_GENAI_API_KEY"),
             Self::Ollama => None,
         }
     }
@@ -86,7 +94,8 @@ impl fmt::Display for ProviderKind {
 
 /// Which API of a cloud to speak: `chat`/`responses` for OpenAI and Azure; `converse`/`invoke`
 /// (Bedrock Runtime) or `mantle-responses`/`mantle-chat`/`mantle-messages` (Bedrock Mantle) for
-/// Bedrock.
+/// Bedrock; `openai-chat`/`openai-responses` (the OpenAI-compatible surface) or `native`
+/// (`/20231130/actions/chat`) for OCI.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
@@ -107,10 +116,18 @@ pub enum Api {
     /// Bedrock Mantle's Anthropic Messages API (Claude).
     #[serde(rename = "mantle-messages")]
     MantleMessages,
+    /// OCI Generative AI's OpenAI-compatible Chat Completions (`/openai/v1/chat/completions`).
+    #[serde(rename = "openai-chat")]
+    OpenAiChat,
+    /// OCI Generative AI's OpenAI-compatible Responses API (`/openai/v1/responses`).
+    #[serde(rename = "openai-responses")]
+    OpenAiResponses,
+    /// OCI Generative AI's own chat API (`/20231130/actions/chat`, GENERIC or COHERE bodies).
+    Native,
 }
 
 impl Api {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 10] = [
         Self::Chat,
         Self::Responses,
         Self::Converse,
@@ -118,6 +135,9 @@ impl Api {
         Self::MantleResponses,
         Self::MantleChat,
         Self::MantleMessages,
+        Self::OpenAiChat,
+        Self::OpenAiResponses,
+        Self::Native,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +149,9 @@ impl Api {
             Self::MantleResponses => "mantle-responses",
             Self::MantleChat => "mantle-chat",
             Self::MantleMessages => "mantle-messages",
+            Self::OpenAiChat => "openai-chat",
+            Self::OpenAiResponses => "openai-responses",
+            Self::Native => "native",
         }
     }
 
@@ -326,11 +349,12 @@ pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub project: Option<String>,
-    /// Bedrock: the AWS region (`us-east-1`).
+    /// Bedrock: the AWS region (`us-east-1`). OCI: the region (`us-chicago-1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub region: Option<String>,
-    /// Bedrock: the AWS profile to take credentials from (default: the standard chain).
+    /// Bedrock: the AWS profile to take credentials from (default: the standard chain). OCI: the
+    /// profile of the OCI config file (default: `OCI_PROFILE`, else `DEFAULT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub profile: Option<String>,
@@ -370,6 +394,11 @@ pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub auth: Option<AzureAuth>,
+    /// OCI: the compartment OCID requests run in (`ocid1.compartment.oc1..…`); the native API
+    /// needs it, the OpenAI-compatible surface sends it as `opc-compartment-id` when signing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub compartment_id: Option<String>,
 }
 
 fn is_default_timeouts(overrides: &TimeoutOverrides) -> bool {
@@ -409,6 +438,7 @@ impl Target {
             base_model: None,
             deployment_type: None,
             auth: None,
+            compartment_id: None,
         }
     }
 
@@ -416,6 +446,7 @@ impl Target {
         match (self.api, self.provider) {
             (Some(api), _) => api,
             (None, ProviderKind::Bedrock) => Api::Converse,
+            (None, ProviderKind::Oci) => Api::OpenAiChat,
             (None, _) => Api::Chat,
         }
     }

@@ -87,6 +87,36 @@ impl LongContextRates {
     }
 }
 
+/// What a catalog price is per.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceUnit {
+    /// USD per 1,000,000 tokens: the input, output, cache and reasoning rates.
+    #[default]
+    Tokens,
+    /// USD per 10,000 characters of prompt and answer together: OCI's older on-demand chat
+    /// models (Cohere, Meta Llama), which bill a "transaction" per character. `input` and
+    /// `output` are that one price; no token counts enter the cost.
+    Characters,
+}
+
+impl PriceUnit {
+    pub fn is_tokens(&self) -> bool {
+        *self == Self::Tokens
+    }
+
+    /// How a rate in this unit reads: `per 1M tokens`, `per 10k characters`.
+    pub fn per(self) -> &'static str {
+        match self {
+            Self::Tokens => "per 1M tokens",
+            Self::Characters => "per 10k characters",
+        }
+    }
+}
+
+/// Characters per priced unit of a [`PriceUnit::Characters`] price.
+pub const CHARACTERS_PER_PRICE_UNIT: f64 = 10_000.0;
+
 /// One price in a catalog: a model as users type it for a provider, in one region or (`None`)
 /// in every region without an entry of its own.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,6 +127,9 @@ pub struct CatalogEntry {
     pub region: Option<String>,
     #[serde(flatten)]
     pub rates: Rates,
+    /// Tokens (the default) or characters.
+    #[serde(default, skip_serializing_if = "PriceUnit::is_tokens")]
+    pub unit: PriceUnit,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub long_context: Option<LongContextRates>,
     /// The public page the price comes from.
@@ -175,6 +208,16 @@ impl Catalog {
             entry.rates.check(&key).map_err(|error| invalid(error.to_string()))?;
             if entry.rates.input == 0.0 && entry.rates.output == 0.0 {
                 return Err(invalid(format!("{key} is priced at 0: leave unknown prices out")));
+            }
+            let token_only = [entry.rates.cached_input, entry.rates.cache_write, entry.rates.reasoning];
+            if entry.unit == PriceUnit::Characters
+                && (entry.rates.input != entry.rates.output
+                    || token_only.iter().any(Option::is_some)
+                    || entry.long_context.is_some())
+            {
+                return Err(invalid(format!(
+                    "{key} is priced per character: one price for prompt and answer (input = output), no token rates"
+                )));
             }
             let index_key = (
                 entry.provider,

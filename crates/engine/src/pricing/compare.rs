@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::model::record::utc_date_time;
 use crate::model::target::{DeploymentType, ProviderKind};
 use crate::pricing::cost::TOKENS_PER_PRICE_UNIT;
-use crate::pricing::{MANTLE_PREFIX, PriceBook, Rates};
+use crate::pricing::{MANTLE_PREFIX, PriceBook, PriceUnit, Rates};
 
 /// One place a base model can be bought, for `prices compare`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -23,9 +23,12 @@ pub struct PriceComparison {
     pub region: Option<String>,
     #[serde(flatten)]
     pub rates: Rates,
+    /// What the rates are per: tokens, or characters (OCI's older chat models).
+    pub unit: PriceUnit,
     /// The price of the requested mix of input and output tokens, in USD (list rates: no cache
-    /// discounts, no long-context tier).
-    pub mix_cost_usd: f64,
+    /// discounts, no long-context tier); `None` for a price per character, which no token count
+    /// gives.
+    pub mix_cost_usd: Option<f64>,
     /// Where the price comes from (the public page, or the user's override).
     pub source: String,
     /// When the price was taken (YYYY-MM-DD).
@@ -65,7 +68,8 @@ impl PriceBook {
                     model: price.model.clone(),
                     region: price.region.clone(),
                     rates: price.rates.clone(),
-                    mix_cost_usd: mix(&price.rates),
+                    unit: PriceUnit::Tokens,
+                    mix_cost_usd: Some(mix(&price.rates)),
                     source: price.describe(),
                     as_of: utc_date_time(price.updated_at_ms).chars().take(10).collect(),
                     overridden: true,
@@ -97,16 +101,19 @@ impl PriceBook {
                     model: entry.model.clone(),
                     region: entry.region.clone(),
                     rates: entry.rates.clone(),
-                    mix_cost_usd: mix(&entry.rates),
+                    unit: entry.unit,
+                    mix_cost_usd: (entry.unit == PriceUnit::Tokens).then(|| mix(&entry.rates)),
                     source: entry.source.clone(),
                     as_of: entry.as_of.clone(),
                     overridden: false,
                 });
             }
         }
+        // Prices per character last: no token mix orders them among the others.
+        let order = |row: &PriceComparison| row.mix_cost_usd.unwrap_or(f64::INFINITY);
         rows.sort_by(|a, b| {
-            a.mix_cost_usd
-                .total_cmp(&b.mix_cost_usd)
+            order(a)
+                .total_cmp(&order(b))
                 .then_with(|| a.provider.as_str().cmp(b.provider.as_str()))
                 .then_with(|| a.model.cmp(&b.model))
                 .then_with(|| a.region.cmp(&b.region))

@@ -58,7 +58,8 @@ pub enum UsageConvention {
 impl UsageConvention {
     pub fn of(target: &Target) -> Self {
         match target.provider {
-            ProviderKind::OpenAi | ProviderKind::Azure | ProviderKind::Ollama => Self::OpenAi,
+            // OCI's `promptTokens` include its cached tokens, as OpenAI's do.
+            ProviderKind::OpenAi | ProviderKind::Azure | ProviderKind::Ollama | ProviderKind::Oci => Self::OpenAi,
             ProviderKind::Anthropic => Self::Anthropic,
             ProviderKind::Gemini => Self::Gemini,
             ProviderKind::Vertex => match target.publisher() {

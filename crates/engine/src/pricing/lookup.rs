@@ -113,7 +113,7 @@ impl Query {
         let provider = target.provider;
         let deployment_type = target.deployment_type();
         let region = match provider {
-            ProviderKind::Bedrock => target.region.clone(),
+            ProviderKind::Bedrock | ProviderKind::Oci => target.region.clone(),
             ProviderKind::Vertex => target.location.clone(),
             ProviderKind::Azure if deployment_type != DeploymentType::Global => {
                 Some(deployment_type.as_str().to_owned())

@@ -99,6 +99,7 @@ fn the_shipped_catalog_loads_and_covers_every_cloud_with_a_source_and_date() {
         ProviderKind::Bedrock,
         ProviderKind::Gemini,
         ProviderKind::Vertex,
+        ProviderKind::Oci,
     ] {
         assert!(
             counts.get(&provider).copied().unwrap_or(0) >= 10,
@@ -205,11 +206,12 @@ fn compare_lists_every_cloud_for_a_base_model_cheapest_first() {
         "a snapshot priced as its model is listed once: {keys:?}"
     );
     assert!(rows.windows(2).all(|pair| pair[0].mix_cost_usd <= pair[1].mix_cost_usd));
+    assert!(rows.iter().all(|row| row.mix_cost_usd.is_some()));
     let mantle = rows
         .iter()
         .find(|row| row.model == "mantle/openai.gpt-5.4" && row.region.is_none());
     assert_eq!(mantle.and_then(|row| row.surface.as_deref()), Some("mantle"));
-    assert!((mantle.expect("mantle").mix_cost_usd - (2.75 + 16.5)).abs() < 1e-9);
+    assert!((mantle.expect("mantle").mix_cost_usd.expect("per token") - (2.75 + 16.5)).abs() < 1e-9);
     assert!(
         rows.iter()
             .all(|row| row.source.starts_with("http") && row.as_of.len() == 10)
@@ -620,4 +622,68 @@ fn the_usage_convention_follows_the_provider_and_publisher() {
         UsageConvention::of(&vertex("m", "global", Publisher::Google)),
         UsageConvention::Gemini
     );
+}
+
+fn oci(model: &str) -> Target {
+    let mut target = target(ProviderKind::Oci, model);
+    target.region = Some("us-chicago-1".into());
+    target
+}
+
+#[test]
+fn oci_models_billed_per_character_are_priced_by_characters_never_by_tokens() {
+    let book = PriceBook::shipped();
+    let cohere = oci("cohere.command-a-03-2025");
+    // 12,000 characters of prompt and answer at $0.0156 per 10,000.
+    let cost = book.cost_with_characters(&cohere, None, Some(&usage(3_000, 1_000)), Some(12_000));
+    assert_close(cost.usd, 1.2 * 0.0156, "cohere per character");
+    assert!(
+        cost.source.contains("billed per character: 12000 characters"),
+        "{}",
+        cost.source
+    );
+    assert!(cost.source.contains("oci/cohere.command-a-03-2025"), "{}", cost.source);
+    // Without the characters, unknown with the reason: never a token price.
+    let unknown = book.cost(&cohere, None, Some(&usage(3_000, 1_000)));
+    assert_eq!(unknown.usd, None);
+    assert!(unknown.source.contains("billed per character"), "{}", unknown.source);
+    // OCI's token-billed models are priced by tokens whatever the characters.
+    let grok = book.cost_with_characters(&oci("xai.grok-4"), None, Some(&usage(1_000_000, 100_000)), Some(7));
+    assert_close(grok.usd, 3.0 + 1.5, "grok per token");
+    // A model the catalog does not know stays unknown, with its key.
+    let unpriced = book.cost_with_characters(&oci("xai.grok-99"), None, Some(&usage(10, 10)), Some(10));
+    assert_eq!(unpriced.usd, None);
+    assert!(
+        unpriced.source.starts_with("no price for oci/us-chicago-1/xai.grok-99"),
+        "{}",
+        unpriced.source
+    );
+}
+
+#[test]
+fn a_price_per_character_is_one_price_and_compares_without_a_token_mix() {
+    let bad = json!({
+        "format": CATALOG_FORMAT, "origin": "t", "as_of": "2026-11-01", "currency": "USD",
+        "entries": [{"provider": "oci", "model": "cohere.x", "input": 0.01, "output": 0.02, "unit": "characters",
+                     "source": "https://example.com", "as_of": "2026-11-01"}],
+    });
+    let error = Catalog::from_json(&bad.to_string(), "t").expect_err("two prices per character");
+    assert!(error.to_string().contains("input = output"), "{error}");
+    let book = PriceBook::shipped();
+    let rows = book.compare("command-a-03-2025", 1_000, 1_000);
+    let row = rows
+        .iter()
+        .find(|row| row.provider == ProviderKind::Oci)
+        .expect("oci lists it");
+    assert_eq!((row.unit, row.mix_cost_usd), (PriceUnit::Characters, None));
+    let gpt = book.compare("gpt-5", 1_000_000, 1_000_000);
+    let oci_row = gpt
+        .iter()
+        .find(|row| row.provider == ProviderKind::Oci)
+        .expect("oci sells gpt-5");
+    assert_eq!(
+        (oci_row.unit, oci_row.model.as_str()),
+        (PriceUnit::Tokens, "openai.gpt-5")
+    );
+    assert!(gpt.iter().any(|row| row.provider == ProviderKind::OpenAi));
 }

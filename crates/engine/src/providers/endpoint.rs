@@ -43,6 +43,7 @@ pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
         Protocol::BedrockConverse => "converse-stream",
         Protocol::BedrockInvoke => "invoke-with-response-stream",
         Protocol::GeminiGenerate => "streamGenerateContent?alt=sse",
+        Protocol::OciNative => "20231130/actions/chat",
     };
     let model = target.model.clone();
     let endpoint = match target.provider {
@@ -112,6 +113,19 @@ pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
                 omit_model: true,
             }
         }
+        ProviderKind::Oci => {
+            let region = target.region.as_deref().unwrap_or_default();
+            let root = base(&oci_host(region));
+            let (path, omit_model) = match protocol {
+                Protocol::OciNative => (path, true),
+                _ => (&format!("openai/v1/{path}")[..], false),
+            };
+            Endpoint {
+                url: format!("{root}/{path}"),
+                body_model: model,
+                omit_model,
+            }
+        }
         ProviderKind::Azure => {
             let root = match (&target.base_url, &target.resource) {
                 (Some(base_url), _) => base_url.trim_end_matches('/').to_owned(),
@@ -142,6 +156,11 @@ pub fn resolve(target: &Target, protocol: Protocol) -> Result<Endpoint> {
         }
     };
     Ok(endpoint)
+}
+
+/// OCI Generative AI's inference host in `region`; both its surfaces are served there.
+pub fn oci_host(region: &str) -> String {
+    format!("https://inference.generativeai.{region}.oci.oraclecloud.com")
 }
 
 /// The path of a Bedrock Mantle API for `model`: Claude's Anthropic Messages under
@@ -189,6 +208,14 @@ pub fn headers(target: &Target) -> Result<HeaderMap> {
         && (target.provider == ProviderKind::OpenAi || target.is_mantle())
     {
         plain("openai-project", project)?;
+    }
+    // OCI: the compartment a signed OpenAI-compatible request runs in (the native API names
+    // it in the body).
+    if let Some(compartment) = &target.compartment_id
+        && target.provider == ProviderKind::Oci
+        && target.api() != Api::Native
+    {
+        plain("opc-compartment-id", compartment)?;
     }
     for (name, value) in &target.headers {
         plain(name, value)?;
@@ -361,6 +388,39 @@ mod tests {
             resolve(&gateway, Protocol::OpenAiResponses).expect("url").url,
             "http://127.0.0.1:9/openai/v1/responses"
         );
+    }
+
+    #[test]
+    fn oci_serves_both_surfaces_on_one_host() {
+        let oci = |api: Api, base_url: Option<&str>| {
+            let mut target = Target::new("o", ProviderKind::Oci, "openai.gpt-5.5");
+            target.region = Some("us-chicago-1".into());
+            target.api = Some(api);
+            target.compartment_id = Some("ocid1.compartment.oc1..aaaa".into());
+            target.base_url = base_url.map(str::to_owned);
+            (
+                resolve(&target, Protocol::for_target(&target)).expect("url"),
+                headers(&target).expect("headers"),
+            )
+        };
+        let (chat, chat_headers) = oci(Api::OpenAiChat, None);
+        assert_eq!(
+            chat.url,
+            "https://inference.generativeai.us-chicago-1.oci.oraclecloud.com/openai/v1/chat/completions"
+        );
+        assert!(!chat.omit_model);
+        assert_eq!(chat_headers["opc-compartment-id"], "ocid1.compartment.oc1..aaaa");
+        assert_eq!(
+            oci(Api::OpenAiResponses, Some("http://127.0.0.1:9/")).0.url,
+            "http://127.0.0.1:9/openai/v1/responses"
+        );
+        let (native, native_headers) = oci(Api::Native, None);
+        assert_eq!(
+            native.url,
+            "https://inference.generativeai.us-chicago-1.oci.oraclecloud.com/20231130/actions/chat"
+        );
+        assert!(native.omit_model);
+        assert!(!native_headers.contains_key("opc-compartment-id"), "the body names it");
     }
 
     #[test]

@@ -25,14 +25,7 @@ use crate::model::error::{ErrorKind, ProviderError};
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::model::request::{Parameters, Prompt, Role};
 
-pub const CAPABILITIES: Capabilities = Capabilities {
-    system_prompt: true,
-    temperature: true,
-    top_p: true,
-    max_output_tokens: true,
-    stop_sequences: true,
-    seed: true,
-};
+pub const CAPABILITIES: Capabilities = Capabilities::ALL;
 
 /// The body for both AI Studio and Vertex; the model is named in the URL.
 pub fn request_body(prompt: &Prompt, parameters: &Parameters) -> Value {

@@ -18,14 +18,7 @@ use crate::framing::ndjson::NdjsonDecoder;
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent};
 use crate::model::request::{Parameters, Prompt};
 
-pub const CAPABILITIES: Capabilities = Capabilities {
-    system_prompt: true,
-    temperature: true,
-    top_p: true,
-    max_output_tokens: true,
-    stop_sequences: true,
-    seed: true,
-};
+pub const CAPABILITIES: Capabilities = Capabilities::ALL;
 
 pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
     let messages = messages_json(prompt, true);

@@ -17,14 +17,7 @@ use crate::framing::sse::SseEvent;
 use crate::model::event::{FinishReason, ResponseMeta, StreamEvent, Usage};
 use crate::model::request::{Parameters, Prompt};
 
-pub const CAPABILITIES: Capabilities = Capabilities {
-    system_prompt: true,
-    temperature: true,
-    top_p: true,
-    max_output_tokens: true,
-    stop_sequences: true,
-    seed: true,
-};
+pub const CAPABILITIES: Capabilities = Capabilities::ALL;
 
 pub fn request_body(model: &str, prompt: &Prompt, parameters: &Parameters) -> Value {
     let messages = messages_json(prompt, true);
@@ -151,12 +144,35 @@ pub(crate) fn usage(raw: Value) -> ReadUsage {
 pub(crate) fn openai_usage(raw: Value, input: &str, output: &str) -> ReadUsage {
     let input_details = format!("{input}_details");
     let output_details = format!("{output}_details");
+    read_usage_named(
+        raw,
+        &UsageNames {
+            input: &[input],
+            output: &[output],
+            reasoning: &[&output_details, "reasoning_tokens"],
+            cached_input: &[&input_details, "cached_tokens"],
+            total: &["total_tokens"],
+        },
+    )
+}
+
+/// Where a usage object in OpenAI's shape keeps each count, whatever its cloud names them
+/// (OCI writes them in camel case: `promptTokens`, `completionTokensDetails.reasoningTokens`).
+pub(crate) struct UsageNames<'a> {
+    pub input: &'a [&'a str],
+    pub output: &'a [&'a str],
+    pub reasoning: &'a [&'a str],
+    pub cached_input: &'a [&'a str],
+    pub total: &'a [&'a str],
+}
+
+pub(crate) fn read_usage_named(raw: Value, names: &UsageNames<'_>) -> ReadUsage {
     ReadUsage::read(raw, |counts| Usage {
-        input_tokens: counts.get(&[input]),
-        output_tokens: counts.get(&[output]),
-        reasoning_tokens: counts.get(&[&output_details, "reasoning_tokens"]),
-        cached_input_tokens: counts.get(&[&input_details, "cached_tokens"]),
-        total_tokens: counts.get(&["total_tokens"]),
+        input_tokens: counts.get(names.input),
+        output_tokens: counts.get(names.output),
+        reasoning_tokens: counts.get(names.reasoning),
+        cached_input_tokens: counts.get(names.cached_input),
+        total_tokens: counts.get(names.total),
         ..Usage::default()
     })
 }

@@ -1133,10 +1133,11 @@ impl Job {
                 usd: None,
                 source: reason.to_owned(),
             },
-            None => self.context.prices.cost(
+            None => self.context.prices.cost_with_characters(
                 target,
                 accumulator.meta.reported_model.as_deref(),
                 accumulator.billable_usage().as_ref(),
+                Some(self.prompt.characters() + accumulator.text.chars().count() as u64),
             ),
         };
         let record = ResponseRecord {

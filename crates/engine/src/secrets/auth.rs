@@ -1,12 +1,14 @@
 //! Request-time authentication, for every kind of credential and in this one place: keys and
-//! pasted tokens (the header each cloud reads them from), AWS SigV4 (signed per request, over the
-//! exact bytes sent), Google OAuth tokens (fetched and refreshed from Application Default
-//! Credentials) and Microsoft Entra ID tokens (from the Azure credential chain). A prepared request ([`crate::providers::PreparedRequest`]) holds no secret:
+//! pasted tokens (the header each cloud reads them from), AWS SigV4 and OCI HTTP signatures
+//! (signed per request, over the exact bytes sent), Google OAuth tokens (fetched and refreshed
+//! from Application Default Credentials) and Microsoft Entra ID tokens (from the Azure credential
+//! chain). A prepared request ([`crate::providers::PreparedRequest`]) holds no secret:
 //! the headers are added to the copy that is sent, and marked sensitive so no `Debug` shows them.
 
 pub mod aws;
 pub mod entra;
 pub mod google;
+pub mod oci;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
@@ -28,19 +30,22 @@ pub async fn authorize(
         Credential::Aws(aws) => aws::sign(aws, target, url, headers, body).await,
         Credential::GoogleAdc => google::authorize(target, headers).await,
         Credential::Entra => entra::authorize(target, url, headers).await,
+        Credential::Oci(oci) => oci::sign(oci, target, url, headers, body).await,
         Credential::Key(key) => apply_key(target, key, headers),
         Credential::None => Ok(()),
     }
 }
 
 /// Sets a key or pasted token where `target`'s cloud reads it: `Authorization: Bearer` (OpenAI,
-/// Ollama, Bedrock API keys, Vertex access tokens), `api-key` (Azure), `x-api-key` (Anthropic),
+/// Ollama, Bedrock API keys, Vertex access tokens, OCI Generative AI API keys), `api-key` (Azure), `x-api-key` (Anthropic),
 /// `x-goog-api-key` (Gemini).
 fn apply_key(target: &Target, key: &Secret, headers: &mut HeaderMap) -> Result<(), ProviderError> {
     let (name, value) = match target.provider {
-        ProviderKind::OpenAi | ProviderKind::Ollama | ProviderKind::Bedrock | ProviderKind::Vertex => {
-            (AUTHORIZATION, format!("Bearer {}", key.expose()))
-        }
+        ProviderKind::OpenAi
+        | ProviderKind::Ollama
+        | ProviderKind::Bedrock
+        | ProviderKind::Vertex
+        | ProviderKind::Oci => (AUTHORIZATION, format!("Bearer {}", key.expose())),
         ProviderKind::Azure => (HeaderName::from_static("api-key"), key.expose().to_owned()),
         ProviderKind::Anthropic => (HeaderName::from_static("x-api-key"), key.expose().to_owned()),
         ProviderKind::Gemini => (HeaderName::from_static("x-goog-api-key"), key.expose().to_owned()),

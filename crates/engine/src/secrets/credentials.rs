@@ -33,6 +33,8 @@ pub enum Credential {
     /// Microsoft Entra ID tokens (Azure targets with `auth = "entra"`), from the Azure credential
     /// chain at send time; no key is looked up.
     Entra,
+    /// OCI request signing (OCI Generative AI without an API key).
+    Oci(OciCredential),
 }
 
 impl Credential {
@@ -47,6 +49,10 @@ impl Credential {
             }) => std::iter::once(secret_access_key)
                 .chain(session_token.as_ref())
                 .collect(),
+            Self::Oci(OciCredential::Static {
+                key_id,
+                private_key_pem,
+            }) => vec![key_id, private_key_pem],
             _ => Vec::new(),
         }
     }
@@ -149,6 +155,18 @@ pub enum AwsCredential {
     },
 }
 
+/// Where OCI's request-signing credentials come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OciCredential {
+    /// A resource principal, the `OCI_CLI_*` variables or a profile of the OCI config file
+    /// (`profile`: the target's; it means the config file), found and loaded at send time by
+    /// [`crate::secrets::auth::oci`].
+    Chain { profile: Option<String> },
+    /// Explicit credentials (tests, or a caller that already has them): the key id
+    /// (`tenancy/user/fingerprint` or `ST$token`) and a PEM private key.
+    Static { key_id: Secret, private_key_pem: Secret },
+}
+
 pub trait CredentialSource: Send + Sync {
     /// The credential for `target`. A key that is named but missing everywhere is an error
     /// naming what to set.
@@ -162,8 +180,16 @@ fn cloud_chain(target: &Target) -> Option<Credential> {
             profile: target.profile.clone(),
         })),
         ProviderKind::Vertex => Some(Credential::GoogleAdc),
+        ProviderKind::Oci => Some(Credential::Oci(OciCredential::Chain {
+            profile: target.profile.clone(),
+        })),
         _ => None,
     }
+}
+
+/// OCI's native API takes signed requests only: no key is looked up for it.
+fn signed_only(target: &Target) -> bool {
+    target.provider == ProviderKind::Oci && target.api() == crate::model::target::Api::Native
 }
 
 fn env_value(variable: &str) -> Option<Secret> {
@@ -236,6 +262,7 @@ impl CredentialSource for KeychainCredentials {
                     (Credential::Key(_), Some(variable)) => format!("the environment variable {variable}"),
                     (Credential::Aws(_), _) => "the AWS credential chain".to_owned(),
                     (Credential::GoogleAdc, _) => "Google Application Default Credentials".to_owned(),
+                    (Credential::Oci(_), _) => "OCI request signing".to_owned(),
                     _ => "the fallback".to_owned(),
                 };
                 tracing::warn!(target = %target.name, "key '{name}' not used ({reason}); using {fallback}");
@@ -260,6 +287,11 @@ pub fn resolve_with(
     if let Some(secret) = keychain {
         return Ok(Credential::Key(secret));
     }
+    if signed_only(target) {
+        return Ok(Credential::Oci(OciCredential::Chain {
+            profile: target.profile.clone(),
+        }));
+    }
     match target.key_ref()? {
         KeyRef::None => Ok(Credential::None),
         KeyRef::Env(variable) => {
@@ -283,6 +315,7 @@ pub fn resolve_with(
 pub struct StaticCredentials {
     by_variable: HashMap<String, Secret>,
     aws: Option<AwsCredential>,
+    oci: Option<OciCredential>,
 }
 
 impl StaticCredentials {
@@ -306,14 +339,26 @@ impl StaticCredentials {
     }
 }
 
+impl StaticCredentials {
+    /// OCI signing credentials for OCI targets that have no API key.
+    pub fn with_oci(mut self, key_id: Secret, private_key_pem: Secret) -> Self {
+        self.oci = Some(OciCredential::Static {
+            key_id,
+            private_key_pem,
+        });
+        self
+    }
+}
+
 impl CredentialSource for StaticCredentials {
     fn resolve(&self, target: &Target) -> Result<Credential> {
         let credential = resolve_with(target, None, |variable| {
             self.by_variable.get(variable).cloned().or_else(|| env_value(variable))
         })?;
-        Ok(match (credential, &self.aws) {
-            (Credential::Aws(AwsCredential::Chain { .. }), Some(aws)) => Credential::Aws(aws.clone()),
-            (credential, _) => credential,
+        Ok(match (credential, &self.aws, &self.oci) {
+            (Credential::Aws(AwsCredential::Chain { .. }), Some(aws), _) => Credential::Aws(aws.clone()),
+            (Credential::Oci(OciCredential::Chain { .. }), _, Some(oci)) => Credential::Oci(oci.clone()),
+            (credential, _, _) => credential,
         })
     }
 }

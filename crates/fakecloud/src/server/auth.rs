@@ -4,7 +4,9 @@
 //! (only an Entra token when Entra is configured: see `entra`),
 //! Anthropic `x-api-key`, Ollama nothing unless a key is configured, the
 //! Gemini API `x-goog-api-key` or `?key=`, Vertex AI an OAuth Bearer token,
-//! and Bedrock a SigV4 signature (see `sigv4`) or a Bedrock API key.
+//! Bedrock a SigV4 signature (see `sigv4`) or a Bedrock API key, and OCI an
+//! OCI HTTP signature (see `oci_signature`) or, on its OpenAI-compatible
+//! surface, an OCI Generative AI API key.
 
 use std::time::SystemTime;
 
@@ -12,6 +14,7 @@ use axum::http::{HeaderMap, Uri};
 
 use crate::Keys;
 use crate::server::Provider;
+use crate::server::oci_signature::{self, OciFailure};
 use crate::server::sigv4::{self, SignatureFailure};
 
 /// Why a request was not let in.
@@ -22,6 +25,8 @@ pub(crate) enum AuthFailure {
     Wrong(String),
     /// Bedrock's SigV4 or API-key refusal.
     Signature(SignatureFailure),
+    /// OCI's signature or API-key refusal.
+    Oci(OciFailure),
 }
 
 /// The parts of a request credentials can be in.
@@ -52,6 +57,11 @@ pub(crate) fn check(
             return sigv4::verify(keys, request.uri, request.headers, request.body, now)
                 .map_err(AuthFailure::Signature);
         }
+        // The OpenAI-compatible surface also takes an API key; the native API does not.
+        Provider::Oci => {
+            let api_key_allowed = request.uri.path().starts_with("/openai/");
+            return oci_signature::verify(keys, request, now, api_key_allowed).map_err(AuthFailure::Oci);
+        }
     };
     match presented_key(provider, request) {
         None => Err(AuthFailure::Missing),
@@ -65,7 +75,9 @@ pub(crate) fn check(
 pub(crate) fn presented_key(provider: Provider, request: &Presented<'_>) -> Option<String> {
     let headers = request.headers;
     match provider {
-        Provider::OpenAi | Provider::Ollama | Provider::Vertex | Provider::VertexAnthropic => bearer(headers),
+        Provider::OpenAi | Provider::Ollama | Provider::Vertex | Provider::VertexAnthropic | Provider::Oci => {
+            bearer(headers)
+        }
         Provider::Azure => header(headers, "api-key").or_else(|| bearer(headers)),
         Provider::Anthropic => header(headers, "x-api-key"),
         Provider::Gemini => header(headers, "x-goog-api-key").or_else(|| query_key(request.uri)),
@@ -80,6 +92,7 @@ pub(crate) fn describe(provider: Provider, request: &Presented<'_>) -> Option<St
     let found = |name: &str| header(headers, name).map(|_| name.to_owned());
     match provider {
         Provider::Bedrock => sigv4::describe(headers),
+        Provider::Oci => oci_signature::describe(headers),
         Provider::Anthropic => found("x-api-key"),
         Provider::Azure => found("api-key").or_else(|| bearer(headers).map(|_| "bearer".to_owned())),
         Provider::Gemini => found("x-goog-api-key").or_else(|| query_key(request.uri).map(|_| "?key=".to_owned())),

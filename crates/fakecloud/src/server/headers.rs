@@ -111,6 +111,7 @@ pub(crate) fn provider_headers(provider: Provider, request_id: &str, exhausted: 
             insert(&mut headers, "x-content-type-options", "nosniff");
         }
         Provider::VertexAnthropic => {}
+        Provider::Oci => insert(&mut headers, "opc-request-id", request_id),
     }
     headers
 }

@@ -79,7 +79,7 @@ impl Rejection {
         // (RetryInfo).
         let sends_retry_after = matches!(
             provider,
-            Provider::OpenAi | Provider::Azure | Provider::Anthropic | Provider::Ollama
+            Provider::OpenAi | Provider::Azure | Provider::Anthropic | Provider::Ollama | Provider::Oci
         );
         if let Some(delay) = retry_after.filter(|_| sends_retry_after) {
             retry_after_headers(&mut headers, delay);
@@ -95,6 +95,7 @@ impl Rejection {
                 (body, headers::JSON)
             }
             Provider::Gemini | Provider::Vertex => (self.google_body(provider, context, status), headers::GOOGLE_JSON),
+            Provider::Oci => (self.oci_body(context, status), headers::JSON),
             // Auth and quota are Vertex's own; the rest is Claude's answer,
             // passed through.
             Provider::VertexAnthropic => match &self {
@@ -331,6 +332,41 @@ impl Rejection {
         google_error(status, &message, &details)
     }
 
+    /// OCI's `{"code", "message"}`, whichever surface was called.
+    fn oci_body(&self, context: &RejectionContext<'_>, status: u16) -> String {
+        let (code, message) = match self {
+            Rejection::Unauthorized(AuthFailure::Oci(failure)) => ("NotAuthenticated", failure.message.clone()),
+            Rejection::Unauthorized(_) => (
+                "NotAuthenticated",
+                "The required information to complete authentication was not provided or was incorrect.".to_owned(),
+            ),
+            Rejection::Invalid(invalid) => (invalid.code.unwrap_or("InvalidParameter"), invalid.message.clone()),
+            Rejection::MissingApiVersion => ("InvalidParameter", "Missing API version.".to_owned()),
+            Rejection::RateLimited { .. } => ("TooManyRequests", "Too many requests for the user.".to_owned()),
+            Rejection::Quota => (
+                "TooManyRequests",
+                "The tenancy's limit for this model is exhausted.".to_owned(),
+            ),
+            Rejection::ContentFilter => ("InvalidParameter", "Inappropriate content detected!!!".to_owned()),
+            Rejection::Status { .. } => match status {
+                401 => (
+                    "NotAuthenticated",
+                    "The required information to complete authentication was not provided or was incorrect.".to_owned(),
+                ),
+                403 | 404 => (
+                    "NotAuthorizedOrNotFound",
+                    format!(
+                        "Authorization failed or requested resource not found: model {} (is it served in this region?)",
+                        context.model
+                    ),
+                ),
+                500.. => ("InternalServerError", "Internal error occurred".to_owned()),
+                _ => ("InvalidParameter", format!("fakecloud: simulated HTTP {status}")),
+            },
+        };
+        JsonObject::new().value("code", code).value("message", message).finish()
+    }
+
     fn openai_body(&self, context: &RejectionContext<'_>, status: u16) -> String {
         match self {
             Rejection::Unauthorized(AuthFailure::Wrong(key)) => openai_error(
@@ -343,12 +379,14 @@ impl Rejection {
                 Some("invalid_api_key"),
             ),
             // Signature failures are Bedrock's and never reach this body.
-            Rejection::Unauthorized(AuthFailure::Missing | AuthFailure::Signature(_)) => openai_error(
-                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
-                Some("invalid_request_error"),
-                None,
-                None,
-            ),
+            Rejection::Unauthorized(AuthFailure::Missing | AuthFailure::Signature(_) | AuthFailure::Oci(_)) => {
+                openai_error(
+                    "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+                    Some("invalid_request_error"),
+                    None,
+                    None,
+                )
+            }
             Rejection::MissingApiVersion => openai_error(
                 "The api-version query parameter (?api-version=) is required for all requests.",
                 Some("invalid_request_error"),
@@ -459,7 +497,7 @@ impl Rejection {
             Rejection::Unauthorized(AuthFailure::Wrong(_)) => {
                 ("authentication_error", "invalid x-api-key".to_owned())
             }
-            Rejection::Unauthorized(AuthFailure::Missing | AuthFailure::Signature(_)) => {
+            Rejection::Unauthorized(AuthFailure::Missing | AuthFailure::Signature(_) | AuthFailure::Oci(_)) => {
                 ("authentication_error", "x-api-key header is required".to_owned())
             }
             Rejection::MissingApiVersion => (

@@ -5,7 +5,8 @@
 //! `openai` (Chat Completions and Responses, on OpenAI, Azure and Bedrock
 //! Mantle), `anthropic` (Messages, on Anthropic, Mantle and Vertex AI),
 //! `bedrock` (Converse, and InvokeModel's native bodies), `gemini`
-//! (generateContent, on the Gemini API and Vertex AI) and `ollama`. This file
+//! (generateContent, on the Gemini API and Vertex AI), `oci` (OCI Generative
+//! AI's native chat) and `ollama`. This file
 //! holds what they share: the rejection, what a valid body asks of the
 //! stream, and reading text out of a body.
 //!
@@ -21,6 +22,7 @@ use crate::wire::openai_responses::EchoedRequest;
 pub(crate) mod anthropic;
 pub(crate) mod bedrock;
 pub(crate) mod gemini;
+pub(crate) mod oci;
 pub(crate) mod ollama;
 pub(crate) mod openai;
 
@@ -65,6 +67,8 @@ pub(crate) struct Validated {
     pub echoed: EchoedRequest,
     /// Which native body a Bedrock InvokeModel request carried.
     pub invoke_family: Option<InvokeFamily>,
+    /// Which body an OCI native chat request carried.
+    pub oci_format: Option<crate::wire::oci::OciFormat>,
 }
 
 impl Validated {
@@ -80,6 +84,7 @@ impl Validated {
             prompt,
             echoed: EchoedRequest::default(),
             invoke_family: None,
+            oci_format: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 /**
  * Which API of a cloud to speak: `chat`/`responses` for OpenAI and Azure; `converse`/`invoke`
  * (Bedrock Runtime) or `mantle-responses`/`mantle-chat`/`mantle-messages` (Bedrock Mantle) for
- * Bedrock.
+ * Bedrock; `openai-chat`/`openai-responses` (the OpenAI-compatible surface) or `native`
+ * (`/20231130/actions/chat`) for OCI.
  */
-export type Api = "chat" | "responses" | "converse" | "invoke" | "mantle-responses" | "mantle-chat" | "mantle-messages";
+export type Api = "chat" | "responses" | "converse" | "invoke" | "mantle-responses" | "mantle-chat" | "mantle-messages" | "openai-chat" | "openai-responses" | "native";

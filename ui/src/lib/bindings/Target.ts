@@ -50,11 +50,12 @@ organization?: string,
  */
 project?: string, 
 /**
- * Bedrock: the AWS region (`us-east-1`).
+ * Bedrock: the AWS region (`us-east-1`). OCI: the region (`us-chicago-1`).
  */
 region?: string, 
 /**
- * Bedrock: the AWS profile to take credentials from (default: the standard chain).
+ * Bedrock: the AWS profile to take credentials from (default: the standard chain). OCI: the
+ * profile of the OCI config file (default: `OCI_PROFILE`, else `DEFAULT`).
  */
 profile?: string, 
 /**
@@ -91,4 +92,9 @@ deployment_type?: DeploymentType,
  * Azure: `key` (default: an `api-key`) or `entra` (an Entra ID token from the Azure
  * credential chain; no key).
  */
-auth?: AzureAuth, };
+auth?: AzureAuth, 
+/**
+ * OCI: the compartment OCID requests run in (`ocid1.compartment.oc1..…`); the native API
+ * needs it, the OpenAI-compatible surface sends it as `opc-compartment-id` when signing.
+ */
+compartment_id?: string, };

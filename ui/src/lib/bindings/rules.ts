@@ -572,6 +572,102 @@ export const FIELD_TABLE: FieldTable = {
         }
       ],
       "provider": "vertex"
+    },
+    {
+      "default_key_variable": "OCI_GENAI_API_KEY",
+      "fields": [
+        {
+          "field": "name",
+          "label": "Name",
+          "options": [],
+          "placeholder": "unique, e.g. gpt-openai",
+          "required": true
+        },
+        {
+          "field": "region",
+          "hint": "the model's region (or set Base URL)",
+          "label": "Region",
+          "options": [],
+          "placeholder": "us-chicago-1",
+          "required": true
+        },
+        {
+          "field": "model",
+          "hint": "OCI's vendor.model id (meta.llama-3.3-70b-instruct, xai.grok-4, cohere.command-a-03-2025)",
+          "label": "Model",
+          "options": [],
+          "placeholder": "openai.gpt-5.5",
+          "required": true
+        },
+        {
+          "field": "api",
+          "hint": "default: openai-chat; native for the OCI chat API (needs a compartment)",
+          "label": "API",
+          "options": [
+            "openai-chat",
+            "openai-responses",
+            "native"
+          ],
+          "required": false
+        },
+        {
+          "field": "compartment_id",
+          "hint": "native: required; OpenAI-compatible with signing: sent as opc-compartment-id",
+          "label": "Compartment",
+          "options": [],
+          "placeholder": "ocid1.compartment.oc1..…",
+          "required": false
+        },
+        {
+          "field": "profile",
+          "hint": "a profile in ~/.oci/config (or OCI_CONFIG_FILE) for request signing",
+          "label": "OCI profile",
+          "options": [],
+          "placeholder": "OCI_PROFILE, else DEFAULT",
+          "required": false
+        },
+        {
+          "field": "base_url",
+          "hint": "overrides the endpoint (gateways, compatible servers)",
+          "label": "Base URL",
+          "options": [],
+          "placeholder": "https://…",
+          "required": false
+        },
+        {
+          "field": "key",
+          "hint": "the name of a key set in the keychain; looked up first",
+          "label": "Keychain entry",
+          "options": [],
+          "placeholder": "none",
+          "required": false
+        },
+        {
+          "field": "api_key_ref",
+          "hint": "env:VARIABLE, used when no keychain entry is set",
+          "label": "Key variable",
+          "options": [],
+          "placeholder": "default: env:OCI_GENAI_API_KEY",
+          "required": false
+        },
+        {
+          "field": "label",
+          "hint": "shown next to the name",
+          "label": "Label",
+          "options": [],
+          "placeholder": "none",
+          "required": false
+        },
+        {
+          "field": "base_model",
+          "hint": "the model as its maker names it; resolved from the model id unless set",
+          "label": "Base model",
+          "options": [],
+          "placeholder": "from the model id",
+          "required": false
+        }
+      ],
+      "provider": "oci"
     }
   ],
   "timeouts": [

@@ -106,6 +106,7 @@ impl ProviderKind {
                 Api::MantleChat,
                 Api::MantleMessages,
             ],
+            Self::Oci => &[Api::OpenAiChat, Api::OpenAiResponses, Api::Native],
             Self::Anthropic | Self::Ollama | Self::Gemini | Self::Vertex => &[],
         }
     }
@@ -114,13 +115,14 @@ impl ProviderKind {
     /// `None` for fields every provider takes.
     fn only(field: &str) -> Option<&'static [ProviderKind]> {
         Some(match field {
-            "region" | "profile" => &[Self::Bedrock],
+            "region" | "profile" => &[Self::Bedrock, Self::Oci],
+            "compartment_id" => &[Self::Oci],
             "location" | "publisher" => &[Self::Vertex],
             "project" => &[Self::OpenAi, Self::Vertex, Self::Bedrock],
             "resource" | "deployment" | "api_version" | "deployment_type" | "auth" => &[Self::Azure],
             "organization" => &[Self::OpenAi],
             "anthropic_version" => &[Self::Anthropic],
-            "api" => &[Self::OpenAi, Self::Azure, Self::Bedrock],
+            "api" => &[Self::OpenAi, Self::Azure, Self::Bedrock, Self::Oci],
             _ => return None,
         })
     }
@@ -203,6 +205,24 @@ impl ProviderKind {
                     .options(["google", "anthropic"])
                     .hint("default: google (Gemini)"),
                 spec("model", "Model").placeholder("gemini-2.5-pro").required(),
+                base_url(),
+            ],
+            Self::Oci => vec![
+                spec("region", "Region")
+                    .placeholder("us-chicago-1")
+                    .required()
+                    .hint("the model's region (or set Base URL)"),
+                spec("model", "Model")
+                    .placeholder("openai.gpt-5.5")
+                    .required()
+                    .hint("OCI's vendor.model id (meta.llama-3.3-70b-instruct, xai.grok-4, cohere.command-a-03-2025)"),
+                api("default: openai-chat; native for the OCI chat API (needs a compartment)"),
+                spec("compartment_id", "Compartment")
+                    .placeholder("ocid1.compartment.oc1..…")
+                    .hint("native: required; OpenAI-compatible with signing: sent as opc-compartment-id"),
+                spec("profile", "OCI profile")
+                    .placeholder("OCI_PROFILE, else DEFAULT")
+                    .hint("a profile in ~/.oci/config (or OCI_CONFIG_FILE) for request signing"),
                 base_url(),
             ],
         }
@@ -306,7 +326,7 @@ impl Target {
             error(
                 "api",
                 format!(
-                    "`api = \"{}\"` does not apply to {provider} targets (openai/azure: chat, responses; bedrock: converse, invoke, mantle-responses, mantle-chat, mantle-messages)",
+                    "`api = \"{}\"` does not apply to {provider} targets (openai/azure: chat, responses; bedrock: converse, invoke, mantle-responses, mantle-chat, mantle-messages; oci: openai-chat, openai-responses, native)",
                     api.as_str(),
                 ),
             );
@@ -338,6 +358,7 @@ impl Target {
             ("api_version", self.api_version.is_some()),
             ("deployment_type", self.deployment_type.is_some()),
             ("auth", self.auth.is_some()),
+            ("compartment_id", self.compartment_id.is_some()),
             ("organization", self.organization.is_some()),
             ("anthropic_version", self.anthropic_version.is_some()),
         ];
@@ -395,6 +416,7 @@ impl Target {
                     Some(_) => {}
                 }
             }
+            ProviderKind::Oci => self.oci_field_errors(&mut error),
             _ => {}
         }
         if let Some(base_url) = &self.base_url
@@ -480,6 +502,39 @@ impl Target {
         }
         errors
     }
+
+    /// OCI's own rules: a region (unless a base URL says where), a compartment for the native
+    /// API, and no API key there (the native API takes signed requests only).
+    fn oci_field_errors(&self, error: &mut impl FnMut(&str, String)) {
+        match &self.region {
+            None if self.base_url.is_none() => error(
+                "region",
+                "oci targets need `region` (for example \"us-chicago-1\") or `base_url`".to_owned(),
+            ),
+            Some(region) if !is_cloud_name(region) => {
+                error("region", format!("region '{region}' is not an OCI region name"));
+            }
+            _ => {}
+        }
+        match &self.compartment_id {
+            None if self.api() == Api::Native => error(
+                "compartment_id",
+                "oci `native` targets need `compartment_id` (the compartment OCID the requests run in)".to_owned(),
+            ),
+            Some(compartment) if !is_cloud_name(compartment) => error(
+                "compartment_id",
+                format!("compartment_id '{compartment}' is not an OCID (ocid1.compartment.oc1..…)"),
+            ),
+            _ => {}
+        }
+        if self.api() == Api::Native && (self.key.is_some() || self.api_key_ref.is_some()) {
+            let field = if self.key.is_some() { "key" } else { "api_key_ref" };
+            error(
+                field,
+                "oci `native` requests are signed with the OCI configuration; API keys work only with `openai-chat` and `openai-responses`".to_owned(),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -559,6 +614,7 @@ mod tests {
             &mut every_field.anthropic_version,
             &mut every_field.label,
             &mut every_field.base_model,
+            &mut every_field.compartment_id,
         ] {
             *field = Some("x".to_owned());
         }

@@ -225,6 +225,7 @@ pub(crate) fn chat_completions(body: &Value, model_required: bool) -> Result<Val
         prompt,
         echoed: EchoedRequest::default(),
         invoke_family: None,
+        oci_format: None,
     })
 }
 
@@ -291,6 +292,7 @@ pub(crate) fn responses(body: &Value) -> Result<Validated, Invalid> {
             top_p,
         },
         invoke_family: None,
+        oci_format: None,
     })
 }
 
