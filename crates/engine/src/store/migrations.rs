@@ -141,7 +141,9 @@ mod tests {
                  (7, 0, 0, 1000, 'started', '{\"type\":\"started\"}'),
                  (9, 0, 1, 30, 'end', '{\"type\":\"end\",\"n\":1.5}');",
         )?;
-        let read = |connection: &Connection| -> Result<Vec<(i64, i64, i64, i64, String, String)>> {
+        /// response_id, sequence, attempt, elapsed_us, kind, payload_json
+        type EventRow = (i64, i64, i64, i64, String, String);
+        let read = |connection: &Connection| -> Result<Vec<EventRow>> {
             let mut statement = connection.prepare(
                 "SELECT response_id, sequence, attempt, elapsed_us, kind, payload_json FROM response_events
                  ORDER BY response_id, sequence",
