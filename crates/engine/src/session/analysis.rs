@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::diff::{DiffMode, similarity};
+use crate::model::error::ErrorKind;
 use crate::model::event::ResponseKey;
 use crate::model::record::ResponseRecord;
 use crate::model::target::Target;
@@ -249,13 +250,14 @@ struct Call {
     /// Read as a refusal (completed calls only).
     refusal: bool,
     passed: Option<bool>,
-    error_kind: Option<&'static str>,
-    time_to_first_token_ms: Option<f64>,
+    error_kind: Option<ErrorKind>,
+    // Kept small (a session holds one per call): `NAN` and `u64::MAX` stand for none.
+    time_to_first_token_ms: f64,
     total_ms: f64,
-    output_tokens_per_second: Option<f64>,
-    cost_usd: Option<f64>,
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
+    output_tokens_per_second: f64,
+    cost_usd: f64,
+    input_tokens: u64,
+    output_tokens: u64,
     started_at_ms: i64,
     reported_model: Option<Name>,
     region: Option<Name>,
@@ -269,7 +271,7 @@ struct Call {
 /// A name the responses report (a model version, a region…), stored once: thousands of calls
 /// report the same few.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Name(u32);
+struct Name(std::num::NonZeroU32);
 
 #[derive(Default)]
 struct Names {
@@ -283,14 +285,19 @@ impl Names {
         if let Some(found) = self.index.get(name) {
             return Some(*found);
         }
-        let found = Name(u32::try_from(self.names.len()).unwrap_or(u32::MAX));
+        let found = Name(
+            u32::try_from(self.names.len() + 1)
+                .ok()
+                .and_then(std::num::NonZeroU32::new)
+                .unwrap_or(std::num::NonZeroU32::MAX),
+        );
         self.names.push(name.clone());
         self.index.insert(name.clone(), found);
         Some(found)
     }
 
     fn get(&self, name: Option<Name>) -> Option<String> {
-        name.and_then(|Name(index)| self.names.get(index as usize).cloned())
+        name.and_then(|Name(number)| self.names.get(number.get() as usize - 1).cloned())
     }
 }
 
@@ -330,6 +337,31 @@ impl Call {
     fn errored(&self) -> bool {
         self.attempted() && !self.complete
     }
+
+    fn time_to_first_token_ms(&self) -> Option<f64> {
+        known(self.time_to_first_token_ms)
+    }
+
+    fn output_tokens_per_second(&self) -> Option<f64> {
+        known(self.output_tokens_per_second)
+    }
+
+    fn cost_usd(&self) -> Option<f64> {
+        known(self.cost_usd)
+    }
+
+    fn input_tokens(&self) -> Option<u64> {
+        (self.input_tokens != u64::MAX).then_some(self.input_tokens)
+    }
+
+    fn output_tokens(&self) -> Option<u64> {
+        (self.output_tokens != u64::MAX).then_some(self.output_tokens)
+    }
+}
+
+/// `NAN` stands for a value the response did not have.
+fn known(value: f64) -> Option<f64> {
+    (!value.is_nan()).then_some(value)
 }
 
 fn rate(count: u64, total: u64) -> Rate {
@@ -505,13 +537,13 @@ impl<'a> Analyser<'a> {
             client_saturated: record.metrics.client_saturated,
             refusal: record.complete && subject.is_refusal(),
             passed,
-            error_kind: record.error.as_ref().map(|error| error.kind.as_str()),
-            time_to_first_token_ms: record.metrics.time_to_first_token_ms,
+            error_kind: record.error.as_ref().map(|error| error.kind),
+            time_to_first_token_ms: record.metrics.time_to_first_token_ms.unwrap_or(f64::NAN),
             total_ms: record.metrics.total_ms,
-            output_tokens_per_second: record.metrics.output_tokens_per_second,
-            cost_usd: record.cost_usd,
-            input_tokens: record.usage.input_tokens,
-            output_tokens: record.usage.output_tokens,
+            output_tokens_per_second: record.metrics.output_tokens_per_second.unwrap_or(f64::NAN),
+            cost_usd: record.cost_usd.unwrap_or(f64::NAN),
+            input_tokens: record.usage.input_tokens.unwrap_or(u64::MAX),
+            output_tokens: record.usage.output_tokens.unwrap_or(u64::MAX),
             started_at_ms: record.started_at_ms,
             reported_model: names.intern(record.reported_model.as_ref()),
             region: names.intern(record.region.as_ref()),
@@ -521,7 +553,7 @@ impl<'a> Analyser<'a> {
             text: (record.complete && self.sampled[case]).then(|| record.text.as_str().into()),
         };
         let outcome = if call.errored() {
-            Some(call.error_kind.unwrap_or("incomplete"))
+            Some(call.error_kind.map_or("incomplete", ErrorKind::as_str))
         } else if call.passed == Some(false) {
             Some("failed")
         } else {
@@ -741,7 +773,7 @@ fn target_figures(
     let completed: Vec<&&Call> = attempted.iter().copied().filter(|call| call.complete).collect();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     for call in attempted.iter().filter(|call| call.errored()) {
-        let kind = call.error_kind.unwrap_or("incomplete");
+        let kind = call.error_kind.map_or("incomplete", ErrorKind::as_str);
         *errors.entry(kind.to_owned()).or_default() += 1;
     }
     let attempted_count = attempted.len() as u64;
@@ -756,10 +788,10 @@ fn target_figures(
             .filter(|value| value.is_finite())
             .collect()
     };
-    let ttft = values(|call| call.time_to_first_token_ms);
+    let ttft = values(Call::time_to_first_token_ms);
     let total = values(|call| Some(call.total_ms));
-    let speed = values(|call| call.output_tokens_per_second);
-    let known_costs: Vec<f64> = attempted.iter().filter_map(|call| call.cost_usd).collect();
+    let speed = values(Call::output_tokens_per_second);
+    let known_costs: Vec<f64> = attempted.iter().filter_map(|call| call.cost_usd()).collect();
     let cost_total: f64 = known_costs.iter().sum();
     let priced = known_costs.len() as u64;
     let per_test = (priced > 0).then(|| cost_total / priced as f64);
@@ -794,8 +826,8 @@ fn target_figures(
         total_ms: distribution(&total, seed_for(seed, "total")),
         output_tokens_per_second: distribution(&speed, seed_for(seed, "speed")),
         client_saturated: completed.iter().filter(|call| call.client_saturated).count() as u64,
-        input_tokens: attempted.iter().filter_map(|call| call.input_tokens).sum(),
-        output_tokens: attempted.iter().filter_map(|call| call.output_tokens).sum(),
+        input_tokens: attempted.iter().filter_map(|call| call.input_tokens()).sum(),
+        output_tokens: attempted.iter().filter_map(|call| call.output_tokens()).sum(),
         cost_usd: CostFigures {
             total: cost_total,
             per_test,
@@ -889,7 +921,7 @@ fn compare(
         .iter()
         .filter(|(left, right)| left.complete && right.complete)
         .filter(|(left, right)| !left.client_saturated && !right.client_saturated)
-        .filter_map(|(left, right)| Some((left.time_to_first_token_ms?, right.time_to_first_token_ms?)))
+        .filter_map(|(left, right)| Some((left.time_to_first_token_ms()?, right.time_to_first_token_ms()?)))
         .unzip();
     let rank_test = stats::wilcoxon_signed_rank(&first, &second).ok();
     let differences = if first.len() >= MINIMUM_PAIRS {
