@@ -13,6 +13,7 @@ mod model;
 mod run;
 mod secrets;
 
+pub mod panel;
 pub mod pricing;
 pub mod providers;
 pub mod report;
