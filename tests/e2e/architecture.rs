@@ -54,7 +54,7 @@ const LAYER_ARROWS: &[(&str, &[&str])] = &[
         "session",
         &["model", "pricing", "run", "report", "suite", "stats", "diff"],
     ),
-    ("panel", &[]),
+    ("panel", &["stats"]),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;

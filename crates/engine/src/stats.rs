@@ -43,6 +43,7 @@ pub use proportion::{
     wilson_interval,
 };
 pub use quantile::{Summary, order_statistic_interval, quantile};
+pub(crate) use random::SeededRandom;
 pub use rank::{SignedRankMethod, SignedRankTest, wilcoxon_signed_rank};
 pub use verdict::{Comparison, Decision, Direction, Margin, Margins, Variability, Verdict, decide};
 
