@@ -1,9 +1,15 @@
 //! Blind panels: human raters comparing a session's answers without knowing where they came
 //! from. `blind` normalises answers so no cloud's formatting gives it away; `plan` chooses the
-//! items and who sees what in which order.
+//! items and who sees what in which order; `packet` writes a rater's
+//! self-contained HTML packet and reads and checks the signed ratings file it saves.
 
 mod blind;
+mod packet;
 mod plan;
 
 pub use blind::normalise_answer;
+pub use packet::{
+    PacketAnswer, PacketContent, PacketItem, PacketPrompt, PacketTurn, RATINGS_FORMAT, RatingsFile, RatingsPayload,
+    RawRating, label, new_token, read_ratings, render_packet, sign, verify,
+};
 pub use plan::{AnswerRef, Criterion, Item, PanelKind, PanelPlan, PlanInput, Shown, parse_criteria, plan};
