@@ -16,6 +16,7 @@
 
 mod deletion;
 mod migrations;
+mod panels;
 mod price_overrides;
 mod replay;
 mod responses;
@@ -38,6 +39,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use deletion::{DatabaseSpace, Pruned};
+pub use panels::{PacketRow, PanelItemRow, PanelRow, RatingRow};
 pub use responses::StoredEvent;
 pub use runs::{RunStatus, RunSummary, StoredRun};
 pub use search::{RANK_WINDOW, SearchHit, SearchHitKind};

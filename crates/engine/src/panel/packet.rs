@@ -280,11 +280,16 @@ mod tests {
         assert!(html.contains("default-src 'none'"));
         assert!(html.contains("connect-src 'none'"));
         assert!(html.contains(&csp_hash(SCRIPT)), "the script's hash is in the policy");
-        assert!(html.contains(&format!("<script>{SCRIPT}</script>")), "the hashed script is inlined exactly");
+        assert!(
+            html.contains(&format!("<script>{SCRIPT}</script>")),
+            "the hashed script is inlined exactly"
+        );
         assert!(html.contains(&format!("<style>{STYLE}</style>")));
         for external in ["http://", "https://", "src=\"", "href=\"", "@import", "url("] {
             assert!(
-                !html.replace(&*content().items[0].answers[0].text, "").contains(external),
+                !html
+                    .replace(&*content().items[0].answers[0].text, "")
+                    .contains(external),
                 "{external}"
             );
         }
@@ -293,7 +298,11 @@ mod tests {
     #[test]
     fn answers_and_prompts_cannot_break_out_of_the_data_block() {
         let html = render_packet(&content());
-        assert_eq!(html.matches("</script>").count(), 2, "only the two real script blocks close");
+        assert_eq!(
+            html.matches("</script>").count(),
+            2,
+            "only the two real script blocks close"
+        );
         assert!(!html.contains("<img"));
         assert!(html.contains("Panel &lt;1&gt;"));
         let start = html.find("id=\"packet-data\">").unwrap() + "id=\"packet-data\">".len();
@@ -309,7 +318,10 @@ mod tests {
         let signature = sign(payload, &token).unwrap();
         // Pinned to an independent HMAC: `printf '{"a":1}' | openssl dgst -sha256 -mac HMAC
         // -macopt hexkey:1f1f…1f` (OpenSSL 3).
-        assert_eq!(signature, "7d46eb3605018d0441180c2e4c0f9354f9ab8fec23d425d4e49320a4bd035558");
+        assert_eq!(
+            signature,
+            "7d46eb3605018d0441180c2e4c0f9354f9ab8fec23d425d4e49320a4bd035558"
+        );
         assert!(verify(payload, &signature, &token));
         assert!(!verify(r#"{"a":2}"#, &signature, &token));
         assert!(!verify(payload, &signature, &"2f".repeat(32)));
@@ -326,7 +338,11 @@ mod tests {
         let file = serde_json::json!({"format": RATINGS_FORMAT, "payload": payload, "signature": "00"}).to_string();
         let (_, read) = read_ratings(&file).unwrap();
         assert_eq!(read.ratings[0].choice.as_deref(), Some("A"));
-        assert!(read_ratings("{}").unwrap_err().contains("not a ModelBench ratings file"));
+        assert!(
+            read_ratings("{}")
+                .unwrap_err()
+                .contains("not a ModelBench ratings file")
+        );
         let other = serde_json::json!({"format": "x", "payload": payload, "signature": "00"}).to_string();
         assert!(read_ratings(&other).unwrap_err().contains("format is 'x'"));
         let damaged = serde_json::json!({"format": RATINGS_FORMAT, "payload": "{", "signature": "00"}).to_string();

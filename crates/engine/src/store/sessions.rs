@@ -224,13 +224,13 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
     use crate::store::tests::{TestResult, open_store, sample_run};
 
-    fn session(id: RunId) -> SessionRow {
+    pub(crate) fn session(id: RunId) -> SessionRow {
         SessionRow {
             id,
             suite_hash: "abc123".to_owned(),
@@ -242,6 +242,25 @@ mod tests {
             created_at_ms: 1_790_000_000_000,
             finished_at_ms: None,
         }
+    }
+
+    /// A store holding one session (and its run and suite).
+    pub(crate) fn store_with_session() -> Result<(tempfile::TempDir, Store, RunId), Box<dyn std::error::Error>> {
+        let (directory, store) = open_store()?;
+        store.save_suite(&StoredSuite {
+            hash: "abc123".to_owned(),
+            name: "capitals".to_owned(),
+            format: "yaml".to_owned(),
+            path: None,
+            text: "name: capitals".to_owned(),
+            files_json: "[]".to_owned(),
+        })?;
+        let run = sample_run();
+        let id = run.id;
+        store.writer().run_started(&run);
+        assert!(store.writer.wait_until_committed(Duration::from_secs(5)));
+        store.insert_session(&session(id))?;
+        Ok((directory, store, id))
     }
 
     #[test]
