@@ -9,6 +9,7 @@ pub mod demo;
 pub mod diff;
 pub mod export;
 pub mod keys;
+pub mod panel;
 pub mod prices;
 pub mod run;
 pub mod runs;

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{bench, cleanup, demo, diff, export, keys, prices, run, runs, search, session, suite, targets};
+use commands::{bench, cleanup, demo, diff, export, keys, panel, prices, run, runs, search, session, suite, targets};
 
 #[derive(Parser)]
 #[command(name = "modelbench", version, about = "Compare one prompt across many model targets")]
@@ -47,6 +47,9 @@ enum Command {
     /// Evaluation sessions: a suite on many targets with repeats, statistics and parity verdicts.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// Blind human panels over a session's answers: rating packets, ratings, agreement, rankings.
+    #[command(subcommand)]
+    Panel(panel::PanelCommand),
     /// A stored run as a report: md, csv, json or html.
     Export(export::ExportArgs),
     /// Full-text search over prompts and responses.
@@ -143,6 +146,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Runs(command) => return runs::run(data_dir, command).await,
         Command::Suite(command) => return suite::run(command),
         Command::Session(command) => return session::run(data_dir, command).await,
+        Command::Panel(command) => return panel::run(data_dir, command).await,
         Command::Db(command) => cleanup::db(&database::open(data_dir)?, &command)?,
         Command::Export(args) => export::run(&database::open(data_dir)?, args)?,
         Command::Search(args) => search::run(&database::open(data_dir)?, &args)?,

@@ -10,6 +10,6 @@ mod plan;
 pub use blind::normalise_answer;
 pub use packet::{
     PacketAnswer, PacketContent, PacketItem, PacketPrompt, PacketTurn, RATINGS_FORMAT, RatingsFile, RatingsPayload,
-    RawRating, label, new_token, read_ratings, render_packet, sign, verify,
+    RawRating, label, new_id, new_token, read_ratings, render_packet, sign, verify,
 };
 pub use plan::{AnswerRef, Criterion, Item, PanelKind, PanelPlan, PlanInput, Shown, parse_criteria, plan};

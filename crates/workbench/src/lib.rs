@@ -18,6 +18,7 @@ pub mod diff;
 pub mod error;
 pub mod export;
 pub mod history;
+pub mod panel;
 pub mod run;
 pub mod session;
 

@@ -280,6 +280,11 @@ impl Workbench {
         Ok(session)
     }
 
+    /// A stored session's suite, options and run header, without its responses.
+    pub(crate) fn load_session_header(&self, id: &str) -> Result<LoadedSession> {
+        self.load_session_with(id, None)
+    }
+
     /// A stored session whose responses go to `visit` one by one (`None`: are not read) instead
     /// of into `run.responses` (left empty).
     fn load_session_with(

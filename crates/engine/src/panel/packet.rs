@@ -183,6 +183,15 @@ pub fn new_token() -> Result<String, String> {
     Ok(to_hex(&bytes))
 }
 
+/// A new random id for a panel or a packet (a version-4 UUID from the operating system's
+/// random source): it says nothing of the session, the targets or the time.
+pub fn new_id() -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| "the operating system's random source failed".to_owned())?;
+    Ok(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string())
+}
+
 /// A ratings file as saved by a packet.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RatingsFile {

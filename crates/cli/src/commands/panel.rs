@@ -1,0 +1,279 @@
+//! `modelbench panel`: blind human panels over a session's answers. `create` writes one rating
+//! packet per rater (a self-contained HTML file to send them), `import` reads the ratings files
+//! they send back, `status` shows who has rated what, `show` the results.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use modelbench_engine::credentials::KeychainCredentials;
+use modelbench_engine::keychain::Keychain;
+use modelbench_engine::panel::{PanelKind, parse_criteria};
+use modelbench_engine::store::Store;
+use modelbench_workbench::Workbench;
+use modelbench_workbench::panel::{Packet, PanelRequest, PanelStatus};
+
+use crate::database;
+use crate::output::format_time;
+use crate::terminal;
+
+#[derive(Subcommand)]
+pub enum PanelCommand {
+    /// Plan a blind panel over a session and write one rating packet per rater.
+    Create(CreateArgs),
+    /// Write a panel's packets again (the same content as when it was created).
+    Packets {
+        id: String,
+        /// The folder to write them to (created if missing; default: the current folder).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check and store the ratings files raters sent back (signature, packet, items).
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each rater's progress (every panel when no id is given).
+    Status {
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Panels, newest first.
+    List {
+        /// Only the panels of this session.
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["pairwise", "rubric"])))]
+pub struct CreateArgs {
+    /// The session (its id or a unique prefix).
+    session: String,
+    /// Two answers per item: A, B or a tie, with an optional reason.
+    #[arg(long)]
+    pairwise: bool,
+    /// Every answer of a test scored 1–5 per criterion: criteria as `accuracy,clarity`, or a
+    /// rubric file with one `name: description` per line (alone: one `overall` criterion).
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "CRITERIA|FILE")]
+    rubric: Option<String>,
+    /// The raters, one packet each: `--raters alice,bob,carol`.
+    #[arg(long, value_delimiter = ',', required = true)]
+    raters: Vec<String>,
+    /// Items per rater (every rater gets the same items, in their own order; default: all).
+    #[arg(long)]
+    items: Option<usize>,
+    /// Only these targets (by name; repeatable; default: all of the session's).
+    #[arg(long = "target")]
+    targets: Vec<String>,
+    /// Only these tests (by id; repeatable; default: all).
+    #[arg(long = "test")]
+    tests: Vec<String>,
+    /// The seed of the item choice, orders and positions (default: the session's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The packets' heading.
+    #[arg(long)]
+    title: Option<String>,
+    /// The folder to write the packets to (created if missing; default: the current folder).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn workbench(store: &Arc<Store>) -> Result<Workbench> {
+    Ok(Workbench::new(
+        store.clone(),
+        Arc::new(KeychainCredentials::new(Keychain::os())),
+    )?)
+}
+
+pub async fn run(data_dir: Option<&Path>, command: PanelCommand) -> Result<ExitCode> {
+    let store = Arc::new(database::open(data_dir)?);
+    let workbench = workbench(&store)?;
+    let result = match command {
+        PanelCommand::Create(args) => create(&workbench, args),
+        PanelCommand::Packets { id, output } => {
+            let packets = workbench.panel_packets(&id)?;
+            for path in write_packets(output.as_deref(), &packets)? {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PanelCommand::Import { files, json } => import(&workbench, &files, json),
+        PanelCommand::Status { id, json } => {
+            let panels = match id {
+                Some(id) => vec![workbench.panel_status(&id)?],
+                None => workbench.list_panels(None)?,
+            };
+            print_status(&panels, json)
+        }
+        PanelCommand::List { session, json } => print_status(&workbench.list_panels(session.as_deref())?, json),
+    };
+    store.checkpoint();
+    result
+}
+
+fn create(workbench: &Workbench, args: CreateArgs) -> Result<ExitCode> {
+    let (kind, criteria) = match &args.rubric {
+        None => (PanelKind::Pairwise, Vec::new()),
+        Some(text) if text.trim().is_empty() => (PanelKind::Rubric, Vec::new()),
+        Some(text) => {
+            let path = Path::new(text);
+            let rubric = if path.is_file() {
+                std::fs::read_to_string(path).with_context(|| format!("cannot read the rubric {}", path.display()))?
+            } else {
+                text.clone()
+            };
+            let criteria = parse_criteria(&rubric).map_err(|error| anyhow::anyhow!("--rubric: {error}"))?;
+            (PanelKind::Rubric, criteria)
+        }
+    };
+    let created = workbench.create_panel(&PanelRequest {
+        session: args.session,
+        kind,
+        criteria,
+        raters: args.raters,
+        items_per_rater: args.items,
+        targets: args.targets,
+        tests: args.tests,
+        seed: args.seed,
+        title: args.title,
+    })?;
+    let paths = write_packets(args.output.as_deref(), &created.packets)?;
+    if args.json {
+        let packets: Vec<serde_json::Value> = created
+            .packets
+            .iter()
+            .zip(&paths)
+            .map(|(packet, path)| serde_json::json!({"rater": packet.rater, "path": path}))
+            .collect();
+        let value = serde_json::json!({
+            "id": created.id, "session_id": created.session_id, "kind": created.kind,
+            "items": created.items, "packets": packets,
+        });
+        writeln!(terminal::stdout().lock(), "{}", serde_json::to_string_pretty(&value)?)?;
+    } else {
+        let mut out = terminal::stdout().lock();
+        writeln!(
+            out,
+            "panel {} ({}): {} item(s) per rater, from session {}",
+            created.id,
+            created.kind.as_str(),
+            created.items,
+            created.session_id
+        )?;
+        for (packet, path) in created.packets.iter().zip(&paths) {
+            writeln!(out, "  {:<16} {}", packet.rater, path.display())?;
+        }
+        writeln!(
+            out,
+            "Send each rater their file; it opens in any browser, offline. Import what they send back with `modelbench panel import FILE…`."
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_packets(folder: Option<&Path>, packets: &[Packet]) -> Result<Vec<PathBuf>> {
+    let folder = folder.unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    packets
+        .iter()
+        .map(|packet| {
+            let path = folder.join(&packet.file_name);
+            std::fs::write(&path, &packet.html).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(path)
+        })
+        .collect()
+}
+
+fn import(workbench: &Workbench, files: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let mut imported = Vec::new();
+    let mut failed = 0;
+    for path in files {
+        let result = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))
+            .and_then(|text| Ok(workbench.import_ratings(&text)?));
+        match result {
+            Ok(done) => {
+                if !json {
+                    println!(
+                        "{}: {} rating(s) from {} stored; {} of {} item(s) rated",
+                        path.display(),
+                        done.ratings,
+                        done.rater,
+                        done.rated,
+                        done.items
+                    );
+                }
+                imported.push(done);
+            }
+            Err(error) => {
+                failed += 1;
+                let _ = writeln!(terminal::stderr(), "error: {}: {error:#}", path.display());
+            }
+        }
+    }
+    if json {
+        writeln!(
+            terminal::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&imported)?
+        )?;
+    }
+    if failed > 0 {
+        if imported.is_empty() {
+            bail!("no ratings file was imported");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_status(panels: &[PanelStatus], json: bool) -> Result<ExitCode> {
+    let mut out = terminal::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(panels)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if panels.is_empty() {
+        writeln!(
+            out,
+            "No panels. Create one with `modelbench panel create SESSION --pairwise --raters a,b`."
+        )?;
+    }
+    for panel in panels {
+        writeln!(
+            out,
+            "panel {}  {}  {}  session {}  {} item(s) per rater  created {} UTC",
+            panel.id,
+            panel.kind.as_str(),
+            panel.title,
+            panel.session_id,
+            panel.items,
+            format_time(panel.created_at_ms)
+        )?;
+        for rater in &panel.raters {
+            let last = rater
+                .last_import_ms
+                .map(|at| format!("last import {} UTC", format_time(at)))
+                .unwrap_or_else(|| "nothing imported yet".to_owned());
+            writeln!(
+                out,
+                "  {:<16} {:>4}/{:<4} {last}",
+                rater.rater, rater.rated, rater.items
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
