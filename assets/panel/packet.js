@@ -260,7 +260,15 @@
   // SHA-256 and HMAC (FIPS 180-4, RFC 2104), in this page so signing works offline and on file://
   // pages, where browsers may withhold crypto.subtle.
   function utf8(text) {
-    return new TextEncoder().encode(text);
+    const bytes = [];
+    for (const character of text) {
+      const code = character.codePointAt(0);
+      if (code < 0x80) bytes.push(code);
+      else if (code < 0x800) bytes.push(0xc0 | (code >> 6), 0x80 | (code & 63));
+      else if (code < 0x10000) bytes.push(0xe0 | (code >> 12), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63));
+      else bytes.push(0xf0 | (code >> 18), 0x80 | ((code >> 12) & 63), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63));
+    }
+    return Uint8Array.from(bytes);
   }
 
   function hexBytes(hex) {
@@ -345,5 +353,5 @@
     return Array.from(sha256(outer), (byte) => byte.toString(16).padStart(2, "0")).join("");
   }
 
-  window.modelbenchPacket = { ratingsFile: ratingsFile, sha256: sha256, hmacSha256Hex: hmacSha256Hex };
+  window.modelbenchPacket = { ratingsFile: ratingsFile, utf8: utf8, sha256: sha256, hmacSha256Hex: hmacSha256Hex };
 })();

@@ -17,6 +17,7 @@ mod keychain;
 mod mantle;
 mod mutations;
 mod oci;
+mod panels;
 mod peers;
 mod prices;
 mod recordings;
