@@ -16,12 +16,14 @@
 //! it; here similarities are plain numbers), and rendering. This module imports nothing from the
 //! rest of the crate.
 
+mod agreement;
 mod bootstrap;
 mod consistency;
 #[cfg(test)]
 mod coverage;
 mod distribution;
 mod multiple;
+mod pairwise;
 mod permutation;
 mod proportion;
 mod quantile;
@@ -31,16 +33,21 @@ mod verdict;
 
 use serde::{Deserialize, Serialize};
 
+pub use agreement::{Level, RaterAgreement, cohen_kappa, krippendorff_alpha, rater_agreement};
 pub use bootstrap::{
     BootstrapSettings, QuantileDifference, QuantileEstimate, bootstrap_quantile_intervals, paired_quantile_differences,
 };
 pub use consistency::{Consistency, LeaderboardEntry, consistency, leaderboard};
 pub use distribution::{normal_cdf, normal_quantile};
 pub use multiple::holm_adjust;
+pub use pairwise::{
+    BradleyTerryFit, PairOutcome, PositionBias, bradley_terry, bradley_terry_fit, comparisons_to_separate,
+    position_bias,
+};
 pub use permutation::{DriftTest, drift_test, paired_drift_test};
 pub use proportion::{
     PairedTable, exact_mcnemar, needed_pairs_for_proportions, paired_proportion_difference, proportion_difference,
-    wilson_interval,
+    wilson_interval, wilson_interval_fractional,
 };
 pub use quantile::{Summary, order_statistic_interval, quantile};
 pub use rank::{SignedRankMethod, SignedRankTest, wilcoxon_signed_rank};
@@ -63,6 +70,10 @@ pub enum StatsError {
     /// [0, 1], a negative margin: a caller's mistake, named in the message.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The data leave the statistic undefined, e.g. an agreement coefficient when every rating
+    /// is the same value (chance agreement is then 1 and the coefficient 0/0).
+    #[error("undefined for these data: {0}")]
+    Undefined(String),
 }
 
 /// The result type of this module.
