@@ -40,6 +40,11 @@ pub enum Level {
 pub fn krippendorff_alpha(units: &[Vec<Option<u32>>], level: Level) -> Result<f64> {
     let values = distinct_values(units);
     let categories = values.len();
+    if categories > MAX_CATEGORIES {
+        return Err(StatsError::InvalidArgument(format!(
+            "{categories} distinct values; ratings are category codes, at most {MAX_CATEGORIES}"
+        )));
+    }
     let mut coincidences = vec![0.0; categories * categories];
     let mut pairable_units = 0;
     for unit in units {
@@ -66,12 +71,21 @@ pub fn krippendorff_alpha(units: &[Vec<Option<u32>>], level: Level) -> Result<f6
         .map(|row| row.iter().sum())
         .collect();
     let total: f64 = marginals.iter().sum();
+    // below[c]: the pairable values with a rank under c's, so a run of ranks sums in one step.
+    let below: Vec<f64> = marginals
+        .iter()
+        .scan(0.0, |sum, &count| {
+            let before = *sum;
+            *sum += count;
+            Some(before)
+        })
+        .collect();
     let distance = |c: usize, k: usize| -> f64 {
         match level {
             Level::Nominal => f64::from(u8::from(c != k)),
             Level::Ordinal => {
                 let (low, high) = (c.min(k), c.max(k));
-                let between: f64 = marginals[low..=high].iter().sum();
+                let between = below[high] + marginals[high] - below[low];
                 (between - (marginals[c] + marginals[k]) / 2.0).powi(2)
             }
             Level::Interval => (f64::from(values[c]) - f64::from(values[k])).powi(2),
@@ -96,6 +110,10 @@ pub fn krippendorff_alpha(units: &[Vec<Option<u32>>], level: Level) -> Result<f6
     }
     Ok(1.0 - (total - 1.0) * observed / expected)
 }
+
+/// The most distinct values `krippendorff_alpha` takes: ratings are category codes (a rubric has
+/// five), and the coincidence matrix grows with the square of their number.
+const MAX_CATEGORIES: usize = 1_000;
 
 /// Cohen's kappa between two raters over the same items, nominal categories (scikit-learn
 /// `cohen_kappa_score`): (p_o − p_e) / (1 − p_e) with p_e from each rater's own distribution.
@@ -304,6 +322,11 @@ mod tests {
         assert!(matches!(
             krippendorff_alpha(&[], Level::Ordinal),
             Err(StatsError::TooFewValues { .. })
+        ));
+        let hashes: Vec<Vec<Option<u32>>> = (0..2_000).map(|unit| vec![Some(unit), Some(unit + 1)]).collect();
+        assert!(matches!(
+            krippendorff_alpha(&hashes, Level::Nominal),
+            Err(StatsError::InvalidArgument(_))
         ));
         assert!(matches!(
             krippendorff_alpha(

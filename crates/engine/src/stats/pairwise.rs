@@ -1,5 +1,5 @@
-//! Pairwise comparisons of targets by a panel or a judge: the Bradley-Terry strengths with seeded
-//! bootstrap intervals and ranks, the position-bias check, and the number of comparisons that
+//! Pairwise comparisons of targets by a panel or a judge: win rates, the Bradley-Terry strengths
+//! with seeded bootstrap intervals and ranks, the position-bias check, and the number of comparisons that
 //! would separate two targets.
 //!
 //! Bradley-Terry says the first of two players wins with probability σ(θ₁ − θ₂), σ the logistic
@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use super::bootstrap::percentile_interval;
 use super::distribution::normal_quantile;
-use super::proportion::{exact_mcnemar, wilson_interval};
+use super::proportion::{exact_mcnemar, wilson_interval, wilson_interval_fractional};
 use super::random::SeededRandom;
-use super::{Interval, Result, StatsError, check_confidence};
+use super::{Estimate, Interval, Result, StatsError, check_confidence};
 
 /// One comparison between two players (targets): `score` 1.0 = first won, 0.0 = second won,
 /// 0.5 = tie (any score in [0, 1] counts as that share of a win for the first).
@@ -113,6 +113,48 @@ pub fn bradley_terry_fit(
         win_probability_top_two,
         regularized,
     })
+}
+
+/// One player's share of the points in its comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WinRate {
+    /// Wins plus half the ties (plus the share of any other score).
+    pub score: f64,
+    /// Comparisons the player took part in.
+    pub comparisons: u64,
+    /// `score / comparisons` with its Wilson interval; `None` without comparisons.
+    pub estimate: Option<Estimate>,
+}
+
+/// Each player's win rate over its comparisons, ties as half a win, with a Wilson interval at
+/// `confidence` (`wilson_interval_fractional`). Errors on the outcomes `bradley_terry` refuses.
+pub fn win_rates(players: usize, outcomes: &[PairOutcome], confidence: f64) -> Result<Vec<WinRate>> {
+    check_confidence(confidence)?;
+    let wins = WinMatrix::from_outcomes(players, outcomes)?;
+    let mut comparisons = vec![0u64; players];
+    for outcome in outcomes {
+        comparisons[outcome.first] += 1;
+        comparisons[outcome.second] += 1;
+    }
+    (0..players)
+        .map(|player| {
+            let score: f64 = (0..players).map(|other| wins.won(player, other)).sum();
+            let total = comparisons[player];
+            let estimate = if total == 0 {
+                None
+            } else {
+                Some(Estimate {
+                    value: score / total as f64,
+                    interval: wilson_interval_fractional(score, total as f64, confidence)?,
+                })
+            };
+            Ok(WinRate {
+                score,
+                comparisons: total,
+                estimate,
+            })
+        })
+        .collect()
 }
 
 /// The position-bias check of pairwise ratings.
@@ -200,6 +242,11 @@ impl WinMatrix {
                 got: players,
                 needed: 2,
             });
+        }
+        if players > MAX_PLAYERS {
+            return Err(StatsError::InvalidArgument(format!(
+                "{players} players; a fit takes at most {MAX_PLAYERS}"
+            )));
         }
         if outcomes.is_empty() {
             return Err(StatsError::TooFewValues { got: 0, needed: 1 });
@@ -346,6 +393,10 @@ impl WinMatrix {
         Ok(theta)
     }
 }
+
+/// The most players a fit takes: the win matrix has players² cells and a Newton step costs
+/// players³, so a thousand targets already take seconds per fit (panels compare a handful).
+const MAX_PLAYERS: usize = 1_000;
 
 /// Newton steps before giving up on the 1e-10 criterion (about ten suffice; the cap only guards
 /// against an endless loop on data at the edge of floating point).
@@ -638,6 +689,10 @@ mod tests {
             Err(StatsError::TooFewValues { got: 1, needed: 2 })
         ));
         assert!(matches!(bradley_terry(3, &[]), Err(StatsError::TooFewValues { .. })));
+        assert!(matches!(
+            bradley_terry(usize::MAX, &[good]),
+            Err(StatsError::InvalidArgument(_))
+        ));
         for bad in [
             PairOutcome {
                 first: 0,
@@ -746,6 +801,43 @@ mod tests {
         println!("10 players x 5,000 comparisons x 1,000 resamples: {elapsed:?}");
         assert!(elapsed.as_secs_f64() < 0.5, "{elapsed:?}");
         assert!(fit.strengths[9] > fit.strengths[0]);
+    }
+
+    #[test]
+    fn win_rates_count_ties_as_halves() {
+        let outcomes = [
+            PairOutcome {
+                first: 0,
+                second: 1,
+                score: 1.0,
+            },
+            PairOutcome {
+                first: 1,
+                second: 0,
+                score: 0.5,
+            },
+            PairOutcome {
+                first: 2,
+                second: 0,
+                score: 0.0,
+            },
+            PairOutcome {
+                first: 1,
+                second: 2,
+                score: 0.5,
+            },
+        ];
+        let rates = win_rates(4, &outcomes, 0.95).expect("valid");
+        let scores: Vec<(f64, u64)> = rates.iter().map(|rate| (rate.score, rate.comparisons)).collect();
+        assert_eq!(scores, vec![(2.5, 3), (1.0, 3), (0.5, 2), (0.0, 0)]);
+        let first = rates[0].estimate.expect("compared");
+        assert_eq!(first.value, 2.5 / 3.0);
+        assert_eq!(
+            first.interval,
+            wilson_interval_fractional(2.5, 3.0, 0.95).expect("valid")
+        );
+        assert_eq!(rates[3].estimate, None);
+        assert!(win_rates(4, &outcomes, 0.0).is_err());
     }
 
     #[test]
