@@ -776,7 +776,7 @@ mod tests {
 
     #[test]
     // The bootstrap works on the win matrix, never the outcome list: unoptimised this takes about
-    // 0.15 s on the 2-core CI machine (release: a few milliseconds); a fit that walked the 5,000
+    // 0.15 s on the shared 2-core machine (release: 0.09 s there, under load); a fit that walked the 5,000
     // outcomes in its iterations would take many seconds.
     fn ten_players_five_thousand_comparisons_thousand_resamples_well_under_a_second() {
         let strengths: Vec<f64> = (0..10).map(|player| 0.15 * player as f64).collect();
