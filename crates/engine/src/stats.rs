@@ -4,24 +4,29 @@
 //! session runner collects plain numbers (latencies, pass/fail and error counts, similarity
 //! ratios) and calls these functions; this module turns them into estimates with intervals,
 //! p-values, a Holm correction across the session's comparisons and a verdict per metric
-//! (`equivalent`, `better`, `worse`, `too_few_samples`). `docs/statistics.md` describes each
-//! method, the reference implementation its tests are pinned to, and the verdict rules.
+//! (`equivalent`, `better`, `worse`, `too_few_samples`). Blind human panels and LLM judges get
+//! theirs too: Bradley-Terry strengths with bootstrap ranks, win rates, Krippendorff's alpha,
+//! Cohen's kappa, each rater's agreement with the rest, the position-bias check and the number of
+//! comparisons that would separate the top two. `docs/statistics.md` describes each method, the
+//! reference implementation its tests are pinned to, and the verdict rules.
 //!
 //! Everything here is a pure function of its inputs: random procedures (bootstrap, permutation
 //! test) take an explicit seed and use ChaCha8 with our own index sampling, so a report
 //! recomputed from the same data is the same report, on any machine and any version of `rand`.
 //!
-//! Deliberately left out: anything that knows what a target, a run or a test is (the session
-//! runner maps its records to slices and counts), text similarity itself (the diff module computes
-//! it; here similarities are plain numbers), and rendering. This module imports nothing from the
-//! rest of the crate.
+//! Deliberately left out: anything that knows what a target, a run, a test or a panel is (the
+//! session runner and the panel code map their records to slices, counts and player indices),
+//! text similarity itself (the diff module computes it; here similarities are plain numbers),
+//! and rendering. This module imports nothing from the rest of the crate.
 
+mod agreement;
 mod bootstrap;
 mod consistency;
 #[cfg(test)]
 mod coverage;
 mod distribution;
 mod multiple;
+mod pairwise;
 mod permutation;
 mod proportion;
 mod quantile;
@@ -31,16 +36,21 @@ mod verdict;
 
 use serde::{Deserialize, Serialize};
 
+pub use agreement::{Level, RaterAgreement, cohen_kappa, krippendorff_alpha, rater_agreement};
 pub use bootstrap::{
     BootstrapSettings, QuantileDifference, QuantileEstimate, bootstrap_quantile_intervals, paired_quantile_differences,
 };
 pub use consistency::{Consistency, LeaderboardEntry, consistency, leaderboard};
 pub use distribution::{normal_cdf, normal_quantile};
 pub use multiple::holm_adjust;
+pub use pairwise::{
+    BradleyTerryFit, PairOutcome, PositionBias, WinRate, bradley_terry, bradley_terry_fit, comparisons_to_separate,
+    position_bias, win_rates,
+};
 pub use permutation::{DriftTest, drift_test, paired_drift_test};
 pub use proportion::{
     PairedTable, exact_mcnemar, needed_pairs_for_proportions, paired_proportion_difference, proportion_difference,
-    wilson_interval,
+    wilson_interval, wilson_interval_fractional,
 };
 pub use quantile::{Summary, order_statistic_interval, quantile};
 pub(crate) use random::SeededRandom;
@@ -64,6 +74,10 @@ pub enum StatsError {
     /// [0, 1], a negative margin: a caller's mistake, named in the message.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The data leave the statistic undefined, e.g. an agreement coefficient when every rating
+    /// is the same value (chance agreement is then 1 and the coefficient 0/0).
+    #[error("undefined for these data: {0}")]
+    Undefined(String),
 }
 
 /// The result type of this module.

@@ -176,7 +176,7 @@ fn check(values: &[f64], quantiles: &[f64], settings: &BootstrapSettings) -> Res
 }
 
 /// The (α/2, 1 − α/2) percentiles of the replicates, numpy's linear method.
-fn percentile_interval(mut replicates: Vec<f64>, confidence: f64) -> Interval {
+pub(super) fn percentile_interval(mut replicates: Vec<f64>, confidence: f64) -> Interval {
     replicates.sort_unstable_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
     Interval {

@@ -6,8 +6,8 @@
 //! Left out: continuity-corrected variants and exact (Clopper–Pearson) intervals; Wilson-based
 //! intervals are the ones with close-to-nominal coverage at the sizes sessions have.
 
-use super::distribution::{binomial_probabilities, cumulative, normal_quantile};
-use super::{Estimate, Interval, Result, StatsError, check_confidence, critical_value};
+use super::distribution::{binomial_probabilities, cumulative, normal_quantile, survival};
+use super::{Estimate, Interval, Result, StatsError, check_confidence, check_finite, critical_value};
 
 /// The Wilson score interval for a proportion `successes / total` (statsmodels
 /// `proportion_confint(count, nobs, alpha, method="wilson")`), clamped to [0, 1] against
@@ -15,12 +15,29 @@ use super::{Estimate, Interval, Result, StatsError, check_confidence, critical_v
 pub fn wilson_interval(successes: u64, total: u64, confidence: f64) -> Result<Interval> {
     check_counts(successes, total)?;
     let z = critical_value(confidence)?;
+    Ok(wilson_with(successes as f64, total as f64, z))
+}
+
+/// The Wilson score interval for a rate whose count need not be whole: a win rate that counts a
+/// tie as half a win (statsmodels `proportion_confint` accepts such counts and gives the same
+/// numbers). Errors when a count is not finite, `total` is not positive or `successes` is
+/// outside `[0, total]`.
+pub fn wilson_interval_fractional(successes: f64, total: f64, confidence: f64) -> Result<Interval> {
+    check_finite(&[successes, total])?;
+    if total <= 0.0 {
+        return Err(StatsError::TooFewValues { got: 0, needed: 1 });
+    }
+    if !(0.0..=total).contains(&successes) {
+        return Err(StatsError::InvalidArgument(format!(
+            "{successes} successes out of {total}"
+        )));
+    }
+    let z = critical_value(confidence)?;
     Ok(wilson_with(successes, total, z))
 }
 
-fn wilson_with(successes: u64, total: u64, z: f64) -> Interval {
-    let n = total as f64;
-    let rate = successes as f64 / n;
+fn wilson_with(successes: f64, n: f64, z: f64) -> Interval {
+    let rate = successes / n;
     let z_squared = z * z;
     let denominator = 1.0 + z_squared / n;
     let center = (rate + z_squared / (2.0 * n)) / denominator;
@@ -62,8 +79,8 @@ pub fn proportion_difference(
     let z = critical_value(confidence)?;
     let first = first_successes as f64 / first_total as f64;
     let second = second_successes as f64 / second_total as f64;
-    let first_interval = wilson_with(first_successes, first_total, z);
-    let second_interval = wilson_with(second_successes, second_total, z);
+    let first_interval = wilson_with(first_successes as f64, first_total as f64, z);
+    let second_interval = wilson_with(second_successes as f64, second_total as f64, z);
     let difference = second - first;
     let below = ((second - second_interval.lower).powi(2) + (first_interval.upper - first).powi(2)).sqrt();
     let above = ((second_interval.upper - second).powi(2) + (first - first_interval.lower).powi(2)).sqrt();
@@ -139,8 +156,8 @@ pub fn paired_proportion_difference(table: PairedTable, confidence: f64) -> Resu
     let second_successes = table.both + table.second_only;
     let first = table.first_rate();
     let second = table.second_rate();
-    let first_interval = wilson_with(first_successes, total, z);
-    let second_interval = wilson_with(second_successes, total, z);
+    let first_interval = wilson_with(first_successes as f64, total as f64, z);
+    let second_interval = wilson_with(second_successes as f64, total as f64, z);
     let correlation = corrected_phi(table);
     let difference = second - first;
     // The same square-and-add as the independent case, minus the covariance term 2φ·d₁·d₂.
@@ -197,6 +214,22 @@ pub fn exact_mcnemar(first_only: u64, second_only: u64) -> f64 {
     let smaller = first_only.min(second_only) as usize;
     let lower_tail = cumulative(&binomial_probabilities(discordant, 0.5))[smaller];
     (2.0 * lower_tail).min(1.0)
+}
+
+/// The one-sided exact binomial test of "the success probability is above `probability`":
+/// P(X ≥ `successes`) for X ~ Binomial(`trials`, `probability`) (scipy `binomtest(k, n, p,
+/// alternative="greater")`), summed from the right so small p-values stay accurate. 1 when there
+/// are no trials.
+pub(crate) fn binomial_test_greater(successes: u64, trials: u64, probability: f64) -> f64 {
+    if trials == 0 || successes == 0 {
+        return 1.0;
+    }
+    if successes > trials {
+        return 0.0;
+    }
+    let probabilities = binomial_probabilities(trials, probability.clamp(0.0, 1.0));
+    let at_least = survival(&probabilities)[successes as usize - 1];
+    at_least.min(1.0)
 }
 
 /// The number of pairs (or of samples per target) needed to decide about two rates `first` and
@@ -345,6 +378,48 @@ mod tests {
     }
 
     #[test]
+    fn fractional_wilson_matches_statsmodels() {
+        // statsmodels 0.15 proportion_confint(count, nobs, alpha=0.05, method="wilson") with
+        // counts that count ties as halves, reference/panels.py.
+        for (successes, total, lower, upper) in WILSON_FRACTIONAL {
+            let interval = wilson_interval_fractional(*successes, *total, 0.95).expect("valid");
+            assert_interval(interval, *lower, *upper, 1e-12);
+        }
+        // Whole counts give exactly the whole-count interval.
+        assert_eq!(
+            wilson_interval_fractional(37.0, 1000.0, 0.95),
+            wilson_interval(37, 1000, 0.95)
+        );
+        for (successes, total) in [
+            (1.0, 0.0),
+            (-0.5, 3.0),
+            (3.5, 3.0),
+            (f64::NAN, 3.0),
+            (1.0, f64::INFINITY),
+        ] {
+            assert!(
+                wilson_interval_fractional(successes, total, 0.95).is_err(),
+                "{successes}/{total}"
+            );
+        }
+        assert!(wilson_interval_fractional(1.0, 2.0, 0.0).is_err());
+    }
+
+    #[test]
+    fn one_sided_binomial_test_matches_scipy() {
+        // scipy 1.17 binomtest(k, n, p, alternative="greater").pvalue, reference/panels.py.
+        for (successes, trials, probability, greater, _) in BINOMIAL_TESTS {
+            let actual = binomial_test_greater(*successes, *trials, *probability);
+            assert!(
+                (actual - greater).abs() <= 1e-9 * greater,
+                "{successes}/{trials} at {probability}: {actual}"
+            );
+        }
+        assert_eq!(binomial_test_greater(0, 0, 0.3), 1.0);
+        assert_eq!(binomial_test_greater(3, 2, 0.3), 0.0);
+    }
+
+    #[test]
     fn wilson_ends_exactly_at_an_all_or_nothing_rate() {
         // Found by the property below in CI: 10/10 came out a rounding error under 1.
         for total in [1, 7, 10, 70, 4_999] {
@@ -386,4 +461,5 @@ mod tests {
     }
 
     include!("reference/proportion_values.rs");
+    include!("reference/panel_proportion_values.rs");
 }
