@@ -16,7 +16,11 @@ use modelbench_e2e::FAKE_KEYS;
 /// Three targets: two that answer with `quokka` (OpenAI's and Anthropic's wire formats), one that
 /// answers with `wombat` (Bedrock's event stream, in a region).
 fn targets(base: &str) -> Vec<Target> {
-    let mut openai = Target::new("acme-gpt-openai", ProviderKind::OpenAi, "gpt-5.4~answer=echo;text=quokka");
+    let mut openai = Target::new(
+        "acme-gpt-openai",
+        ProviderKind::OpenAi,
+        "gpt-5.4~answer=echo;text=quokka",
+    );
     openai.base_url = Some(format!("{base}/v1"));
     let mut anthropic = Target::new(
         "acme-claude-anthropic",
@@ -84,9 +88,8 @@ impl World {
             "{args:?}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-            panic!("{error}: {}", String::from_utf8_lossy(&output.stdout))
-        })
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&output.stdout)))
     }
 
     /// `panel create` with `options`; the panel's id and its packets by rater.
@@ -137,8 +140,12 @@ fn packet_data(packet: &Path) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packets_name_no_cloud_and_show_the_same_answer_identically_whichever_cloud_sent_it() {
     let world = World::start().await;
-    let (_, packets) = world.create("blind", &["--pairwise", "--raters", "alice,bob,carol"]).await;
-    let (_, rubric) = world.create("rubric", &["--rubric", "accuracy,clarity", "--raters", "dana"]).await;
+    let (_, packets) = world
+        .create("blind", &["--pairwise", "--raters", "alice,bob,carol"])
+        .await;
+    let (_, rubric) = world
+        .create("rubric", &["--rubric", "accuracy,clarity", "--raters", "dana"])
+        .await;
     assert_eq!(packets.len(), 3);
     let mut tells: Vec<String> = Vec::new();
     for target in &world.targets {
@@ -188,7 +195,10 @@ async fn packets_name_no_cloud_and_show_the_same_answer_identically_whichever_cl
             .expect("items")
             .iter()
             .map(|item| {
-                let prompt = item["prompt"]["messages"][0]["content"].as_str().expect("prompt").to_owned();
+                let prompt = item["prompt"]["messages"][0]["content"]
+                    .as_str()
+                    .expect("prompt")
+                    .to_owned();
                 let first = item["answers"][0]["text"].as_str().expect("first").to_owned();
                 (prompt, first)
             })
@@ -202,8 +212,13 @@ async fn packets_name_no_cloud_and_show_the_same_answer_identically_whichever_cl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_raters_fill_their_packets_and_the_panel_shows_what_their_choices_imply() {
     let world = World::start().await;
-    let (panel, packets) = world.create("blind", &["--pairwise", "--raters", "alice,bob,carol"]).await;
-    let files: Vec<PathBuf> = packets.iter().map(|(_, packet)| fill(packet, "prefer:quokka")).collect();
+    let (panel, packets) = world
+        .create("blind", &["--pairwise", "--raters", "alice,bob,carol"])
+        .await;
+    let files: Vec<PathBuf> = packets
+        .iter()
+        .map(|(_, packet)| fill(packet, "prefer:quokka"))
+        .collect();
     let mut args = vec!["panel", "import", "--json"];
     let names: Vec<String> = files.iter().map(|file| file.display().to_string()).collect();
     args.extend(names.iter().map(String::as_str));
@@ -218,9 +233,14 @@ async fn three_raters_fill_their_packets_and_the_panel_shows_what_their_choices_
     // A file edited after saving, or signed by another packet, is refused, and nothing changes.
     let text = std::fs::read_to_string(&files[0]).expect("ratings");
     let tampered = world.data.path().join("tampered.json");
-    std::fs::write(&tampered, text.replacen("\\\"choice\\\":\\\"tie\\\"", "\\\"choice\\\":\\\"A\\\"", 1))
-        .expect("write");
-    let refused = world.modelbench(&["panel", "import", &tampered.display().to_string()]).await;
+    std::fs::write(
+        &tampered,
+        text.replacen("\\\"choice\\\":\\\"tie\\\"", "\\\"choice\\\":\\\"A\\\"", 1),
+    )
+    .expect("write");
+    let refused = world
+        .modelbench(&["panel", "import", &tampered.display().to_string()])
+        .await;
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("signature does not match"), "{stderr}");

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use modelbench_engine::panel::{
     self, AnswerRef, Criterion, PacketAnswer, PacketContent, PacketItem, PacketPrompt, PacketTurn, PanelKind,
-    PlanInput, RATINGS_FORMAT, Shown,
+    PanelResults, PlanInput, RATINGS_FORMAT, Rating, ResultsInput, Shown,
 };
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::store::{PacketRow, PanelItemRow, PanelRow, RatingRow};
@@ -542,6 +542,62 @@ impl Workbench {
             items: loaded.items.len(),
             raters,
         })
+    }
+
+    /// What a panel's ratings say (`panel show`).
+    pub fn panel_results(&self, id: &str) -> Result<PanelResults> {
+        let loaded = self.load_panel(id)?;
+        let session = self.load_session_header(&loaded.row.session_id.to_string())?;
+        let names: Vec<String> = loaded
+            .targets
+            .iter()
+            .map(|&index| {
+                session
+                    .run
+                    .record
+                    .targets
+                    .get(index as usize)
+                    .map_or_else(|| format!("target {}", index + 1), |target| target.name.clone())
+            })
+            .collect();
+        let raters: Vec<String> = loaded.packets.iter().map(|(packet, _)| packet.rater.clone()).collect();
+        let ratings = self
+            .store()
+            .panel_ratings(&loaded.row.id)?
+            .into_iter()
+            .filter_map(|row| {
+                let rater = loaded
+                    .packets
+                    .iter()
+                    .position(|(packet, _)| packet.id == row.packet_id)?;
+                Some((rater, row))
+            })
+            .map(|(rater, row)| {
+                let scores: Vec<(u32, String, u8)> = match &row.scores_json {
+                    Some(json) => {
+                        serde_json::from_str(json).map_err(|error| damaged("ratings", &loaded.row.id, error))?
+                    }
+                    None => Vec::new(),
+                };
+                Ok(Rating {
+                    rater,
+                    item: row.item_index,
+                    winner: row.winner,
+                    first_shown: row.first_shown,
+                    scores,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(panel::results(&ResultsInput {
+            kind: loaded.kind,
+            criteria: &loaded.criteria,
+            target_names: &names,
+            targets: &loaded.targets,
+            items: &loaded.items,
+            raters: &raters,
+            ratings: &ratings,
+            seed: loaded.row.seed,
+        }))
     }
 
     /// Panels, newest first (of one session when given).

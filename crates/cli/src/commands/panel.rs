@@ -44,6 +44,12 @@ pub enum PanelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What the ratings say: win rates, a Bradley-Terry ranking with intervals, agreement.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Panels, newest first.
     List {
         /// Only the panels of this session.
@@ -117,6 +123,12 @@ pub async fn run(data_dir: Option<&Path>, command: PanelCommand) -> Result<ExitC
                 None => workbench.list_panels(None)?,
             };
             print_status(&panels, json)
+        }
+        PanelCommand::Show { id, json } => {
+            let results = workbench.panel_results(&id)?;
+            let status = workbench.panel_status(&id)?;
+            print_results(&mut terminal::stdout().lock(), &status, &results, json)?;
+            Ok(ExitCode::SUCCESS)
         }
         PanelCommand::List { session, json } => print_status(&workbench.list_panels(session.as_deref())?, json),
     };
@@ -276,4 +288,164 @@ fn print_status(panels: &[PanelStatus], json: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn interval(estimate: Option<&modelbench_engine::stats::Estimate>) -> String {
+    estimate.map_or_else(
+        || "—".to_owned(),
+        |estimate| {
+            format!(
+                "{:.0}% [{:.0}–{:.0}]",
+                estimate.value * 100.0,
+                estimate.interval.lower * 100.0,
+                estimate.interval.upper * 100.0
+            )
+        },
+    )
+}
+
+fn print_results(
+    out: &mut impl Write,
+    status: &PanelStatus,
+    results: &modelbench_engine::panel::PanelResults,
+    json: bool,
+) -> Result<()> {
+    if json {
+        let mut value = serde_json::to_value(results)?;
+        value["id"] = serde_json::json!(status.id);
+        value["session_id"] = serde_json::json!(status.session_id);
+        value["title"] = serde_json::json!(status.title);
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "panel {} ({}), session {}: {} item(s), {} rater(s), {} rating(s)",
+        status.id,
+        results.kind.as_str(),
+        status.session_id,
+        results.items,
+        results.raters,
+        results.ratings
+    )?;
+    writeln!(out)?;
+    let rubric = results.kind == PanelKind::Rubric;
+    writeln!(
+        out,
+        "{:<5} {:<28} {:>8} {:>5} {:>5} {:>6}  {:<18} {:<22}{}",
+        "rank",
+        "target",
+        "compared",
+        "wins",
+        "ties",
+        "losses",
+        "win rate [95%]",
+        "strength [95%]",
+        if rubric { "  mean score" } else { "" }
+    )?;
+    for target in &results.targets {
+        let strength = match (target.strength, target.strength_interval) {
+            (Some(strength), Some(interval)) => {
+                format!("{strength:+.2} [{:+.2}, {:+.2}]", interval.lower, interval.upper)
+            }
+            _ => "—".to_owned(),
+        };
+        let mean = target.mean_score.map(|mean| format!("  {mean:.2}")).unwrap_or_default();
+        writeln!(
+            out,
+            "{:<5} {:<28} {:>8} {:>5} {:>5} {:>6}  {:<18} {:<22}{mean}",
+            target.rank.map_or_else(|| "—".to_owned(), |rank| rank.to_string()),
+            target.target,
+            target.comparisons,
+            target.wins,
+            target.ties,
+            target.losses,
+            interval(target.win_rate.as_ref()),
+            strength,
+        )?;
+    }
+    writeln!(out)?;
+    match results.agreement.alpha {
+        Some(alpha) => writeln!(
+            out,
+            "Agreement: Krippendorff's alpha ({}) {alpha:.3} over {} unit(s) rated twice or more ({})",
+            results.agreement.level,
+            results.agreement.units,
+            if alpha >= 0.8 {
+                "reliable"
+            } else if alpha >= 0.667 {
+                "tentative"
+            } else {
+                "too low to rely on"
+            }
+        )?,
+        None => writeln!(
+            out,
+            "Agreement: {}",
+            results.agreement.note.as_deref().unwrap_or("not enough ratings")
+        )?,
+    }
+    for rater in &results.rater_agreement {
+        let agreement = rater.agreement.map_or_else(
+            || "nothing to compare yet".to_owned(),
+            |agreement| {
+                format!(
+                    "agrees {:.0}% (chance {:.0}%, kappa {:.2}){}",
+                    agreement.observed * 100.0,
+                    agreement.expected * 100.0,
+                    agreement.kappa,
+                    if agreement.chance_level {
+                        "  FLAG: no better than chance"
+                    } else {
+                        ""
+                    }
+                )
+            },
+        );
+        let first = rater
+            .first_shown_share
+            .map(|share| format!(", picks the first-shown answer {:.0}% of the time", share * 100.0))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {:<16} {:>4} rated  {agreement}{first}",
+            rater.rater, rater.rated
+        )?;
+    }
+    if let Some(bias) = &results.position_bias {
+        writeln!(
+            out,
+            "Position: the answer shown first won {:.0}% [{:.0}–{:.0}] of {} decided pair(s) (p = {:.3}{})",
+            bias.share * 100.0,
+            bias.interval.lower * 100.0,
+            bias.interval.upper * 100.0,
+            bias.decided,
+            bias.p_value,
+            if bias.p_value < 0.05 { ": position bias" } else { "" }
+        )?;
+    }
+    if let Some(separation) = &results.separation {
+        let needed = separation.comparisons_needed.map_or_else(
+            || "no number of comparisons separates them (they are even)".to_owned(),
+            |needed| format!("about {needed} comparisons between them would separate them (5% level, 80% power)"),
+        );
+        writeln!(
+            out,
+            "Top two: {} beats {} with probability {:.2}; {}; the panel has {} ({})",
+            separation.first,
+            separation.second,
+            separation.win_probability,
+            if separation.separated {
+                "their intervals separate"
+            } else {
+                "their intervals overlap"
+            },
+            separation.comparisons,
+            needed
+        )?;
+    }
+    for note in &results.notes {
+        writeln!(out, "Note: {note}")?;
+    }
+    Ok(())
 }
