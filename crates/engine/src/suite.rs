@@ -32,7 +32,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-pub use check::{Check, CheckKind, CheckOutcome, CheckSubject, Grade, LatencyMeasure, Pattern, Schema, grade};
+pub use check::{
+    Check, CheckKind, CheckOutcome, CheckSubject, Grade, LatencyMeasure, Pattern, Schema, embedded_json, grade,
+};
 pub use refusal::{REFUSAL_OPENERS, REFUSAL_PHRASES, reads_as_refusal};
 
 use crate::{Parameters, Prompt};
