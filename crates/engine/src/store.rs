@@ -15,6 +15,7 @@
 //! (computed elsewhere from what is stored here).
 
 mod deletion;
+mod judges;
 mod migrations;
 mod price_overrides;
 mod replay;
@@ -38,6 +39,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use deletion::{DatabaseSpace, Pruned};
+pub use judges::JudgeRow;
 pub use responses::StoredEvent;
 pub use runs::{RunStatus, RunSummary, StoredRun};
 pub use search::{RANK_WINDOW, SearchHit, SearchHitKind};

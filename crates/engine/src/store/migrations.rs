@@ -54,6 +54,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: "20261207180000_event_chunks",
         sql: include_str!("../../migrations/20261207180000_event_chunks.sql"),
     },
+    Migration {
+        version: "20261207190000_judges",
+        sql: include_str!("../../migrations/20261207190000_judges.sql"),
+    },
 ];
 
 /// Applies the migrations this database has not seen yet and returns their versions.
@@ -163,7 +167,8 @@ mod tests {
             Ok(rows)
         };
         let before = read(&connection)?;
-        assert_eq!(apply(&mut connection)?, ["20261207180000_event_chunks"]);
+        // The later migrations apply too; this one first.
+        assert_eq!(apply(&mut connection)?.first(), Some(&"20261207180000_event_chunks"));
         assert_eq!(read(&connection)?, before);
         let chunks: i64 = connection.query_row("SELECT count(*) FROM response_event_chunks", [], |row| row.get(0))?;
         assert_eq!(chunks, 2);
