@@ -108,7 +108,8 @@ impl From<modelbench_workbench::Error> for CommandError {
             | Error::NoAnswer { .. }
             | Error::TooFewAnswers { .. }
             | Error::StillRunning(_)
-            | Error::Session(_) => CommandErrorKind::Validation,
+            | Error::Session(_)
+            | Error::Judge(_) => CommandErrorKind::Validation,
             Error::NoTestResponse(_) => CommandErrorKind::Protocol,
             Error::Stopped(_) => CommandErrorKind::Internal,
             Error::OpenDatabase { .. } | Error::NotADirectory(_) | Error::ImportedCatalog { .. } => {

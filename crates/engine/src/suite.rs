@@ -223,6 +223,23 @@ impl Case {
         let grade = grade(&self.checks, &outcomes, self.threshold);
         CaseResult { outcomes, grade }
     }
+
+    /// As [`Case::evaluate`], with the outcome `judged` gives for a check's index in place of
+    /// the check's own (a judge's verdict on an `llm-rubric` check, kept unevaluated alone).
+    pub fn evaluate_with(
+        &self,
+        subject: &CheckSubject<'_>,
+        judged: impl Fn(usize) -> Option<CheckOutcome>,
+    ) -> CaseResult {
+        let outcomes: Vec<CheckOutcome> = self
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(index, check)| judged(index).unwrap_or_else(|| check.evaluate(subject)))
+            .collect();
+        let grade = grade(&self.checks, &outcomes, self.threshold);
+        CaseResult { outcomes, grade }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

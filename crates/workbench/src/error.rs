@@ -45,6 +45,9 @@ pub enum Error {
     /// A session that cannot start, resume or load, with the reason.
     #[error("{0}")]
     Session(String),
+    /// A judge run that cannot start, resume or load, with the reason.
+    #[error("judge: {0}")]
+    Judge(String),
     /// A target test ended without a record (it always makes one; this is a bug).
     #[error("the test of '{0}' produced no response")]
     NoTestResponse(String),
