@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{bench, cleanup, demo, diff, export, keys, prices, run, runs, search, session, suite, targets};
+use commands::{bench, cleanup, demo, diff, export, judge, keys, prices, run, runs, search, session, suite, targets};
 
 #[derive(Parser)]
 #[command(name = "modelbench", version, about = "Compare one prompt across many model targets")]
@@ -47,6 +47,9 @@ enum Command {
     /// Evaluation sessions: a suite on many targets with repeats, statistics and parity verdicts.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// An LLM judge of a session: `judge SESSION --judge TARGET --pairwise|--rubric FILE|--checks`
+    /// (pairs asked in both orders), and `judge show SESSION`.
+    Judge(Box<judge::JudgeArgs>),
     /// A stored run as a report: md, csv, json or html.
     Export(export::ExportArgs),
     /// Full-text search over prompts and responses.
@@ -143,6 +146,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Runs(command) => return runs::run(data_dir, command).await,
         Command::Suite(command) => return suite::run(command),
         Command::Session(command) => return session::run(data_dir, command).await,
+        Command::Judge(args) => return judge::run(data_dir, *args).await,
         Command::Db(command) => cleanup::db(&database::open(data_dir)?, &command)?,
         Command::Export(args) => export::run(&database::open(data_dir)?, args)?,
         Command::Search(args) => search::run(&database::open(data_dir)?, &args)?,

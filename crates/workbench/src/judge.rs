@@ -17,7 +17,7 @@ use modelbench_engine::judge::{
     self, Answers, JudgeItem, JudgeMode, JudgedCheck, JudgedPair, PairTally, Planned, Rubric, RubricScore, RubricTally,
 };
 use modelbench_engine::runner::RunPlan;
-use modelbench_engine::session::{Budget, JudgedChecks};
+use modelbench_engine::session::{Budget, JudgedChecks, call_cost};
 use modelbench_engine::store::{JudgeRow, RunStatus};
 use modelbench_engine::{Parameters, ResponseKey, ResponseRecord, RunId, Target};
 use serde::Serialize;
@@ -65,6 +65,9 @@ pub struct StartedJudge {
     pub skipped: u64,
     /// The judged targets of the judge's own model family.
     pub self_preference: Vec<String>,
+    /// What every call of the judge run could cost at most (its input and the output bound);
+    /// `None` when the judge has no known price.
+    pub worst_case_usd: Option<f64>,
 }
 
 /// A judge run read back: who judged what, and the verdicts.
@@ -221,8 +224,18 @@ impl Workbench {
             ..SessionOptions::default()
         };
         let planned_calls = planned.items.len() as u64;
+        let worst_case_usd = planned
+            .prompts
+            .iter()
+            .map(|prompt| {
+                let bound = Some(u64::from(plan.max_output_tokens.max(1)));
+                call_cost(&plan.judge, prompt, bound, self.prices()).high_usd
+            })
+            .sum::<Option<f64>>();
         if let Some(row) = earlier {
-            return self.resume_judge(row, plan, planned, parameters, &options, self_preference);
+            let mut started = self.resume_judge(row, plan, planned, parameters, &options, self_preference)?;
+            started.worst_case_usd = worst_case_usd;
+            return Ok(started);
         }
         let targets = vec![plan.judge.clone()];
         let budget = plan
@@ -261,6 +274,7 @@ impl Workbench {
             resumed: false,
             skipped: planned.skipped,
             self_preference,
+            worst_case_usd,
         })
     }
 
@@ -309,6 +323,7 @@ impl Workbench {
             resumed: true,
             skipped: row.skipped,
             self_preference: self_preference.clone(),
+            worst_case_usd: None,
         };
         if only.is_empty() {
             self.store().finish_judge(row.id, JUDGE_COMPLETED, None)?;
