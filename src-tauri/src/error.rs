@@ -109,7 +109,8 @@ impl From<modelbench_workbench::Error> for CommandError {
             | Error::TooFewAnswers { .. }
             | Error::StillRunning(_)
             | Error::Session(_)
-            | Error::Panel(_) => CommandErrorKind::Validation,
+            | Error::Panel(_)
+            | Error::Judge(_) => CommandErrorKind::Validation,
             Error::NoTestResponse(_) => CommandErrorKind::Protocol,
             Error::Stopped(_) => CommandErrorKind::Internal,
             Error::OpenDatabase { .. } | Error::NotADirectory(_) | Error::ImportedCatalog { .. } => {

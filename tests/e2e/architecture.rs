@@ -55,6 +55,7 @@ const LAYER_ARROWS: &[(&str, &[&str])] = &[
         &["model", "pricing", "run", "report", "suite", "stats", "diff"],
     ),
     ("panel", &["stats"]),
+    ("judge", &["model", "suite", "panel"]),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;

@@ -13,6 +13,7 @@ mod export;
 mod google;
 mod history;
 mod hostile;
+mod judge;
 mod keychain;
 mod mantle;
 mod mutations;

@@ -8,6 +8,7 @@ pub mod cleanup;
 pub mod demo;
 pub mod diff;
 pub mod export;
+pub mod judge;
 pub mod keys;
 pub mod panel;
 pub mod prices;

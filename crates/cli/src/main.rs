@@ -20,7 +20,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use commands::{bench, cleanup, demo, diff, export, keys, panel, prices, run, runs, search, session, suite, targets};
+use commands::{
+    bench, cleanup, demo, diff, export, judge, keys, panel, prices, run, runs, search, session, suite, targets,
+};
 
 #[derive(Parser)]
 #[command(name = "modelbench", version, about = "Compare one prompt across many model targets")]
@@ -50,6 +52,9 @@ enum Command {
     /// Blind human panels over a session's answers: rating packets, ratings, agreement, rankings.
     #[command(subcommand)]
     Panel(panel::PanelCommand),
+    /// An LLM judge of a session: `judge SESSION --judge TARGET --pairwise|--rubric FILE|--checks`
+    /// (pairs asked in both orders), and `judge show SESSION`.
+    Judge(Box<judge::JudgeArgs>),
     /// A stored run as a report: md, csv, json or html.
     Export(export::ExportArgs),
     /// Full-text search over prompts and responses.
@@ -147,6 +152,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Suite(command) => return suite::run(command),
         Command::Session(command) => return session::run(data_dir, command).await,
         Command::Panel(command) => return panel::run(data_dir, command).await,
+        Command::Judge(args) => return judge::run(data_dir, *args).await,
         Command::Db(command) => cleanup::db(&database::open(data_dir)?, &command)?,
         Command::Export(args) => export::run(&database::open(data_dir)?, args)?,
         Command::Search(args) => search::run(&database::open(data_dir)?, &args)?,

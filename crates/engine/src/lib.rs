@@ -13,6 +13,7 @@ mod model;
 mod run;
 mod secrets;
 
+pub mod judge;
 pub mod panel;
 pub mod pricing;
 pub mod providers;

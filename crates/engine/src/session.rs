@@ -12,8 +12,8 @@ mod estimate;
 pub mod report;
 
 pub use analysis::{
-    Analyser, Analysis, BaseModelDecision, CONFIDENCE, CostFigures, Distribution, Failure, Leader, Parity,
-    ParityMetric, Rate, SessionInput, TargetFigures, TargetSources, TestFigures, TestTarget, analyse,
+    Analyser, Analysis, BaseModelDecision, CONFIDENCE, CostFigures, Distribution, Failure, JudgedChecks, Leader,
+    Parity, ParityMetric, Rate, SessionInput, TargetFigures, TargetSources, TestFigures, TestTarget, analyse,
 };
 pub use budget::Budget;
 pub use estimate::{APPROXIMATE, CallCost, Estimate, TargetEstimate, call_cost, estimate, input_tokens};

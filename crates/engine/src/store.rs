@@ -15,6 +15,7 @@
 //! (computed elsewhere from what is stored here).
 
 mod deletion;
+mod judges;
 mod migrations;
 mod panels;
 mod price_overrides;
@@ -39,6 +40,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use deletion::{DatabaseSpace, Pruned};
+pub use judges::JudgeRow;
 pub use panels::{PacketRow, PanelItemRow, PanelRow, RatingRow};
 pub use responses::StoredEvent;
 pub use runs::{RunStatus, RunSummary, StoredRun};

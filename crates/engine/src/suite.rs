@@ -32,7 +32,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-pub use check::{Check, CheckKind, CheckOutcome, CheckSubject, Grade, LatencyMeasure, Pattern, Schema, grade};
+pub use check::{
+    Check, CheckKind, CheckOutcome, CheckSubject, Grade, LatencyMeasure, Pattern, Schema, embedded_json, grade,
+};
 pub use refusal::{REFUSAL_OPENERS, REFUSAL_PHRASES, reads_as_refusal};
 
 use crate::{Parameters, Prompt};
@@ -218,6 +220,23 @@ pub struct CaseResult {
 impl Case {
     pub fn evaluate(&self, subject: &CheckSubject<'_>) -> CaseResult {
         let outcomes: Vec<CheckOutcome> = self.checks.iter().map(|check| check.evaluate(subject)).collect();
+        let grade = grade(&self.checks, &outcomes, self.threshold);
+        CaseResult { outcomes, grade }
+    }
+
+    /// As [`Case::evaluate`], with the outcome `judged` gives for a check's index in place of
+    /// the check's own (a judge's verdict on an `llm-rubric` check, kept unevaluated alone).
+    pub fn evaluate_with(
+        &self,
+        subject: &CheckSubject<'_>,
+        judged: impl Fn(usize) -> Option<CheckOutcome>,
+    ) -> CaseResult {
+        let outcomes: Vec<CheckOutcome> = self
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(index, check)| judged(index).unwrap_or_else(|| check.evaluate(subject)))
+            .collect();
         let grade = grade(&self.checks, &outcomes, self.threshold);
         CaseResult { outcomes, grade }
     }

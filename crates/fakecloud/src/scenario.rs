@@ -10,6 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
+mod judge;
 pub(crate) mod variation;
 
 use variation::{DELAY_EXPECTED, format_milliseconds, parse_decimal, parse_milliseconds};
@@ -69,6 +70,9 @@ pub enum Answer {
     /// the text or drawn variant if there is one (`answer=echo`): different
     /// prompts get different answers, repeats of one prompt the same.
     Echo,
+    /// A scripted LLM judge's verdict on the judge prompt in the last user message
+    /// (`answer=judge`; see `scenario/judge.rs`): the longer of two answers wins.
+    Judge,
 }
 
 /// Changes to a replayed fixture, applied in this order: line endings, `twice`, `bom`, `cut`
@@ -285,8 +289,9 @@ pub fn apply_spec(base: Scenario, spec: &str) -> Result<Scenario, SpecError> {
             "answer" => {
                 scenario.answer = match value {
                     "echo" => Answer::Echo,
+                    "judge" => Answer::Judge,
                     "fixed" => Answer::Fixed,
-                    _ => return Err(invalid(key, value, "expected echo or fixed")),
+                    _ => return Err(invalid(key, value, "expected echo, judge or fixed")),
                 };
             }
             "seed" => {
@@ -558,8 +563,10 @@ impl Scenario {
         if let Some(after) = variation.redeploy_after {
             pairs.push(format!("redeploy_after={after}"));
         }
-        if self.answer == Answer::Echo {
-            pairs.push("answer=echo".to_owned());
+        match self.answer {
+            Answer::Echo => pairs.push("answer=echo".to_owned()),
+            Answer::Judge => pairs.push("answer=judge".to_owned()),
+            Answer::Fixed => {}
         }
         pairs.join(";")
     }

@@ -48,6 +48,9 @@ pub enum Error {
     /// A panel that cannot be created, or a ratings file that cannot be imported, with the reason.
     #[error("{0}")]
     Panel(String),
+    /// A judge run that cannot start, resume or load, with the reason.
+    #[error("judge: {0}")]
+    Judge(String),
     /// A target test ended without a record (it always makes one; this is a bug).
     #[error("the test of '{0}' produced no response")]
     NoTestResponse(String),

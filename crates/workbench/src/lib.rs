@@ -5,7 +5,8 @@
 //! credentials it trusts, and adapts each of its commands onto one call here: start and stop a
 //! run ([`run`], streamed to a [`RunSink`]), test a target, list, search, load and delete stored
 //! runs ([`history`]), export one ([`export`]) and choose which of its answers to diff ([`diff`]);
-//! and run evaluation sessions ([`session`]: estimate, spend cap, resume, analysis, report).
+//! run evaluation sessions ([`session`]: estimate, spend cap, resume, analysis, report) and LLM
+//! judges of them ([`judge`]).
 //! The shell's sink is a Tauri channel, the CLI reads the engine's events itself; a test host is
 //! a closure (`tests/test_host.rs`), which proves the bodies run without a desktop or a terminal.
 //!
@@ -18,6 +19,7 @@ pub mod diff;
 pub mod error;
 pub mod export;
 pub mod history;
+pub mod judge;
 pub mod panel;
 pub mod run;
 pub mod session;

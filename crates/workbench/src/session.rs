@@ -92,7 +92,7 @@ pub const SESSION_CANCELLING: &str = "cancelling";
 
 /// Errors that the infrastructure caused, so a resume sends the call again. Model outcomes
 /// (refusals, content filters, validation, auth) are results and stay.
-fn infrastructure_failure(record: &ResponseRecord) -> bool {
+pub(crate) fn infrastructure_failure(record: &ResponseRecord) -> bool {
     if record.complete {
         return false;
     }
@@ -142,22 +142,31 @@ impl Workbench {
     /// The spend guard for `plan`, refusing what a cap cannot cover: unpriced targets, and
     /// calls whose output has no bound.
     fn budget_for(&self, plan: &SessionPlan, cap_usd: f64, already_spent_usd: f64) -> Result<Arc<Budget>> {
-        if !(cap_usd.is_finite() && cap_usd > 0.0) {
-            return Err(Error::Session(format!(
-                "--budget must be a positive number of dollars, not {cap_usd}"
-            )));
-        }
-        let parameters = plan.parameters();
-        let Some(max_output) = parameters.max_output_tokens else {
+        let Some(max_output) = plan.parameters().max_output_tokens else {
+            check_cap(cap_usd)?;
             return Err(Error::Session(
                 "a budget needs a bound on every answer: set `defaults.parameters.max_output_tokens` in the suite"
                     .to_owned(),
             ));
         };
-        let prompts = plan.prompts();
+        self.spend_guard(&plan.targets, &plan.prompts(), max_output, cap_usd, already_spent_usd)
+    }
+
+    /// A spend guard of `cap_usd` over every prompt to every target, each call's worst case its
+    /// input and `max_output` tokens; refused when a target has no known price. Sessions and
+    /// judge runs share it.
+    pub(crate) fn spend_guard(
+        &self,
+        targets: &[Target],
+        prompts: &[modelbench_engine::Prompt],
+        max_output: u32,
+        cap_usd: f64,
+        already_spent_usd: f64,
+    ) -> Result<Arc<Budget>> {
+        check_cap(cap_usd)?;
         let mut unpriced = Vec::new();
-        let mut worst_case = Vec::with_capacity(plan.targets.len());
-        for target in &plan.targets {
+        let mut worst_case = Vec::with_capacity(targets.len());
+        for target in targets {
             let costs: Vec<Option<f64>> = prompts
                 .iter()
                 .map(|prompt| call_cost(target, prompt, Some(u64::from(max_output)), self.prices()).high_usd)
@@ -176,7 +185,7 @@ impl Workbench {
         Ok(Arc::new(Budget::new(cap_usd, already_spent_usd, worst_case)))
     }
 
-    fn run_options(&self, options: &SessionOptions, budget: Option<&Arc<Budget>>) -> Result<RunOptions> {
+    pub(crate) fn run_options(&self, options: &SessionOptions, budget: Option<&Arc<Budget>>) -> Result<RunOptions> {
         let mut run_options = RunOptions {
             concurrency: options.concurrency.max(1),
             auto_concurrency: options.auto_concurrency,
@@ -432,7 +441,8 @@ impl Workbench {
     /// `run.responses` is empty.
     pub fn analyse_session(&self, id: &str) -> Result<(LoadedSession, Analysis)> {
         // The suite and targets come first (the session's header), then the responses.
-        let header = self.load_session_with(id, None)?;
+        let header = self.load_session_header(id)?;
+        let judged = self.judged_checks(&header)?;
         let input = SessionInput {
             session_id: header.row.id.to_string(),
             status: header.status.clone(),
@@ -441,6 +451,7 @@ impl Workbench {
             repeat: header.run.record.repeat,
             margins: &header.suite.suite.margins,
             seed: header.options.seed,
+            judged: judged.as_ref(),
         };
         let mut analyser = Analyser::new(&input);
         self.store().load_run_visiting(header.row.id, &mut |response| {
@@ -462,6 +473,16 @@ pub struct LoadedSession {
     pub options: SessionOptions,
     /// The stored status, or `interrupted` when its run died with it running.
     pub status: String,
+}
+
+fn check_cap(cap_usd: f64) -> Result<()> {
+    if cap_usd.is_finite() && cap_usd > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Session(format!(
+            "--budget must be a positive number of dollars, not {cap_usd}"
+        )))
+    }
 }
 
 fn effective_status(row: &SessionRow, run: &StoredRun) -> String {

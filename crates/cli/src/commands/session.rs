@@ -162,7 +162,7 @@ pub async fn run(data_dir: Option<&Path>, command: SessionCommand) -> Result<Exi
     }
 }
 
-fn workbench(store: &Arc<Store>) -> Result<Workbench> {
+pub(crate) fn workbench(store: &Arc<Store>) -> Result<Workbench> {
     Ok(Workbench::new(
         store.clone(),
         Arc::new(KeychainCredentials::new(Keychain::os())),

@@ -314,9 +314,9 @@ mod tests {
         );
         assert!(!html.contains("<img"));
         assert!(html.contains("Panel &lt;1&gt;"));
-        let start = html.find("id=\"packet-data\">").unwrap() + "id=\"packet-data\">".len();
-        let end = start + html[start..].find("</script>").unwrap();
-        let data: PacketContent = serde_json::from_str(&html[start..end]).unwrap();
+        let start = html.find("id=\"packet-data\">").expect("a value") + "id=\"packet-data\">".len();
+        let end = start + html[start..].find("</script>").expect("a value");
+        let data: PacketContent = serde_json::from_str(&html[start..end]).expect("a value");
         assert_eq!(data, content(), "the escaped block reads back as the same content");
     }
 
@@ -324,7 +324,7 @@ mod tests {
     fn a_signature_verifies_only_with_its_token_and_payload() {
         let token = "1f".repeat(32);
         let payload = r#"{"a":1}"#;
-        let signature = sign(payload, &token).unwrap();
+        let signature = sign(payload, &token).expect("a value");
         // Pinned to an independent HMAC: `printf '{"a":1}' | openssl dgst -sha256 -mac HMAC
         // -macopt hexkey:1f1f…1f` (OpenSSL 3).
         assert_eq!(
@@ -336,7 +336,7 @@ mod tests {
         assert!(!verify(payload, &signature, &"2f".repeat(32)));
         assert!(!verify(payload, "zz", &token));
         assert!(sign(payload, "short").is_err());
-        assert_ne!(new_token().unwrap(), new_token().unwrap());
+        assert_ne!(new_token().expect("a value"), new_token().expect("a value"));
     }
 
     #[test]
@@ -345,16 +345,16 @@ mod tests {
             "kind": "pairwise", "saved_at": "2026-12-07T10:00:00Z", "ratings": [{"n": 1, "choice": "A"}]})
         .to_string();
         let file = serde_json::json!({"format": RATINGS_FORMAT, "payload": payload, "signature": "00"}).to_string();
-        let (_, read) = read_ratings(&file).unwrap();
+        let (_, read) = read_ratings(&file).expect("a value");
         assert_eq!(read.ratings[0].choice.as_deref(), Some("A"));
         assert!(
             read_ratings("{}")
-                .unwrap_err()
+                .expect_err("an error")
                 .contains("not a ModelBench ratings file")
         );
         let other = serde_json::json!({"format": "x", "payload": payload, "signature": "00"}).to_string();
-        assert!(read_ratings(&other).unwrap_err().contains("format is 'x'"));
+        assert!(read_ratings(&other).expect_err("an error").contains("format is 'x'"));
         let damaged = serde_json::json!({"format": RATINGS_FORMAT, "payload": "{", "signature": "00"}).to_string();
-        assert!(read_ratings(&damaged).unwrap_err().contains("damaged"));
+        assert!(read_ratings(&damaged).expect_err("an error").contains("damaged"));
     }
 }

@@ -265,7 +265,7 @@ mod tests {
     fn a_pairwise_panel_pairs_every_two_targets_on_every_test_and_shows_each_pair_both_ways() {
         let cases = [0, 1, 2, 3];
         let targets = [0, 1, 2];
-        let plan = plan(&input(PanelKind::Pairwise, &cases, &targets, &every_answer, 2, None)).unwrap();
+        let plan = plan(&input(PanelKind::Pairwise, &cases, &targets, &every_answer, 2, None)).expect("a value");
         assert_eq!(plan.items.len(), 4 * 3);
         let pairs: BTreeSet<(u32, u32, u32)> = plan
             .items
@@ -288,7 +288,7 @@ mod tests {
                     packet
                         .iter()
                         .find(|shown| shown.item == item.index)
-                        .unwrap()
+                        .expect("a value")
                         .order
                         .clone()
                 })
@@ -309,12 +309,12 @@ mod tests {
     fn rubric_answers_rotate_so_each_takes_every_position() {
         let cases = [0, 1];
         let targets = [0, 1, 2];
-        let plan = plan(&input(PanelKind::Rubric, &cases, &targets, &every_answer, 3, None)).unwrap();
+        let plan = plan(&input(PanelKind::Rubric, &cases, &targets, &every_answer, 3, None)).expect("a value");
         assert_eq!(plan.items.len(), 2);
         for item in &plan.items {
             let mut positions: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
             for packet in &plan.packets {
-                let shown = packet.iter().find(|shown| shown.item == item.index).unwrap();
+                let shown = packet.iter().find(|shown| shown.item == item.index).expect("a value");
                 for (position, answer) in shown.order.iter().enumerate() {
                     positions.entry(*answer).or_default().insert(position);
                 }
@@ -328,12 +328,12 @@ mod tests {
         let cases = [0, 1, 2];
         let targets = [0, 1];
         let answer = |case: u32, target: u32| (case != 1 || target != 1).then(|| every_answer(case, target)).flatten();
-        let all = plan(&input(PanelKind::Pairwise, &cases, &targets, &answer, 2, None)).unwrap();
+        let all = plan(&input(PanelKind::Pairwise, &cases, &targets, &answer, 2, None)).expect("a value");
         assert_eq!(
             all.items.iter().map(|item| item.case_index).collect::<Vec<_>>(),
             vec![0, 2]
         );
-        let capped = plan(&input(PanelKind::Pairwise, &cases, &targets, &answer, 3, Some(1))).unwrap();
+        let capped = plan(&input(PanelKind::Pairwise, &cases, &targets, &answer, 3, Some(1))).expect("a value");
         assert_eq!(capped.items.len(), 1);
         assert!(capped.packets.iter().all(|packet| packet.len() == 1));
     }
@@ -342,12 +342,12 @@ mod tests {
     fn the_same_seed_plans_the_same_panel_and_another_seed_another() {
         let cases: Vec<u32> = (0..10).collect();
         let targets = [0, 1, 2];
-        let one = plan(&input(PanelKind::Pairwise, &cases, &targets, &every_answer, 3, Some(8))).unwrap();
-        let again = plan(&input(PanelKind::Pairwise, &cases, &targets, &every_answer, 3, Some(8))).unwrap();
+        let one = plan(&input(PanelKind::Pairwise, &cases, &targets, &every_answer, 3, Some(8))).expect("a value");
+        let again = plan(&input(PanelKind::Pairwise, &cases, &targets, &every_answer, 3, Some(8))).expect("a value");
         assert_eq!(one, again);
         let mut other_input = input(PanelKind::Pairwise, &cases, &targets, &every_answer, 3, Some(8));
         other_input.seed = 8;
-        assert_ne!(one, plan(&other_input).unwrap());
+        assert_ne!(one, plan(&other_input).expect("a value"));
     }
 
     #[test]
@@ -355,14 +355,14 @@ mod tests {
         let none = |_: u32, _: u32| None;
         assert!(plan(&input(PanelKind::Pairwise, &[0], &[0], &every_answer, 2, None)).is_err());
         assert!(plan(&input(PanelKind::Pairwise, &[0], &[0, 1], &every_answer, 0, None)).is_err());
-        let error = plan(&input(PanelKind::Pairwise, &[0], &[0, 1], &none, 2, None)).unwrap_err();
+        let error = plan(&input(PanelKind::Pairwise, &[0], &[0, 1], &none, 2, None)).expect_err("an error");
         assert!(error.contains("no test with answers"), "{error}");
         assert!(plan(&input(PanelKind::Pairwise, &[0], &[0, 1], &every_answer, 2, Some(0))).is_err());
     }
 
     #[test]
     fn criteria_come_from_a_list_or_a_rubric_file() {
-        let listed = parse_criteria("accuracy, clarity").unwrap();
+        let listed = parse_criteria("accuracy, clarity").expect("a value");
         assert_eq!(
             listed
                 .iter()
@@ -371,10 +371,10 @@ mod tests {
             ["accuracy", "clarity"]
         );
         let file = "# our rubric\n- accuracy: facts are right\n\nclarity: easy to follow\n";
-        let parsed = parse_criteria(file).unwrap();
+        let parsed = parse_criteria(file).expect("a value");
         assert_eq!(parsed[0].description, "facts are right");
         assert_eq!(parsed[1].name, "clarity");
-        assert!(parse_criteria("a,a").unwrap_err().contains("twice"));
+        assert!(parse_criteria("a,a").expect_err("an error").contains("twice"));
         assert!(parse_criteria("  \n# only a comment\n").is_err());
         assert!(parse_criteria(": no name").is_err());
     }

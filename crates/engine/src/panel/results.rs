@@ -541,22 +541,22 @@ mod tests {
         let best = &results.targets[0];
         // best meets middle and worst on 6 tests each, rated by 3 raters: 36 wins.
         assert_eq!((best.wins, best.ties, best.losses, best.comparisons), (36, 0, 0, 36));
-        assert_eq!(best.win_rate.unwrap().value, 1.0);
+        assert_eq!(best.win_rate.expect("a value").value, 1.0);
         let middle = &results.targets[1];
         assert_eq!((middle.wins, middle.losses), (18, 18));
-        assert_eq!(middle.win_rate.unwrap().value, 0.5);
+        assert_eq!(middle.win_rate.expect("a value").value, 0.5);
         assert!(results.regularized, "best won everything: the fit needs its prior");
         assert_eq!(results.agreement.alpha, Some(1.0));
         assert_eq!(results.agreement.units, 18);
         assert!(results.rater_agreement.iter().all(|rater| {
-            let agreement = rater.agreement.unwrap();
+            let agreement = rater.agreement.expect("a value");
             agreement.observed == 1.0 && !agreement.chance_level
         }));
         // Half the decided pairs had their winner shown first.
-        let bias = results.position_bias.unwrap();
+        let bias = results.position_bias.expect("a value");
         assert_eq!(bias.decided, 54);
         assert!((bias.share - 0.5).abs() < 0.05, "{bias:?}");
-        let separation = results.separation.unwrap();
+        let separation = results.separation.expect("a value");
         assert_eq!(
             (separation.first.as_str(), separation.second.as_str()),
             ("best", "middle")
@@ -590,13 +590,13 @@ mod tests {
             ratings: &ratings,
             seed: 3,
         });
-        let alpha = results.agreement.alpha.unwrap();
+        let alpha = results.agreement.alpha.expect("a value");
         assert!(alpha < 0.9, "{alpha}");
         let carol = &results.rater_agreement[2];
         assert_eq!(carol.first_shown_share, Some(1.0));
-        assert!(carol.agreement.unwrap().chance_level, "{carol:?}");
-        assert!(!results.rater_agreement[0].agreement.unwrap().chance_level);
-        assert!(results.position_bias.unwrap().share > 0.6);
+        assert!(carol.agreement.expect("a value").chance_level, "{carol:?}");
+        assert!(!results.rater_agreement[0].agreement.expect("a value").chance_level);
+        assert!(results.position_bias.expect("a value").share > 0.6);
     }
 
     #[test]
@@ -653,7 +653,7 @@ mod tests {
         assert_eq!(results.targets[0].mean_score, Some((5.0 * 3.0 + 4.0) / 4.0));
         assert_eq!(results.targets[0].criteria[0].mean, 5.0);
         assert_eq!(results.agreement.level, "ordinal");
-        let alpha = results.agreement.alpha.unwrap();
+        let alpha = results.agreement.alpha.expect("a value");
         assert!(alpha > 0.5 && alpha < 1.0, "{alpha}");
         assert!(results.position_bias.is_none());
     }

@@ -23,7 +23,7 @@ use crate::stats::{
     self, BootstrapSettings, Comparison, Decision, Direction, Estimate, Interval, Margin, PairedTable, Variability,
     Verdict,
 };
-use crate::suite::{Case, CheckSubject, Margins};
+use crate::suite::{Case, CheckOutcome, CheckSubject, Margins};
 
 /// Confidence of every interval, and the family-wise level of the verdicts.
 pub const CONFIDENCE: f64 = 0.95;
@@ -47,6 +47,17 @@ pub struct SessionInput<'a> {
     pub repeat: u32,
     pub margins: &'a Margins,
     pub seed: u64,
+    /// A judge's verdicts on the suite's `llm-rubric` checks, if a judge run graded them.
+    pub judged: Option<&'a JudgedChecks>,
+}
+
+/// A judge's verdicts on `llm-rubric` checks: by response and the check's index in its test.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JudgedChecks {
+    /// The judge target's name and its run, for the method section.
+    pub judge: String,
+    pub judge_run_id: String,
+    pub outcomes: HashMap<(ResponseKey, usize), CheckOutcome>,
 }
 
 /// A rate with its Wilson interval; all `None` when nothing was counted.
@@ -524,7 +535,13 @@ impl<'a> Analyser<'a> {
         let subject = CheckSubject::from(record);
         let (passed, reason) = match self.input.cases.get(case) {
             Some(case) if record.complete => {
-                let grade = case.evaluate(&subject).grade;
+                let grade = match self.input.judged {
+                    Some(judged) => {
+                        case.evaluate_with(&subject, |index| judged.outcomes.get(&(record.key, index)).cloned())
+                    }
+                    None => case.evaluate(&subject),
+                }
+                .grade;
                 (grade.passed, grade.reason)
             }
             _ => (None, String::new()),
@@ -623,6 +640,15 @@ fn analyse_calls(
 ) -> Analysis {
     let repeat = input.repeat.max(1);
     let mut notes = Vec::new();
+    if let Some(judged) = input.judged {
+        notes.push(format!(
+            "`llm-rubric` checks graded by the judge {} (judge run {}): {} verdict(s); see `modelbench judge show {}`",
+            judged.judge,
+            judged.judge_run_id,
+            judged.outcomes.len(),
+            input.session_id
+        ));
+    }
     let planned = (input.cases.len() as u64) * u64::from(repeat);
     let parallel = calls.iter().flatten().flatten().flatten().count() >= PARALLEL_CALLS;
     let targets: Vec<TargetFigures> = each(
@@ -1286,6 +1312,7 @@ mod tests {
             repeat: 2,
             margins: &suite.suite.margins,
             seed: 7,
+            judged: None,
         };
         let in_order = analyse(&input, &responses);
         let mut shuffled = responses.clone();

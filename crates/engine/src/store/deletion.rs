@@ -186,10 +186,14 @@ fn delete(connection: &Connection, ids: &[RunId]) -> Result<usize> {
     let mut statement = connection.prepare_cached("DELETE FROM runs WHERE id = ?1")?;
     // A session is its run: it goes with it (its suite stays, shared by hash).
     let mut sessions = connection.prepare_cached("DELETE FROM sessions WHERE id = ?1")?;
+    // A judge run's row goes with its run, and with the session it judged (its run stays, an
+    // ordinary run in history).
+    let mut judges = connection.prepare_cached("DELETE FROM judges WHERE id = ?1 OR session_id = ?1")?;
     let mut deleted = 0;
     for id in ids {
         deleted += statement.execute([id.to_string()])?;
         sessions.execute([id.to_string()])?;
+        judges.execute([id.to_string()])?;
     }
     Ok(deleted)
 }

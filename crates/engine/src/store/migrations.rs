@@ -55,6 +55,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/20261207180000_event_chunks.sql"),
     },
     Migration {
+        version: "20261207190000_judges",
+        sql: include_str!("../../migrations/20261207190000_judges.sql"),
+    },
+    Migration {
         version: "20261207200000_panels",
         sql: include_str!("../../migrations/20261207200000_panels.sql"),
     },
@@ -167,6 +171,7 @@ mod tests {
             Ok(rows)
         };
         let before = read(&connection)?;
+        // The later migrations apply too; this one first.
         assert_eq!(apply(&mut connection)?.first(), Some(&"20261207180000_event_chunks"));
         assert_eq!(read(&connection)?, before);
         let chunks: i64 = connection.query_row("SELECT count(*) FROM response_event_chunks", [], |row| row.get(0))?;

@@ -608,8 +608,9 @@ fn scalar_text(value: &Value) -> String {
 }
 
 /// The JSON objects and lists found in `text`, in order, each starting at a `{` or `[` (fenced
-/// code blocks included). Bounded: at most this many starts are tried.
-fn embedded_json(text: &str) -> Vec<Value> {
+/// code blocks included). Bounded: at most this many starts are tried. Judges' answers are read
+/// with it too (`judge::verdict`).
+pub fn embedded_json(text: &str) -> Vec<Value> {
     const MAX_STARTS: usize = 256;
     let mut found = Vec::new();
     let mut search_from = 0;

@@ -262,6 +262,9 @@ impl Scenario {
             drawn.text = Some(variation.variants[index].clone());
         }
         drawn.redeployed = variation.redeploy_after.is_some_and(|after| request >= after);
+        if self.answer == Answer::Judge {
+            drawn.text = Some(super::judge::verdict(prompt));
+        }
         if self.answer == Answer::Echo {
             drawn.text = Some(match &drawn.text {
                 Some(suffix) => format!("{ECHO_PREFIX}{prompt} {suffix}"),
