@@ -14,7 +14,7 @@ use crate::cli::cli;
 use modelbench_e2e::FAKE_KEYS;
 
 /// Three targets: two that answer with `quokka` (OpenAI's and Anthropic's wire formats), one that
-/// answers with `wombat` (Bedrock's event stream, in a region).
+/// answers with the longer `wombatwombat` (Bedrock's event stream, in a region).
 fn targets(base: &str) -> Vec<Target> {
     let mut openai = Target::new(
         "acme-gpt-openai",
@@ -31,7 +31,7 @@ fn targets(base: &str) -> Vec<Target> {
     let mut bedrock = Target::new(
         "acme-nova-bedrock",
         ProviderKind::Bedrock,
-        "us.amazon.nova-pro-v1:0~answer=echo;text=wombat",
+        "us.amazon.nova-pro-v1:0~answer=echo;text=wombatwombat",
     );
     bedrock.base_url = Some(base.to_owned());
     bedrock.region = Some("us-east-1".into());
@@ -229,6 +229,79 @@ async fn three_raters_fill_their_packets_and_the_panel_shows_what_their_choices_
         assert_eq!(rater["rated"], 12, "{rater}");
         assert_eq!(rater["items"], 12);
     }
+
+    // What the choices imply: the two `quokka` targets tie with each other and beat the third
+    // every time, for every rater.
+    let shown = world.json(&["panel", "show", &panel, "--json"]).await;
+    let targets = shown["targets"].as_array().expect("targets");
+    let by_name = |name: &str| {
+        targets
+            .iter()
+            .find(|target| target["target"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {shown}"))
+    };
+    for quokka in ["acme-gpt-openai", "acme-claude-anthropic"] {
+        let target = by_name(quokka);
+        assert_eq!(
+            (
+                &target["comparisons"],
+                &target["wins"],
+                &target["ties"],
+                &target["losses"]
+            ),
+            (&Value::from(24), &Value::from(12), &Value::from(12), &Value::from(0)),
+            "{target}"
+        );
+        assert_eq!(target["rank"], 1, "{target}");
+        assert_eq!(target["win_rate"]["value"], 0.75);
+    }
+    let wombat = by_name("acme-nova-bedrock");
+    assert_eq!(
+        (&wombat["wins"], &wombat["losses"]),
+        (&Value::from(0), &Value::from(24))
+    );
+    assert_eq!(
+        wombat["rank"], 3,
+        "both others' intervals lie wholly above it: {wombat}"
+    );
+    assert_eq!(targets[2]["target"], "acme-nova-bedrock", "best first");
+    assert_eq!(shown["agreement"]["level"], "nominal");
+    assert_eq!(shown["agreement"]["alpha"], 1.0, "three raters who always agree");
+    assert_eq!(shown["agreement"]["units"], 12);
+    assert_eq!(shown["position_bias"]["decided"], 24);
+    for rater in shown["rater_agreement"].as_array().expect("raters") {
+        assert_eq!(rater["agreement"]["chance_level"], false, "{rater}");
+    }
+
+    // An LLM judge that prefers longer answers, compared with the panel on the same items:
+    // it agrees on the 4 ties and picks the longer `wombatwombat` on the other 8, so agreement
+    // is 4/12 and Cohen's kappa (1/3 − 1/9) / (1 − 1/9) = 0.25.
+    let mut judge = Target::new("panel-judge", ProviderKind::OpenAi, "gpt-5.4~answer=judge");
+    judge.base_url = Some(format!("{}/v1", world._cloud.base_url()));
+    let judge_file = world.data.path().join("judge.toml");
+    std::fs::write(&judge_file, modelbench_engine::target::targets_to_toml(&[judge])).expect("judge");
+    let judged = world
+        .modelbench(&[
+            "judge",
+            &world.session,
+            "--judge",
+            "panel-judge",
+            "--targets",
+            &judge_file.display().to_string(),
+            "--pairwise",
+            "--json",
+        ])
+        .await;
+    assert!(judged.status.success(), "{}", String::from_utf8_lossy(&judged.stderr));
+    let shown = world.json(&["panel", "show", &panel, "--json"]).await;
+    let judge = &shown["judges"][0];
+    assert_eq!(judge["judge"], "panel-judge", "{shown}");
+    assert_eq!(judge["items"], 12);
+    assert!((judge["agreement"].as_f64().expect("agreement") - 4.0 / 12.0).abs() < 1e-12);
+    assert!(
+        (judge["kappa"].as_f64().expect("kappa") - 0.25).abs() < 1e-12,
+        "{judge}"
+    );
 
     // A file edited after saving, or signed by another packet, is refused, and nothing changes.
     let text = std::fs::read_to_string(&files[0]).expect("ratings");

@@ -16,6 +16,6 @@ pub use packet::{
 };
 pub use plan::{AnswerRef, Criterion, Item, PanelKind, PanelPlan, PlanInput, Shown, parse_criteria, plan};
 pub use results::{
-    Agreement, CONFIDENCE, CriterionScore, PanelResults, RESAMPLES, RaterResult, Rating, ResultsInput, Separation,
-    TargetResult, results,
+    Agreement, CONFIDENCE, CriterionScore, JudgeAgreement, JudgedVerdict, PanelResults, RESAMPLES, RaterResult, Rating,
+    ResultsInput, Separation, TargetResult, judge_agreement, results,
 };

@@ -9,9 +9,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use modelbench_engine::judge::{JudgeMode, PairOutcome as JudgedOutcome};
 use modelbench_engine::panel::{
-    self, AnswerRef, Criterion, PacketAnswer, PacketContent, PacketItem, PacketPrompt, PacketTurn, PanelKind,
-    PanelResults, PlanInput, RATINGS_FORMAT, Rating, ResultsInput, Shown,
+    self, AnswerRef, Criterion, JudgedVerdict, PacketAnswer, PacketContent, PacketItem, PacketPrompt, PacketTurn,
+    PanelKind, PanelResults, PlanInput, RATINGS_FORMAT, Rating, ResultsInput, Shown,
 };
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::store::{PacketRow, PanelItemRow, PanelRow, RatingRow};
@@ -588,7 +589,7 @@ impl Workbench {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(panel::results(&ResultsInput {
+        let mut results = panel::results(&ResultsInput {
             kind: loaded.kind,
             criteria: &loaded.criteria,
             target_names: &names,
@@ -597,7 +598,34 @@ impl Workbench {
             raters: &raters,
             ratings: &ratings,
             seed: loaded.row.seed,
-        }))
+        });
+        if loaded.kind == PanelKind::Pairwise {
+            for judged in self.judge_results(&loaded.row.session_id.to_string())? {
+                if judged.mode != JudgeMode::Pairwise {
+                    continue;
+                }
+                let verdicts: Vec<JudgedVerdict> = judged
+                    .pairs
+                    .iter()
+                    .filter_map(|pair| {
+                        let verdict = match pair.outcome {
+                            JudgedOutcome::FirstWins => 0,
+                            JudgedOutcome::SecondWins => 1,
+                            JudgedOutcome::Tie => 2,
+                            JudgedOutcome::Unparsed => return None,
+                        };
+                        Some((pair.case_index, pair.first, pair.second, verdict))
+                    })
+                    .collect();
+                results.judges.push(panel::judge_agreement(
+                    &judged.judge,
+                    &loaded.items,
+                    &ratings,
+                    &verdicts,
+                ));
+            }
+        }
+        Ok(results)
     }
 
     /// Panels, newest first (of one session when given).

@@ -390,25 +390,25 @@ fn print_results(
             || "nothing to compare yet".to_owned(),
             |agreement| {
                 format!(
-                    "agrees {:.0}% (chance {:.0}%, kappa {:.2}){}",
+                    "agrees {:.0}% (chance {:.0}%, kappa {:.2})",
                     agreement.observed * 100.0,
                     agreement.expected * 100.0,
                     agreement.kappa,
-                    if agreement.chance_level {
-                        "  FLAG: no better than chance"
-                    } else {
-                        ""
-                    }
                 )
             },
         );
         let first = rater
             .first_shown_share
-            .map(|share| format!(", picks the first-shown answer {:.0}% of the time", share * 100.0))
+            .map(|share| format!("; picks the answer shown first {:.0}% of the time", share * 100.0))
             .unwrap_or_default();
+        let flag = if rater.agreement.is_some_and(|agreement| agreement.chance_level) {
+            "  FLAG: agrees no better than chance"
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "  {:<16} {:>4} rated  {agreement}{first}",
+            "  {:<16} {:>4} rated  {agreement}{first}{flag}",
             rater.rater, rater.rated
         )?;
     }
@@ -443,6 +443,31 @@ fn print_results(
             separation.comparisons,
             needed
         )?;
+    }
+    for judge in &results.judges {
+        match (judge.agreement, judge.kappa) {
+            (Some(agreement), Some(kappa)) => writeln!(
+                out,
+                "Judge {}: agrees with the panel on {:.0}% of {} item(s), Cohen's kappa {kappa:.2} ({})",
+                judge.judge,
+                agreement * 100.0,
+                judge.items,
+                if kappa >= 0.6 {
+                    "substantial: a reasonable stand-in for the panel"
+                } else if kappa >= 0.4 {
+                    "moderate: check its verdicts"
+                } else {
+                    "weak: do not rely on it alone"
+                }
+            )?,
+            _ => writeln!(
+                out,
+                "Judge {}: {} item(s) rated by both; {}",
+                judge.judge,
+                judge.items,
+                judge.note.as_deref().unwrap_or("no agreement figure")
+            )?,
+        }
     }
     for note in &results.notes {
         writeln!(out, "Note: {note}")?;

@@ -132,6 +132,10 @@ pub struct PanelResults {
     pub position_bias: Option<PositionBias>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub separation: Option<Separation>,
+    /// Pairwise: how each LLM judge of the session agrees with the panel (filled by the caller,
+    /// which knows the judges: [`judge_agreement`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub judges: Vec<JudgeAgreement>,
     /// Whether the fit needed its prior (a target won or lost every comparison, or targets were
     /// never compared): its strengths are then shrunk toward each other.
     pub regularized: bool,
@@ -426,8 +430,71 @@ pub fn results(input: &ResultsInput<'_>) -> PanelResults {
         rater_agreement,
         position_bias,
         separation,
+        judges: Vec::new(),
         regularized,
         notes,
+    }
+}
+
+/// How a judge agrees with a pairwise panel on the items both rated.
+#[derive(Clone, Debug, Serialize)]
+pub struct JudgeAgreement {
+    pub judge: String,
+    /// Items with the panel's verdict and a readable verdict of the judge.
+    pub items: u64,
+    /// The share of those where the judge's verdict is the panel's.
+    pub agreement: Option<f64>,
+    /// Cohen's kappa between the judge and the panel's majority (first target wins, second wins,
+    /// tie; a split panel counts as a tie).
+    pub kappa: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A judge's verdict on a test's pair: `(case index, first target, second target, verdict)` with
+/// `first < second` (session target indices) and the verdict 0 = first wins, 1 = second wins,
+/// 2 = tie.
+pub type JudgedVerdict = (u32, u32, u32, u32);
+
+/// Cohen's kappa between `judge`'s verdicts and the panel's majority on the items both rated.
+pub fn judge_agreement(judge: &str, items: &[Item], ratings: &[Rating], verdicts: &[JudgedVerdict]) -> JudgeAgreement {
+    let mut counts: std::collections::HashMap<u32, [u32; 3]> = std::collections::HashMap::new();
+    for rating in ratings {
+        let value = rating.winner.map_or(2, |winner| winner.min(1)) as usize;
+        counts.entry(rating.item).or_insert([0; 3])[value] += 1;
+    }
+    let by_pair: std::collections::HashMap<(u32, u32, u32), u32> = verdicts
+        .iter()
+        .map(|&(case, first, second, verdict)| ((case, first, second), verdict))
+        .collect();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for item in items {
+        let (Some(first), Some(second)) = (item.answers.first(), item.answers.get(1)) else {
+            continue;
+        };
+        let (Some(tally), Some(&verdict)) = (
+            counts.get(&item.index),
+            by_pair.get(&(item.case_index, first.target_index, second.target_index)),
+        ) else {
+            continue;
+        };
+        let most = *tally.iter().max().unwrap_or(&0);
+        let leaders: Vec<usize> = (0..3).filter(|&value| tally[value] == most).collect();
+        let panel = if leaders.len() == 1 { leaders[0] as u32 } else { 2 };
+        pairs.push((panel, verdict));
+    }
+    let agreement = (!pairs.is_empty())
+        .then(|| pairs.iter().filter(|(panel, judge)| panel == judge).count() as f64 / pairs.len() as f64);
+    let (kappa, note) = match stats::cohen_kappa(&pairs) {
+        Ok(kappa) => (Some(kappa), None),
+        Err(error) => (None, Some(describe(&error))),
+    };
+    JudgeAgreement {
+        judge: judge.to_owned(),
+        items: pairs.len() as u64,
+        agreement,
+        kappa,
+        note,
     }
 }
 
@@ -656,6 +723,42 @@ mod tests {
         let alpha = results.agreement.alpha.expect("a value");
         assert!(alpha > 0.5 && alpha < 1.0, "{alpha}");
         assert!(results.position_bias.is_none());
+    }
+
+    #[test]
+    fn a_judge_is_compared_with_the_panels_majority_on_the_items_both_rated() {
+        let items = pair_items();
+        let mut ratings: Vec<Rating> = (0..2).flat_map(|rater| by_rule(rater, &items)).collect();
+        // carol dissents on item 0: the panel's majority there is still the first target.
+        ratings.extend(by_rule(2, &items).into_iter().map(|mut rating| {
+            if rating.item == 0 {
+                rating.winner = Some(1);
+            }
+            rating
+        }));
+        // The judge agrees on cases 0–3, calls case 4 a tie, and never judged case 5.
+        let verdicts: Vec<JudgedVerdict> = items
+            .iter()
+            .filter(|item| item.case_index < 5)
+            .map(|item| {
+                let verdict = if item.case_index == 4 { 2 } else { 0 };
+                (
+                    item.case_index,
+                    item.answers[0].target_index,
+                    item.answers[1].target_index,
+                    verdict,
+                )
+            })
+            .collect();
+        let agreement = judge_agreement("judge", &items, &ratings, &verdicts);
+        assert_eq!(agreement.items, 15);
+        assert_eq!(agreement.agreement, Some(12.0 / 15.0));
+        // Every panel verdict is "first wins": no variation on the panel's side, so kappa is 0
+        // (sklearn's cohen_kappa_score([0]*15, [0]*12 + [2]*3) == 0.0).
+        assert_eq!(agreement.kappa, Some(0.0));
+        let nothing = judge_agreement("judge", &items, &ratings, &[]);
+        assert_eq!((nothing.items, nothing.agreement, nothing.kappa), (0, None, None));
+        assert!(nothing.note.is_some());
     }
 
     #[test]
