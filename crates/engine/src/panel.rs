@@ -16,6 +16,6 @@ pub use packet::{
 };
 pub use plan::{AnswerRef, Criterion, Item, PanelKind, PanelPlan, PlanInput, Shown, parse_criteria, plan};
 pub use results::{
-    Agreement, CONFIDENCE, CriterionScore, JudgeAgreement, JudgedVerdict, PanelResults, RESAMPLES, RaterResult, Rating,
-    ResultsInput, Separation, TargetResult, judge_agreement, results,
+    Agreement, CONFIDENCE, CriterionScore, JudgeAgreement, JudgedScore, JudgedVerdict, PanelResults, RESAMPLES,
+    RaterResult, Rating, ResultsInput, Separation, TargetResult, judge_agreement, results, rubric_judge_agreement,
 };

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use modelbench_engine::judge::{JudgeMode, PairOutcome as JudgedOutcome};
 use modelbench_engine::panel::{
-    self, AnswerRef, Criterion, JudgedVerdict, PacketAnswer, PacketContent, PacketItem, PacketPrompt, PacketTurn,
-    PanelKind, PanelResults, PlanInput, RATINGS_FORMAT, Rating, ResultsInput, Shown,
+    self, AnswerRef, Criterion, JudgedScore, JudgedVerdict, PacketAnswer, PacketContent, PacketItem, PacketPrompt,
+    PacketTurn, PanelKind, PanelResults, PlanInput, RATINGS_FORMAT, Rating, ResultsInput, Shown,
 };
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::store::{PacketRow, PanelItemRow, PanelRow, RatingRow};
@@ -599,11 +599,25 @@ impl Workbench {
             ratings: &ratings,
             seed: loaded.row.seed,
         });
-        if loaded.kind == PanelKind::Pairwise {
-            for judged in self.judge_results(&loaded.row.session_id.to_string())? {
-                if judged.mode != JudgeMode::Pairwise {
-                    continue;
-                }
+        for judged in self.judge_results(&loaded.row.session_id.to_string())? {
+            if judged.mode == JudgeMode::Rubric && loaded.kind == PanelKind::Rubric {
+                let scores: Vec<JudgedScore> = judged
+                    .scores
+                    .iter()
+                    .flat_map(|scored| {
+                        scored.scores.iter().map(|(criterion, score)| {
+                            (scored.case_index, scored.target_index, criterion.clone(), *score)
+                        })
+                    })
+                    .collect();
+                results.judges.push(panel::rubric_judge_agreement(
+                    &judged.judge,
+                    &loaded.items,
+                    &ratings,
+                    &scores,
+                ));
+            }
+            if judged.mode == JudgeMode::Pairwise && loaded.kind == PanelKind::Pairwise {
                 let verdicts: Vec<JudgedVerdict> = judged
                     .pairs
                     .iter()

@@ -132,8 +132,8 @@ pub struct PanelResults {
     pub position_bias: Option<PositionBias>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub separation: Option<Separation>,
-    /// Pairwise: how each LLM judge of the session agrees with the panel (filled by the caller,
-    /// which knows the judges: [`judge_agreement`]).
+    /// How each LLM judge of the session (of the panel's kind) agrees with the panel (filled by
+    /// the caller, which knows the judges: [`judge_agreement`], [`rubric_judge_agreement`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub judges: Vec<JudgeAgreement>,
     /// Whether the fit needed its prior (a target won or lost every comparison, or targets were
@@ -440,12 +440,13 @@ pub fn results(input: &ResultsInput<'_>) -> PanelResults {
 #[derive(Clone, Debug, Serialize)]
 pub struct JudgeAgreement {
     pub judge: String,
-    /// Items with the panel's verdict and a readable verdict of the judge.
+    /// Items (rubric: answer × criterion) with the panel's verdict and a readable one of the judge.
     pub items: u64,
     /// The share of those where the judge's verdict is the panel's.
     pub agreement: Option<f64>,
-    /// Cohen's kappa between the judge and the panel's majority (first target wins, second wins,
-    /// tie; a split panel counts as a tie).
+    /// Cohen's kappa between the judge and the panel: pairwise, the panel's majority (first
+    /// target wins, second wins, tie; a split panel counts as a tie); rubric, the panel's median
+    /// score per answer and criterion.
     pub kappa: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -483,9 +484,50 @@ pub fn judge_agreement(judge: &str, items: &[Item], ratings: &[Rating], verdicts
         let panel = if leaders.len() == 1 { leaders[0] as u32 } else { 2 };
         pairs.push((panel, verdict));
     }
+    agreement_of(judge, &pairs)
+}
+
+/// A judge's rubric score: `(case index, session target index, criterion, score 1–5)`.
+pub type JudgedScore = (u32, u32, String, u8);
+
+/// Cohen's kappa between a rubric judge's scores and the panel's median score (the lower median
+/// for an even number of raters) per answer and criterion both scored; unweighted, so a score one
+/// off counts as a disagreement.
+pub fn rubric_judge_agreement(
+    judge: &str,
+    items: &[Item],
+    ratings: &[Rating],
+    scores: &[JudgedScore],
+) -> JudgeAgreement {
+    let mut panel: std::collections::HashMap<(u32, u32, &str), Vec<u8>> = std::collections::HashMap::new();
+    for rating in ratings {
+        let Some(item) = items.get(rating.item as usize) else {
+            continue;
+        };
+        for (answer, criterion, score) in &rating.scores {
+            if let Some(target) = item.answers.get(*answer as usize) {
+                panel
+                    .entry((item.case_index, target.target_index, criterion.as_str()))
+                    .or_default()
+                    .push(*score);
+            }
+        }
+    }
+    let pairs: Vec<(u32, u32)> = scores
+        .iter()
+        .filter_map(|(case, target, criterion, score)| {
+            let mut given = panel.get(&(*case, *target, criterion.as_str()))?.clone();
+            given.sort_unstable();
+            Some((u32::from(given[(given.len() - 1) / 2]), u32::from(*score)))
+        })
+        .collect();
+    agreement_of(judge, &pairs)
+}
+
+fn agreement_of(judge: &str, pairs: &[(u32, u32)]) -> JudgeAgreement {
     let agreement = (!pairs.is_empty())
         .then(|| pairs.iter().filter(|(panel, judge)| panel == judge).count() as f64 / pairs.len() as f64);
-    let (kappa, note) = match stats::cohen_kappa(&pairs) {
+    let (kappa, note) = match stats::cohen_kappa(pairs) {
         Ok(kappa) => (Some(kappa), None),
         Err(error) => (None, Some(describe(&error))),
     };
@@ -759,6 +801,39 @@ mod tests {
         let nothing = judge_agreement("judge", &items, &ratings, &[]);
         assert_eq!((nothing.items, nothing.agreement, nothing.kappa), (0, None, None));
         assert!(nothing.note.is_some());
+    }
+
+    #[test]
+    fn a_rubric_judge_is_compared_with_the_panels_median_score() {
+        let items: Vec<Item> = (0..2).map(|case| item(case, case, &[0, 2])).collect();
+        let rate = |rater: usize, item: u32, first: u8, second: u8| Rating {
+            rater,
+            item,
+            winner: None,
+            first_shown: 0,
+            scores: vec![(0, "accuracy".to_owned(), first), (1, "accuracy".to_owned(), second)],
+        };
+        // Medians: case 0 → target 0: 4, target 2: 2; case 1 → target 0: 5, target 2: 1.
+        let ratings = vec![
+            rate(0, 0, 4, 2),
+            rate(1, 0, 4, 3),
+            rate(2, 0, 5, 1),
+            rate(0, 1, 5, 1),
+            rate(1, 1, 5, 1),
+        ];
+        let scores: Vec<JudgedScore> = vec![
+            (0, 0, "accuracy".to_owned(), 4),
+            (0, 2, "accuracy".to_owned(), 2),
+            (1, 0, "accuracy".to_owned(), 5),
+            (1, 2, "accuracy".to_owned(), 2),
+            (1, 2, "clarity".to_owned(), 3),
+        ];
+        let agreement = rubric_judge_agreement("judge", &items, &ratings, &scores);
+        // Panel (4, 2, 5, 1) against judge (4, 2, 5, 2); the clarity score has no panel score.
+        assert_eq!(agreement.items, 4);
+        assert_eq!(agreement.agreement, Some(0.75));
+        // sklearn cohen_kappa_score([4, 2, 5, 1], [4, 2, 5, 2]) = 0.6666666666666667
+        assert!((agreement.kappa.expect("kappa") - 2.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]
