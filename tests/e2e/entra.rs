@@ -13,7 +13,10 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use fakecloud::{Config, Entra, FakeCloud, Keys, RequestRecord, TEST_CA_PEM};
+use fakecloud::{
+    Config, Entra, FAKE_ENTRA_CLIENT_CERTIFICATE_PEM, FAKE_ENTRA_CLIENT_KEY_PEM, FAKE_OCI_PRIVATE_KEY_PEM, FakeCloud,
+    Keys, RequestRecord, TEST_CA_PEM,
+};
 use modelbench_e2e::{contains, files_under, modelbench, modelbench_binary};
 use modelbench_engine::store::Store;
 use modelbench_engine::target::{AzureAuth, targets_to_toml};
@@ -24,18 +27,26 @@ const TENANT: &str = "modelbench-test-tenant";
 const CLIENT_ID: &str = "modelbench-test-app";
 /// What every token fakecloud issues starts with.
 const TOKEN_PREFIX: &str = "eyFakeEntraToken";
+/// What every client assertion starts with: `{"alg":"RS256",` in base64url.
+const ASSERTION_PREFIX: &str = "eyJhbGciOiJSUzI1NiIs";
 
 fn client_secret() -> String {
     format!("entra-e2e-secret~{}-never-stored", std::process::id())
 }
 
 async fn entra_cloud(expires_in: u64) -> FakeCloud {
+    entra_cloud_with(expires_in, Some(FAKE_ENTRA_CLIENT_CERTIFICATE_PEM)).await
+}
+
+/// fakecloud's Entra with the service principal's certificate registered, or none.
+async fn entra_cloud_with(expires_in: u64, certificate: Option<&str>) -> FakeCloud {
     FakeCloud::start(Config {
         keys: Keys {
             entra: Some(Entra {
                 tenant: TENANT.to_owned(),
                 client_id: CLIENT_ID.to_owned(),
                 client_secret: client_secret(),
+                client_certificate_pem: certificate.map(str::to_owned),
                 expires_in,
             }),
             ..Keys::default()
@@ -114,11 +125,39 @@ fn run(cloud: &FakeCloud, data_dir: &Path, login: &[(&str, &str)]) -> (Vec<Respo
     (stored.responses, outputs)
 }
 
+/// [`run`] off the async runtime, in a fresh data dir (returned, with the cloud, for the checks).
+async fn run_in_new_data_dir(
+    cloud: FakeCloud,
+    login: Vec<(&'static str, String)>,
+) -> (FakeCloud, tempfile::TempDir, Vec<ResponseRecord>, Vec<Output>) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_owned();
+    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
+        let result = run(&cloud, &data_dir, &borrowed(&login));
+        (cloud, result)
+    })
+    .await
+    .expect("cli task");
+    (cloud, data, responses, outputs)
+}
+
 fn service_principal(secret: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AZURE_TENANT_ID", TENANT.to_owned()),
         ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
         ("AZURE_CLIENT_SECRET", secret.to_owned()),
+    ]
+}
+
+/// The certificate variables alone, the PEM file (`key` then the test certificate) written in
+/// `directory` (outside the data dir, whose every byte the secret scan reads).
+fn certificate_login(directory: &Path, key: &str) -> Vec<(&'static str, String)> {
+    let path = directory.join("client.pem");
+    std::fs::write(&path, format!("{key}{FAKE_ENTRA_CLIENT_CERTIFICATE_PEM}")).expect("write certificate");
+    vec![
+        ("AZURE_TENANT_ID", TENANT.to_owned()),
+        ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", path.to_str().expect("utf8").to_owned()),
     ]
 }
 
@@ -134,11 +173,14 @@ fn token_requests(requests: &[RequestRecord]) -> Vec<&RequestRecord> {
     requests.iter().filter(|request| request.provider == "entra").collect()
 }
 
-/// Neither the client secret nor any token fakecloud issued is in the data dir (database,
-/// logs, exports written there) or in any output (run, its debug log, every export format).
+/// Neither the client secret, the certificate's private key, a client assertion nor any token
+/// fakecloud issued is in the data dir (database, logs, exports written there) or in any output
+/// (run, its debug log, every export format).
 fn assert_no_secret(data_dir: &Path, outputs: &[Output]) {
     let secret = client_secret();
-    for needle in [secret.as_str(), TOKEN_PREFIX] {
+    let key_line = FAKE_ENTRA_CLIENT_KEY_PEM.lines().nth(1).expect("a line of the key");
+    let oci_key_line = FAKE_OCI_PRIVATE_KEY_PEM.lines().nth(1).expect("a line of the key");
+    for needle in [secret.as_str(), TOKEN_PREFIX, ASSERTION_PREFIX, key_line, oci_key_line] {
         for path in files_under(data_dir) {
             // SQLite removes its -wal and -shm files when the last connection closes; what they
             // held is in the database file by then.
@@ -165,19 +207,16 @@ fn assert_no_secret(data_dir: &Path, outputs: &[Output]) {
     }
 }
 
-/// A service principal signs in; both answers stream; the Azure routes saw only bearer tokens.
-/// Returns how many tokens were fetched for the two Azure requests.
+/// A service principal signs in with its secret; both answers stream; the Azure routes saw only
+/// bearer tokens. Returns how many tokens were fetched for the two Azure requests.
 async fn signs_in_and_streams(expires_in: u64) -> usize {
-    let cloud = entra_cloud(expires_in).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().to_owned();
-    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
-        let login = service_principal(&client_secret());
-        let result = run(&cloud, &data_dir, &borrowed(&login));
-        (cloud, result)
-    })
-    .await
-    .expect("cli task");
+    signs_in_with_and_streams(expires_in, service_principal(&client_secret()), "client_secret").await
+}
+
+/// As [`signs_in_and_streams`], with `login` as the environment, proven to the token endpoint
+/// with `proof` (`client_secret` or `client_assertion`).
+async fn signs_in_with_and_streams(expires_in: u64, login: Vec<(&'static str, String)>, proof: &str) -> usize {
+    let (cloud, data, responses, outputs) = run_in_new_data_dir(entra_cloud(expires_in).await, login).await;
     let azure = by_target(&responses, "azure-entra");
     assert_eq!(azure.len(), 2);
     for response in &azure {
@@ -202,7 +241,7 @@ async fn signs_in_and_streams(expires_in: u64) -> usize {
         assert_eq!(request.body["grant_type"], "client_credentials");
         assert_eq!(request.body["client_id"], CLIENT_ID);
         assert_eq!(request.body["scope"], "https://cognitiveservices.azure.com/.default");
-        assert_eq!(request.credential.as_deref(), Some("client_secret"));
+        assert_eq!(request.credential.as_deref(), Some(proof));
     }
     assert_no_secret(data.path(), &outputs);
     tokens.len()
@@ -241,19 +280,10 @@ async fn without_an_entra_login_the_target_fails_alone_naming_what_was_tried() {
         started.elapsed()
     );
     for response in by_target(&responses, "azure-entra") {
-        assert!(!response.complete);
-        let error = response.error.as_ref().expect("an error");
-        assert_eq!(error.kind, ErrorKind::Auth);
-        assert_eq!(error.target, "azure-entra");
-        assert!(
-            error
-                .message
-                .starts_with("no Entra credential: tried environment, workload identity, managed identity, Azure CLI"),
-            "{}",
-            error.message
-        );
+        let error = no_entra_credential(response);
         for cause in [
             "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set",
+            "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH not set",
             "AZURE_FEDERATED_TOKEN_FILE not set",
             "az login",
         ] {
@@ -275,17 +305,9 @@ async fn without_an_entra_login_the_target_fails_alone_naming_what_was_tried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_client_secret_is_the_cause_shown_and_never_the_secret() {
-    let cloud = entra_cloud(3600).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().to_owned();
     let wrong = format!("{}-but-wrong", client_secret());
-    let login = service_principal(&wrong);
-    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
-        let result = run(&cloud, &data_dir, &borrowed(&login));
-        (cloud, result)
-    })
-    .await
-    .expect("cli task");
+    let (cloud, data, responses, outputs) =
+        run_in_new_data_dir(entra_cloud(3600).await, service_principal(&wrong)).await;
     for response in by_target(&responses, "azure-entra") {
         let error = response.error.as_ref().expect("an error");
         assert_eq!(error.kind, ErrorKind::Auth);
@@ -303,4 +325,88 @@ async fn a_refused_client_secret_is_the_cause_shown_and_never_the_secret() {
     );
     // The wrong secret extends the right one, so this scan covers both.
     assert_no_secret(data.path(), &outputs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entra_target_streams_with_a_client_certificate_alone() {
+    let certificate = tempfile::tempdir().expect("tempdir");
+    let login = certificate_login(certificate.path(), FAKE_ENTRA_CLIENT_KEY_PEM);
+    // fakecloud granted the token only for an assertion signed with the certificate's key, for
+    // its own URL, issued by the client; one token serves both requests.
+    assert_eq!(signs_in_with_and_streams(3600, login, "client_assertion").await, 1);
+}
+
+/// The Azure target's failure: an auth error naming it and every credential tried.
+fn no_entra_credential(response: &ResponseRecord) -> &modelbench_engine::error::ProviderError {
+    assert!(!response.complete);
+    let error = response.error.as_ref().expect("an error");
+    assert_eq!(error.kind, ErrorKind::Auth);
+    assert_eq!(error.target, "azure-entra");
+    assert!(
+        error.message.starts_with(
+            "no Entra credential: tried environment, environment certificate, workload identity, managed \
+             identity, Azure CLI"
+        ),
+        "{}",
+        error.message
+    );
+    error
+}
+
+/// One run with the certificate variables for a key that is not the registered certificate's:
+/// the Azure target fails alone with an auth error naming it and the cause, and no secret shows.
+async fn a_certificate_refused(cloud: FakeCloud, key: &'static str) -> (Vec<ResponseRecord>, Vec<RequestRecord>) {
+    let certificate = tempfile::tempdir().expect("tempdir");
+    let login = certificate_login(certificate.path(), key);
+    let (cloud, data, responses, outputs) = run_in_new_data_dir(cloud, login).await;
+    let azure = by_target(&responses, "azure-entra");
+    assert_eq!(azure.len(), 2);
+    for response in &azure {
+        let error = no_entra_credential(response);
+        assert!(
+            error.message.contains("Azure CLI. environment certificate failed: "),
+            "{}",
+            error.message
+        );
+    }
+    assert!(
+        by_target(&responses, "openai-key")
+            .iter()
+            .all(|response| response.complete)
+    );
+    assert!(cloud.requests().iter().all(|request| request.provider != "azure"));
+    assert_no_secret(data.path(), &outputs);
+    (responses, cloud.requests())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_whose_key_does_not_match_is_refused_naming_the_file() {
+    let cloud = entra_cloud(3600).await;
+    let (responses, requests) = a_certificate_refused(cloud, FAKE_OCI_PRIVATE_KEY_PEM).await;
+    for response in by_target(&responses, "azure-entra") {
+        let message = &response.error.as_ref().expect("an error").message;
+        assert!(
+            message.contains("the private key in AZURE_CLIENT_CERTIFICATE_PATH ")
+                && message.contains("client.pem does not match its certificate"),
+            "{message}"
+        );
+    }
+    assert!(token_requests(&requests).is_empty(), "refused before any request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_the_app_does_not_have_is_refused_by_entra() {
+    // Entra knows no certificate for the app: the assertion is well signed, but refused.
+    let cloud = entra_cloud_with(3600, None).await;
+    let (responses, requests) = a_certificate_refused(cloud, FAKE_ENTRA_CLIENT_KEY_PEM).await;
+    for response in by_target(&responses, "azure-entra") {
+        let message = &response.error.as_ref().expect("an error").message;
+        assert!(message.contains("AADSTS700027"), "{message}");
+    }
+    let tokens = token_requests(&requests);
+    assert!(!tokens.is_empty());
+    for request in tokens {
+        assert_eq!(request.status, 401);
+        assert_eq!(request.credential.as_deref(), Some("client_assertion"));
+    }
 }
