@@ -40,7 +40,14 @@ async fn entra_cloud(expires_in: u64) -> FakeCloud {
 
 /// fakecloud's Entra with the service principal's certificate registered, or none.
 async fn entra_cloud_with(expires_in: u64, certificate: Option<&str>) -> FakeCloud {
-    FakeCloud::start(Config {
+    FakeCloud::start(entra_config(expires_in, certificate))
+        .await
+        .expect("fakecloud starts")
+}
+
+/// fakecloud with Entra on (the Azure routes take only its tokens) and its HTTPS listener.
+pub(crate) fn entra_config(expires_in: u64, certificate: Option<&str>) -> Config {
+    Config {
         keys: Keys {
             entra: Some(Entra {
                 tenant: TENANT.to_owned(),
@@ -53,9 +60,7 @@ async fn entra_cloud_with(expires_in: u64, certificate: Option<&str>) -> FakeClo
         },
         https: true,
         ..Config::default()
-    })
-    .await
-    .expect("fakecloud starts")
+    }
 }
 
 /// The Azure target under test, and an OpenAI target beside it.
@@ -71,11 +76,26 @@ fn targets(base_url: &str) -> Vec<Target> {
 /// One CLI run (`--repeat 2`, one request at a time) with `login` as the Entra environment.
 /// Returns the stored responses by target and every process output, for the secret scan.
 fn run(cloud: &FakeCloud, data_dir: &Path, login: &[(&str, &str)]) -> (Vec<ResponseRecord>, Vec<Output>) {
+    let options = ["--repeat", "2", "--concurrency", "1"];
+    run_cli(cloud, data_dir, &targets(&cloud.base_url()), &options, "Say OK", login)
+}
+
+/// `modelbench run` of `targets` with `options` and `prompt`, signing in to fakecloud's Entra
+/// with `login` (and nothing else: no managed identity, no Azure CLI). Returns the stored
+/// responses and the outputs of the run and of its export in every format.
+pub(crate) fn run_cli(
+    cloud: &FakeCloud,
+    data_dir: &Path,
+    targets: &[Target],
+    options: &[&str],
+    prompt: &str,
+    login: &[(&str, &str)],
+) -> (Vec<ResponseRecord>, Vec<Output>) {
     let https = cloud.https_base_url().expect("https listener");
     let certificate_file = data_dir.join("fakecloud-ca.pem");
     std::fs::write(&certificate_file, TEST_CA_PEM).expect("write CA");
     let targets_file = data_dir.join("targets.toml");
-    std::fs::write(&targets_file, targets_to_toml(&targets(&cloud.base_url()))).expect("write targets");
+    std::fs::write(&targets_file, targets_to_toml(targets)).expect("write targets");
     let managed_identity = format!("{}/msi/token", cloud.base_url());
     let mut env: Vec<(&str, &str)> = vec![
         ("OPENAI_API_KEY", "fake-key"),
@@ -87,17 +107,9 @@ fn run(cloud: &FakeCloud, data_dir: &Path, login: &[(&str, &str)]) -> (Vec<Respo
         ("MODELBENCH_LOG", "debug"),
     ];
     env.extend_from_slice(login);
-    let arguments = [
-        "run",
-        "--targets",
-        targets_file.to_str().expect("utf8"),
-        "--repeat",
-        "2",
-        "--concurrency",
-        "1",
-        "--json",
-        "Say OK",
-    ];
+    let mut arguments = vec!["run", "--targets", targets_file.to_str().expect("utf8")];
+    arguments.extend_from_slice(options);
+    arguments.extend(["--json", prompt]);
     let output = modelbench(data_dir, &arguments, &env, None);
     assert!(
         output.status.success(),
@@ -151,7 +163,7 @@ fn service_principal(secret: &str) -> Vec<(&'static str, String)> {
 
 /// The certificate variables alone, the PEM file (`key` then the test certificate) written in
 /// `directory` (outside the data dir, whose every byte the secret scan reads).
-fn certificate_login(directory: &Path, key: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn certificate_login(directory: &Path, key: &str) -> Vec<(&'static str, String)> {
     let path = directory.join("client.pem");
     std::fs::write(&path, format!("{key}{FAKE_ENTRA_CLIENT_CERTIFICATE_PEM}")).expect("write certificate");
     vec![
@@ -161,11 +173,11 @@ fn certificate_login(directory: &Path, key: &str) -> Vec<(&'static str, String)>
     ]
 }
 
-fn borrowed<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn borrowed<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     pairs.iter().map(|(name, value)| (*name, value.as_str())).collect()
 }
 
-fn by_target<'a>(responses: &'a [ResponseRecord], target: &str) -> Vec<&'a ResponseRecord> {
+pub(crate) fn by_target<'a>(responses: &'a [ResponseRecord], target: &str) -> Vec<&'a ResponseRecord> {
     responses.iter().filter(|response| response.target == target).collect()
 }
 
@@ -176,11 +188,19 @@ fn token_requests(requests: &[RequestRecord]) -> Vec<&RequestRecord> {
 /// Neither the client secret, the certificate's private key, a client assertion nor any token
 /// fakecloud issued is in the data dir (database, logs, exports written there) or in any output
 /// (run, its debug log, every export format).
-fn assert_no_secret(data_dir: &Path, outputs: &[Output]) {
+pub(crate) fn assert_no_secret(data_dir: &Path, outputs: &[Output]) {
+    assert_none_of(data_dir, outputs, &[]);
+}
+
+/// As [`assert_no_secret`], and none of `others` either.
+pub(crate) fn assert_none_of(data_dir: &Path, outputs: &[Output], others: &[String]) {
     let secret = client_secret();
     let key_line = FAKE_ENTRA_CLIENT_KEY_PEM.lines().nth(1).expect("a line of the key");
     let oci_key_line = FAKE_OCI_PRIVATE_KEY_PEM.lines().nth(1).expect("a line of the key");
-    for needle in [secret.as_str(), TOKEN_PREFIX, ASSERTION_PREFIX, key_line, oci_key_line] {
+    let needles = [secret.as_str(), TOKEN_PREFIX, ASSERTION_PREFIX, key_line, oci_key_line]
+        .into_iter()
+        .chain(others.iter().map(String::as_str));
+    for needle in needles {
         for path in files_under(data_dir) {
             // SQLite removes its -wal and -shm files when the last connection closes; what they
             // held is in the database file by then.
