@@ -13,7 +13,10 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use fakecloud::{Config, Entra, FakeCloud, Keys, RequestRecord, TEST_CA_PEM};
+use fakecloud::{
+    Config, Entra, FAKE_ENTRA_CLIENT_CERTIFICATE_PEM, FAKE_ENTRA_CLIENT_KEY_PEM, FAKE_OCI_PRIVATE_KEY_PEM, FakeCloud,
+    Keys, RequestRecord, TEST_CA_PEM,
+};
 use modelbench_e2e::{contains, files_under, modelbench, modelbench_binary};
 use modelbench_engine::store::Store;
 use modelbench_engine::target::{AzureAuth, targets_to_toml};
@@ -24,27 +27,40 @@ const TENANT: &str = "modelbench-test-tenant";
 const CLIENT_ID: &str = "modelbench-test-app";
 /// What every token fakecloud issues starts with.
 const TOKEN_PREFIX: &str = "eyFakeEntraToken";
+/// What every client assertion starts with: `{"alg":"RS256",` in base64url.
+const ASSERTION_PREFIX: &str = "eyJhbGciOiJSUzI1NiIs";
 
 fn client_secret() -> String {
     format!("entra-e2e-secret~{}-never-stored", std::process::id())
 }
 
 async fn entra_cloud(expires_in: u64) -> FakeCloud {
-    FakeCloud::start(Config {
+    entra_cloud_with(expires_in, Some(FAKE_ENTRA_CLIENT_CERTIFICATE_PEM)).await
+}
+
+/// fakecloud's Entra with the service principal's certificate registered, or none.
+async fn entra_cloud_with(expires_in: u64, certificate: Option<&str>) -> FakeCloud {
+    FakeCloud::start(entra_config(expires_in, certificate))
+        .await
+        .expect("fakecloud starts")
+}
+
+/// fakecloud with Entra on (the Azure routes take only its tokens) and its HTTPS listener.
+pub(crate) fn entra_config(expires_in: u64, certificate: Option<&str>) -> Config {
+    Config {
         keys: Keys {
             entra: Some(Entra {
                 tenant: TENANT.to_owned(),
                 client_id: CLIENT_ID.to_owned(),
                 client_secret: client_secret(),
+                client_certificate_pem: certificate.map(str::to_owned),
                 expires_in,
             }),
             ..Keys::default()
         },
         https: true,
         ..Config::default()
-    })
-    .await
-    .expect("fakecloud starts")
+    }
 }
 
 /// The Azure target under test, and an OpenAI target beside it.
@@ -60,11 +76,26 @@ fn targets(base_url: &str) -> Vec<Target> {
 /// One CLI run (`--repeat 2`, one request at a time) with `login` as the Entra environment.
 /// Returns the stored responses by target and every process output, for the secret scan.
 fn run(cloud: &FakeCloud, data_dir: &Path, login: &[(&str, &str)]) -> (Vec<ResponseRecord>, Vec<Output>) {
+    let options = ["--repeat", "2", "--concurrency", "1"];
+    run_cli(cloud, data_dir, &targets(&cloud.base_url()), &options, "Say OK", login)
+}
+
+/// `modelbench run` of `targets` with `options` and `prompt`, signing in to fakecloud's Entra
+/// with `login` (and nothing else: no managed identity, no Azure CLI). Returns the stored
+/// responses and the outputs of the run and of its export in every format.
+pub(crate) fn run_cli(
+    cloud: &FakeCloud,
+    data_dir: &Path,
+    targets: &[Target],
+    options: &[&str],
+    prompt: &str,
+    login: &[(&str, &str)],
+) -> (Vec<ResponseRecord>, Vec<Output>) {
     let https = cloud.https_base_url().expect("https listener");
     let certificate_file = data_dir.join("fakecloud-ca.pem");
     std::fs::write(&certificate_file, TEST_CA_PEM).expect("write CA");
     let targets_file = data_dir.join("targets.toml");
-    std::fs::write(&targets_file, targets_to_toml(&targets(&cloud.base_url()))).expect("write targets");
+    std::fs::write(&targets_file, targets_to_toml(targets)).expect("write targets");
     let managed_identity = format!("{}/msi/token", cloud.base_url());
     let mut env: Vec<(&str, &str)> = vec![
         ("OPENAI_API_KEY", "fake-key"),
@@ -76,17 +107,9 @@ fn run(cloud: &FakeCloud, data_dir: &Path, login: &[(&str, &str)]) -> (Vec<Respo
         ("MODELBENCH_LOG", "debug"),
     ];
     env.extend_from_slice(login);
-    let arguments = [
-        "run",
-        "--targets",
-        targets_file.to_str().expect("utf8"),
-        "--repeat",
-        "2",
-        "--concurrency",
-        "1",
-        "--json",
-        "Say OK",
-    ];
+    let mut arguments = vec!["run", "--targets", targets_file.to_str().expect("utf8")];
+    arguments.extend_from_slice(options);
+    arguments.extend(["--json", prompt]);
     let output = modelbench(data_dir, &arguments, &env, None);
     assert!(
         output.status.success(),
@@ -114,6 +137,22 @@ fn run(cloud: &FakeCloud, data_dir: &Path, login: &[(&str, &str)]) -> (Vec<Respo
     (stored.responses, outputs)
 }
 
+/// [`run`] off the async runtime, in a fresh data dir (returned, with the cloud, for the checks).
+async fn run_in_new_data_dir(
+    cloud: FakeCloud,
+    login: Vec<(&'static str, String)>,
+) -> (FakeCloud, tempfile::TempDir, Vec<ResponseRecord>, Vec<Output>) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().to_owned();
+    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
+        let result = run(&cloud, &data_dir, &borrowed(&login));
+        (cloud, result)
+    })
+    .await
+    .expect("cli task");
+    (cloud, data, responses, outputs)
+}
+
 fn service_principal(secret: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AZURE_TENANT_ID", TENANT.to_owned()),
@@ -122,11 +161,23 @@ fn service_principal(secret: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn borrowed<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+/// The certificate variables alone, the PEM file (`key` then the test certificate) written in
+/// `directory` (outside the data dir, whose every byte the secret scan reads).
+pub(crate) fn certificate_login(directory: &Path, key: &str) -> Vec<(&'static str, String)> {
+    let path = directory.join("client.pem");
+    std::fs::write(&path, format!("{key}{FAKE_ENTRA_CLIENT_CERTIFICATE_PEM}")).expect("write certificate");
+    vec![
+        ("AZURE_TENANT_ID", TENANT.to_owned()),
+        ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", path.to_str().expect("utf8").to_owned()),
+    ]
+}
+
+pub(crate) fn borrowed<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     pairs.iter().map(|(name, value)| (*name, value.as_str())).collect()
 }
 
-fn by_target<'a>(responses: &'a [ResponseRecord], target: &str) -> Vec<&'a ResponseRecord> {
+pub(crate) fn by_target<'a>(responses: &'a [ResponseRecord], target: &str) -> Vec<&'a ResponseRecord> {
     responses.iter().filter(|response| response.target == target).collect()
 }
 
@@ -134,11 +185,22 @@ fn token_requests(requests: &[RequestRecord]) -> Vec<&RequestRecord> {
     requests.iter().filter(|request| request.provider == "entra").collect()
 }
 
-/// Neither the client secret nor any token fakecloud issued is in the data dir (database,
-/// logs, exports written there) or in any output (run, its debug log, every export format).
-fn assert_no_secret(data_dir: &Path, outputs: &[Output]) {
+/// Neither the client secret, the certificate's private key, a client assertion nor any token
+/// fakecloud issued is in the data dir (database, logs, exports written there) or in any output
+/// (run, its debug log, every export format).
+pub(crate) fn assert_no_secret(data_dir: &Path, outputs: &[Output]) {
+    assert_none_of(data_dir, outputs, &[]);
+}
+
+/// As [`assert_no_secret`], and none of `others` either.
+pub(crate) fn assert_none_of(data_dir: &Path, outputs: &[Output], others: &[String]) {
     let secret = client_secret();
-    for needle in [secret.as_str(), TOKEN_PREFIX] {
+    let key_line = FAKE_ENTRA_CLIENT_KEY_PEM.lines().nth(1).expect("a line of the key");
+    let oci_key_line = FAKE_OCI_PRIVATE_KEY_PEM.lines().nth(1).expect("a line of the key");
+    let needles = [secret.as_str(), TOKEN_PREFIX, ASSERTION_PREFIX, key_line, oci_key_line]
+        .into_iter()
+        .chain(others.iter().map(String::as_str));
+    for needle in needles {
         for path in files_under(data_dir) {
             // SQLite removes its -wal and -shm files when the last connection closes; what they
             // held is in the database file by then.
@@ -165,19 +227,16 @@ fn assert_no_secret(data_dir: &Path, outputs: &[Output]) {
     }
 }
 
-/// A service principal signs in; both answers stream; the Azure routes saw only bearer tokens.
-/// Returns how many tokens were fetched for the two Azure requests.
+/// A service principal signs in with its secret; both answers stream; the Azure routes saw only
+/// bearer tokens. Returns how many tokens were fetched for the two Azure requests.
 async fn signs_in_and_streams(expires_in: u64) -> usize {
-    let cloud = entra_cloud(expires_in).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().to_owned();
-    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
-        let login = service_principal(&client_secret());
-        let result = run(&cloud, &data_dir, &borrowed(&login));
-        (cloud, result)
-    })
-    .await
-    .expect("cli task");
+    signs_in_with_and_streams(expires_in, service_principal(&client_secret()), "client_secret").await
+}
+
+/// As [`signs_in_and_streams`], with `login` as the environment, proven to the token endpoint
+/// with `proof` (`client_secret` or `client_assertion`).
+async fn signs_in_with_and_streams(expires_in: u64, login: Vec<(&'static str, String)>, proof: &str) -> usize {
+    let (cloud, data, responses, outputs) = run_in_new_data_dir(entra_cloud(expires_in).await, login).await;
     let azure = by_target(&responses, "azure-entra");
     assert_eq!(azure.len(), 2);
     for response in &azure {
@@ -202,7 +261,7 @@ async fn signs_in_and_streams(expires_in: u64) -> usize {
         assert_eq!(request.body["grant_type"], "client_credentials");
         assert_eq!(request.body["client_id"], CLIENT_ID);
         assert_eq!(request.body["scope"], "https://cognitiveservices.azure.com/.default");
-        assert_eq!(request.credential.as_deref(), Some("client_secret"));
+        assert_eq!(request.credential.as_deref(), Some(proof));
     }
     assert_no_secret(data.path(), &outputs);
     tokens.len()
@@ -241,19 +300,10 @@ async fn without_an_entra_login_the_target_fails_alone_naming_what_was_tried() {
         started.elapsed()
     );
     for response in by_target(&responses, "azure-entra") {
-        assert!(!response.complete);
-        let error = response.error.as_ref().expect("an error");
-        assert_eq!(error.kind, ErrorKind::Auth);
-        assert_eq!(error.target, "azure-entra");
-        assert!(
-            error
-                .message
-                .starts_with("no Entra credential: tried environment, workload identity, managed identity, Azure CLI"),
-            "{}",
-            error.message
-        );
+        let error = no_entra_credential(response);
         for cause in [
             "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set",
+            "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH not set",
             "AZURE_FEDERATED_TOKEN_FILE not set",
             "az login",
         ] {
@@ -275,17 +325,9 @@ async fn without_an_entra_login_the_target_fails_alone_naming_what_was_tried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_client_secret_is_the_cause_shown_and_never_the_secret() {
-    let cloud = entra_cloud(3600).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().to_owned();
     let wrong = format!("{}-but-wrong", client_secret());
-    let login = service_principal(&wrong);
-    let (cloud, (responses, outputs)) = tokio::task::spawn_blocking(move || {
-        let result = run(&cloud, &data_dir, &borrowed(&login));
-        (cloud, result)
-    })
-    .await
-    .expect("cli task");
+    let (cloud, data, responses, outputs) =
+        run_in_new_data_dir(entra_cloud(3600).await, service_principal(&wrong)).await;
     for response in by_target(&responses, "azure-entra") {
         let error = response.error.as_ref().expect("an error");
         assert_eq!(error.kind, ErrorKind::Auth);
@@ -303,4 +345,88 @@ async fn a_refused_client_secret_is_the_cause_shown_and_never_the_secret() {
     );
     // The wrong secret extends the right one, so this scan covers both.
     assert_no_secret(data.path(), &outputs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entra_target_streams_with_a_client_certificate_alone() {
+    let certificate = tempfile::tempdir().expect("tempdir");
+    let login = certificate_login(certificate.path(), FAKE_ENTRA_CLIENT_KEY_PEM);
+    // fakecloud granted the token only for an assertion signed with the certificate's key, for
+    // its own URL, issued by the client; one token serves both requests.
+    assert_eq!(signs_in_with_and_streams(3600, login, "client_assertion").await, 1);
+}
+
+/// The Azure target's failure: an auth error naming it and every credential tried.
+fn no_entra_credential(response: &ResponseRecord) -> &modelbench_engine::error::ProviderError {
+    assert!(!response.complete);
+    let error = response.error.as_ref().expect("an error");
+    assert_eq!(error.kind, ErrorKind::Auth);
+    assert_eq!(error.target, "azure-entra");
+    assert!(
+        error.message.starts_with(
+            "no Entra credential: tried environment, environment certificate, workload identity, managed \
+             identity, Azure CLI"
+        ),
+        "{}",
+        error.message
+    );
+    error
+}
+
+/// One run with the certificate variables for a key that is not the registered certificate's:
+/// the Azure target fails alone with an auth error naming it and the cause, and no secret shows.
+async fn a_certificate_refused(cloud: FakeCloud, key: &'static str) -> (Vec<ResponseRecord>, Vec<RequestRecord>) {
+    let certificate = tempfile::tempdir().expect("tempdir");
+    let login = certificate_login(certificate.path(), key);
+    let (cloud, data, responses, outputs) = run_in_new_data_dir(cloud, login).await;
+    let azure = by_target(&responses, "azure-entra");
+    assert_eq!(azure.len(), 2);
+    for response in &azure {
+        let error = no_entra_credential(response);
+        assert!(
+            error.message.contains("Azure CLI. environment certificate failed: "),
+            "{}",
+            error.message
+        );
+    }
+    assert!(
+        by_target(&responses, "openai-key")
+            .iter()
+            .all(|response| response.complete)
+    );
+    assert!(cloud.requests().iter().all(|request| request.provider != "azure"));
+    assert_no_secret(data.path(), &outputs);
+    (responses, cloud.requests())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_whose_key_does_not_match_is_refused_naming_the_file() {
+    let cloud = entra_cloud(3600).await;
+    let (responses, requests) = a_certificate_refused(cloud, FAKE_OCI_PRIVATE_KEY_PEM).await;
+    for response in by_target(&responses, "azure-entra") {
+        let message = &response.error.as_ref().expect("an error").message;
+        assert!(
+            message.contains("the private key in AZURE_CLIENT_CERTIFICATE_PATH ")
+                && message.contains("client.pem does not match its certificate"),
+            "{message}"
+        );
+    }
+    assert!(token_requests(&requests).is_empty(), "refused before any request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_the_app_does_not_have_is_refused_by_entra() {
+    // Entra knows no certificate for the app: the assertion is well signed, but refused.
+    let cloud = entra_cloud_with(3600, None).await;
+    let (responses, requests) = a_certificate_refused(cloud, FAKE_ENTRA_CLIENT_KEY_PEM).await;
+    for response in by_target(&responses, "azure-entra") {
+        let message = &response.error.as_ref().expect("an error").message;
+        assert!(message.contains("AADSTS700027"), "{message}");
+    }
+    let tokens = token_requests(&requests);
+    assert!(!tokens.is_empty());
+    for request in tokens {
+        assert_eq!(request.status, 401);
+        assert_eq!(request.credential.as_deref(), Some("client_assertion"));
+    }
 }

@@ -18,6 +18,7 @@ mod keychain;
 mod mantle;
 mod mutations;
 mod oci;
+mod oci_entra;
 mod panels;
 mod peers;
 mod prices;

@@ -15,7 +15,7 @@ use modelbench_engine::report::{Format, Report};
 use modelbench_engine::runner::Runner;
 use modelbench_engine::store::Store;
 use modelbench_engine::target::ProviderKind;
-use modelbench_engine::{Api, ErrorKind, FinishReason, Target, Usage};
+use modelbench_engine::{Api, ErrorKind, FinishReason, ResponseRecord, Target, Usage};
 
 use crate::clouds::run;
 use crate::decoders::{decode, fold};
@@ -118,11 +118,13 @@ fn cut_bodies_and_errors_in_the_stream_are_classified() {
     );
 }
 
-const SPEC: &str = "tokens=24;gap_ms=1";
+pub(crate) const SPEC: &str = "tokens=24;gap_ms=1";
+/// The prompt every OCI run sends: 5 words, 22 characters (Cohere is billed per character).
+pub(crate) const PROMPT: &str = "Tell me about the sea.";
 
 /// One target per OCI surface and format, all on `base`; the OpenAI-compatible Responses target
 /// uses an API key, the others are signed.
-fn oci_targets(base: &str) -> Vec<Target> {
+pub(crate) fn oci_targets(base: &str) -> Vec<Target> {
     let target = |name: &str, api: Api, model: &str| {
         let mut target = Target::new(name, ProviderKind::Oci, model);
         target.api = Some(api);
@@ -176,28 +178,10 @@ async fn both_surfaces_stream_signed_with_the_clock_four_minutes_off() {
         .with_store(store.writer())
         .with_prices(PriceBook::shipped());
     let outcome = run(&runner, oci_targets(&cloud.base_url())).await;
-    let expected = tokens_for(&fakecloud::parse_spec(SPEC).expect("spec")).concat();
 
     assert_eq!(outcome.responses.len(), 4);
+    check_oci_answers(&outcome.responses);
     for response in &outcome.responses {
-        assert!(response.complete, "{}: {:?}", response.target, response.error);
-        // COHERE's terminal event repeats the whole text: the answer is still said once.
-        assert_eq!(response.text, expected, "{}", response.target);
-        assert_eq!(response.finish_reason, Some(FinishReason::Stop), "{}", response.target);
-        assert_eq!(response.provider, "oci");
-        // fakecloud counts the prompt's words and sends one token per piece.
-        assert_eq!(
-            (response.usage.input_tokens, response.usage.output_tokens),
-            (Some(5), Some(24)),
-            "{}: {:?}",
-            response.target,
-            response.usage
-        );
-        assert!(
-            response.cost_usd.is_some() || response.cost_source.as_deref().is_some_and(|reason| !reason.is_empty()),
-            "{}: a cost or the reason there is none",
-            response.target
-        );
         assert!(
             response
                 .request_id
@@ -207,50 +191,6 @@ async fn both_surfaces_stream_signed_with_the_clock_four_minutes_off() {
             response.request_id
         );
     }
-    // Cohere on OCI is billed per character of prompt and answer; Grok per token; OCI's
-    // gpt-5.5 has no price in the catalog.
-    let by_name = |name: &str| crate::scenarios::response_of(&outcome, name);
-    let cohere = by_name("oci-cohere signed");
-    let characters = "Tell me about the sea.".chars().count() + expected.chars().count();
-    let cohere_cost = cohere.cost_usd.expect("priced per character");
-    assert!(
-        (cohere_cost - characters as f64 / 10_000.0 * 0.0156).abs() < 1e-12,
-        "{cohere_cost}"
-    );
-    assert!(
-        cohere
-            .cost_source
-            .as_deref()
-            .is_some_and(|source| source.contains("billed per character")),
-        "{:?}",
-        cohere.cost_source
-    );
-    assert!(by_name("oci-responses key").cost_usd.is_some_and(|usd| usd > 0.0));
-    let unpriced = by_name("oci-chat signed");
-    assert_eq!(unpriced.cost_usd, None);
-    assert!(
-        unpriced
-            .cost_source
-            .as_deref()
-            .is_some_and(|reason| reason.starts_with("no price for oci/us-chicago-1/openai.gpt-5.5")),
-        "{:?}",
-        unpriced.cost_source
-    );
-    let base_models: Vec<Option<&str>> = outcome
-        .responses
-        .iter()
-        .map(|response| response.base_model.as_deref())
-        .collect();
-    assert_eq!(
-        base_models,
-        [
-            Some("llama-3.3-70b-instruct"),
-            Some("command-a-03-2025"),
-            Some("gpt-5.5"),
-            Some("grok-4")
-        ]
-    );
-
     let requests = cloud.requests();
     assert_eq!(requests.len(), 4, "{requests:?}");
     for request in &requests {
@@ -281,8 +221,80 @@ async fn both_surfaces_stream_signed_with_the_clock_four_minutes_off() {
     }
 }
 
+/// The four [`oci_targets`]' answers to [`PROMPT`] with [`SPEC`], whatever else was in the run:
+/// complete, the scripted text once (COHERE's repeat dropped), usage as fakecloud sent it, a
+/// cost or the reason there is none (Cohere per character, OCI's gpt-5.5 unpriced), and each
+/// model's base model.
+pub(crate) fn check_oci_answers(responses: &[ResponseRecord]) {
+    let expected = tokens_for(&fakecloud::parse_spec(SPEC).expect("spec")).concat();
+    let oci: Vec<&ResponseRecord> = responses.iter().filter(|response| response.provider == "oci").collect();
+    assert_eq!(oci.len(), 4, "{responses:?}");
+    for response in &oci {
+        assert!(response.complete, "{}: {:?}", response.target, response.error);
+        // COHERE's terminal event repeats the whole text: the answer is still said once.
+        assert_eq!(response.text, expected, "{}", response.target);
+        assert_eq!(response.finish_reason, Some(FinishReason::Stop), "{}", response.target);
+        // fakecloud counts the prompt's words and sends one token per piece.
+        assert_eq!(
+            (response.usage.input_tokens, response.usage.output_tokens),
+            (Some(5), Some(24)),
+            "{}: {:?}",
+            response.target,
+            response.usage
+        );
+        assert!(
+            response.cost_usd.is_some() || response.cost_source.as_deref().is_some_and(|reason| !reason.is_empty()),
+            "{}: a cost or the reason there is none",
+            response.target
+        );
+    }
+    // Cohere on OCI is billed per character of prompt and answer; Grok per token; OCI's
+    // gpt-5.5 has no price in the catalog.
+    let by_name = |name: &str| {
+        oci.iter()
+            .find(|response| response.target == name)
+            .unwrap_or_else(|| panic!("no response of {name}"))
+    };
+    let cohere = by_name("oci-cohere signed");
+    let characters = PROMPT.chars().count() + expected.chars().count();
+    let cohere_cost = cohere.cost_usd.expect("priced per character");
+    assert!(
+        (cohere_cost - characters as f64 / 10_000.0 * 0.0156).abs() < 1e-12,
+        "{cohere_cost}"
+    );
+    assert!(
+        cohere
+            .cost_source
+            .as_deref()
+            .is_some_and(|source| source.contains("billed per character")),
+        "{:?}",
+        cohere.cost_source
+    );
+    assert!(by_name("oci-responses key").cost_usd.is_some_and(|usd| usd > 0.0));
+    let unpriced = by_name("oci-chat signed");
+    assert_eq!(unpriced.cost_usd, None);
+    assert!(
+        unpriced
+            .cost_source
+            .as_deref()
+            .is_some_and(|reason| reason.starts_with("no price for oci/us-chicago-1/openai.gpt-5.5")),
+        "{:?}",
+        unpriced.cost_source
+    );
+    let base_models: Vec<Option<&str>> = oci.iter().map(|response| response.base_model.as_deref()).collect();
+    assert_eq!(
+        base_models,
+        [
+            Some("llama-3.3-70b-instruct"),
+            Some("command-a-03-2025"),
+            Some("gpt-5.5"),
+            Some("grok-4")
+        ]
+    );
+}
+
 /// How many requests fakecloud saw signed, and how many with the OCI API key.
-fn credentials_presented(cloud: &FakeCloud) -> (usize, usize) {
+pub(crate) fn credentials_presented(cloud: &FakeCloud) -> (usize, usize) {
     let credentials: Vec<String> = cloud
         .requests()
         .into_iter()
@@ -301,7 +313,7 @@ fn credentials_presented(cloud: &FakeCloud) -> (usize, usize) {
 
 /// What must never be stored or shown: the API key, the private key (each line of its base64),
 /// and its armour.
-fn secrets() -> Vec<String> {
+pub(crate) fn secrets() -> Vec<String> {
     let mut secrets = vec![FAKE_OCI_API_KEY.to_owned(), "PRIVATE KEY".to_owned()];
     secrets.extend(
         FAKE_OCI_PRIVATE_KEY_PEM
@@ -336,17 +348,14 @@ async fn six_minutes_of_clock_skew_is_an_auth_error_naming_the_target() {
     }
 }
 
-#[tokio::test]
-async fn the_cli_signs_with_the_oci_config_file_and_sends_the_api_key_from_the_environment() {
-    let cloud = cloud_with_skew(0).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    // What `oci setup config` leaves: a config file naming a key file (here the PKCS#8 form, as
-    // the OCI console's download is).
-    let key_file = data.path().join("oci_api_key.pem");
+/// What `oci setup config` leaves, written in `directory`: a config file naming a key file
+/// (here the PKCS#8 form, as the OCI console's download is). Returns the config file's path.
+pub(crate) fn write_oci_config(directory: &std::path::Path) -> std::path::PathBuf {
+    let key_file = directory.join("oci_api_key.pem");
     std::fs::write(&key_file, fakecloud::FAKE_OCI_PRIVATE_KEY_PKCS8_PEM).expect("key");
     let (tenancy, rest) = FAKE_OCI_KEY_ID.split_once('/').expect("tenancy/user/fingerprint");
     let (user, fingerprint) = rest.split_once('/').expect("user/fingerprint");
-    let config = data.path().join("oci-config");
+    let config = directory.join("oci-config");
     std::fs::write(
         &config,
         format!(
@@ -355,6 +364,14 @@ async fn the_cli_signs_with_the_oci_config_file_and_sends_the_api_key_from_the_e
         ),
     )
     .expect("config");
+    config
+}
+
+#[tokio::test]
+async fn the_cli_signs_with_the_oci_config_file_and_sends_the_api_key_from_the_environment() {
+    let cloud = cloud_with_skew(0).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = write_oci_config(data.path());
     let targets: Vec<Target> = oci_targets(&cloud.base_url())
         .into_iter()
         .filter(|target| target.name != "oci-chat signed")
@@ -369,7 +386,7 @@ async fn the_cli_signs_with_the_oci_config_file_and_sends_the_api_key_from_the_e
         move || {
             modelbench_e2e::modelbench(
                 &data_dir,
-                &["run", "--targets", &targets_file, "--json", "Tell me about the sea."],
+                &["run", "--targets", &targets_file, "--json", PROMPT],
                 &[
                     ("OCI_CONFIG_FILE", config_variable.as_str()),
                     ("OCI_GENAI_API_KEY", FAKE_OCI_API_KEY),

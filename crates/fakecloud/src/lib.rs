@@ -93,6 +93,12 @@ pub const FAKE_OCI_PRIVATE_KEY_PKCS8_PEM: &str = include_str!("../keys/oci_throw
 /// Its public half, which fakecloud verifies OCI signatures with by default.
 pub const FAKE_OCI_PUBLIC_KEY_PEM: &str = include_str!("../keys/oci_throwaway_key.pub.pem");
 
+/// A throwaway client certificate for Entra ID's client-assertion sign-in: the certificate
+/// [`Entra::client_certificate_pem`] takes. Not a real credential.
+pub const FAKE_ENTRA_CLIENT_CERTIFICATE_PEM: &str = include_str!("../keys/entra_throwaway_client.crt");
+/// Its private key (PKCS#8), which signs the assertions. Not a real credential.
+pub const FAKE_ENTRA_CLIENT_KEY_PEM: &str = include_str!("../keys/entra_throwaway_client.key");
+
 /// How a [`FakeCloud`] is set up.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
@@ -155,12 +161,18 @@ pub struct Keys {
 /// A service principal Entra ID knows: `POST /{tenant}/oauth2/v2.0/token`
 /// grants it tokens for the Azure AI services scopes
 /// (`https://cognitiveservices.azure.com/.default`,
-/// `https://ai.azure.com/.default`) with the client-credentials grant.
+/// `https://ai.azure.com/.default`) with the client-credentials grant,
+/// proven by its client secret or by a client assertion (a JWT) signed with
+/// its certificate's key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entra {
     pub tenant: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The certificate (PEM) registered for the client: an assertion must
+    /// name it by thumbprint (`x5t`) and verify with its public key. `None`:
+    /// assertions are refused.
+    pub client_certificate_pem: Option<String>,
     /// The `expires_in` of each token, in seconds; the Azure routes refuse
     /// a token after that.
     pub expires_in: u64,

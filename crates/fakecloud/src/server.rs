@@ -48,6 +48,7 @@ use crate::wire::{EncoderContext, WireEncoder, event_stream};
 use crate::{Config, Keys};
 
 pub(crate) mod auth;
+mod der;
 pub(crate) mod entra;
 pub(crate) mod headers;
 pub(crate) mod oci_signature;

@@ -37,6 +37,11 @@ fn acceptor() -> io::Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// Marks a request that came over TLS (an axum extension), for the handlers whose answer
+/// depends on the URL the client used: Entra's assertion audience.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Https;
+
 /// Serves `router` over TLS on `listener` until `stop` turns true.
 pub(crate) fn serve(
     listener: TcpListener,
@@ -44,6 +49,7 @@ pub(crate) fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<impl Future<Output = ()> + Send + 'static> {
     let acceptor = acceptor()?;
+    let router = router.layer(axum::Extension(Https));
     Ok(async move {
         loop {
             let accepted = tokio::select! {

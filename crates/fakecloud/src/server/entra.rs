@@ -9,22 +9,43 @@
 //! shape Microsoft's libraries parse (`error`, `error_description`,
 //! `error_codes`). No discovery request comes first: `azure_identity` posts
 //! straight to the token endpoint.
+//!
+//! A client proves itself with its secret or with a client assertion: a JWT
+//! (`client_assertion_type` `…:jwt-bearer`) whose header names the registered
+//! certificate by its SHA-1 thumbprint (`x5t`), signed RS256 with that
+//! certificate's key, whose `aud` is this endpoint's URL as the client
+//! reached it, `iss` and `sub` the client id, and whose `nbf`..`exp` holds
+//! fakecloud's clock (skewed as configured) with Entra's five minutes of
+//! leeway. Each check is real: the signature is verified with the public key
+//! read from the certificate.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64_URL;
+use ring::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
+use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::{Value, json};
 
 use super::SharedState;
 use super::auth::{AuthFailure, bearer};
+use super::der::{certificate_rsa_public_key, pem_der};
 use super::request_log::RequestRecord;
 use crate::Entra;
+use crate::tls::Https;
+
+/// `client_assertion_type` for a JWT client assertion.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How far Entra lets an assertion's `nbf` and `exp` be from its clock.
+const ASSERTION_LEEWAY: Duration = Duration::from_secs(5 * 60);
 
 /// The audience Azure OpenAI and Foundry resource endpoints accept.
 pub const COGNITIVE_SERVICES_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
@@ -75,9 +96,19 @@ impl Tokens {
 pub(crate) async fn token(
     State(state): State<SharedState>,
     Path(tenant): Path<String>,
+    https: Option<Extension<Https>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let scheme = if https.is_some() { "https" } else { "http" };
+    let host = headers
+        .get("host")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let reached = Reached {
+        endpoint: format!("{scheme}://{host}/{tenant}/oauth2/v2.0/token"),
+        now: state.now(),
+    };
     let form: HashMap<String, String> = url_form(&body);
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let is_form = headers
@@ -92,7 +123,7 @@ pub(crate) async fn token(
             "The request body must contain the following parameter: 'grant_type'.",
         )),
         None => Err(tenant_not_found(&tenant)),
-        Some(entra) => grant(entra, &tenant, field),
+        Some(entra) => grant(entra, &tenant, &reached, field),
     };
     let (status, body, scope) = match answer {
         Ok((scope, lifetime)) => {
@@ -108,14 +139,17 @@ pub(crate) async fn token(
         }
         Err((status, body)) => (status, body, field("scope")),
     };
-    // The log shows who asked for what, never the client secret.
+    // The log shows who asked for what, never the client secret or assertion.
+    let credential = ["client_secret", "client_assertion"]
+        .into_iter()
+        .find(|name| form.contains_key(*name));
     state.log.push(RequestRecord {
         request_id: String::new(),
         provider: "entra".to_owned(),
         path: format!("/{tenant}/oauth2/v2.0/token"),
         model: String::new(),
         authenticated: status == 200,
-        credential: form.contains_key("client_secret").then(|| "client_secret".to_owned()),
+        credential: credential.map(str::to_owned),
         status,
         server_time_to_first_token_us: None,
         server_body_sent_us: None,
@@ -138,9 +172,21 @@ pub(crate) async fn token(
 
 type Refusal = (u16, Value);
 
+/// The token endpoint's URL as the client reached it (an assertion's
+/// audience), and fakecloud's clock then.
+pub(crate) struct Reached {
+    pub endpoint: String,
+    pub now: SystemTime,
+}
+
 /// The scope granted and the token's lifetime, or Entra's refusal, checked
-/// in Entra's order: tenant, grant type, client, secret, scope.
-fn grant<'a>(entra: &Entra, tenant: &str, field: impl Fn(&str) -> &'a str) -> Result<(&'a str, Duration), Refusal> {
+/// in Entra's order: tenant, grant type, client, secret or assertion, scope.
+fn grant<'a>(
+    entra: &Entra,
+    tenant: &str,
+    reached: &Reached,
+    field: impl Fn(&str) -> &'a str,
+) -> Result<(&'a str, Duration), Refusal> {
     if tenant != entra.tenant {
         return Err(tenant_not_found(tenant));
     }
@@ -163,7 +209,20 @@ fn grant<'a>(entra: &Entra, tenant: &str, field: impl Fn(&str) -> &'a str) -> Re
             ),
         ));
     }
-    if field("client_secret") != entra.client_secret {
+    if !field("client_assertion_type").is_empty() || !field("client_assertion").is_empty() {
+        if field("client_assertion_type") != JWT_BEARER {
+            return Err(refusal(
+                400,
+                "invalid_request",
+                50027,
+                &format!(
+                    "Invalid client_assertion_type '{}': only {JWT_BEARER} is supported.",
+                    field("client_assertion_type")
+                ),
+            ));
+        }
+        check_assertion(entra, field("client_assertion"), reached)?;
+    } else if field("client_secret") != entra.client_secret {
         return Err(refusal(
             401,
             "invalid_client",
@@ -183,6 +242,79 @@ fn grant<'a>(entra: &Entra, tenant: &str, field: impl Fn(&str) -> &'a str) -> Re
         ));
     }
     Ok((scope, Duration::from_secs(entra.expires_in)))
+}
+
+/// A client assertion checked as Entra does: registered certificate, RS256
+/// signature, audience, issuer and subject, validity window.
+fn check_assertion(entra: &Entra, assertion: &str, reached: &Reached) -> Result<(), Refusal> {
+    let invalid_client = |code, description: &str| refusal(401, "invalid_client", code, description);
+    let malformed = || refusal(400, "invalid_request", 50027, "JWT token is invalid or malformed.");
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [header, claims, signature] = parts[..] else {
+        return Err(malformed());
+    };
+    let json_part = |part: &str| -> Option<Value> { serde_json::from_slice(&BASE64_URL.decode(part).ok()?).ok() };
+    let (Some(header_json), Some(claims_json), Ok(signature)) =
+        (json_part(header), json_part(claims), BASE64_URL.decode(signature))
+    else {
+        return Err(malformed());
+    };
+    let unregistered = || {
+        invalid_client(
+            700027,
+            "The certificate with identifier used to sign the client assertion is not registered on application.",
+        )
+    };
+    let certificate = entra
+        .client_certificate_pem
+        .as_deref()
+        .and_then(pem_der)
+        .ok_or_else(unregistered)?;
+    let thumbprint = BASE64_URL.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, &certificate));
+    if header_json["x5t"].as_str() != Some(thumbprint.as_str()) {
+        return Err(unregistered());
+    }
+    let public_key = certificate_rsa_public_key(&certificate).ok_or_else(unregistered)?;
+    let signed = format!("{header}.{claims}");
+    let verified = header_json["alg"] == "RS256"
+        && UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key)
+            .verify(signed.as_bytes(), &signature)
+            .is_ok();
+    if !verified {
+        return Err(invalid_client(700027, "Client assertion failed signature validation."));
+    }
+    if claims_json["aud"].as_str() != Some(reached.endpoint.as_str()) {
+        return Err(invalid_client(
+            700212,
+            &format!(
+                "No matching federated identity record found for presented assertion audience '{}'; expected '{}'.",
+                claims_json["aud"].as_str().unwrap_or_default(),
+                reached.endpoint
+            ),
+        ));
+    }
+    let client_id = Some(entra.client_id.as_str());
+    if claims_json["iss"].as_str() != client_id || claims_json["sub"].as_str() != client_id {
+        return Err(invalid_client(
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        ));
+    }
+    let now = crate::clock::unix_seconds(reached.now);
+    let leeway = ASSERTION_LEEWAY.as_secs();
+    let (Some(not_before), Some(expires)) = (claims_json["nbf"].as_u64(), claims_json["exp"].as_u64()) else {
+        return Err(malformed());
+    };
+    if claims_json["jti"].as_str().is_none_or(str::is_empty) {
+        return Err(malformed());
+    }
+    if not_before > now + leeway || expires + leeway <= now {
+        return Err(invalid_client(
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
+    }
+    Ok(())
 }
 
 fn tenant_not_found(tenant: &str) -> Refusal {
@@ -231,13 +363,22 @@ mod tests {
             tenant: "contoso-tenant".to_owned(),
             client_id: "app-1".to_owned(),
             client_secret: "s3cret~value".to_owned(),
+            client_certificate_pem: Some(crate::FAKE_ENTRA_CLIENT_CERTIFICATE_PEM.to_owned()),
             expires_in: 3600,
         }
     }
 
-    fn form(pairs: &[(&str, &'static str)]) -> impl Fn(&str) -> &'static str {
-        let pairs: HashMap<String, &'static str> =
-            pairs.iter().map(|(name, value)| ((*name).to_owned(), *value)).collect();
+    const ENDPOINT: &str = "https://127.0.0.1:4443/contoso-tenant/oauth2/v2.0/token";
+
+    fn reached() -> Reached {
+        Reached {
+            endpoint: ENDPOINT.to_owned(),
+            now: SystemTime::now(),
+        }
+    }
+
+    fn form<'a>(pairs: &[(&str, &'a str)]) -> impl Fn(&str) -> &'a str {
+        let pairs: HashMap<String, &'a str> = pairs.iter().map(|(name, value)| ((*name).to_owned(), *value)).collect();
         move |name| pairs.get(name).copied().unwrap_or_default()
     }
 
@@ -255,14 +396,14 @@ mod tests {
     #[test]
     fn grants_the_configured_principal_and_refuses_everything_else_as_entra_does() {
         assert_eq!(
-            grant(&entra(), "contoso-tenant", form(&GOOD)),
+            grant(&entra(), "contoso-tenant", &reached(), form(&GOOD)),
             Ok((COGNITIVE_SERVICES_SCOPE, Duration::from_secs(3600)))
         );
         let with = |name: &str, value: &'static str| {
             let mut pairs = GOOD.to_vec();
             pairs.retain(|(field, _)| *field != name);
             pairs.push((name, value));
-            grant(&entra(), "contoso-tenant", form(&pairs)).map_err(code)
+            grant(&entra(), "contoso-tenant", &reached(), form(&pairs)).map_err(code)
         };
         assert_eq!(with("client_secret", "wrong"), Err((401, json!(7000215))));
         assert_eq!(with("client_id", "app-2"), Err((400, json!(700016))));
@@ -276,8 +417,134 @@ mod tests {
             Ok((FOUNDRY_PROJECT_SCOPE, Duration::from_secs(3600)))
         );
         assert_eq!(
-            grant(&entra(), "other-tenant", form(&GOOD)).map_err(code),
+            grant(&entra(), "other-tenant", &reached(), form(&GOOD)).map_err(code),
             Err((400, json!(90002)))
+        );
+    }
+
+    /// A client assertion with `header` and `claims`, signed with `key_pem`.
+    fn assertion(header: &Value, claims: &Value, key_pem: &str) -> String {
+        let der = pem_der(key_pem).expect("PEM");
+        let key = ring::signature::RsaKeyPair::from_pkcs8(&der)
+            .or_else(|_| ring::signature::RsaKeyPair::from_der(&der))
+            .expect("RSA key");
+        let signed = format!(
+            "{}.{}",
+            BASE64_URL.encode(header.to_string()),
+            BASE64_URL.encode(claims.to_string())
+        );
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .expect("signed");
+        format!("{signed}.{}", BASE64_URL.encode(signature))
+    }
+
+    fn good_header() -> Value {
+        let certificate = pem_der(crate::FAKE_ENTRA_CLIENT_CERTIFICATE_PEM).expect("PEM");
+        json!({
+            "alg": "RS256",
+            "typ": "JWT",
+            "x5t": BASE64_URL.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, &certificate)),
+        })
+    }
+
+    fn good_claims() -> Value {
+        let now = crate::clock::unix_seconds(SystemTime::now());
+        json!({"aud": ENDPOINT, "iss": "app-1", "sub": "app-1", "jti": "j-1", "nbf": now, "iat": now, "exp": now + 600})
+    }
+
+    /// What the endpoint says to an assertion.
+    fn with_assertion(assertion: &str) -> Result<(String, Duration), (u16, Value)> {
+        assertion_to(&entra(), JWT_BEARER, assertion)
+    }
+
+    /// What `entra`'s endpoint says to an assertion of `assertion_type`.
+    fn assertion_to(entra: &Entra, assertion_type: &str, assertion: &str) -> Result<(String, Duration), (u16, Value)> {
+        let pairs = [
+            ("grant_type", "client_credentials"),
+            ("client_id", "app-1"),
+            ("client_assertion_type", assertion_type),
+            ("client_assertion", assertion),
+            ("scope", COGNITIVE_SERVICES_SCOPE),
+        ];
+        grant(entra, "contoso-tenant", &reached(), form(&pairs))
+            .map(|(scope, lifetime)| (scope.to_owned(), lifetime))
+            .map_err(code)
+    }
+
+    #[test]
+    fn a_client_assertion_is_verified_with_the_registered_certificate() {
+        let key = crate::FAKE_ENTRA_CLIENT_KEY_PEM;
+        let granted = Ok((COGNITIVE_SERVICES_SCOPE.to_owned(), Duration::from_secs(3600)));
+        assert_eq!(with_assertion(&assertion(&good_header(), &good_claims(), key)), granted);
+        // Signed with another key.
+        assert_eq!(
+            with_assertion(&assertion(
+                &good_header(),
+                &good_claims(),
+                crate::FAKE_OCI_PRIVATE_KEY_PEM
+            )),
+            Err((401, json!(700027)))
+        );
+        // A certificate that is not registered.
+        let mut header = good_header();
+        header["x5t"] = json!("c29tZS1vdGhlci1jZXJ0aWZpY2F0ZQ");
+        assert_eq!(
+            with_assertion(&assertion(&header, &good_claims(), key)),
+            Err((401, json!(700027)))
+        );
+        // Another algorithm.
+        let mut header = good_header();
+        header["alg"] = json!("PS256");
+        assert_eq!(
+            with_assertion(&assertion(&header, &good_claims(), key)),
+            Err((401, json!(700027)))
+        );
+        // A changed claim after signing.
+        let good = assertion(&good_header(), &good_claims(), key);
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        let mut forged = good_claims();
+        forged["exp"] = json!(u64::MAX / 2);
+        parts[1] = BASE64_URL.encode(forged.to_string());
+        assert_eq!(with_assertion(&parts.join(".")), Err((401, json!(700027))));
+        let claims_with = |name: &str, value: Value| {
+            let mut claims = good_claims();
+            claims[name] = value;
+            with_assertion(&assertion(&good_header(), &claims, key))
+        };
+        assert_eq!(
+            claims_with(
+                "aud",
+                json!("https://login.microsoftonline.com/contoso-tenant/oauth2/v2.0/token")
+            ),
+            Err((401, json!(700212)))
+        );
+        assert_eq!(claims_with("iss", json!("app-2")), Err((401, json!(700021))));
+        assert_eq!(claims_with("sub", json!("app-2")), Err((401, json!(700021))));
+        let now = crate::clock::unix_seconds(SystemTime::now());
+        assert_eq!(claims_with("exp", json!(now - 301)), Err((401, json!(700024))));
+        assert_eq!(claims_with("nbf", json!(now + 301)), Err((401, json!(700024))));
+        // Inside the leeway.
+        assert_eq!(claims_with("nbf", json!(now + 240)), granted);
+        assert_eq!(claims_with("jti", json!("")), Err((400, json!(50027))));
+        assert_eq!(with_assertion("not.a.jwt"), Err((400, json!(50027))));
+        assert_eq!(with_assertion("two.parts"), Err((400, json!(50027))));
+    }
+
+    #[test]
+    fn without_a_registered_certificate_every_assertion_is_refused() {
+        let mut entra = entra();
+        entra.client_certificate_pem = None;
+        let assertion = assertion(&good_header(), &good_claims(), crate::FAKE_ENTRA_CLIENT_KEY_PEM);
+        assert_eq!(assertion_to(&entra, JWT_BEARER, &assertion), Err((401, json!(700027))));
+        assert_eq!(
+            assertion_to(&entra, "urn:example:saml", &assertion),
+            Err((400, json!(50027)))
         );
     }
 

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Keys;
 use crate::server::auth::Presented;
+use crate::server::der::rsa_public_key;
 
 /// How far `date` may be from the server's clock, either way.
 const MAXIMUM_SKEW: Duration = Duration::from_secs(5 * 60);
@@ -177,46 +178,6 @@ pub(crate) fn verify(
         })
 }
 
-/// The PKCS#1 `RSAPublicKey` inside a `BEGIN PUBLIC KEY` (SubjectPublicKeyInfo) PEM: the DER
-/// is `SEQUENCE { AlgorithmIdentifier, BIT STRING { RSAPublicKey } }`.
-fn rsa_public_key(pem: &str) -> Option<Vec<u8>> {
-    let body: String = pem
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect::<String>()
-        .split_whitespace()
-        .collect();
-    let der = BASE64.decode(body).ok()?;
-    let (tag, outer, _) = element(&der)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (_, _, rest) = element(outer)?;
-    let (tag, bits, _) = element(rest)?;
-    // A BIT STRING's first byte counts the unused bits, 0 here.
-    (tag == 0x03 && bits.first() == Some(&0)).then(|| bits[1..].to_vec())
-}
-
-/// One DER element: its tag, its contents and what follows it.
-fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *der.first()?;
-    let first = *der.get(1)?;
-    let (length, header) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let count = usize::from(first & 0x7f);
-        let bytes = der.get(2..2 + count)?;
-        (
-            bytes
-                .iter()
-                .fold(0_usize, |length, byte| (length << 8) | usize::from(*byte)),
-            2 + count,
-        )
-    };
-    let contents = der.get(header..header + length)?;
-    Some((tag, contents, &der[header + length..]))
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::Uri;
@@ -301,14 +262,6 @@ mod tests {
             "no API keys on the native API"
         );
         assert_eq!(check(&uri, &bearer, BODY, true), Ok(()));
-    }
-
-    #[test]
-    fn the_configured_public_key_parses() {
-        let key = rsa_public_key(crate::FAKE_OCI_PUBLIC_KEY_PEM).expect("an RSA public key");
-        // RSAPublicKey is a SEQUENCE of the modulus and the exponent.
-        assert_eq!(key[0], 0x30);
-        assert!(rsa_public_key("-----BEGIN PUBLIC KEY-----\nbm9wZQ==\n-----END PUBLIC KEY-----").is_none());
     }
 
     #[test]

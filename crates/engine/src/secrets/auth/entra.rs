@@ -4,8 +4,9 @@
 //! The credentials are Microsoft's own (`azure_identity`), tried in the order Azure's
 //! `DefaultAzureCredential` uses, which that crate no longer assembles in its 1.x releases:
 //! a service principal's client secret from the environment (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
-//! `AZURE_CLIENT_SECRET`), workload identity (`AZURE_FEDERATED_TOKEN_FILE`), managed identity,
-//! then the Azure CLI's login. `AZURE_AUTHORITY_HOST` moves the token endpoint (sovereign clouds,
+//! `AZURE_CLIENT_SECRET`), or its client certificate (`AZURE_CLIENT_CERTIFICATE_PATH`, signed in
+//! with a client assertion we sign: [`certificate`]), workload identity
+//! (`AZURE_FEDERATED_TOKEN_FILE`), managed identity, then the Azure CLI's login. `AZURE_AUTHORITY_HOST` moves the token endpoint (sovereign clouds,
 //! tests). The first that gives a token is remembered and asked first next time.
 //!
 //! Tokens are cached per scope in memory and fetched again five minutes before they expire (the
@@ -17,8 +18,8 @@
 //! first try is bounded by [`MANAGED_IDENTITY_PROBE`], and one that timed out is not tried again
 //! in this process.
 //!
-//! Left out: client certificates (`AZURE_CLIENT_CERTIFICATE_PATH`), whose credential in
-//! `azure_identity` needs OpenSSL; the Azure Developer CLI; interactive browser sign-in.
+//! Left out: PKCS#12 client certificates (see [`certificate`]); the Azure Developer CLI;
+//! interactive browser sign-in.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +38,8 @@ use tokio::sync::Mutex;
 use crate::model::error::{ErrorKind, ProviderError};
 use crate::model::target::Target;
 use crate::secrets::auth::error_chain;
+
+mod certificate;
 
 /// The scope of Azure OpenAI and Foundry resource endpoints (`*.openai.azure.com`,
 /// `*.services.ai.azure.com/openai/…`, `*.cognitiveservices.azure.com`).
@@ -81,6 +84,9 @@ struct Link {
     credential: Result<Arc<dyn TokenCredential>, String>,
     /// Bounded by [`MANAGED_IDENTITY_PROBE`] until it has answered once.
     probe: bool,
+    /// Set up by the user, so a credential that cannot be built is the cause to show (a
+    /// certificate file that cannot be read), not merely absent.
+    configured: bool,
 }
 
 impl Link {
@@ -89,6 +95,7 @@ impl Link {
             name,
             credential,
             probe: false,
+            configured: false,
         }
     }
 }
@@ -131,16 +138,36 @@ impl Chain {
                     .map(|credential| credential as Arc<dyn TokenCredential>)
                     .map_err(|error| error_chain(&error))
             }
-            _ if variable("AZURE_CLIENT_CERTIFICATE_PATH").is_some() => Err(
-                "AZURE_CLIENT_CERTIFICATE_PATH is set, but certificate credentials are not supported \
-                 (use AZURE_CLIENT_SECRET)"
-                    .to_owned(),
-            ),
             _ => {
                 let missing: Vec<&str> = [
                     ("AZURE_TENANT_ID", &tenant),
                     ("AZURE_CLIENT_ID", &client),
                     ("AZURE_CLIENT_SECRET", &secret),
+                ]
+                .into_iter()
+                .filter(|(_, value)| value.is_none())
+                .map(|(name, _)| name)
+                .collect();
+                Err(format!("{} not set", missing.join(", ")))
+            }
+        };
+        let certificate_path = variable("AZURE_CLIENT_CERTIFICATE_PATH");
+        let certificate = match (&tenant, &client, &certificate_path) {
+            (Some(tenant), Some(client), Some(path)) => certificate::credential(
+                tenant,
+                client,
+                &certificate::CertificateVariables {
+                    path: path.clone(),
+                    password: variable("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+                    send_chain: variable("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"),
+                    authority_host: variable("AZURE_AUTHORITY_HOST"),
+                },
+            ),
+            _ => {
+                let missing: Vec<&str> = [
+                    ("AZURE_TENANT_ID", &tenant),
+                    ("AZURE_CLIENT_ID", &client),
+                    ("AZURE_CLIENT_CERTIFICATE_PATH", &certificate_path),
                 ]
                 .into_iter()
                 .filter(|(_, value)| value.is_none())
@@ -156,10 +183,11 @@ impl Chain {
         } else {
             Err("AZURE_FEDERATED_TOKEN_FILE not set".to_owned())
         };
-        // As DefaultAzureCredential does: a client id without a secret names a user-assigned
-        // managed identity.
+        // As DefaultAzureCredential does: a client id without a secret or certificate names a
+        // user-assigned managed identity.
+        let service_principal = secret.is_some() || certificate_path.is_some();
         let managed = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-            user_assigned_id: client.filter(|_| secret.is_none()).map(UserAssignedId::ClientId),
+            user_assigned_id: client.filter(|_| !service_principal).map(UserAssignedId::ClientId),
             ..Default::default()
         }))
         .map(|credential| credential as Arc<dyn TokenCredential>)
@@ -169,9 +197,12 @@ impl Chain {
             .map_err(|error| error_chain(&error));
         let mut managed = Link::new("managed identity", managed);
         managed.probe = true;
+        let mut certificate = Link::new("environment certificate", certificate);
+        certificate.configured = certificate_path.is_some();
         Self::new(
             vec![
                 Link::new("environment", environment),
+                certificate,
                 Link::new("workload identity", workload),
                 managed,
                 Link::new("Azure CLI", cli),
@@ -247,7 +278,7 @@ impl Chain {
         let credential = link
             .credential
             .as_ref()
-            .map_err(|reason| failed(false, reason.clone()))?;
+            .map_err(|reason| failed(link.configured, reason.clone()))?;
         let bounded = link.probe && !self.probe_answered.load(Ordering::Relaxed);
         if bounded && self.probe_timed_out.load(Ordering::Relaxed) {
             return Err(failed(false, self.probe_timeout_reason()));
@@ -313,8 +344,8 @@ fn no_credential(tried: &[Tried]) -> String {
         message.push_str(&format!(" ({})", others.join("; ")));
     }
     message.push_str(
-        ". Sign in with `az login`, set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a \
-         service principal, or use `auth = \"key\"` with an API key",
+        ". Sign in with `az login`, set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or \
+         AZURE_CLIENT_CERTIFICATE_PATH) for a service principal, or use `auth = \"key\"` with an API key",
     );
     message
 }
@@ -448,6 +479,10 @@ mod tests {
                     Err("AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set".to_owned()),
                 ),
                 Link::new(
+                    "environment certificate",
+                    Err("AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH not set".to_owned()),
+                ),
+                Link::new(
                     "workload identity",
                     Err("AZURE_FEDERATED_TOKEN_FILE not set".to_owned()),
                 ),
@@ -463,14 +498,43 @@ mod tests {
         assert_eq!(error.provider, "azure");
         assert_eq!(
             error.message,
-            "no Entra credential: tried environment, workload identity, managed identity, Azure CLI. \
-             managed identity failed: ManagedIdentityCredential authentication failed. the endpoint said no \
-             To troubleshoot, visit https://aka.ms/x (environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, \
-             AZURE_CLIENT_SECRET not set; workload identity: AZURE_FEDERATED_TOKEN_FILE not set; Azure CLI: \
+            "no Entra credential: tried environment, environment certificate, workload identity, managed \
+             identity, Azure CLI. managed identity failed: ManagedIdentityCredential authentication failed. the \
+             endpoint said no To troubleshoot, visit https://aka.ms/x (environment: AZURE_TENANT_ID, \
+             AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set; environment certificate: AZURE_TENANT_ID, \
+             AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH not set; workload identity: AZURE_FEDERATED_TOKEN_FILE not set; Azure CLI: \
              Azure CLI not found on path). Sign in with `az login`, set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-             AZURE_CLIENT_SECRET for a service principal, or use `auth = \"key\"` with an API key"
+             AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) for a service principal, or use \
+             `auth = \"key\"` with an API key"
         );
         assert_eq!((managed.calls(), cli.calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_configured_certificate_that_cannot_be_used_is_the_cause_shown() {
+        let cli = Scripted::new(Answer::Fail("Azure CLI not found on path"));
+        let mut certificate = Link::new(
+            "environment certificate",
+            Err("cannot read AZURE_CLIENT_CERTIFICATE_PATH /x.pem: No such file".to_owned()),
+        );
+        certificate.configured = true;
+        let chain = Chain::new(
+            vec![
+                Link::new("environment", Err("AZURE_CLIENT_SECRET not set".to_owned())),
+                certificate,
+                link("Azure CLI", &cli),
+            ],
+            Vec::new(),
+        );
+        let error = bearer(&chain, URL).await.expect_err("no credential");
+        assert!(
+            error.message.starts_with(
+                "no Entra credential: tried environment, environment certificate, Azure CLI. environment \
+                 certificate failed: cannot read AZURE_CLIENT_CERTIFICATE_PATH /x.pem: No such file ("
+            ),
+            "{}",
+            error.message
+        );
     }
 
     #[tokio::test]

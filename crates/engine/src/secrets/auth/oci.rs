@@ -71,7 +71,11 @@ impl Signer {
     pub fn new(key_id: Secret, private_key_pem: &Secret) -> Result<Self, String> {
         Ok(Self {
             key_id: KeyId::Fixed(key_id),
-            key: Arc::new(parse_private_key(private_key_pem.expose(), "the private key")?),
+            key: Arc::new(parse_private_key(
+                private_key_pem.expose(),
+                "the private key",
+                KEY_FILE_HINT,
+            )?),
         })
     }
 
@@ -149,11 +153,15 @@ pub fn signing_string(date: &str, target: &str, host: &str, length: usize, conte
     )
 }
 
-/// A PEM private key, PKCS#1 or PKCS#8. `what` names it in errors (a file, never its content).
-fn parse_private_key(pem: &str, what: &str) -> Result<RsaKeyPair, String> {
+/// Where an OCI user points a decrypted key.
+const KEY_FILE_HINT: &str = "point key_file at it";
+
+/// A PEM private key, PKCS#1 or PKCS#8. `what` names it in errors (a file, never its content);
+/// `decrypted_hint` says where to point a decrypted copy of an encrypted one.
+pub(crate) fn parse_private_key(pem: &str, what: &str, decrypted_hint: &str) -> Result<RsaKeyPair, String> {
     if pem.contains("ENCRYPTED") {
         return Err(format!(
-            "{what} is encrypted with a passphrase, which ModelBench does not read: write a decrypted copy with `openssl rsa -in KEY -out KEY.decrypted` and point key_file at it"
+            "{what} is encrypted with a passphrase, which ModelBench does not read: write a decrypted copy with `openssl rsa -in KEY -out KEY.decrypted` and {decrypted_hint}"
         ));
     }
     let block = |label: &str| {
@@ -343,7 +351,7 @@ fn load(profile: Option<&str>, environment: &Environment) -> Result<Signer, Stri
 fn read_key(path: &Path) -> Result<RsaKeyPair, String> {
     let pem = std::fs::read_to_string(path)
         .map_err(|error| format!("cannot read the OCI private key {}: {error}", path.display()))?;
-    parse_private_key(&pem, &format!("the OCI private key {}", path.display()))
+    parse_private_key(&pem, &format!("the OCI private key {}", path.display()), KEY_FILE_HINT)
 }
 
 /// A resource principal (version 2.2): a session token and its private key, each given as the
@@ -367,7 +375,11 @@ fn resource_principal(version: &str, environment: &Environment) -> Result<Signer
     let pem = value_or_file("OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM")?;
     Ok(Signer {
         key_id: KeyId::Fixed(Secret::new(format!("ST${}", token.trim()))),
-        key: Arc::new(parse_private_key(&pem, "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM")?),
+        key: Arc::new(parse_private_key(
+            &pem,
+            "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM",
+            KEY_FILE_HINT,
+        )?),
     })
 }
 
