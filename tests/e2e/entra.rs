@@ -91,32 +91,12 @@ pub(crate) fn run_cli(
     prompt: &str,
     login: &[(&str, &str)],
 ) -> (Vec<ResponseRecord>, Vec<Output>) {
-    let https = cloud.https_base_url().expect("https listener");
-    let certificate_file = data_dir.join("fakecloud-ca.pem");
-    std::fs::write(&certificate_file, TEST_CA_PEM).expect("write CA");
     let targets_file = data_dir.join("targets.toml");
     std::fs::write(&targets_file, targets_to_toml(targets)).expect("write targets");
-    let managed_identity = format!("{}/msi/token", cloud.base_url());
-    let mut env: Vec<(&str, &str)> = vec![
-        ("OPENAI_API_KEY", "fake-key"),
-        ("AZURE_AUTHORITY_HOST", &https),
-        ("SSL_CERT_FILE", certificate_file.to_str().expect("utf8")),
-        ("IDENTITY_ENDPOINT", &managed_identity),
-        ("IDENTITY_HEADER", "fakecloud-identity-header"),
-        ("PATH", "/nonexistent/modelbench-test/bin"),
-        ("MODELBENCH_LOG", "debug"),
-    ];
-    env.extend_from_slice(login);
     let mut arguments = vec!["run", "--targets", targets_file.to_str().expect("utf8")];
     arguments.extend_from_slice(options);
     arguments.extend(["--json", prompt]);
-    let output = modelbench(data_dir, &arguments, &env, None);
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = modelbench_with_entra(cloud, data_dir, &arguments, login);
     let document: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
     let run_id = document["run_id"].as_str().expect("run id").to_owned();
     let store = Store::open(&data_dir.join("modelbench.db")).expect("store");
@@ -135,6 +115,40 @@ pub(crate) fn run_cli(
         outputs.push(export);
     }
     (stored.responses, outputs)
+}
+
+/// `modelbench` with `arguments`, which must succeed, signing in to fakecloud's Entra with
+/// `login` only: its token endpoint over HTTPS (its test CA trusted), managed identity pointed
+/// at fakecloud (which does not serve it), no Azure CLI on `PATH`.
+pub(crate) fn modelbench_with_entra(
+    cloud: &FakeCloud,
+    data_dir: &Path,
+    arguments: &[&str],
+    login: &[(&str, &str)],
+) -> Output {
+    let https = cloud.https_base_url().expect("https listener");
+    let certificate_file = data_dir.join("fakecloud-ca.pem");
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    std::fs::write(&certificate_file, TEST_CA_PEM).expect("write CA");
+    let managed_identity = format!("{}/msi/token", cloud.base_url());
+    let mut env: Vec<(&str, &str)> = vec![
+        ("OPENAI_API_KEY", "fake-key"),
+        ("AZURE_AUTHORITY_HOST", &https),
+        ("SSL_CERT_FILE", certificate_file.to_str().expect("utf8")),
+        ("IDENTITY_ENDPOINT", &managed_identity),
+        ("IDENTITY_HEADER", "fakecloud-identity-header"),
+        ("PATH", "/nonexistent/modelbench-test/bin"),
+        ("MODELBENCH_LOG", "debug"),
+    ];
+    env.extend_from_slice(login);
+    let output = modelbench(data_dir, arguments, &env, None);
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
 
 /// [`run`] off the async runtime, in a fresh data dir (returned, with the cloud, for the checks).

@@ -30,7 +30,7 @@ fn write_targets(dir: &Path, targets: &[Target]) -> String {
 }
 
 /// A native suite of `tests` questions, each checked for the echoed question.
-fn write_suite(dir: &Path, tests: usize, max_output_tokens: Option<u32>) -> String {
+pub(crate) fn write_suite(dir: &Path, tests: usize, max_output_tokens: Option<u32>) -> String {
     let mut text = String::from("name: parity\ndescription: questions answered by echo\n");
     if let Some(max) = max_output_tokens {
         text.push_str(&format!("defaults:\n  parameters:\n    max_output_tokens: {max}\n"));
