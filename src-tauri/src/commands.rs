@@ -10,6 +10,7 @@ use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
 use modelbench_engine::report::Format;
 use modelbench_engine::session::{Analysis, Estimate};
 use modelbench_engine::store::SessionSummary;
+use modelbench_engine::suite::SuiteFormat;
 use modelbench_engine::target::FieldError;
 use modelbench_engine::{ResponseRecord, RunId, RunSummary, Target};
 use modelbench_workbench::history::DEFAULT_RUN_LIMIT;
@@ -117,14 +118,19 @@ pub async fn delete_run(state: State<'_, AppState>, run_id: RunId) -> CommandRes
     Ok(state.workbench.delete_run(run_id).await?)
 }
 
-/// Starts the simulated clouds (once per process) and saves their targets, labelled `simulated`.
+/// Starts the simulated clouds (once per process), saves their targets, labelled `simulated`,
+/// and stores the sample suite they bring, for a first session.
 #[tauri::command]
 pub async fn start_demo(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
     let demo = state.demo().await?;
-    Ok(state
+    let targets = state
         .workbench
         .with_store(move |store| Ok(demo.install(store)?))
-        .await?)
+        .await?;
+    state
+        .workbench
+        .add_suite_text(modelbench_demo::SAMPLE_SUITE, SuiteFormat::Yaml)?;
+    Ok(targets)
 }
 
 /// Compares two answers, on the blocking pool (tens of milliseconds for long answers).
@@ -203,7 +209,7 @@ pub async fn start_session(
 
 /// Cancels a session; what arrived is kept.
 #[tauri::command]
-pub fn cancel_session(state: State<'_, AppState>, session_id: String) -> CommandResult<RunId> {
+pub async fn cancel_session(state: State<'_, AppState>, session_id: String) -> CommandResult<RunId> {
     Ok(state.workbench.cancel_session(&session_id)?)
 }
 
