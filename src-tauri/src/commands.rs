@@ -8,9 +8,14 @@
 use modelbench_engine::credentials::Secret;
 use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
 use modelbench_engine::report::Format;
+use modelbench_engine::session::{Analysis, Estimate};
+use modelbench_engine::store::SessionSummary;
+use modelbench_engine::suite::SuiteFormat;
 use modelbench_engine::target::FieldError;
 use modelbench_engine::{ResponseRecord, RunId, RunSummary, Target};
 use modelbench_workbench::history::DEFAULT_RUN_LIMIT;
+use modelbench_workbench::session::live::SessionMessage;
+use modelbench_workbench::session::suites::{SessionRequest, SuiteInfo};
 use modelbench_workbench::{RunMessage, RunRequest, blocking};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
@@ -113,14 +118,19 @@ pub async fn delete_run(state: State<'_, AppState>, run_id: RunId) -> CommandRes
     Ok(state.workbench.delete_run(run_id).await?)
 }
 
-/// Starts the simulated clouds (once per process) and saves their targets, labelled `simulated`.
+/// Starts the simulated clouds (once per process), saves their targets, labelled `simulated`,
+/// and stores the sample suite they bring, for a first session.
 #[tauri::command]
 pub async fn start_demo(state: State<'_, AppState>) -> CommandResult<Vec<Target>> {
     let demo = state.demo().await?;
-    Ok(state
+    let targets = state
         .workbench
         .with_store(move |store| Ok(demo.install(store)?))
-        .await?)
+        .await?;
+    state
+        .workbench
+        .add_suite_text(modelbench_demo::SAMPLE_SUITE, SuiteFormat::Yaml)?;
+    Ok(targets)
 }
 
 /// Compares two answers, on the blocking pool (tens of milliseconds for long answers).
@@ -151,12 +161,94 @@ pub async fn export_run(
     format: Format,
 ) -> CommandResult<Option<String>> {
     let contents = state.workbench.export_run(run_id, format).await?;
-    let Some(path) = crate::export::ask_where(&app, run_id, format).await? else {
+    crate::export::save(&app, "Export the comparison report", run_id, format, contents).await
+}
+
+/// The stored suites, newest first: imported ones, the sample the simulated clouds bring, and
+/// those sessions ran.
+#[tauri::command]
+pub fn list_suites(state: State<'_, AppState>) -> CommandResult<Vec<SuiteInfo>> {
+    Ok(state.workbench.list_suites()?)
+}
+
+#[tauri::command]
+pub fn load_suite(state: State<'_, AppState>, hash: String) -> CommandResult<SuiteInfo> {
+    Ok(state.workbench.load_suite(&hash)?)
+}
+
+/// Asks for a suite file in the native open dialog (the page never names a file to read),
+/// loads and stores it; `None` when the user cancelled.
+#[tauri::command]
+pub async fn import_suite(app: AppHandle, state: State<'_, AppState>) -> CommandResult<Option<SuiteInfo>> {
+    let Some(path) = crate::export::ask_suite(&app).await? else {
         return Ok(None);
     };
-    let shown = path.display().to_string();
-    blocking(move || std::fs::write(&path, contents))
-        .await?
-        .map_err(|error| CommandError::new(CommandErrorKind::Storage, format!("cannot write {shown}: {error}")))?;
-    Ok(Some(shown))
+    Ok(Some(state.workbench.import_suite(&path)?))
+}
+
+/// Calls, tokens and a cost range per target of `request`; nothing is sent.
+#[tauri::command]
+pub async fn estimate_session(state: State<'_, AppState>, request: SessionRequest) -> CommandResult<Estimate> {
+    Ok(state
+        .workbench
+        .estimate_session(&state.workbench.plan_session(&request)?))
+}
+
+/// Starts a session; its progress arrives on `on_event` at most every 250 ms, then its end.
+#[tauri::command]
+pub async fn start_session(
+    state: State<'_, AppState>,
+    request: SessionRequest,
+    on_event: Channel<SessionMessage>,
+) -> CommandResult<RunId> {
+    let plan = state.workbench.plan_session(&request)?;
+    Ok(state
+        .workbench
+        .start_session_live(plan, crate::run::session_sink(on_event))?)
+}
+
+/// Cancels a session; what arrived is kept.
+#[tauri::command]
+pub async fn cancel_session(state: State<'_, AppState>, session_id: String) -> CommandResult<RunId> {
+    Ok(state.workbench.cancel_session(&session_id)?)
+}
+
+/// Sends what a stopped or interrupted session is missing, with a new budget if given; `None`
+/// when nothing was missing.
+#[tauri::command]
+pub async fn resume_session(
+    state: State<'_, AppState>,
+    session_id: String,
+    budget_usd: Option<f64>,
+    on_event: Channel<SessionMessage>,
+) -> CommandResult<Option<RunId>> {
+    Ok(state
+        .workbench
+        .resume_session_live(&session_id, budget_usd, crate::run::session_sink(on_event))?)
+}
+
+#[tauri::command]
+pub async fn list_sessions(state: State<'_, AppState>) -> CommandResult<Vec<SessionSummary>> {
+    Ok(state.workbench.list_sessions()?)
+}
+
+/// A session's statistics: per target, per test, the parity verdicts and the decision table.
+#[tauri::command]
+pub async fn session_analysis(state: State<'_, AppState>, session_id: String) -> CommandResult<Analysis> {
+    Ok(state.workbench.analyse_session(&session_id)?.1)
+}
+
+/// Writes a session's report where the user says in the native save dialog; the path written,
+/// or `None` when the user cancelled.
+#[tauri::command]
+pub async fn export_session(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    session_id: RunId,
+    format: Format,
+) -> CommandResult<Option<String>> {
+    let report_format = modelbench_engine::session::report::Format::parse(format.as_str())
+        .ok_or_else(|| CommandError::new(CommandErrorKind::Validation, format!("no session report in {format:?}")))?;
+    let contents = state.workbench.export_session(&session_id.to_string(), report_format)?;
+    crate::export::save(&app, "Export the session report", session_id, format, contents).await
 }

@@ -44,6 +44,16 @@ declare_commands![
     diff_texts,
     similarity,
     export_run,
+    list_suites,
+    load_suite,
+    import_suite,
+    estimate_session,
+    start_session,
+    cancel_session,
+    resume_session,
+    list_sessions,
+    session_analysis,
+    export_session,
 ];
 
 mod commands;

@@ -1,6 +1,8 @@
-//! A run's messages onto its `tauri::ipc::Channel`: the shell's [`RunSink`]. Starting, stopping
+//! A run's messages, and a session's progress, onto their `tauri::ipc::Channel`s: the shell's
+//! [`RunSink`] and [`SessionSink`]. Starting, stopping
 //! and the per-frame batching are the workbench's (`modelbench_workbench::run`).
 
+use modelbench_workbench::session::live::{SessionMessage, SessionSink};
 use modelbench_workbench::{RunMessage, RunSink};
 use tauri::ipc::Channel;
 
@@ -10,6 +12,15 @@ pub fn sink(channel: Channel<RunMessage>) -> impl RunSink {
     move |message| {
         if let Err(error) = channel.send(message) {
             eprintln!("modelbench-app: cannot send to the run channel: {error}");
+        }
+    }
+}
+
+/// The sink of a session's progress on `channel`; a closed channel is not an error either.
+pub fn session_sink(channel: Channel<SessionMessage>) -> impl SessionSink {
+    move |message| {
+        if let Err(error) = channel.send(message) {
+            eprintln!("modelbench-app: cannot send to the session channel: {error}");
         }
     }
 }

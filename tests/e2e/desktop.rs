@@ -748,3 +748,96 @@ async fn without_a_session_bus_the_first_launch_offers_the_simulated_clouds() {
     window.quit().await;
     drop(driver);
 }
+
+/// The rows of the Results view's table whose test ids start with `prefix`, by the name after it.
+async fn rows_named(window: &Session, prefix: &str) -> Vec<String> {
+    let names = window
+        .execute(
+            "return [...document.querySelectorAll('[data-testid^=\"' + arguments[0] + '\"]')]
+                 .map((row) => row.dataset.testid.slice(arguments[0].length));",
+            json!([prefix]),
+        )
+        .await;
+    serde_json::from_value(names).expect("names")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_session_runs_the_sample_suite_on_the_simulated_clouds_and_reads_a_verdict() {
+    let Some(tools) = Tools::or_skip("desktop session test") else {
+        return;
+    };
+    let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let application = app_binary();
+    let driver =
+        modelbench_e2e::desktop::Driver::start(&tools, &[("MODELBENCH_DATA_DIR", OsString::from(data.path()))]).await;
+
+    let window = driver.session(&application).await;
+    window.click("nav-sessions").await;
+    window.click("session-demo-button").await;
+    window.element("session-target-openai/gpt-5.4").await;
+    window
+        .wait_for_contains(
+            "session-suite-info",
+            "shipped with the simulated clouds",
+            Duration::from_secs(10),
+        )
+        .await;
+    // The estimate comes first: 8 tests × 13 targets, before anything is sent.
+    window
+        .wait_for_text("session-estimate-calls", &["104"], Duration::from_secs(20))
+        .await;
+    window.click("session-start").await;
+    let status = window
+        .wait_for_text(
+            "session-status",
+            &["completed", "stopped", "cancelled", "interrupted"],
+            Duration::from_secs(240),
+        )
+        .await;
+    assert_eq!(status, "completed");
+    let progress = rows_named(&window, "session-progress-").await;
+    assert_eq!(progress.len(), 13, "a progress row per target: {progress:?}");
+    for name in &progress {
+        window
+            .wait_for_contains(&format!("session-progress-{name}"), "8 / 8", Duration::from_secs(5))
+            .await;
+    }
+    // The mid-stream failures of the overloaded target are counted by kind in its errors cell;
+    // a target that never failed shows none.
+    let errors = |name: &str| {
+        window.execute(
+            "return document.querySelector(arguments[0]).cells[3].textContent.trim();",
+            json!([modelbench_e2e::desktop::tid(&format!("session-progress-{name}"))]),
+        )
+    };
+    let overloaded = errors("anthropic/claude-sonnet-4-6 (overloaded)").await;
+    let overloaded = overloaded.as_str().expect("text");
+    let (count, kind) = overloaded.split_once(' ').unwrap_or_default();
+    assert_eq!(count, "8", "every call of the overloaded target failed: {overloaded}");
+    assert!(!kind.is_empty(), "named by kind: {overloaded}");
+    assert_eq!(errors("openai/gpt-5.4").await, json!("—"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    save_screenshot(&window.screenshot().await, "session.png");
+
+    window.click("session-open-results").await;
+    window.element("results-verdict-gpt-5.4").await;
+    window.element("results-verdict-claude-opus-4-7").await;
+    let targets = rows_named(&window, "results-target-").await;
+    assert_eq!(targets.len(), 13, "{targets:?}");
+    assert!(
+        targets.contains(&"azure/gpt-5.4 swedencentral".to_owned()),
+        "{targets:?}"
+    );
+    window.element("results-latency-chart").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    save_screenshot(&window.screenshot().await, "results.png");
+    window.quit().await;
+
+    // What the window showed is what the store holds: one completed session of 104 responses.
+    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    let sessions = store.list_sessions().expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!((sessions[0].status.as_str(), sessions[0].responses), ("completed", 104));
+    drop(driver);
+}

@@ -4,6 +4,7 @@
 //! `modelbench demo` and the desktop app's first launch both use it, so a newcomer sees
 //! streaming, timings, a retried rate limit and a failure with its partial answer kept before
 //! adding any real key. Nothing here calls a real cloud; the timings and failures are scripted.
+//! A small sample suite ([`SAMPLE_SUITE`]) comes with them, for a first evaluation session.
 
 use std::collections::HashMap;
 use std::io;
@@ -18,6 +19,10 @@ use modelbench_engine::{ProviderKind, Target};
 
 /// The label every simulated target carries, shown on its pane.
 pub const LABEL: &str = "simulated";
+
+/// The sample suite the simulated clouds bring (`assets/suites/sample.yaml`): the app offers it
+/// in the Session view, so a first session needs no key.
+pub const SAMPLE_SUITE: &str = include_str!("../../../assets/suites/sample.yaml");
 
 /// The prompt the demo asks.
 pub const PROMPT: &str = "In two sentences: why would a team run the same model on more than one cloud?";

@@ -198,3 +198,20 @@ async fn every_demo_answer_is_priced_and_carries_its_base_model() {
         priced("bedrock/gpt-5.4")
     );
 }
+
+#[test]
+fn the_sample_suite_loads_with_a_check_on_every_test_and_a_bound_for_a_budget() {
+    let loaded =
+        modelbench_engine::suite::Suite::parse(super::SAMPLE_SUITE, modelbench_engine::suite::SuiteFormat::Yaml, None)
+            .unwrap_or_else(|errors| panic!("the sample suite has errors:\n{errors}"));
+    let suite = &loaded.suite;
+    assert!((5..=10).contains(&suite.tests.len()), "{} tests", suite.tests.len());
+    for case in suite.cases() {
+        assert!(!case.checks.is_empty(), "test {} has no check", case.case_id);
+    }
+    assert!(
+        suite.defaults.parameters.max_output_tokens.is_some(),
+        "a budget needs a bound on every answer"
+    );
+    assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
+}

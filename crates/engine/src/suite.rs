@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use ts_rs::TS;
 
 pub use check::{
     Check, CheckKind, CheckOutcome, CheckSubject, Grade, LatencyMeasure, Pattern, Schema, embedded_json, grade,
@@ -129,7 +130,8 @@ impl fmt::Display for SuiteErrors {
 }
 
 /// How far apart two targets may be and still count as at parity.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Margins {
     /// Latency within ± this percent.
     pub latency_percent: f64,

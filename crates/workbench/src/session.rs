@@ -7,6 +7,12 @@
 //! (text, referenced files, hash) and the options. Everything a session received is the run's, so
 //! `kill -9` loses nothing the run would keep, and `resume` sends only what is missing or ended
 //! by an infrastructure failure.
+//!
+//! A window starts and follows a session through [`live`] (progress messages, at most four a
+//! second) and picks its suite through [`suites`].
+
+pub mod live;
+pub mod suites;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -264,15 +270,57 @@ impl Workbench {
 
     /// Records how a session ended, from its run's end and its guard.
     pub fn finish_session(&self, session_id: RunId, cancelled: bool, budget: Option<&Budget>) -> Result<&'static str> {
-        let (status, reason) = if budget.is_some_and(Budget::stopped) {
-            (SESSION_STOPPED, Some("budget"))
-        } else if cancelled {
-            (SESSION_CANCELLED, Some("cancelled"))
-        } else {
-            (SESSION_COMPLETED, None)
+        record_end(self.store(), session_id, cancelled, budget)
+    }
+
+    /// Starts `plan` and follows it for `sink` (see [`live`]): `started`, progress, then how it
+    /// ended, recorded. Must be called inside a tokio runtime.
+    pub fn start_session_live(&self, plan: SessionPlan, sink: impl live::SessionSink) -> Result<RunId> {
+        let budget_usd = plan.budget_usd;
+        let started = self.start_session(plan)?;
+        let tally = live::ProgressTally::new(
+            &started.targets,
+            started.calls / started.targets.len().max(1) as u64,
+            budget_usd,
+        );
+        let session_id = started.session_id;
+        tokio::spawn(live::follow(self.store().clone(), started, tally, sink));
+        Ok(session_id)
+    }
+
+    /// Resumes session `id` and follows it for `sink`; its progress counts what earlier starts
+    /// finished. `None` when nothing was missing (it is then recorded as completed).
+    pub fn resume_session_live(
+        &self,
+        id: &str,
+        budget_usd: Option<f64>,
+        sink: impl live::SessionSink,
+    ) -> Result<Option<RunId>> {
+        // Counted before the resume starts writing, so no response is counted twice.
+        let header = self.load_session_header(id)?;
+        let record = &header.run.record;
+        let names: Vec<String> = record.targets.iter().map(|target| target.name.clone()).collect();
+        let planned = record.prompts.len() as u64 * u64::from(record.repeat.max(1));
+        let mut tally = live::ProgressTally::new(&names, planned, budget_usd.or(header.row.budget_usd));
+        self.store().load_run_visiting(header.row.id, &mut |response| {
+            if !infrastructure_failure(&response) {
+                tally.add(&response);
+            }
+            Ok(())
+        })?;
+        let Some(started) = self.resume_session(id, budget_usd)? else {
+            return Ok(None);
         };
-        self.store().finish_session(session_id, status, reason)?;
-        Ok(status)
+        let session_id = started.session_id;
+        tokio::spawn(live::follow(self.store().clone(), started, tally, sink));
+        Ok(Some(session_id))
+    }
+
+    /// The session report of `id` in `format` (`html`, `md`, `json`, `csv`).
+    pub fn export_session(&self, id: &str, format: modelbench_engine::session::report::Format) -> Result<String> {
+        let (session, analysis) = self.analyse_session(id)?;
+        let method = method(&session, &analysis);
+        Ok(modelbench_engine::session::report::render(&analysis, &method, format))
     }
 
     /// A stored session with its suite loaded again from what was stored.
@@ -432,8 +480,23 @@ impl Workbench {
             .is_some_and(|row| row.status == SESSION_CANCELLING))
     }
 
+    /// Sessions, newest first; one whose process died while it ran says `interrupted`, as
+    /// `session show` does, so a window offers to resume it.
     pub fn list_sessions(&self) -> Result<Vec<SessionSummary>> {
-        Ok(self.store().list_sessions()?)
+        let mut sessions = self.store().list_sessions()?;
+        for session in &mut sessions {
+            let running = session.status == SESSION_RUNNING || session.status == SESSION_CANCELLING;
+            if !running || self.running().contains(session.id) {
+                continue;
+            }
+            if let (Some(row), Some(run)) = (
+                self.store().find_session(&session.id.to_string())?,
+                self.store().load_run_header(session.id)?,
+            ) {
+                session.status = effective_status(&row, &run);
+            }
+        }
+        Ok(sessions)
     }
 
     /// The statistics of a session (`session show`). The responses are read one by one into the
@@ -473,6 +536,24 @@ pub struct LoadedSession {
     pub options: SessionOptions,
     /// The stored status, or `interrupted` when its run died with it running.
     pub status: String,
+}
+
+/// Records how a session ended in `store`, from its run's end and its guard.
+pub(crate) fn record_end(
+    store: &modelbench_engine::Store,
+    session_id: RunId,
+    cancelled: bool,
+    budget: Option<&Budget>,
+) -> Result<&'static str> {
+    let (status, reason) = if budget.is_some_and(Budget::stopped) {
+        (SESSION_STOPPED, Some("budget"))
+    } else if cancelled {
+        (SESSION_CANCELLED, Some("cancelled"))
+    } else {
+        (SESSION_COMPLETED, None)
+    };
+    store.finish_session(session_id, status, reason)?;
+    Ok(status)
 }
 
 fn check_cap(cap_usd: f64) -> Result<()> {

@@ -15,6 +15,10 @@ use modelbench_engine::runner::RunEvent;
 use modelbench_engine::store::RunStatus;
 use modelbench_engine::{ProviderKind, ResponseKey, ResponseRecord, RunId, StampedEvent, StreamEvent, Target};
 use modelbench_workbench::run::{FRAME, forward_events};
+use modelbench_workbench::session::live::{
+    PROGRESS_INTERVAL, ProgressTally, SessionMessage, SessionProgress, forward_progress,
+};
+use modelbench_workbench::session::suites::SessionRequest;
 use modelbench_workbench::{RunMessage, RunRequest, Workbench, data_dir};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -361,4 +365,273 @@ async fn an_unknown_target_starts_nothing() {
     assert_eq!(error.to_string(), "no target named 'nobody'");
     assert!(received.lock().expect("not poisoned").is_empty());
     assert!(workbench.list_runs(None, 10).await.expect("listed").is_empty());
+}
+
+/// A final record of call `prompt_index` to target `target_index`, with its time to first token
+/// or its error.
+fn session_record(prompt_index: u32, target_index: u32, outcome: Result<f64, &str>) -> RunEvent {
+    let (complete, error, ttft) = match outcome {
+        Ok(ttft) => (true, serde_json::Value::Null, serde_json::json!(ttft)),
+        Err(kind) => (
+            false,
+            serde_json::json!({"kind": kind, "provider": "openai", "status": 400, "code": null, "message": "refused", "retryable": false, "target": "b"}),
+            serde_json::Value::Null,
+        ),
+    };
+    let record = serde_json::json!({
+        "run_id": "0193a8f0-0000-7000-8000-000000000001",
+        "key": {"prompt_index": prompt_index, "target_index": target_index, "repeat_index": 0},
+        "target": if target_index == 0 { "a" } else { "b" },
+        "provider": "openai", "model": "m", "text": "", "reasoning": "", "tool_calls": [],
+        "usage": {}, "metrics": {"total_ms": 1.0, "content_chunks": 0, "time_to_first_token_ms": ttft},
+        "complete": complete, "error": error, "cost_usd": 0.5,
+        "attempts": 1, "unsupported_parameters": [], "started_at_ms": 0, "finished_at_ms": 0,
+    });
+    RunEvent::ResponseFinished(Box::new(serde_json::from_value(record).expect("a response record")))
+}
+
+type SessionReceived = Arc<Mutex<Vec<(Instant, SessionMessage)>>>;
+
+fn session_sink() -> (SessionReceived, impl Fn(SessionMessage) + Send + Sync + 'static) {
+    let received: SessionReceived = Arc::default();
+    let into = received.clone();
+    (received, move |message| {
+        into.lock().expect("not poisoned").push((Instant::now(), message));
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn session_progress_goes_out_at_most_every_250_ms_and_counts_every_call() {
+    let (received, sink) = session_sink();
+    let (sender, mut events) = mpsc::unbounded_channel();
+    let start = Instant::now();
+    let names = ["a".to_owned(), "b".to_owned()];
+    let forwarding = tokio::spawn(async move {
+        let mut tally = ProgressTally::new(&names, 10, Some(20.0));
+        forward_progress(&mut events, &mut tally, &sink).await;
+        tally
+    });
+    // Ten calls 30 ms apart: a's answer in 100, 300, 200, 400, 500 ms; b refuses once.
+    let ttfts = [100.0, 300.0, 200.0, 400.0, 500.0];
+    for index in 0..10u32 {
+        tokio::time::sleep_until(start + Duration::from_millis(30 * u64::from(index))).await;
+        let event = match index {
+            9 => session_record(index, 1, Err("validation")),
+            _ if index % 2 == 0 => session_record(index, 0, Ok(ttfts[index as usize / 2])),
+            _ => session_record(index, 1, Ok(50.0)),
+        };
+        sender.send(event).expect("forwarding");
+    }
+    drop(sender);
+    let tally = forwarding.await.expect("forwarding ends with its events");
+
+    let received = received.lock().expect("not poisoned");
+    let times: Vec<Duration> = received.iter().map(|(at, _)| *at - start).collect();
+    // The first change at once; the changes of the next 250 ms together, when they have passed;
+    // the last call (270 ms) is not sent before 500 ms, and the stream ended first: the end's
+    // own message carries it.
+    assert_eq!(
+        times,
+        [
+            Duration::ZERO,
+            Duration::from_millis(PROGRESS_INTERVAL.as_millis() as u64)
+        ]
+    );
+    let SessionMessage::Progress { progress } = &received[1].1 else {
+        panic!("progress messages only: {received:?}");
+    };
+    assert_eq!(progress.done, 9, "the calls of the first 250 ms");
+    let progress = tally.snapshot();
+    assert_eq!(progress.done, 10);
+    assert_eq!(progress.planned, 20);
+    assert_eq!(progress.spent_usd, 5.0);
+    assert_eq!(progress.budget_usd, Some(20.0));
+    let (a, b) = (&progress.targets[0], &progress.targets[1]);
+    assert_eq!((a.target.as_str(), a.done, a.planned), ("a", 5, 10));
+    assert_eq!(a.time_to_first_token_p50_ms, Some(300.0), "the median of 100…500 ms");
+    assert!(a.errors.is_empty());
+    assert_eq!(b.done, 5);
+    assert_eq!(b.errors.get("validation"), Some(&1));
+    assert_eq!(
+        b.time_to_first_token_p50_ms,
+        Some(50.0),
+        "errors have no time to first token"
+    );
+}
+
+const SUITE: &str = "name: capitals\ndefaults:\n  parameters:\n    max_output_tokens: 50\nprompts:\n  - \"What is the capital of {{country}}?\"\ntests:\n  - id: fr\n    vars: {country: France}\n    checks:\n      - type: icontains\n        value: paris\n  - id: de\n    vars: {country: Germany}\n    checks:\n      - type: icontains\n        value: berlin\n  - id: it\n    vars: {country: Italy}\n";
+
+/// Waits for the session's end message and returns every message received.
+async fn session_until_end(received: &SessionReceived) -> Vec<SessionMessage> {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let messages: Vec<SessionMessage> = received
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .map(|(_, message)| message.clone())
+                .collect();
+            if messages
+                .iter()
+                .any(|message| matches!(message, SessionMessage::Finished { .. } | SessionMessage::Failed { .. }))
+            {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the session ends within 30 s")
+}
+
+fn finished(messages: &[SessionMessage]) -> (String, SessionProgress) {
+    match messages.last() {
+        Some(SessionMessage::Finished { status, progress, .. }) => (status.clone(), progress.clone()),
+        other => panic!("the session ended with {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_session_runs_from_an_imported_suite_for_the_test_host_and_reads_back() {
+    let (cloud, directory, workbench) = serving(Scenario {
+        time_to_first_token: Duration::from_millis(5),
+        text: Some("Paris is the capital.".to_owned()),
+        ..Scenario::default()
+    })
+    .await;
+    saved(&workbench, "gpt-b", ProviderKind::OpenAi, "gpt-4o", &cloud.base_url());
+    let broken = directory.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "name: broken\ntests:\n  - id: a\n    checks:\n      - type: no-such-check\n",
+    )
+    .expect("write");
+    let error = workbench
+        .import_suite(&broken)
+        .expect_err("a suite with errors")
+        .to_string();
+    assert!(error.contains("broken.yaml"), "names the file: {error}");
+    assert!(error.contains("no-such-check"), "names the cause: {error}");
+
+    let path = directory.path().join("capitals.yaml");
+    std::fs::write(&path, SUITE).expect("write");
+    let suite = workbench.import_suite(&path).expect("imported");
+    assert_eq!(
+        (suite.name.as_str(), suite.tests, suite.cases, suite.checks),
+        ("capitals", 3, 3, 2)
+    );
+    assert_eq!(suite.max_output_tokens, Some(50));
+    assert_eq!(workbench.list_suites().expect("suites"), std::slice::from_ref(&suite));
+    assert_eq!(workbench.load_suite(&suite.hash).expect("by hash"), suite);
+
+    let request = |targets: &[&str], repeat: u32| SessionRequest {
+        suite_hash: suite.hash.clone(),
+        targets: targets.iter().map(|name| (*name).to_owned()).collect(),
+        repeat,
+        concurrency: 2,
+        budget_usd: None,
+    };
+    let refused = |request: SessionRequest| match workbench.plan_session(&request) {
+        Ok(_) => panic!("{request:?} must be refused"),
+        Err(error) => error.to_string(),
+    };
+    assert!(refused(request(&["gpt"], 0)).contains("repeat"));
+    assert!(refused(request(&[], 1)).contains("at least one target"));
+    assert!(refused(request(&["nowhere"], 1)).contains("'nowhere'"));
+    assert!(
+        refused(SessionRequest {
+            suite_hash: "feed".into(),
+            ..request(&["gpt"], 1)
+        })
+        .contains("no stored suite 'feed'")
+    );
+
+    let (received, sink) = session_sink();
+    let plan = workbench.plan_session(&request(&["gpt", "gpt-b"], 2)).expect("a plan");
+    let session_id = workbench.start_session_live(plan, sink).expect("started");
+    let messages = session_until_end(&received).await;
+    let Some(SessionMessage::Started { progress, .. }) = messages.first() else {
+        panic!("started first: {messages:?}");
+    };
+    assert_eq!((progress.done, progress.planned), (0, 12));
+    let (status, progress) = finished(&messages);
+    assert_eq!(status, "completed");
+    assert_eq!((progress.done, progress.planned), (12, 12));
+    for target in &progress.targets {
+        assert_eq!((target.done, target.planned), (6, 6), "{}", target.target);
+        assert!(target.errors.is_empty(), "{target:?}");
+        assert!(
+            target.time_to_first_token_p50_ms.is_some_and(|ms| ms >= 5.0),
+            "{target:?}"
+        );
+    }
+    assert_eq!(cloud.requests().len(), 12, "every call sent once");
+
+    let sessions = workbench.list_sessions().expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!((sessions[0].id, sessions[0].status.as_str()), (session_id, "completed"));
+    let (_, analysis) = workbench.analyse_session(&session_id.to_string()).expect("analysis");
+    let pass_rates: Vec<Option<f64>> = analysis.targets.iter().map(|target| target.pass_rate.value).collect();
+    assert_eq!(
+        pass_rates,
+        [Some(0.5), Some(0.5)],
+        "Paris passes, Berlin fails, Italy has no check"
+    );
+    let report = workbench
+        .export_session(
+            &session_id.to_string(),
+            modelbench_engine::session::report::Format::Markdown,
+        )
+        .expect("report");
+    assert!(report.contains("capitals"), "{report}");
+}
+
+#[tokio::test]
+async fn a_session_stopped_by_its_budget_resumes_from_what_it_had() {
+    let (cloud, directory, workbench) = serving(Scenario {
+        time_to_first_token: Duration::from_millis(5),
+        // Answers near the 50-token bound: each call spends about its worst case.
+        tokens: 40,
+        ..Scenario::default()
+    })
+    .await;
+    let path = directory.path().join("capitals.yaml");
+    std::fs::write(&path, SUITE).expect("write");
+    let suite = workbench.import_suite(&path).expect("imported");
+    let request = SessionRequest {
+        suite_hash: suite.hash.clone(),
+        targets: vec!["gpt".to_owned()],
+        repeat: 2,
+        concurrency: 1,
+        // Room for about two calls at their worst case (gpt-4o, 50 output tokens).
+        budget_usd: Some(0.0012),
+    };
+    let (received, sink) = session_sink();
+    let session_id = workbench
+        .start_session_live(workbench.plan_session(&request).expect("a plan"), sink)
+        .expect("started");
+    let (status, stopped) = finished(&session_until_end(&received).await);
+    assert_eq!(status, "stopped");
+    assert!(stopped.done > 0 && stopped.done < 6, "{stopped:?}");
+    assert_eq!(cloud.requests().len() as u64, stopped.done);
+    assert_eq!(workbench.list_sessions().expect("sessions")[0].status, "stopped");
+
+    let (received, sink) = session_sink();
+    let resumed = workbench
+        .resume_session_live(&session_id.to_string(), Some(1.0), sink)
+        .expect("resumed");
+    assert_eq!(resumed, Some(session_id));
+    let messages = session_until_end(&received).await;
+    let Some(SessionMessage::Started { progress, .. }) = messages.first() else {
+        panic!("started first: {messages:?}");
+    };
+    assert_eq!(
+        progress.done, stopped.done,
+        "the resume counts what the first start finished"
+    );
+    assert_eq!(progress.budget_usd, Some(1.0));
+    let (status, progress) = finished(&messages);
+    assert_eq!(status, "completed");
+    assert_eq!((progress.done, progress.planned), (6, 6));
+    assert_eq!(cloud.requests().len(), 6, "nothing sent twice");
 }

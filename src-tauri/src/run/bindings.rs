@@ -40,6 +40,14 @@ use ts_rs::{Config, TS};
 
 use crate::error::{CommandError, CommandErrorKind};
 use modelbench_engine::accumulate::LiveMetrics;
+use modelbench_engine::session::{
+    Analysis, BaseModelDecision, CostFigures, Distribution, Estimate, Failure, Leader, Parity, ParityMetric, Rate,
+    TargetEstimate, TargetFigures, TestFigures, TestTarget,
+};
+use modelbench_engine::store::SessionSummary;
+use modelbench_engine::suite::Margins;
+use modelbench_workbench::session::live::{SessionMessage, SessionProgress, TargetProgress};
+use modelbench_workbench::session::suites::{SessionRequest, SuiteInfo};
 use modelbench_workbench::{LiveResponse, RunMessage, RunRequest};
 
 const UPDATE_VARIABLE: &str = "MODELBENCH_UPDATE_BINDINGS";
@@ -70,7 +78,7 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
     // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
     // far below 2^53, and JSON.parse gives numbers anyway.
     let config = Config::new().with_large_int("number");
-    let renderers: [fn(&Config) -> Binding; 55] = [
+    let renderers: [fn(&Config) -> Binding; 76] = [
         binding::<ProviderKind>,
         binding::<Api>,
         binding::<Publisher>,
@@ -126,6 +134,27 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
         binding::<ParameterRange>,
         binding::<LiveMetrics>,
         binding::<LiveResponse>,
+        binding::<SuiteInfo>,
+        binding::<SessionRequest>,
+        binding::<TargetEstimate>,
+        binding::<Estimate>,
+        binding::<TargetProgress>,
+        binding::<SessionProgress>,
+        binding::<SessionMessage>,
+        binding::<SessionSummary>,
+        binding::<Margins>,
+        binding::<Rate>,
+        binding::<Distribution>,
+        binding::<CostFigures>,
+        binding::<TargetFigures>,
+        binding::<ParityMetric>,
+        binding::<Parity>,
+        binding::<TestTarget>,
+        binding::<TestFigures>,
+        binding::<Leader>,
+        binding::<BaseModelDecision>,
+        binding::<Failure>,
+        binding::<Analysis>,
     ];
     renderers
         .iter()

@@ -9,9 +9,10 @@ import { Comparison } from './comparison.svelte';
 import { needsKeychain } from './keychain';
 import { draftFromParameters, emptyParameterDraft, parseParameters, type ParameterDraft } from './parameters';
 import { RunStore, type RunStoreOptions } from './run-store.svelte';
+import { SessionWorkspace } from './sessions.svelte';
 import type { RunSummary, StoredRun, Target } from './types';
 
-export type View = 'compare' | 'targets' | 'history';
+export type View = 'compare' | 'targets' | 'history' | 'suites' | 'sessions' | 'results';
 
 /** The prompt the first-launch demo fills in (the one `modelbench demo` asks). */
 export const DEMO_PROMPT = 'In two sentences: why would a team run the same model on more than one cloud?';
@@ -52,12 +53,22 @@ export class AppState {
   readonly comparison: Comparison;
   readonly historyComparison: Comparison;
 
+  // Suites, Session and Results
+  readonly sessions: SessionWorkspace;
+
   constructor(backend: Backend, runOptions: RunStoreOptions = {}) {
     this.backend = backend;
     this.run = new RunStore(runOptions);
     this.historyRun = new RunStore(runOptions);
     this.comparison = new Comparison(backend);
     this.historyComparison = new Comparison(backend);
+    this.sessions = new SessionWorkspace(backend);
+  }
+
+  /** Opens session `sessionId` in the Results view. */
+  async openResults(sessionId: string): Promise<void> {
+    this.view = 'results';
+    await this.sessions.openResults(sessionId);
   }
 
   get selectedTargets(): Target[] {
@@ -108,8 +119,9 @@ export class AppState {
     }
   }
 
-  /** First launch: adds the simulated clouds, chooses them all and fills in a prompt. */
-  async startDemo(): Promise<void> {
+  /** First launch: adds the simulated clouds (with their sample suite), chooses them all and
+   * fills in a prompt; then shows `view` (Compare unless the offer came from another view). */
+  async startDemo(view: View = 'compare'): Promise<void> {
     this.demoStarting = true;
     try {
       const added = await this.backend.startDemo();
@@ -117,10 +129,12 @@ export class AppState {
       for (const target of added) {
         this.selected.add(target.name);
       }
+      this.sessions.chooseTargets(added.map((target) => target.name));
       if (this.prompt.trim() === '') {
         this.prompt = DEMO_PROMPT;
       }
-      this.view = 'compare';
+      this.view = view;
+      await this.sessions.refresh();
     } catch (error) {
       this.backendError = errorMessage(error);
     } finally {

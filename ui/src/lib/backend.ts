@@ -13,9 +13,11 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import { COMMANDS } from './bindings/commands';
 
 import type {
+  Analysis,
   CommandError,
   Diff,
   DiffMode,
+  Estimate,
   FieldError,
   ReportFormat,
   ResponseRecord,
@@ -23,8 +25,12 @@ import type {
   RunMessage,
   RunRequest,
   RunSummary,
+  SessionMessage,
+  SessionRequest,
+  SessionSummary,
   SimilarityMatrix,
   StoredRun,
+  SuiteInfo,
   Target,
 } from './types';
 
@@ -70,6 +76,27 @@ export interface Backend {
   /** Asks where to save (the native dialog) and writes the run's report; the path written, or
    * null when the user cancelled. */
   exportRun(runId: RunId, format: ReportFormat): Promise<string | null>;
+  /** Stored suites, newest first (imported ones and the simulated clouds' sample). */
+  listSuites(): Promise<SuiteInfo[]>;
+  /** Asks for a suite file in the native open dialog and stores it; null when cancelled. */
+  importSuite(): Promise<SuiteInfo | null>;
+  /** The engine's estimate of a session: calls, tokens and a cost range per target. */
+  estimateSession(request: SessionRequest): Promise<Estimate>;
+  /** Starts a session; its progress (at most every 250 ms) and its end arrive on `onEvent`. */
+  startSession(request: SessionRequest, onEvent: (message: SessionMessage) => void): Promise<RunId>;
+  cancelSession(sessionId: RunId): Promise<RunId>;
+  /** Sends what a stopped or interrupted session is missing; null when nothing was. */
+  resumeSession(
+    sessionId: RunId,
+    budgetUsd: number | null,
+    onEvent: (message: SessionMessage) => void,
+  ): Promise<RunId | null>;
+  /** Sessions, newest first, with the status the store knows (`interrupted` after a crash). */
+  listSessions(): Promise<SessionSummary[]>;
+  /** The engine's statistics of a session: per target, parity verdicts, decisions. */
+  sessionAnalysis(sessionId: RunId): Promise<Analysis>;
+  /** Asks where to save (the native dialog) and writes the session report; null when cancelled. */
+  exportSession(sessionId: RunId, format: ReportFormat): Promise<string | null>;
 }
 
 export { COMMANDS };
@@ -96,6 +123,23 @@ export const tauriBackend: Backend = {
   diffTexts: (a, b, mode) => invoke<Diff>(COMMANDS.diffTexts, { a, b, mode }),
   similarity: (texts, mode) => invoke<SimilarityMatrix>(COMMANDS.similarity, { texts, mode }),
   exportRun: (runId, format) => invoke<string | null>(COMMANDS.exportRun, { runId, format }),
+  listSuites: () => invoke<SuiteInfo[]>(COMMANDS.listSuites),
+  importSuite: () => invoke<SuiteInfo | null>(COMMANDS.importSuite),
+  estimateSession: (request) => invoke<Estimate>(COMMANDS.estimateSession, { request }),
+  startSession: (request, onEvent) => {
+    const channel = new Channel<SessionMessage>();
+    channel.onmessage = onEvent;
+    return invoke<RunId>(COMMANDS.startSession, { request, onEvent: channel });
+  },
+  cancelSession: (sessionId) => invoke<RunId>(COMMANDS.cancelSession, { sessionId }),
+  resumeSession: (sessionId, budgetUsd, onEvent) => {
+    const channel = new Channel<SessionMessage>();
+    channel.onmessage = onEvent;
+    return invoke<RunId | null>(COMMANDS.resumeSession, { sessionId, budgetUsd, onEvent: channel });
+  },
+  listSessions: () => invoke<SessionSummary[]>(COMMANDS.listSessions),
+  sessionAnalysis: (sessionId) => invoke<Analysis>(COMMANDS.sessionAnalysis, { sessionId }),
+  exportSession: (sessionId, format) => invoke<string | null>(COMMANDS.exportSession, { sessionId, format }),
 };
 
 /** Whether the page runs inside the Tauri shell (its IPC bridge is injected before any script). */

@@ -571,5 +571,35 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
       }
       return `mock://modelbench-${runId}.${format}`;
     },
+
+    // Sessions are the engine's statistics: the mock has none, and says so rather than invent
+    // figures. Tests of the session views script their own double (tests/sessions.test.ts).
+    async listSuites() {
+      return [];
+    },
+    async importSuite() {
+      return null;
+    },
+    async estimateSession() {
+      throw commandError('validation', 'sessions are not simulated by the mock backend');
+    },
+    async startSession() {
+      throw commandError('validation', 'sessions are not simulated by the mock backend');
+    },
+    async cancelSession(sessionId) {
+      throw commandError('not_found', `no session '${sessionId}'`);
+    },
+    async resumeSession(sessionId) {
+      throw commandError('not_found', `no session '${sessionId}'`);
+    },
+    async listSessions() {
+      return [];
+    },
+    async sessionAnalysis(sessionId) {
+      throw commandError('not_found', `no session '${sessionId}'`);
+    },
+    async exportSession(sessionId) {
+      throw commandError('not_found', `no session '${sessionId}'`);
+    },
   };
 }

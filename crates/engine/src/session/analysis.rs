@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::diff::{DiffMode, similarity};
 use crate::model::error::ErrorKind;
@@ -61,7 +62,8 @@ pub struct JudgedChecks {
 }
 
 /// A rate with its Wilson interval; all `None` when nothing was counted.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Rate {
     pub value: Option<f64>,
     pub low: Option<f64>,
@@ -71,7 +73,8 @@ pub struct Rate {
 }
 
 /// A latency-like distribution: quantiles, and bootstrap intervals of p50 and p95.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Distribution {
     pub count: usize,
     pub p50: Option<f64>,
@@ -87,7 +90,8 @@ pub struct Distribution {
     pub max: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct CostFigures {
     /// Sum of the known costs.
     pub total: f64,
@@ -98,7 +102,8 @@ pub struct CostFigures {
     pub unknown: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct TargetFigures {
     pub target: String,
     pub provider: String,
@@ -142,7 +147,8 @@ pub struct TargetFigures {
 }
 
 /// One metric of one pair.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct ParityMetric {
     /// `ttft_p50`, `ttft_p95`, `error_rate`, `pass_rate`, `output_drift`, `cost_per_test`.
     pub metric: &'static str,
@@ -167,7 +173,8 @@ pub struct ParityMetric {
     pub note: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Parity {
     pub base_model: String,
     pub a: String,
@@ -179,7 +186,8 @@ pub struct Parity {
     pub service_tiers_differ: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct TestTarget {
     pub target: String,
     pub passed: u64,
@@ -191,7 +199,8 @@ pub struct TestTarget {
     pub self_similarity: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct TestFigures {
     pub case_id: String,
     pub test_id: String,
@@ -199,7 +208,8 @@ pub struct TestFigures {
     pub targets: Vec<TestTarget>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Leader {
     pub base_model: String,
     pub rank: usize,
@@ -215,7 +225,8 @@ pub struct Leader {
 
 /// The decision for one base model: which targets are at parity, and among them the cheapest,
 /// the fastest and the most reliable.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct BaseModelDecision {
     pub base_model: String,
     pub targets: Vec<String>,
@@ -227,7 +238,8 @@ pub struct BaseModelDecision {
     pub most_reliable: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Analysis {
     pub session_id: String,
     pub status: String,
@@ -323,7 +335,8 @@ pub struct TargetSources {
 
 /// A graded answer that failed its checks, or a call that erred: what the report shows "one
 /// click away".
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Failure {
     pub case_id: String,
     pub target: String,

@@ -8,6 +8,7 @@
 use std::sync::OnceLock;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::model::event::Usage;
 use crate::model::request::{Parameters, Prompt};
@@ -18,7 +19,8 @@ use crate::pricing::PriceBook;
 pub const APPROXIMATE: &str = "approximate (4 characters per token)";
 
 /// One target's share of the session.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct TargetEstimate {
     pub target: String,
     pub base_model: Option<String>,
@@ -34,7 +36,8 @@ pub struct TargetEstimate {
     pub price_source: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct Estimate {
     pub calls: u64,
     pub targets: Vec<TargetEstimate>,

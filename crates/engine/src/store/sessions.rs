@@ -6,6 +6,7 @@
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::{Store, parse_run_id};
 use crate::model::error::{Error, Result};
@@ -38,7 +39,8 @@ pub struct SessionRow {
 }
 
 /// One line of `session list`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[ts(export)]
 pub struct SessionSummary {
     pub id: RunId,
     pub created_at_ms: i64,
@@ -52,6 +54,17 @@ pub struct SessionSummary {
     pub planned: u64,
     /// Responses stored so far.
     pub responses: u64,
+}
+
+fn suite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSuite> {
+    Ok(StoredSuite {
+        hash: row.get(0)?,
+        name: row.get(1)?,
+        format: row.get(2)?,
+        path: row.get(3)?,
+        text: row.get(4)?,
+        files_json: row.get(5)?,
+    })
 }
 
 const SESSION_COLUMNS: &str =
@@ -115,18 +128,21 @@ impl Store {
             .query_row(
                 "SELECT hash, name, format, path, text, files_json FROM suites WHERE hash = ?1",
                 [hash],
-                |row| {
-                    Ok(StoredSuite {
-                        hash: row.get(0)?,
-                        name: row.get(1)?,
-                        format: row.get(2)?,
-                        path: row.get(3)?,
-                        text: row.get(4)?,
-                        files_json: row.get(5)?,
-                    })
-                },
+                suite_row,
             )
             .optional()?)
+    }
+
+    /// Every stored suite, newest first: those imported and those sessions ran.
+    pub fn list_suites(&self) -> Result<Vec<StoredSuite>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT hash, name, format, path, text, files_json FROM suites ORDER BY created_at_ms DESC, name",
+        )?;
+        let suites = statement
+            .query_map([], suite_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(suites)
     }
 
     pub fn insert_session(&self, session: &SessionRow) -> Result<()> {
@@ -292,6 +308,30 @@ pub(crate) mod tests {
         let message = error.to_string();
         assert!(message.contains(&id.to_string()), "{message}");
         assert!(message.contains("damaged"), "{message}");
+        Ok(())
+    }
+
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "two saves a clock tick apart, so the newer one has a later created_at_ms"
+    )]
+    fn stored_suites_list_newest_first_and_once_per_hash() -> TestResult {
+        let (_directory, store) = open_store()?;
+        let suite = |hash: &str, name: &str| StoredSuite {
+            hash: hash.to_owned(),
+            name: name.to_owned(),
+            format: "yaml".to_owned(),
+            path: None,
+            text: format!("name: {name}"),
+            files_json: "[]".to_owned(),
+        };
+        store.save_suite(&suite("aaa", "first"))?;
+        std::thread::sleep(Duration::from_millis(2));
+        store.save_suite(&suite("bbb", "second"))?;
+        store.save_suite(&suite("aaa", "first"))?;
+        let names: Vec<String> = store.list_suites()?.into_iter().map(|suite| suite.name).collect();
+        assert_eq!(names, ["second", "first"]);
         Ok(())
     }
 }
