@@ -452,9 +452,18 @@ impl Workbench {
             let (winner, scores_json) = match loaded.kind {
                 PanelKind::Pairwise => {
                     let choice = rating.choice.as_deref().map(str::to_ascii_lowercase);
+                    let shown_as = |label: usize| {
+                        view.order.get(label).copied().map(Some).ok_or_else(|| {
+                            damaged(
+                                "packets",
+                                &loaded.row.id,
+                                format!("item {} shows fewer than two answers", rating.n),
+                            )
+                        })
+                    };
                     let winner = match choice.as_deref() {
-                        Some("a") => Some(view.order[0]),
-                        Some("b") => Some(view.order[1]),
+                        Some("a") => shown_as(0)?,
+                        Some("b") => shown_as(1)?,
                         Some("tie") => None,
                         other => return Err(at(format!("choice {other:?} is not A, B or tie"))),
                     };

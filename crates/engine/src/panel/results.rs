@@ -615,6 +615,21 @@ mod tests {
         ["alice", "bob", "carol"].map(str::to_owned).to_vec()
     }
 
+    /// The results of a pairwise panel of `names()` rated by `raters()`.
+    fn pairwise(items: &[Item], ratings: &[Rating], seed: u64) -> PanelResults {
+        let (names, raters) = (names(), raters());
+        results(&ResultsInput {
+            kind: PanelKind::Pairwise,
+            criteria: &[],
+            target_names: &names,
+            targets: &[0, 1, 2],
+            items,
+            raters: &raters,
+            ratings,
+            seed,
+        })
+    }
+
     /// A rater who prefers the lower target index, shown in alternating orders.
     fn by_rule(rater: usize, items: &[Item]) -> Vec<Rating> {
         items
@@ -633,17 +648,7 @@ mod tests {
     fn raters_who_agree_give_alpha_one_and_the_ranking_their_choices_imply() {
         let items = pair_items();
         let ratings: Vec<Rating> = (0..3).flat_map(|rater| by_rule(rater, &items)).collect();
-        let (names, raters) = (names(), raters());
-        let results = results(&ResultsInput {
-            kind: PanelKind::Pairwise,
-            criteria: &[],
-            target_names: &names,
-            targets: &[0, 1, 2],
-            items: &items,
-            raters: &raters,
-            ratings: &ratings,
-            seed: 3,
-        });
+        let results = pairwise(&items, &ratings, 3);
         assert_eq!(results.ratings, 54);
         let order: Vec<&str> = results.targets.iter().map(|target| target.target.as_str()).collect();
         assert_eq!(order, ["best", "middle", "worst"]);
@@ -688,17 +693,7 @@ mod tests {
                 scores: Vec::new(),
             }
         }));
-        let (names, raters) = (names(), raters());
-        let results = results(&ResultsInput {
-            kind: PanelKind::Pairwise,
-            criteria: &[],
-            target_names: &names,
-            targets: &[0, 1, 2],
-            items: &items,
-            raters: &raters,
-            ratings: &ratings,
-            seed: 3,
-        });
+        let results = pairwise(&items, &ratings, 3);
         let alpha = results.agreement.alpha.expect("a value");
         assert!(alpha < 0.9, "{alpha}");
         let carol = &results.rater_agreement[2];
@@ -839,17 +834,7 @@ mod tests {
     #[test]
     fn no_ratings_yet_give_notes_not_numbers() {
         let items = pair_items();
-        let (names, raters) = (names(), raters());
-        let results = results(&ResultsInput {
-            kind: PanelKind::Pairwise,
-            criteria: &[],
-            target_names: &names,
-            targets: &[0, 1, 2],
-            items: &items,
-            raters: &raters,
-            ratings: &[],
-            seed: 1,
-        });
+        let results = pairwise(&items, &[], 1);
         assert!(
             results
                 .targets
