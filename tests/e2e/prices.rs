@@ -272,3 +272,38 @@ async fn runs_are_costed_from_the_catalog_and_overrides_win_and_say_so() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("scripts/import-prices"), "{}", stderr(&output));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_compare_names_the_clouds_where_no_price_is_known() {
+    // The shipped catalog prices OCI's gpt-5 but not its gpt-5.5: no OCI row, and it says so
+    // rather than leaving the cloud out silently.
+    let data = tempfile::tempdir().expect("tempdir");
+    let text = cli(data.path(), &["prices", "compare", "gpt-5.5"], &[], None).await;
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = stdout(&text);
+    assert!(
+        text.lines().any(|line| line.starts_with("no price known on oci: ")),
+        "{text}"
+    );
+    assert!(!text.lines().any(|line| line.starts_with("oci ")), "{text}");
+    let document = json(&cli(data.path(), &["prices", "compare", "gpt-5.5", "--json"], &[], None).await);
+    assert_eq!(document["no_price_on"], serde_json::json!(["oci"]), "{document}");
+    let priced: Vec<&str> = document["prices"]
+        .as_array()
+        .expect("prices")
+        .iter()
+        .filter_map(|row| row["provider"].as_str())
+        .collect();
+    assert!(!priced.contains(&"oci"), "{priced:?}");
+    // Only OCI sells Cohere's Command models, and it is priced: nothing to name.
+    let cohere = json(
+        &cli(
+            data.path(),
+            &["prices", "compare", "command-a-03-2025", "--json"],
+            &[],
+            None,
+        )
+        .await,
+    );
+    assert_eq!(cohere["no_price_on"], serde_json::json!([]), "{cohere}");
+}

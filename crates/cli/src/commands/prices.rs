@@ -177,6 +177,7 @@ fn compare(
     }
     let book = price_book(store)?;
     let rows = book.compare(base_model, input_tokens, output_tokens);
+    let unpriced = book.clouds_without_price(base_model);
     if as_json {
         let document = json!({
             "base_model": base_model.trim().to_ascii_lowercase(),
@@ -185,6 +186,7 @@ fn compare(
             "currency": "USD",
             "unit": "USD per 1,000,000 tokens, or per 10,000 characters where a price's unit is characters",
             "prices": rows,
+            "no_price_on": unpriced,
         });
         serde_json::to_writer_pretty(&mut *out, &document)?;
         writeln!(out)?;
@@ -242,6 +244,15 @@ fn compare(
         writeln!(
             out,
             "/10k ch: billed per character of prompt and answer, USD per 10,000 characters; no token mix prices it"
+        )?;
+    }
+    if !unpriced.is_empty() {
+        let names: Vec<&str> = unpriced.iter().map(|provider| provider.as_str()).collect();
+        writeln!(
+            out,
+            "no price known on {}: the catalog prices other models of this line there, not this one; a run \
+             there shows its cost as n/a with the reason (add your own with `modelbench prices set`)",
+            names.join(", ")
         )?;
     }
     Ok(())

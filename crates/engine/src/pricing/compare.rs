@@ -122,6 +122,49 @@ impl PriceBook {
     }
 }
 
+impl PriceBook {
+    /// The clouds that price another model of `base_model`'s line (its name's first word: `gpt`,
+    /// `claude`, `gemini`) but not `base_model` itself: where it may well be sold, but no price
+    /// is known (OCI's `gpt-5.5` when the catalog has only its `gpt-5`). Sorted by name. Not
+    /// every cloud of the line sells every model: this says what is unknown, never that it is
+    /// sold.
+    pub fn clouds_without_price(&self, base_model: &str) -> Vec<ProviderKind> {
+        let wanted = base_model.trim().to_ascii_lowercase();
+        let line = |base: &str| base.split(['-', '.']).next().unwrap_or_default().to_owned();
+        let wanted_line = line(&wanted);
+        if wanted_line.is_empty() {
+            return Vec::new();
+        }
+        let keys = self
+            .overrides
+            .iter()
+            .map(|price| (price.provider, price.model.as_str()))
+            .chain(self.catalog.as_deref().into_iter().flat_map(|catalog| {
+                catalog
+                    .entries
+                    .iter()
+                    .map(|entry| (entry.provider, entry.model.as_str()))
+            }));
+        let mut of_line: Vec<ProviderKind> = Vec::new();
+        let mut priced: Vec<ProviderKind> = Vec::new();
+        for (provider, model) in keys {
+            let base = crate::model::identity::base_of(provider, model);
+            if base == wanted {
+                priced.push(provider);
+            } else if line(&base) == wanted_line {
+                of_line.push(provider);
+            }
+        }
+        let mut unpriced: Vec<ProviderKind> = of_line
+            .into_iter()
+            .filter(|provider| !priced.contains(provider))
+            .collect();
+        unpriced.sort_by_key(|provider| provider.as_str());
+        unpriced.dedup();
+        unpriced
+    }
+}
+
 /// Bedrock's surface (Mantle or Runtime) or Azure's deployment type, from a price key.
 fn surface_of(provider: ProviderKind, model: &str, region: Option<&str>) -> Option<String> {
     match provider {

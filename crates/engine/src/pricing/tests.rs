@@ -687,3 +687,40 @@ fn a_price_per_character_is_one_price_and_compares_without_a_token_mix() {
     );
     assert!(gpt.iter().any(|row| row.provider == ProviderKind::OpenAi));
 }
+
+#[test]
+fn clouds_that_price_other_models_of_the_line_but_not_this_one_are_named() {
+    let price = |provider: &str, model: &str| {
+        json!({"provider": provider, "model": model, "input": 1.0, "output": 2.0,
+               "source": "https://example.com/prices", "as_of": "2026-11-01"})
+    };
+    let book = PriceBook::new(catalog_with(json!([
+        price("openai", "gpt-5.5"),
+        price("azure", "gpt-5.5"),
+        price("oci", "openai.gpt-5"),
+        price("bedrock", "openai.gpt-oss-120b-1:0"),
+        price("bedrock", "openai.gpt-5.5"),
+        price("vertex", "gemini-2.5-pro"),
+    ])));
+    assert_eq!(book.clouds_without_price("GPT-5.5"), [ProviderKind::Oci]);
+    // Another model of the line: the clouds without it, sorted.
+    assert_eq!(
+        book.clouds_without_price("gpt-5"),
+        [ProviderKind::Azure, ProviderKind::Bedrock, ProviderKind::OpenAi]
+    );
+    assert!(book.clouds_without_price("gemini-2.5-pro").is_empty());
+    assert!(book.clouds_without_price("no-such-model").is_empty());
+    assert!(book.clouds_without_price("").is_empty());
+    // An override prices it.
+    let overridden = book.with_overrides(vec![PriceOverride {
+        provider: ProviderKind::Oci,
+        ..override_for("openai.gpt-5.5", None, 1.0, None)
+    }]);
+    assert!(overridden.clouds_without_price("gpt-5.5").is_empty());
+    // The shipped catalog has OCI's gpt-5 but not its gpt-5.5.
+    assert!(
+        PriceBook::shipped()
+            .clouds_without_price("gpt-5.5")
+            .contains(&ProviderKind::Oci)
+    );
+}
