@@ -841,3 +841,99 @@ async fn a_first_session_runs_the_sample_suite_on_the_simulated_clouds_and_reads
     assert_eq!((sessions[0].status.as_str(), sessions[0].responses), ("completed", 104));
     drop(driver);
 }
+
+/// The one stored session's id, once the Session view lists it.
+async fn listed_session(window: &Session) -> String {
+    let id = window
+        .wait_for_script(
+            "a stored session",
+            Duration::from_secs(20),
+            "const row = document.querySelector('[data-testid^=\"session-row-\"]:not([data-testid^=\"session-row-status-\"])');
+             return row ? row.dataset.testid.slice('session-row-'.length) : null;",
+            json!([]),
+        )
+        .await;
+    id.as_str().expect("an id").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cut_off_by_closing_the_app_is_resumable_after_reopening_and_completes() {
+    let Some(tools) = Tools::or_skip("desktop session resume test") else {
+        return;
+    };
+    let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let application = app_binary();
+    let driver =
+        modelbench_e2e::desktop::Driver::start(&tools, &[("MODELBENCH_DATA_DIR", OsString::from(data.path()))]).await;
+
+    let window = driver.session(&application).await;
+    window.click("nav-sessions").await;
+    window.click("session-demo-button").await;
+    window.element("session-target-openai/gpt-5.4").await;
+    window.click("session-targets-none").await;
+    window.click("session-target-openai/gpt-5.4").await;
+    window.click("session-target-gemini/gemini-2.5-flash").await;
+    // One call at a time: 16 calls take long enough to close the app in the middle.
+    window.type_into("session-concurrency", "1").await;
+    window
+        .wait_for_text("session-estimate-calls", &["16"], Duration::from_secs(20))
+        .await;
+    window.click("session-start").await;
+    window
+        .wait_for_script(
+            "a call done",
+            Duration::from_secs(60),
+            "const row = document.querySelector(arguments[0]);
+             const done = row ? Number(row.cells[2].textContent.split('/')[0]) : 0;
+             return done >= 1 ? done : null;",
+            json!([modelbench_e2e::desktop::tid("session-progress-gemini/gemini-2.5-flash")]),
+        )
+        .await;
+    let id = listed_session(&window).await;
+    window.quit().await;
+
+    // Reopened: the session is listed as interrupted, and Resume sends only what is missing.
+    let window = driver.session(&application).await;
+    window.click("nav-sessions").await;
+    assert_eq!(listed_session(&window).await, id);
+    window
+        .wait_for_text(
+            &format!("session-row-status-{id}"),
+            &["interrupted"],
+            Duration::from_secs(20),
+        )
+        .await;
+    window.click(&format!("session-resume-{id}")).await;
+    let status = window
+        .wait_for_text(
+            "session-status",
+            &["completed", "stopped", "cancelled", "interrupted"],
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(status, "completed");
+    for name in ["openai/gpt-5.4", "gemini/gemini-2.5-flash"] {
+        window
+            .wait_for_contains(&format!("session-progress-{name}"), "8 / 8", Duration::from_secs(5))
+            .await;
+    }
+    window
+        .wait_for_text(
+            &format!("session-row-status-{id}"),
+            &["completed"],
+            Duration::from_secs(20),
+        )
+        .await;
+    window.quit().await;
+    drop(driver);
+
+    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    let sessions = store.list_sessions().expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        (sessions[0].status.as_str(), sessions[0].responses, sessions[0].planned),
+        ("completed", 16, 16),
+        "each call answered once"
+    );
+}

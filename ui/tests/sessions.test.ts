@@ -6,6 +6,7 @@ import { AppState } from '../src/lib/app-state.svelte';
 import type { Backend } from '../src/lib/backend';
 import {
   errorSummary,
+  formatQuantile,
   formatRateInterval,
   latencyChart,
   parseBudget,
@@ -266,6 +267,9 @@ describe('session figures as read', () => {
     expect(errorSummary({})).toBe('');
     expect(formatRateInterval({ value: 0.5, low: 0.237, high: 0.763, count: 4, total: 8 })).toBe('50.0% [23.7–76.3]');
     expect(formatRateInterval({ value: null, low: null, high: null, count: 0, total: 0 })).toBe('—');
+    expect(formatQuantile(420.4, [380.2, 459.6])).toBe('420 ms [380–460]');
+    expect(formatQuantile(1190, [1183, 1204])).toBe('1.19 s [1.18–1.20]');
+    expect(formatQuantile(null, null)).toBe('—');
   });
 
   it('counts the verdicts of a base model over every pair and metric', () => {

@@ -5,8 +5,9 @@
 //! credentials it trusts, and adapts each of its commands onto one call here: start and stop a
 //! run ([`run`], streamed to a [`RunSink`]), test a target, list, search, load and delete stored
 //! runs ([`history`]), export one ([`export`]) and choose which of its answers to diff ([`diff`]);
-//! run evaluation sessions ([`session`]: estimate, spend cap, resume, analysis, report), blind
-//! panels over them ([`panel`]: packets, ratings import, results) and LLM judges ([`judge`]).
+//! run evaluation sessions ([`session`]: estimate, spend cap, resume, analysis, report; for a
+//! window, suites to pick and progress at most every 250 ms), blind panels over them ([`panel`]:
+//! packets, ratings import, results) and LLM judges ([`judge`]).
 //! The shell's sink is a Tauri channel, the CLI reads the engine's events itself; a test host is
 //! a closure (`tests/test_host.rs`), which proves the bodies run without a desktop or a terminal.
 //!

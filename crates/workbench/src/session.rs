@@ -289,7 +289,8 @@ impl Workbench {
     }
 
     /// Resumes session `id` and follows it for `sink`; its progress counts what earlier starts
-    /// finished. `None` when nothing was missing (it is then recorded as completed).
+    /// finished, and each target goes to where its saved namesake is served now. `None` when
+    /// nothing was missing (it is then recorded as completed).
     pub fn resume_session_live(
         &self,
         id: &str,
@@ -308,7 +309,7 @@ impl Workbench {
             }
             Ok(())
         })?;
-        let Some(started) = self.resume_session(id, budget_usd)? else {
+        let Some(started) = self.resume_session_at(id, budget_usd, true)? else {
             return Ok(None);
         };
         let session_id = started.session_id;
@@ -383,6 +384,19 @@ impl Workbench {
     /// Sends what a session is missing: calls never sent or ended by an infrastructure failure.
     /// `None` when nothing is missing.
     pub fn resume_session(&self, id: &str, budget_usd: Option<f64>) -> Result<Option<StartedSession>> {
+        self.resume_session_at(id, budget_usd, false)
+    }
+
+    /// [`Self::resume_session`]; with `current_endpoints`, each target is sent to where its saved
+    /// namesake of the same provider and model is served now (the simulated clouds move to a new
+    /// port at each launch of the app; a gateway may have moved), its credentials and
+    /// parameters as stored.
+    fn resume_session_at(
+        &self,
+        id: &str,
+        budget_usd: Option<f64>,
+        current_endpoints: bool,
+    ) -> Result<Option<StartedSession>> {
         let session = self.load_session(id)?;
         if session.run.status == RunStatus::Running {
             return Err(Error::StillRunning(session.row.id));
@@ -425,11 +439,16 @@ impl Workbench {
             self.store().finish_session(session.row.id, SESSION_COMPLETED, None)?;
             return Ok(None);
         }
+        let targets = if current_endpoints {
+            self.current_endpoints(&record.targets)?
+        } else {
+            record.targets.clone()
+        };
         let plan = SessionPlan {
             suite: session.suite,
             format: session.format,
             path: session.suite_row.path.clone(),
-            targets: record.targets.clone(),
+            targets: targets.clone(),
             options: session.options.clone(),
             budget_usd: budget_usd.or(session.row.budget_usd),
         };
@@ -438,7 +457,7 @@ impl Workbench {
             .map(|cap| self.budget_for(&plan, cap, spent))
             .transpose()?;
         let run_plan = RunPlan {
-            targets: record.targets.clone(),
+            targets,
             prompts: record.prompts.clone(),
             parameters: record.parameters.clone(),
             options: self.run_options(&plan.options, budget.as_ref())?,
@@ -453,6 +472,23 @@ impl Workbench {
             calls,
             targets: record.targets.iter().map(|target| target.name.clone()).collect(),
         }))
+    }
+
+    /// `targets` with the base URL of the saved target of the same name, provider and model.
+    fn current_endpoints(&self, targets: &[Target]) -> Result<Vec<Target>> {
+        targets
+            .iter()
+            .map(|target| {
+                let mut target = target.clone();
+                if let Some(saved) = self.store().get_target(&target.name)?
+                    && saved.provider == target.provider
+                    && saved.model == target.model
+                {
+                    target.base_url = saved.base_url;
+                }
+                Ok(target)
+            })
+            .collect()
     }
 
     /// Cancels a session: at once when this process runs it, else by marking it so the process

@@ -616,6 +616,18 @@ async fn a_session_stopped_by_its_budget_resumes_from_what_it_had() {
     assert_eq!(cloud.requests().len() as u64, stopped.done);
     assert_eq!(workbench.list_sessions().expect("sessions")[0].status, "stopped");
 
+    // The target has moved since (as the simulated clouds do at each launch of the app): the
+    // resume goes where it is served now.
+    let moved = FakeCloud::start(Config {
+        default_scenario: Scenario {
+            tokens: 40,
+            ..Scenario::default()
+        },
+        ..Config::default()
+    })
+    .await
+    .expect("fakecloud");
+    saved(&workbench, "gpt", ProviderKind::OpenAi, "gpt-4o", &moved.base_url());
     let (received, sink) = session_sink();
     let resumed = workbench
         .resume_session_live(&session_id.to_string(), Some(1.0), sink)
@@ -633,5 +645,10 @@ async fn a_session_stopped_by_its_budget_resumes_from_what_it_had() {
     let (status, progress) = finished(&messages);
     assert_eq!(status, "completed");
     assert_eq!((progress.done, progress.planned), (6, 6));
-    assert_eq!(cloud.requests().len(), 6, "nothing sent twice");
+    assert_eq!(cloud.requests().len() + moved.requests().len(), 6, "nothing sent twice");
+    assert_eq!(
+        moved.requests().len() as u64,
+        6 - stopped.done,
+        "the rest went where it is now"
+    );
 }

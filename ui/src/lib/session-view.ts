@@ -98,7 +98,10 @@ export function formatQuantile(value: number | null, interval: [number, number] 
   if (interval === null) {
     return formatMilliseconds(value);
   }
-  return `${formatMilliseconds(value)} [${Math.round(interval[0])}–${Math.round(interval[1])}]`;
+  // The interval in the value's own unit: `1.19 s [1.18–1.20]`, `420 ms [380–460]`.
+  const [low, high] = value >= 1000 ? [interval[0] / 1000, interval[1] / 1000] : interval;
+  const digits = value >= 1000 ? 2 : 0;
+  return `${formatMilliseconds(value)} [${low.toFixed(digits)}–${high.toFixed(digits)}]`;
 }
 
 export function formatMoney(value: number | null): string {
