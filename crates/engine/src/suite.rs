@@ -96,6 +96,10 @@ pub struct Diagnostic {
     /// 1-based, when known.
     pub column: Option<usize>,
     pub message: String,
+    /// Where in the YAML document the value at fault is (`tests[3].checks[1].value`), for an
+    /// editor to show the error at its field; `None` outside a YAML document's values.
+    #[serde(skip)]
+    pub path: Option<String>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -287,6 +291,7 @@ impl Suite {
                 line: None,
                 column: None,
                 message: format!("cannot read the suite: {error}"),
+                path: None,
             }])
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -16,16 +16,23 @@ use serde_json::Value;
 
 use super::Diagnostic;
 
-/// Where a value is: a file (`None` for text given without a path) and a 1-based line.
+/// Where a value is: a file (`None` for text given without a path), a 1-based line, and, for a
+/// YAML document, the value's path in it (`tests[3].checks[1].value`), so an editor can show an
+/// error at its field even when several fields share a line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Location {
     pub file: Option<Arc<str>>,
     pub line: Option<usize>,
+    pub path: Option<Arc<str>>,
 }
 
 impl Location {
     pub fn new(file: Option<Arc<str>>, line: usize) -> Self {
-        Self { file, line: Some(line) }
+        Self {
+            file,
+            line: Some(line),
+            path: None,
+        }
     }
 
     pub fn error(&self, message: impl Into<String>) -> Diagnostic {
@@ -34,6 +41,7 @@ impl Location {
             line: self.line,
             column: None,
             message: message.into(),
+            path: self.path.as_deref().map(str::to_owned),
         }
     }
 }
@@ -80,11 +88,12 @@ impl Node {
                     line: Some(error.marker().line()),
                     column: Some(error.marker().col() + 1),
                     message: format!("not valid YAML (column {}): {}", error.marker().col() + 1, error.info()),
+                    path: None,
                 });
             }
         };
         match documents.into_iter().next() {
-            Some(document) => Ok(from_marked(document, &file)),
+            Some(document) => Ok(from_marked(document, &file, "")),
             None => Ok(Self::new(NodeValue::Null, Location::new(file, 1))),
         }
     }
@@ -217,21 +226,36 @@ impl Node {
     }
 }
 
-fn from_marked(node: MarkedYaml<'_>, file: &Option<Arc<str>>) -> Node {
-    let location = Location::new(file.clone(), node.span.start.line());
+/// `path` is where `node` is in the document: `` for the root, then `key`, `key.child`,
+/// `list[0]`.
+fn from_marked(node: MarkedYaml<'_>, file: &Option<Arc<str>>, path: &str) -> Node {
+    let location = Location {
+        file: file.clone(),
+        line: Some(node.span.start.line()),
+        path: (!path.is_empty()).then(|| Arc::from(path)),
+    };
     let value = match node.data {
         YamlData::Value(scalar) => scalar_value(scalar),
         YamlData::Representation(text, _, _) => NodeValue::String(text.into_owned()),
-        YamlData::Sequence(items) => {
-            NodeValue::Sequence(items.into_iter().map(|item| from_marked(item, file)).collect())
-        }
+        YamlData::Sequence(items) => NodeValue::Sequence(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| from_marked(item, file, &format!("{path}[{index}]")))
+                .collect(),
+        ),
         YamlData::Mapping(entries) => {
             let mut own: Vec<(String, Node)> = Vec::new();
             let mut merged: Vec<Node> = Vec::new();
             for (key, value) in entries {
-                let key = from_marked(key, file);
-                let value = from_marked(value, file);
+                let key = from_marked(key, file, path);
                 let name = key.scalar_text().unwrap_or_default();
+                let value_path = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                let value = from_marked(value, file, &value_path);
                 if name == "<<" {
                     merged.push(value);
                 } else {
@@ -256,7 +280,7 @@ fn from_marked(node: MarkedYaml<'_>, file: &Option<Arc<str>>) -> Node {
             }
             NodeValue::Mapping(own)
         }
-        YamlData::Tagged(_, inner) => return from_marked(*inner, file),
+        YamlData::Tagged(_, inner) => return from_marked(*inner, file, path),
         YamlData::Alias(_) | YamlData::BadValue => NodeValue::Null,
     };
     Node::new(value, location)
@@ -288,6 +312,17 @@ mod tests {
         assert_eq!(list[1].line(), Some(9));
         assert_eq!(list[1].as_f64(), Some(2.5));
         assert_eq!(node.pointer("#/base/b").and_then(Node::as_str), Some("two"));
+    }
+
+    #[test]
+    fn values_know_their_path_in_the_document() {
+        let text = "tests:\n  - id: a\n    checks:\n      - {type: regex, value: x}\n";
+        let node = Node::parse_yaml(text, None).expect("parses");
+        let value = node.pointer("#/tests/0/checks/0/value").expect("value");
+        assert_eq!(value.location.path.as_deref(), Some("tests[0].checks[0].value"));
+        let error = node.pointer("#/tests/0/id").expect("id").error("bad");
+        assert_eq!(error.path.as_deref(), Some("tests[0].id"));
+        assert_eq!(node.location.path, None);
     }
 
     #[test]

@@ -798,6 +798,7 @@ impl Reader {
                 let location = Location {
                     file: self.file.clone(),
                     line: prompt.line,
+                    ..Location::default()
                 };
                 duplicates.push(location.error(format!("duplicate prompt id `{}`{first}", prompt.id)));
             }
@@ -1078,6 +1079,7 @@ impl Reader {
                     let written_at = Location {
                         file: prompt.file.as_deref().map(Arc::from),
                         line: prompt.line,
+                        ..Location::default()
                     };
                     (Some(prompt.id.as_str()), prompt.body.clone(), written_at)
                 })
