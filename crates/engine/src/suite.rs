@@ -18,6 +18,7 @@
 //! Nunjucks beyond `{{ variable }}` substitution.
 
 mod check;
+mod document;
 mod node;
 mod read;
 mod refusal;
@@ -36,6 +37,7 @@ use ts_rs::TS;
 pub use check::{
     Check, CheckKind, CheckOutcome, CheckSubject, Grade, LatencyMeasure, Pattern, Schema, embedded_json, grade,
 };
+pub use document::{DocumentCheck, DocumentEntry, DocumentTest, SuiteDocument, SuiteFieldError, evaluated_check_types};
 pub use refusal::{REFUSAL_OPENERS, REFUSAL_PHRASES, reads_as_refusal};
 
 use crate::{Parameters, Prompt};

@@ -29,7 +29,7 @@ use crate::{FinishReason, ResponseRecord};
 const SIMILAR_THRESHOLD: f64 = 0.75;
 
 /// Types ModelBench evaluates (their `not-` forms too).
-const EVALUATED: &[&str] = &[
+pub(crate) const EVALUATED: &[&str] = &[
     "contains",
     "icontains",
     "contains-any",
