@@ -37,7 +37,9 @@ use ts_rs::TS;
 pub use check::{
     Check, CheckKind, CheckOutcome, CheckSubject, Grade, LatencyMeasure, Pattern, Schema, embedded_json, grade,
 };
-pub use document::{DocumentCheck, DocumentEntry, DocumentTest, SuiteDocument, SuiteFieldError, evaluated_check_types};
+pub use document::{
+    DocumentCheck, DocumentEntry, DocumentTest, Review, SuiteDocument, SuiteFieldError, evaluated_check_types, review,
+};
 pub use refusal::{REFUSAL_OPENERS, REFUSAL_PHRASES, reads_as_refusal};
 
 use crate::{Parameters, Prompt};

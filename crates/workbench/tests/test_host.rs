@@ -652,3 +652,136 @@ async fn a_session_stopped_by_its_budget_resumes_from_what_it_had() {
         "the rest went where it is now"
     );
 }
+
+const EDITED_SUITE: &str = "name: edited
+defaults:
+  parameters: {max_output_tokens: 40}
+prompts: ['{{question}}']
+tests:
+  - id: capital
+    vars: {question: What is the capital of France?}
+    checks:
+      - {type: icontains, value: paris}
+      - {type: regex, value: '^Berlin'}
+  - id: other
+    vars: {question: Anything?}
+";
+
+#[tokio::test]
+async fn a_suite_is_edited_checked_at_its_fields_saved_and_dry_checked_against_a_target() {
+    use modelbench_workbench::session::editor::{DryCheckRequest, draft_of_document, draft_of_text};
+    let (cloud, _directory, workbench) = serving(Scenario {
+        text: Some("Paris is the capital.".to_owned()),
+        ..Scenario::default()
+    })
+    .await;
+    let stored = workbench
+        .add_suite_text(EDITED_SUITE, modelbench_engine::suite::SuiteFormat::Yaml)
+        .expect("stored");
+    let opened = workbench.open_suite_draft(&stored.hash).expect("opens");
+    assert_eq!(opened.text, EDITED_SUITE, "a YAML suite opens as its own text");
+    assert!(opened.errors.is_empty(), "{:?}", opened.errors);
+    assert!(opened.check_types.iter().any(|name| name == "regex"));
+    let mut document = opened.document.expect("fields");
+
+    document.tests[0].checks[1].value = Some(serde_json::json!("(unclosed"));
+    let broken = draft_of_document(document.clone());
+    assert_eq!(broken.errors.len(), 1, "{:?}", broken.errors);
+    assert_eq!(broken.errors[0].path.as_deref(), Some("tests[0].checks[1].value"));
+    assert!(broken.errors[0].message.starts_with("bad regex"), "{:?}", broken.errors);
+    let line = broken.errors[0].line.expect("a line in the YAML written");
+    assert!(
+        broken
+            .text
+            .lines()
+            .nth(line - 1)
+            .is_some_and(|text| text.contains("(unclosed")),
+        "line {line} of\n{}",
+        broken.text
+    );
+    let refused = workbench
+        .save_suite_draft(&broken.text)
+        .expect_err("errors refuse a save");
+    assert!(refused.to_string().contains("bad regex"), "{refused}");
+    // The raw text says the same, and reads back into the same fields.
+    let raw = draft_of_text(broken.text.clone());
+    assert_eq!(raw.errors, broken.errors);
+    assert_eq!(raw.document.as_ref(), Some(&document));
+    let bad_yaml = draft_of_text("name: x\ntests: [\n".to_owned());
+    assert!(bad_yaml.document.is_none());
+    assert_eq!(bad_yaml.errors.len(), 1, "{:?}", bad_yaml.errors);
+    assert!(bad_yaml.errors[0].line.is_some(), "{:?}", bad_yaml.errors);
+
+    document.tests[0].checks[1].value = Some(serde_json::json!("^Berlin"));
+    let fixed = draft_of_document(document);
+    assert!(fixed.errors.is_empty(), "{:?}", fixed.errors);
+    let edited = workbench.save_suite_draft(&fixed.text).expect("saved");
+    assert_eq!(edited.tests, 2);
+    assert!(workbench.list_suites().expect("suites").contains(&edited));
+
+    let request = |target: &str, test_id: &str| DryCheckRequest {
+        text: fixed.text.clone(),
+        test_id: test_id.to_owned(),
+        target: target.to_owned(),
+    };
+    let checked = workbench.dry_check(request("gpt", "capital")).await.expect("dry check");
+    assert_eq!((checked.target.as_str(), checked.test_id.as_str()), ("gpt", "capital"));
+    let case = &checked.cases[0];
+    assert_eq!(case.text, "Paris is the capital.");
+    assert!(case.total_ms > 0.0);
+    let verdicts: Vec<(&str, Option<bool>)> = case
+        .checks
+        .iter()
+        .map(|check| (check.type_name.as_str(), check.passed))
+        .collect();
+    assert_eq!(verdicts, [("icontains", Some(true)), ("regex", Some(false))]);
+    assert!(case.checks[1].reason.contains("does not match"), "{:?}", case.checks[1]);
+    assert_eq!(case.passed, Some(false));
+    let sent = cloud.requests();
+    assert_eq!(sent.len(), 1, "one call");
+    let body = sent[0].body.to_string();
+    assert!(
+        body.contains("What is the capital of France?") && body.contains(":40"),
+        "the test's rendered prompt with the suite's parameters: {body}"
+    );
+    assert!(
+        workbench.list_runs(None, 10).await.expect("runs").is_empty(),
+        "a dry check is not history"
+    );
+
+    let unknown = workbench
+        .dry_check(request("gpt", "nope"))
+        .await
+        .expect_err("no such test");
+    assert!(unknown.to_string().contains("no test 'nope'"), "{unknown}");
+    let refusing = FakeCloud::start(Config {
+        default_scenario: Scenario {
+            failure: Some(fakecloud::Failure::Status {
+                status: 401,
+                times: None,
+                retry_after: None,
+            }),
+            ..Scenario::default()
+        },
+        ..Config::default()
+    })
+    .await
+    .expect("fakecloud");
+    saved(
+        &workbench,
+        "locked",
+        ProviderKind::OpenAi,
+        "gpt-4o",
+        &refusing.base_url(),
+    );
+    let failed = workbench
+        .dry_check(request("locked", "capital"))
+        .await
+        .expect_err("a 401");
+    let message = failed.to_string();
+    assert!(
+        message.contains("target 'locked'") && message.contains("401"),
+        "{message}"
+    );
+    assert!(!message.contains("fake-key"), "no secret in the error: {message}");
+}

@@ -175,11 +175,17 @@ impl SuiteDocument {
         format!("{body}\n")
     }
 
-    /// Everything wrong with the document, each at its field: the loader's errors on the YAML
-    /// it writes, and a test without an id.
+    /// Everything wrong with the document, each at its field: a test without an id, and the
+    /// loader's errors on the YAML it writes (their lines are that YAML's).
     pub fn problems(&self) -> Vec<SuiteFieldError> {
-        let mut problems: Vec<SuiteFieldError> = self
-            .tests
+        let mut problems = self.missing_ids();
+        problems.extend(review(&self.to_yaml()).errors);
+        problems
+    }
+
+    /// A test without an id, at its `id` field.
+    pub fn missing_ids(&self) -> Vec<SuiteFieldError> {
+        self.tests
             .iter()
             .enumerate()
             .filter(|(_, test)| test.id.trim().is_empty())
@@ -188,11 +194,29 @@ impl SuiteDocument {
                 line: None,
                 message: "a test needs an id".to_owned(),
             })
-            .collect();
-        if let Err(errors) = Suite::parse(&self.to_yaml(), SuiteFormat::Yaml, None) {
-            problems.extend(errors.0.into_iter().map(SuiteFieldError::from));
-        }
-        problems
+            .collect()
+    }
+}
+
+/// What loading a YAML suite's text finds: its errors, each at its field and line, and its
+/// notes (what it says that ModelBench ignores).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Review {
+    pub errors: Vec<SuiteFieldError>,
+    pub notes: Vec<String>,
+}
+
+/// Loads `text` as a YAML suite, as a session would, and says what is wrong with it.
+pub fn review(text: &str) -> Review {
+    match Suite::parse(text, SuiteFormat::Yaml, None) {
+        Ok(loaded) => Review {
+            errors: Vec::new(),
+            notes: loaded.notes.iter().map(ToString::to_string).collect(),
+        },
+        Err(errors) => Review {
+            errors: errors.0.into_iter().map(SuiteFieldError::from).collect(),
+            notes: Vec::new(),
+        },
     }
 }
 
