@@ -10,10 +10,11 @@ use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
 use modelbench_engine::report::Format;
 use modelbench_engine::session::{Analysis, Estimate};
 use modelbench_engine::store::SessionSummary;
-use modelbench_engine::suite::SuiteFormat;
+use modelbench_engine::suite::{SuiteDocument, SuiteFormat};
 use modelbench_engine::target::FieldError;
 use modelbench_engine::{ResponseRecord, RunId, RunSummary, Target};
 use modelbench_workbench::history::DEFAULT_RUN_LIMIT;
+use modelbench_workbench::session::editor::{self, DryCheck, DryCheckRequest, SuiteDraft};
 use modelbench_workbench::session::live::SessionMessage;
 use modelbench_workbench::session::suites::{SessionRequest, SuiteInfo};
 use modelbench_workbench::{RunMessage, RunRequest, blocking};
@@ -251,4 +252,41 @@ pub async fn export_session(
         .ok_or_else(|| CommandError::new(CommandErrorKind::Validation, format!("no session report in {format:?}")))?;
     let contents = state.workbench.export_session(&session_id.to_string(), report_format)?;
     crate::export::save(&app, "Export the session report", session_id, format, contents).await
+}
+
+/// The stored suite `hash` opened for editing: its YAML, its fields, its problems at their fields.
+#[tauri::command]
+pub async fn open_suite_draft(state: State<'_, AppState>, hash: String) -> CommandResult<SuiteDraft> {
+    Ok(state.workbench.open_suite_draft(&hash)?)
+}
+
+/// Edited fields written out as YAML, with the engine's problems at their fields.
+#[tauri::command]
+pub async fn check_suite_document(document: SuiteDocument) -> CommandResult<SuiteDraft> {
+    Ok(blocking(move || editor::draft_of_document(document)).await?)
+}
+
+/// Edited YAML read into fields, with the engine's problems at their fields and lines.
+#[tauri::command]
+pub async fn check_suite_text(text: String) -> CommandResult<SuiteDraft> {
+    Ok(blocking(move || editor::draft_of_text(text)).await?)
+}
+
+/// Stores an edited suite (refused, naming its errors, when it has any).
+#[tauri::command]
+pub async fn save_suite_draft(state: State<'_, AppState>, text: String) -> CommandResult<SuiteInfo> {
+    Ok(state.workbench.save_suite_draft(&text)?)
+}
+
+/// Writes an edited suite's YAML where the user says in the native save dialog; the path
+/// written, or `None` when the user cancelled.
+#[tauri::command]
+pub async fn export_suite_draft(app: AppHandle, name: String, text: String) -> CommandResult<Option<String>> {
+    crate::export::save_suite(&app, &name, text).await
+}
+
+/// Sends one test of a suite to one saved target and grades the answer; nothing is stored.
+#[tauri::command]
+pub async fn dry_check_suite(state: State<'_, AppState>, request: DryCheckRequest) -> CommandResult<DryCheck> {
+    Ok(state.workbench.dry_check(request).await?)
 }

@@ -1,4 +1,4 @@
-//! The save dialog of Export and the open dialog of a suite import: the native ones (tauri-plugin-dialog, opened from Rust, so the
+//! The save dialogs of Export and of an edited suite, and the open dialog of a suite import: the native ones (tauri-plugin-dialog, opened from Rust, so the
 //! page has no dialog or file permission at all). The report itself and the name proposed are
 //! the workbench's (`modelbench_workbench::export`).
 
@@ -32,11 +32,16 @@ pub async fn save(
     let Some(path) = ask_where(app, title, run_id, format).await? else {
         return Ok(None);
     };
+    write(path, contents).await.map(Some)
+}
+
+/// Writes `contents` at the path a dialog gave; the path, as shown.
+async fn write(path: PathBuf, contents: String) -> CommandResult<String> {
     let shown = path.display().to_string();
     modelbench_workbench::blocking(move || std::fs::write(&path, contents))
         .await?
         .map_err(|error| CommandError::new(CommandErrorKind::Storage, format!("cannot write {shown}: {error}")))?;
-    Ok(Some(shown))
+    Ok(shown)
 }
 
 /// Asks where to save the report of `run_id` (a comparison or a session: their ids are runs');
@@ -80,4 +85,22 @@ fn usable(path: Option<tauri_plugin_dialog::FilePath>, dialog: &str) -> CommandR
             format!("the {dialog} dialog gave no usable path: {error}"),
         )
     })
+}
+
+/// Asks where to save an edited suite (the native save dialog, a name from the suite's own) and
+/// writes its YAML there: the path written, or `None` when the user cancelled.
+pub async fn save_suite(app: &AppHandle, name: &str, text: String) -> CommandResult<Option<String>> {
+    let (answer, chosen) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Save the suite as YAML")
+        .set_file_name(modelbench_workbench::session::editor::suggested_file_name(name))
+        .add_filter("YAML suite", &["yaml", "yml"])
+        .save_file(move |path| {
+            let _ = answer.send(path);
+        });
+    let Some(path) = usable(chosen.await.ok().flatten(), "save")? else {
+        return Ok(None);
+    };
+    write(path, text).await.map(Some)
 }

@@ -54,6 +54,12 @@ declare_commands![
     list_sessions,
     session_analysis,
     export_session,
+    open_suite_draft,
+    check_suite_document,
+    check_suite_text,
+    save_suite_draft,
+    export_suite_draft,
+    dry_check_suite,
 ];
 
 mod commands;

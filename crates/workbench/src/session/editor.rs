@@ -128,6 +128,21 @@ pub fn draft_of_text(text: String) -> SuiteDraft {
     }
 }
 
+/// The file name a save dialog proposes for the suite `name`: its letters and digits, the
+/// rest as dashes, `.yaml`.
+pub fn suggested_file_name(name: &str) -> String {
+    let mut stem = String::new();
+    for character in name.trim().chars() {
+        if character.is_alphanumeric() {
+            stem.extend(character.to_lowercase());
+        } else if !stem.is_empty() && !stem.ends_with('-') {
+            stem.push('-');
+        }
+    }
+    let stem = stem.trim_end_matches('-');
+    format!("{}.yaml", if stem.is_empty() { "suite" } else { stem })
+}
+
 impl Workbench {
     /// The stored suite `hash` as a draft: its own text when it is YAML or JSON, its fields
     /// written out as YAML when it is a table (JSONL, CSV).
@@ -222,5 +237,19 @@ impl Workbench {
             test_id: request.test_id,
             cases: dry_cases,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggested_file_name;
+
+    #[test]
+    fn a_suite_s_file_name_comes_from_its_name() {
+        assert_eq!(
+            suggested_file_name("Sample: why run one model on several clouds"),
+            "sample-why-run-one-model-on-several-clouds.yaml"
+        );
+        assert_eq!(suggested_file_name(" ?! "), "suite.yaml");
     }
 }

@@ -28,4 +28,10 @@ export const COMMANDS = {
   listSessions: 'list_sessions',
   sessionAnalysis: 'session_analysis',
   exportSession: 'export_session',
+  openSuiteDraft: 'open_suite_draft',
+  checkSuiteDocument: 'check_suite_document',
+  checkSuiteText: 'check_suite_text',
+  saveSuiteDraft: 'save_suite_draft',
+  exportSuiteDraft: 'export_suite_draft',
+  dryCheckSuite: 'dry_check_suite',
 } as const;
