@@ -10,6 +10,7 @@ import { needsKeychain } from './keychain';
 import { draftFromParameters, emptyParameterDraft, parseParameters, type ParameterDraft } from './parameters';
 import { RunStore, type RunStoreOptions } from './run-store.svelte';
 import { SessionWorkspace } from './sessions.svelte';
+import { SuiteEditor } from './suite-editor.svelte';
 import type { RunSummary, StoredRun, Target } from './types';
 
 export type View = 'compare' | 'targets' | 'history' | 'suites' | 'sessions' | 'results';
@@ -55,6 +56,8 @@ export class AppState {
 
   // Suites, Session and Results
   readonly sessions: SessionWorkspace;
+  /** The suite open in the Suites view's editor. */
+  readonly suiteEditor: SuiteEditor;
 
   constructor(backend: Backend, runOptions: RunStoreOptions = {}) {
     this.backend = backend;
@@ -63,6 +66,7 @@ export class AppState {
     this.comparison = new Comparison(backend);
     this.historyComparison = new Comparison(backend);
     this.sessions = new SessionWorkspace(backend);
+    this.suiteEditor = new SuiteEditor(backend);
   }
 
   /** Opens session `sessionId` in the Results view. */

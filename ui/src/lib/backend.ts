@@ -17,6 +17,8 @@ import type {
   CommandError,
   Diff,
   DiffMode,
+  DryCheck,
+  DryCheckRequest,
   Estimate,
   FieldError,
   ReportFormat,
@@ -30,6 +32,8 @@ import type {
   SessionSummary,
   SimilarityMatrix,
   StoredRun,
+  SuiteDocument,
+  SuiteDraft,
   SuiteInfo,
   Target,
 } from './types';
@@ -97,6 +101,18 @@ export interface Backend {
   sessionAnalysis(sessionId: RunId): Promise<Analysis>;
   /** Asks where to save (the native dialog) and writes the session report; null when cancelled. */
   exportSession(sessionId: RunId, format: ReportFormat): Promise<string | null>;
+  /** A stored suite opened for editing: its YAML, its fields, its problems at their fields. */
+  openSuiteDraft(hash: string): Promise<SuiteDraft>;
+  /** Edited fields written out as YAML, with the engine's problems at their fields. */
+  checkSuiteDocument(document: SuiteDocument): Promise<SuiteDraft>;
+  /** Edited YAML read into fields, with the engine's problems at their fields and lines. */
+  checkSuiteText(text: string): Promise<SuiteDraft>;
+  /** Stores an edited suite; rejects, naming its errors, when it has any. */
+  saveSuiteDraft(text: string): Promise<SuiteInfo>;
+  /** Asks where to save (the native dialog) and writes the suite's YAML; null when cancelled. */
+  exportSuiteDraft(name: string, text: string): Promise<string | null>;
+  /** Sends one test of a suite to one saved target and grades the answer; nothing is stored. */
+  dryCheckSuite(request: DryCheckRequest): Promise<DryCheck>;
 }
 
 export { COMMANDS };
@@ -140,6 +156,12 @@ export const tauriBackend: Backend = {
   listSessions: () => invoke<SessionSummary[]>(COMMANDS.listSessions),
   sessionAnalysis: (sessionId) => invoke<Analysis>(COMMANDS.sessionAnalysis, { sessionId }),
   exportSession: (sessionId, format) => invoke<string | null>(COMMANDS.exportSession, { sessionId, format }),
+  openSuiteDraft: (hash) => invoke<SuiteDraft>(COMMANDS.openSuiteDraft, { hash }),
+  checkSuiteDocument: (document) => invoke<SuiteDraft>(COMMANDS.checkSuiteDocument, { document }),
+  checkSuiteText: (text) => invoke<SuiteDraft>(COMMANDS.checkSuiteText, { text }),
+  saveSuiteDraft: (text) => invoke<SuiteInfo>(COMMANDS.saveSuiteDraft, { text }),
+  exportSuiteDraft: (name, text) => invoke<string | null>(COMMANDS.exportSuiteDraft, { name, text }),
+  dryCheckSuite: (request) => invoke<DryCheck>(COMMANDS.dryCheckSuite, { request }),
 };
 
 /** Whether the page runs inside the Tauri shell (its IPC bridge is injected before any script). */

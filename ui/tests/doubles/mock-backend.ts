@@ -601,5 +601,25 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
     async exportSession(sessionId) {
       throw commandError('not_found', `no session '${sessionId}'`);
     },
+    // Suites are the engine's to read and check: the mock has none (tests/suite-editor.test.ts
+    // scripts its own double).
+    async openSuiteDraft(hash) {
+      throw commandError('not_found', `no stored suite '${hash}'`);
+    },
+    async checkSuiteDocument() {
+      throw commandError('validation', 'suites are not simulated by the mock backend');
+    },
+    async checkSuiteText() {
+      throw commandError('validation', 'suites are not simulated by the mock backend');
+    },
+    async saveSuiteDraft() {
+      throw commandError('validation', 'suites are not simulated by the mock backend');
+    },
+    async exportSuiteDraft() {
+      return null;
+    },
+    async dryCheckSuite() {
+      throw commandError('validation', 'suites are not simulated by the mock backend');
+    },
   };
 }
