@@ -937,3 +937,119 @@ async fn a_session_cut_off_by_closing_the_app_is_resumable_after_reopening_and_c
         "each call answered once"
     );
 }
+
+/// The value of the form field `id` (an input's or a textarea's), read in the page.
+async fn field_value(window: &Session, id: &str) -> String {
+    let value = window
+        .execute(
+            "const element = document.querySelector(arguments[0]); return element ? element.value : null;",
+            json!([modelbench_e2e::desktop::tid(id)]),
+        )
+        .await;
+    value.as_str().unwrap_or_else(|| panic!("no field {id}")).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suites_editor_shows_a_broken_check_at_its_field_and_dry_checks_a_test_on_a_simulated_cloud() {
+    let Some(tools) = Tools::or_skip("desktop suites test") else {
+        return;
+    };
+    let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let application = app_binary();
+    let driver =
+        modelbench_e2e::desktop::Driver::start(&tools, &[("MODELBENCH_DATA_DIR", OsString::from(data.path()))]).await;
+
+    let window = driver.session(&application).await;
+    window.click("nav-sessions").await;
+    window.click("session-demo-button").await;
+    window.element("session-target-openai/gpt-5.4").await;
+    window.click("nav-suites").await;
+    window
+        .element("suite-row-Sample: why run one model on several clouds")
+        .await;
+    window.click("suite-open").await;
+    window.element("suite-editor").await;
+    window
+        .wait_for_text("suite-status", &["no problems"], Duration::from_secs(10))
+        .await;
+
+    // The second test, `outages`: its regex check, broken, is an error at that very field.
+    window.click("suite-test-item-1").await;
+    assert_eq!(field_value(&window, "suite-test-id").await, "outages");
+    assert_eq!(field_value(&window, "suite-check-value-0").await, "(?i)outage|down");
+    window.type_into("suite-check-value-0", "(?i)outage|(down").await;
+    let error_id = "suite-field-error-tests[1].checks[0].value";
+    window
+        .wait_for_contains(error_id, "bad regex", Duration::from_secs(10))
+        .await;
+    window
+        .wait_for_text("suite-status", &["1 problem"], Duration::from_secs(10))
+        .await;
+    window
+        .wait_for_contains("suite-test-item-1", "1", Duration::from_secs(5))
+        .await;
+
+    // Fixed, the error goes; a second check is added, which the answer will fail.
+    window.type_into("suite-check-value-0", "(?i)outage|down").await;
+    window.click("suite-add-check").await;
+    window.type_into("suite-check-value-1", "zebra").await;
+    window
+        .wait_for_script(
+            "the field error to go",
+            Duration::from_secs(10),
+            "return document.querySelector(arguments[0]) === null;",
+            json!([modelbench_e2e::desktop::tid(error_id)]),
+        )
+        .await;
+    window
+        .wait_for_text("suite-status", &["no problems"], Duration::from_secs(10))
+        .await;
+    // The YAML view says the same suite.
+    window.click("suite-tab-raw").await;
+    let yaml = field_value(&window, "suite-raw").await;
+    assert!(yaml.contains("value: zebra"), "{yaml}");
+    assert!(yaml.contains("(?i)outage|down"), "{yaml}");
+    window.click("suite-tab-fields").await;
+
+    // One test on one simulated cloud: its answer, and the engine's verdict per check.
+    window.select("suite-dry-target", "openai/gpt-5.4").await;
+    window.select("suite-dry-test", "outages").await;
+    window.click("suite-dry-run").await;
+    window.element("suite-dry-result").await;
+    window
+        .wait_for_contains("suite-dry-answer", "outage", Duration::from_secs(20))
+        .await;
+    window
+        .wait_for_contains("suite-dry-check-0", "pass", Duration::from_secs(5))
+        .await;
+    window
+        .wait_for_contains("suite-dry-check-1", "fail", Duration::from_secs(5))
+        .await;
+    assert_eq!(window.text("suite-dry-grade").await.as_deref(), Some("fail"));
+    // The test's checks and the dry check's verdicts on one screen.
+    window
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'end'});",
+            json!([modelbench_e2e::desktop::tid("suite-dry")]),
+        )
+        .await;
+    save_screenshot(&window.screenshot().await, "suites.png");
+
+    window.click("suite-save").await;
+    window
+        .wait_for_contains("suite-saved", "Saved", Duration::from_secs(10))
+        .await;
+    window.quit().await;
+
+    // The edited suite is stored beside the sample, whole; the dry check left no run behind.
+    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    let suites = store.list_suites().expect("suites");
+    assert_eq!(suites.len(), 2, "the sample and the edited suite");
+    assert!(suites.iter().any(|suite| suite.text.contains("value: zebra")));
+    assert!(
+        store.list_runs(10).expect("runs").is_empty(),
+        "a dry check is not stored"
+    );
+    drop(driver);
+}
