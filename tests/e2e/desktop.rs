@@ -949,6 +949,17 @@ async fn field_value(window: &Session, id: &str) -> String {
     value.as_str().unwrap_or_else(|| panic!("no field {id}")).to_owned()
 }
 
+/// The app window on the data dir `data`, the simulated clouds added from the Session view's
+/// offer (their thirteen targets and the sample suite).
+async fn with_simulated_clouds(tools: &Tools, data: &Path) -> (modelbench_e2e::desktop::Driver, Session) {
+    let driver = modelbench_e2e::desktop::Driver::start(tools, &[("MODELBENCH_DATA_DIR", OsString::from(data))]).await;
+    let window = driver.session(&app_binary()).await;
+    window.click("nav-sessions").await;
+    window.click("session-demo-button").await;
+    window.element("session-target-openai/gpt-5.4").await;
+    (driver, window)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suites_editor_shows_a_broken_check_at_its_field_and_dry_checks_a_test_on_a_simulated_cloud() {
     let Some(tools) = Tools::or_skip("desktop suites test") else {
@@ -956,14 +967,7 @@ async fn the_suites_editor_shows_a_broken_check_at_its_field_and_dry_checks_a_te
     };
     let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
     let data = tempfile::tempdir().expect("data dir");
-    let application = app_binary();
-    let driver =
-        modelbench_e2e::desktop::Driver::start(&tools, &[("MODELBENCH_DATA_DIR", OsString::from(data.path()))]).await;
-
-    let window = driver.session(&application).await;
-    window.click("nav-sessions").await;
-    window.click("session-demo-button").await;
-    window.element("session-target-openai/gpt-5.4").await;
+    let (driver, window) = with_simulated_clouds(&tools, data.path()).await;
     window.click("nav-suites").await;
     window
         .element("suite-row-Sample: why run one model on several clouds")
