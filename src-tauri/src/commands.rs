@@ -213,6 +213,12 @@ pub async fn cancel_session(state: State<'_, AppState>, session_id: String) -> C
     Ok(state.workbench.cancel_session(&session_id)?)
 }
 
+/// Pauses a running session: calls in flight finish, the rest wait for Resume.
+#[tauri::command]
+pub async fn pause_session(state: State<'_, AppState>, session_id: String) -> CommandResult<RunId> {
+    Ok(state.workbench.pause_session(&session_id)?)
+}
+
 /// Sends what a stopped or interrupted session is missing, with a new budget if given; `None`
 /// when nothing was missing.
 #[tauri::command]

@@ -54,6 +54,7 @@ declare_commands![
     list_sessions,
     session_analysis,
     export_session,
+    pause_session,
 ];
 
 mod commands;

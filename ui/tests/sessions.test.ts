@@ -175,6 +175,7 @@ function scriptedBackend() {
   const sessions: SessionSummary[] = [];
   const requests: SessionRequest[] = [];
   const resumed: [string, number | null][] = [];
+  const paused: string[] = [];
   let channel: ((message: SessionMessage) => void) | null = null;
   const backend: Backend = {
     ...base,
@@ -219,6 +220,10 @@ function scriptedBackend() {
       return 's1';
     },
     cancelSession: async (id) => id,
+    pauseSession: async (id) => {
+      paused.push(id);
+      return id;
+    },
     resumeSession: async (id, budget, onEvent) => {
       resumed.push([id, budget]);
       channel = onEvent;
@@ -233,6 +238,7 @@ function scriptedBackend() {
     sessions,
     requests,
     resumed,
+    paused,
     emit(message: SessionMessage) {
       if (channel === null) {
         throw new Error('no session channel');
@@ -254,9 +260,10 @@ describe('session figures as read', () => {
   });
 
   it('says which sessions can resume and why one stopped', () => {
-    expect(['stopped', 'interrupted', 'completed', 'cancelled', 'running'].filter(resumable)).toEqual([
+    expect(['stopped', 'interrupted', 'paused', 'completed', 'cancelled', 'running'].filter(resumable)).toEqual([
       'stopped',
       'interrupted',
+      'paused',
     ]);
     expect(statusLabel('stopped', 'budget')).toBe('stopped: budget');
     expect(statusLabel('completed', null)).toBe('completed');
@@ -338,6 +345,26 @@ describe('the session workspace', () => {
     await workspace.resume('s1');
     expect(shell.resumed).toEqual([['s1', 2]]);
     expect(workspace.running).toBe(true);
+  });
+
+  it('pauses a running session, which ends paused and offers Resume', async () => {
+    const shell = scriptedBackend();
+    render(App, { app: new AppState(shell.backend) });
+    await fireEvent.click(screen.getByTestId('nav-sessions'));
+    const start = (await screen.findByTestId('session-start')) as HTMLButtonElement;
+    await waitFor(() => expect(start.disabled).toBe(false));
+    await fireEvent.click(start);
+    shell.emit({ kind: 'started', session_id: 's1', progress: progress([0, 0]) });
+    const pause = (await screen.findByTestId('session-pause')) as HTMLButtonElement;
+    await fireEvent.click(pause);
+    expect(shell.paused).toEqual(['s1']);
+    await waitFor(() => expect(pause.disabled).toBe(true));
+    expect(pause.textContent).toBe('Pausing…');
+    shell.emit({ kind: 'finished', session_id: 's1', status: 'paused', progress: progress([3, 3]) });
+    await waitFor(() => expect(screen.getByTestId('session-status').textContent).toBe('paused'));
+    expect(screen.queryByTestId('session-pause')).toBeNull();
+    await fireEvent.click(screen.getByTestId('session-resume'));
+    expect(shell.resumed).toEqual([['s1', null]]);
   });
 });
 

@@ -85,6 +85,8 @@ export interface Backend {
   /** Starts a session; its progress (at most every 250 ms) and its end arrive on `onEvent`. */
   startSession(request: SessionRequest, onEvent: (message: SessionMessage) => void): Promise<RunId>;
   cancelSession(sessionId: RunId): Promise<RunId>;
+  /** Pauses a running session: calls in flight finish, it ends `paused` and can resume. */
+  pauseSession(sessionId: RunId): Promise<RunId>;
   /** Sends what a stopped or interrupted session is missing; null when nothing was. */
   resumeSession(
     sessionId: RunId,
@@ -132,6 +134,7 @@ export const tauriBackend: Backend = {
     return invoke<RunId>(COMMANDS.startSession, { request, onEvent: channel });
   },
   cancelSession: (sessionId) => invoke<RunId>(COMMANDS.cancelSession, { sessionId }),
+  pauseSession: (sessionId) => invoke<RunId>(COMMANDS.pauseSession, { sessionId }),
   resumeSession: (sessionId, budgetUsd, onEvent) => {
     const channel = new Channel<SessionMessage>();
     channel.onmessage = onEvent;

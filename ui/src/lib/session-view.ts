@@ -6,7 +6,7 @@ import type { Analysis, Distribution, Parity, ParityMetric, Rate, TargetFigures 
 
 /** Sessions that ended before sending everything and may be resumed (a cancelled one may not). */
 export function resumable(status: string): boolean {
-  return status === 'stopped' || status === 'interrupted';
+  return status === 'stopped' || status === 'interrupted' || status === 'paused';
 }
 
 /** A session's status as shown: the engine's word, with the reason a stopped one stopped. */
@@ -26,6 +26,7 @@ export function statusTone(status: string): Tone {
     completed: 'ok',
     stopped: 'warn',
     interrupted: 'warn',
+    paused: 'warn',
     cancelled: 'bad',
   };
   return tones[status] ?? 'neutral';

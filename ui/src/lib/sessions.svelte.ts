@@ -22,8 +22,10 @@ import type {
 /** The session this window started or resumed, as its channel tells it. */
 export interface LiveSession {
   sessionId: RunId | null;
-  /** `running` until the end message says `completed`, `stopped` or `cancelled`. */
+  /** `running` until the end message says `completed`, `stopped`, `paused` or `cancelled`. */
   status: string;
+  /** Pause was asked: the calls in flight are finishing. */
+  pausing?: boolean;
   progress: SessionProgress | null;
   error: string | null;
 }
@@ -192,6 +194,23 @@ export class SessionWorkspace {
     }
   }
 
+  /** Pauses the running session; its end message then says `paused`. */
+  async pause(): Promise<void> {
+    const sessionId = this.live?.sessionId;
+    if (!sessionId || this.live === null) {
+      return;
+    }
+    this.live = { ...this.live, pausing: true };
+    try {
+      await this.#backend.pauseSession(sessionId);
+    } catch (error) {
+      if (this.live !== null) {
+        this.live = { ...this.live, pausing: false };
+      }
+      this.formError = errorMessage(error);
+    }
+  }
+
   /** Sends what session `sessionId` is missing, with the form's budget if one is set. */
   async resume(sessionId: RunId): Promise<void> {
     const budget = parseBudget(this.budgetText);
@@ -224,7 +243,13 @@ export class SessionWorkspace {
         this.live = { ...live, progress: message.progress };
         break;
       case 'finished':
-        this.live = { ...live, sessionId: message.session_id, status: message.status, progress: message.progress };
+        this.live = {
+          ...live,
+          sessionId: message.session_id,
+          status: message.status,
+          progress: message.progress,
+          pausing: false,
+        };
         void this.#backend.listSessions().then((sessions) => (this.sessions = sessions)).catch(() => {});
         break;
       case 'failed':

@@ -28,4 +28,5 @@ export const COMMANDS = {
   listSessions: 'list_sessions',
   sessionAnalysis: 'session_analysis',
   exportSession: 'export_session',
+  pauseSession: 'pause_session',
 } as const;
