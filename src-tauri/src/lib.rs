@@ -55,6 +55,7 @@ declare_commands![
     session_analysis,
     export_session,
     pause_session,
+    session_answers,
 ];
 
 mod commands;

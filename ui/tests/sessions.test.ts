@@ -27,6 +27,7 @@ import type {
   SessionSummary,
   SuiteInfo,
   TargetFigures,
+  TestAnswer,
 } from '../src/lib/types';
 import { createMockBackend } from './doubles/mock-backend';
 import { target } from './helpers';
@@ -47,7 +48,9 @@ const SUITE: SuiteInfo = {
 function distribution(p50: number, fields: Partial<Distribution> = {}): Distribution {
   return {
     count: 8,
+    p25: p50 * 0.8,
     p50,
+    p75: p50 * 1.2,
     p90: null,
     p95: p50 * 1.5,
     p99: null,
@@ -132,7 +135,18 @@ function analysis(): Analysis {
       figures('ollama/llama3.3', 'llama3.3', 150),
     ],
     parity: [parity('openai/gpt-5.4', 'azure/gpt-5.4', ['better', 'equivalent', 'equivalent', 'too_few_samples'])],
-    tests: [],
+    tests: [
+      {
+        case_id: 'capital-de',
+        test_id: 'capital-de',
+        description: 'the capital of Germany',
+        targets: [
+          { target: 'openai/gpt-5.4', passed: 2, failed: 0, errors: 0, pass_share: 1, self_similarity: 1 },
+          { target: 'azure/gpt-5.4', passed: 1, failed: 1, errors: 0, pass_share: 0.5, self_similarity: 0.4 },
+          { target: 'ollama/llama3.3', passed: 0, failed: 0, errors: 2, pass_share: null, self_similarity: null },
+        ],
+      },
+    ],
     leaderboard: [],
     decisions: [
       {
@@ -165,6 +179,22 @@ function progress(done: number[], planned = 8): SessionProgress {
     planned: planned * done.length,
     spent_usd: done.reduce((sum, count) => sum + count * 0.001, 0),
     budget_usd: null,
+  };
+}
+
+function answer(target: string, repeat: number, text: string, passed: boolean | null): TestAnswer {
+  return {
+    target,
+    repeat,
+    text,
+    complete: true,
+    passed,
+    reason: passed === false ? 'icontains: no "berlin" in the answer' : '',
+    error: null,
+    checks:
+      passed === null
+        ? []
+        : [{ check: 'icontains', passed, reason: passed ? 'found "berlin"' : 'no "berlin" in the answer' }],
   };
 }
 
@@ -231,6 +261,17 @@ function scriptedBackend() {
     },
     listSessions: async () => sessions.map((session) => ({ ...session })),
     sessionAnalysis: async () => analysis(),
+    sessionAnswers: async (_id, caseId) => ({
+      case_id: caseId,
+      test_id: caseId,
+      description: null,
+      answers: [
+        answer('openai/gpt-5.4', 1, 'Berlin is the capital.', true),
+        answer('azure/gpt-5.4', 1, 'Berlin.', true),
+        answer('azure/gpt-5.4', 2, 'Bonn was the capital.', false),
+        { ...answer('ollama/llama3.3', 1, '', null), complete: false, error: 'server: 500 from the cloud' },
+      ],
+    }),
     exportSession: async (id, format) => `/tmp/modelbench-${id}.${format}`,
   };
   return {
@@ -400,5 +441,45 @@ describe('the Session and Results views', () => {
     expect(screen.getByTestId('results-latency-chart').querySelectorAll('rect')).toHaveLength(3);
     await fireEvent.click(screen.getByTestId('results-export'));
     await waitFor(() => expect(screen.getByTestId('results-exported').textContent).toBe('saved to /tmp/modelbench-s1.html'));
+  });
+});
+
+describe('the per-test table in Results', () => {
+  it('shows each target\'s pass share per test; a row opens its failing answers and a diff of two answers', async () => {
+    const shell = scriptedBackend();
+    const app = new AppState(shell.backend);
+    render(App, { app });
+    await app.openResults('s1');
+    const row = await screen.findByTestId('results-test-capital-de');
+    expect([...row.querySelectorAll('td')].map((cell) => cell.textContent?.trim())).toEqual([
+      '▸ capital-de the capital of Germany',
+      '100%',
+      '50%',
+      '—',
+    ]);
+    expect(screen.getByTestId('results-tests').querySelectorAll('thead th')).toHaveLength(4);
+
+    await fireEvent.click(within(row).getByRole('button'));
+    const failing = await screen.findByTestId('results-failing-azure/gpt-5.4 #2');
+    expect(failing.textContent).toContain('icontains: no "berlin" in the answer');
+    expect(failing.textContent).toContain('Bonn was the capital.');
+    expect(screen.getByTestId('results-failing-ollama/llama3.3 #1').textContent).toContain('server: 500 from the cloud');
+    expect(screen.queryByTestId('results-failing-openai/gpt-5.4 #1')).toBeNull();
+
+    await fireEvent.click(screen.getByTestId('results-diff-open'));
+    const diff = await screen.findByTestId('results-diff');
+    await waitFor(() => expect(within(diff).getByTestId('diff-ratio')).toBeTruthy());
+    const options = [...(within(diff).getByTestId('diff-a') as HTMLSelectElement).options].map((option) => option.value);
+    expect(options, 'the answers with words, not the empty one').toEqual([
+      'openai/gpt-5.4 #1',
+      'azure/gpt-5.4 #1',
+      'azure/gpt-5.4 #2',
+    ]);
+    await fireEvent.change(within(diff).getByTestId('diff-b'), { target: { value: 'azure/gpt-5.4 #2' } });
+    await waitFor(() => expect(within(diff).getByTestId('diff-output').textContent).toContain('azure/gpt-5.4 #2'));
+
+    await fireEvent.click(within(row).getByRole('button'));
+    await waitFor(() => expect(screen.queryByTestId('results-diff')).toBeNull());
+    expect(screen.queryByTestId('results-failing-azure/gpt-5.4 #2')).toBeNull();
   });
 });

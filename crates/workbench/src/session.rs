@@ -11,6 +11,7 @@
 //! A window starts and follows a session through [`live`] (progress messages, at most four a
 //! second) and picks its suite through [`suites`].
 
+pub mod answers;
 pub mod live;
 pub mod pause;
 pub mod suites;

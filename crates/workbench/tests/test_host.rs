@@ -718,3 +718,51 @@ async fn a_paused_session_finishes_its_calls_in_flight_and_resumes_with_the_rest
     assert_eq!((progress.done, progress.planned), (6, 6));
     assert_eq!(cloud.requests().len(), 6, "only the remaining calls were sent");
 }
+
+#[tokio::test]
+async fn a_tests_answers_read_back_graded_with_the_check_that_failed_and_why() {
+    let (_cloud, directory, workbench) = serving(Scenario {
+        text: Some("Paris is the capital.".to_owned()),
+        ..Scenario::default()
+    })
+    .await;
+    let (session_id, received) = capitals_twice_on_gpt(&workbench, &directory, None);
+    assert_eq!(finished(&session_until_end(&received).await).0, "completed");
+    let id = session_id.to_string();
+
+    let berlin = workbench.session_answers(&id, "de").expect("the answers to 'de'");
+    assert_eq!((berlin.case_id.as_str(), berlin.test_id.as_str()), ("de", "de"));
+    let places: Vec<(&str, u32)> = berlin
+        .answers
+        .iter()
+        .map(|answer| (answer.target.as_str(), answer.repeat))
+        .collect();
+    assert_eq!(places, [("gpt", 1), ("gpt", 2)]);
+    for answer in &berlin.answers {
+        assert_eq!(answer.text, "Paris is the capital.");
+        assert_eq!(answer.passed, Some(false), "{answer:?}");
+        assert_eq!(answer.checks.len(), 1);
+        assert_eq!(answer.checks[0].check, "icontains");
+        assert_eq!(answer.checks[0].passed, Some(false));
+        assert!(answer.checks[0].reason.contains("berlin"), "{:?}", answer.checks[0]);
+        assert!(answer.error.is_none());
+    }
+    let paris = workbench.session_answers(&id, "fr").expect("the answers to 'fr'");
+    assert!(
+        paris.answers.iter().all(|answer| answer.passed == Some(true)),
+        "{paris:?}"
+    );
+    let unchecked = workbench.session_answers(&id, "it").expect("the answers to 'it'");
+    assert!(
+        unchecked
+            .answers
+            .iter()
+            .all(|answer| answer.passed.is_none() && answer.checks.is_empty())
+    );
+
+    let error = workbench
+        .session_answers(&id, "es")
+        .expect_err("no such test")
+        .to_string();
+    assert!(error.contains(&id) && error.contains("'es'"), "{error}");
+}

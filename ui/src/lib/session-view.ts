@@ -2,7 +2,8 @@
 // every figure (progress, intervals, verdicts, costs) is the engine's; nothing is recomputed here.
 
 import { DASH, formatCost, formatMilliseconds } from './format';
-import type { Analysis, Distribution, Parity, ParityMetric, Rate, TargetFigures } from './types';
+import type { Compared } from './comparison.svelte';
+import type { Analysis, Distribution, Parity, ParityMetric, Rate, TargetFigures, TestAnswer, TestAnswers } from './types';
 
 /** Sessions that ended before sending everything and may be resumed (a cancelled one may not). */
 export function resumable(status: string): boolean {
@@ -230,4 +231,32 @@ export function latencyChart(
     };
   });
   return { width, axisMs, ticks, bars };
+}
+
+/** A target's pass share on one test as shown in the per-test table: `67%`, or a dash when no
+ * repeat could be graded. */
+export function passShare(share: number | null): string {
+  return share === null ? DASH : `${Math.round(100 * share)}%`;
+}
+
+/** The answers of a test that failed: their checks said no, or the call ended in an error. */
+export function failingAnswers(answers: TestAnswers): TestAnswer[] {
+  return answers.answers.filter((answer) => answer.passed === false || answer.error !== null);
+}
+
+/** An answer's name in the per-test table and the diff: `target #repeat`. */
+export function answerLabel(answer: TestAnswer): string {
+  return `${answer.target} #${answer.repeat}`;
+}
+
+/** A test's answers with words, as the Diff panel compares them (every one on the same prompt). */
+export function comparedAnswers(answers: TestAnswers): Compared[] {
+  return answers.answers
+    .filter((answer) => answer.text !== '')
+    .map((answer) => ({
+      id: answerLabel(answer),
+      key: { prompt_index: 0 },
+      target: { name: answerLabel(answer) },
+      answer: () => answer.text,
+    }));
 }

@@ -75,3 +75,7 @@ export type { SessionSummary } from './bindings/SessionSummary';
 export type { SuiteInfo } from './bindings/SuiteInfo';
 export type { TargetFigures } from './bindings/TargetFigures';
 export type { TargetProgress } from './bindings/TargetProgress';
+export type { CheckResult } from './bindings/CheckResult';
+export type { TestAnswer } from './bindings/TestAnswer';
+export type { TestAnswers } from './bindings/TestAnswers';
+export type { TestFigures } from './bindings/TestFigures';

@@ -29,4 +29,5 @@ export const COMMANDS = {
   sessionAnalysis: 'session_analysis',
   exportSession: 'export_session',
   pauseSession: 'pause_session',
+  sessionAnswers: 'session_answers',
 } as const;
