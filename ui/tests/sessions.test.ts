@@ -341,6 +341,7 @@ describe('session figures as read', () => {
     const slow = chart.bars[1]!;
     expect(slow.p50).toBeCloseTo(180);
     expect([slow.min, slow.max, slow.p95]).toEqual([90, 360, 270]);
+    expect([slow.p25, slow.p75]).toEqual([144, 216]);
     expect(slow.p50Low).toBeLessThan(slow.p50);
     expect(slow.p50High).toBeGreaterThan(slow.p50);
     expect(latencyChart([], 400).bars).toEqual([]);
@@ -438,7 +439,9 @@ describe('the Session and Results views', () => {
     expect(azure.textContent).toContain('50.0% [40.0–60.0]');
     expect(azure.textContent).toContain('$1.25');
     expect(screen.getByTestId('results-errors').textContent).toContain('rate_limited');
-    expect(screen.getByTestId('results-latency-chart').querySelectorAll('rect')).toHaveLength(3);
+    const charts = screen.getByTestId('results-latency-chart');
+    expect(within(charts).getByTestId('results-latency-ttft').querySelectorAll('rect.box')).toHaveLength(3);
+    expect(within(charts).getByTestId('results-latency-total').querySelectorAll('rect.box')).toHaveLength(3);
     await fireEvent.click(screen.getByTestId('results-export'));
     await waitFor(() => expect(screen.getByTestId('results-exported').textContent).toBe('saved to /tmp/modelbench-s1.html'));
   });

@@ -165,12 +165,15 @@ export function errorKinds(targets: TargetFigures[]): string[] {
   return [...kinds].sort();
 }
 
-/** One target's latency drawn on a shared axis: the range (min to max), the p50 with its
- * bootstrap interval, and the p95; every x in pixels from the plot's left edge. */
+/** One target's latency drawn on a shared axis as a box plot: the range (min to max), the
+ * quartiles (the box), the p50 with its bootstrap interval, and the p95; every x in pixels from
+ * the plot's left edge. */
 export interface LatencyBar {
   target: string;
   min: number;
   max: number;
+  p25: number;
+  p75: number;
   p50: number;
   p50Low: number;
   p50High: number;
@@ -224,6 +227,8 @@ export function latencyChart(
       target,
       min: x(distribution.min ?? p50),
       max: x(distribution.max ?? p50),
+      p25: x(distribution.p25 ?? p50),
+      p75: x(distribution.p75 ?? p50),
       p50: x(p50),
       p50Low: x(interval[0]),
       p50High: x(interval[1]),
