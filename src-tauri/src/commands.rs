@@ -15,6 +15,7 @@ use modelbench_engine::target::FieldError;
 use modelbench_engine::{ResponseRecord, RunId, RunSummary, Target};
 use modelbench_workbench::history::DEFAULT_RUN_LIMIT;
 use modelbench_workbench::session::editor::{self, DryCheck, DryCheckRequest, SuiteDraft};
+use modelbench_workbench::session::answers::TestAnswers;
 use modelbench_workbench::session::live::SessionMessage;
 use modelbench_workbench::session::suites::{SessionRequest, SuiteInfo};
 use modelbench_workbench::{RunMessage, RunRequest, blocking};
@@ -212,6 +213,22 @@ pub async fn start_session(
 #[tauri::command]
 pub async fn cancel_session(state: State<'_, AppState>, session_id: String) -> CommandResult<RunId> {
     Ok(state.workbench.cancel_session(&session_id)?)
+}
+
+/// The answers of one test of a session, each graded by the test's checks.
+#[tauri::command]
+pub async fn session_answers(
+    state: State<'_, AppState>,
+    session_id: String,
+    case_id: String,
+) -> CommandResult<TestAnswers> {
+    Ok(state.workbench.session_answers(&session_id, &case_id)?)
+}
+
+/// Pauses a running session: calls in flight finish, the rest wait for Resume.
+#[tauri::command]
+pub async fn pause_session(state: State<'_, AppState>, session_id: String) -> CommandResult<RunId> {
+    Ok(state.workbench.pause_session(&session_id)?)
 }
 
 /// Sends what a stopped or interrupted session is missing, with a new budget if given; `None`

@@ -60,6 +60,8 @@ declare_commands![
     save_suite_draft,
     export_suite_draft,
     dry_check_suite,
+    pause_session,
+    session_answers,
 ];
 
 mod commands;

@@ -12,6 +12,11 @@
 //! takes the worst run's longest frame. `UI_BENCH_SECONDS` (default 10) sets how long each pane
 //! streams. The result is also written to target/bench/ui_frames.json.
 //!
+//! A second case (`UI_BENCH_CASE=session`; `panes` runs only the first, the default both): a
+//! session of 1,000 tests x 6 simulated targets (6,000 calls) with the Session view open, its
+//! progress arriving at most every 250 ms. It reports the longest frame and the 99th percentile,
+//! to target/bench/ui_frames_session.json, and fails (exit status 1) if any frame took over 50 ms.
+//!
 //! For diagnosis, without rebuilding the app: `UI_BENCH_AWAY=1` streams while another view is
 //! shown (the cost of receiving without drawing); `UI_BENCH_INJECT` is a script run in the page
 //! before the run starts (a style to try, a probe to add) and `UI_BENCH_REPORT` an expression read
@@ -23,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use fakecloud::{Config, FakeCloud, Scenario};
 use modelbench_e2e::desktop::{Driver, Tools};
+use modelbench_engine::store::StoredSuite;
+use modelbench_engine::suite::{Suite, SuiteFormat};
 use modelbench_engine::{ProviderKind, Store, Target};
 use serde_json::json;
 
@@ -46,36 +53,26 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let case = std::env::var("UI_BENCH_CASE").unwrap_or_else(|_| "all".to_owned());
+    let session_met = (case != "panes").then_some(session_case(&tools).await);
+    if case == "session" {
+        std::process::exit(if session_met == Some(true) { 0 } else { 1 });
+    }
     let seconds: u64 = std::env::var("UI_BENCH_SECONDS")
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(10);
     let tokens = (seconds * TOKENS_PER_SECOND) as usize;
-    let cloud = FakeCloud::start(Config {
-        default_scenario: Scenario {
-            time_to_first_token: Duration::from_millis(300),
-            tokens,
-            inter_token_delay: Duration::from_millis(1000 / TOKENS_PER_SECOND),
-            ..Scenario::default()
-        },
-        ..Config::default()
+    let cloud = serving(Scenario {
+        time_to_first_token: Duration::from_millis(300),
+        tokens,
+        inter_token_delay: Duration::from_millis(1000 / TOKENS_PER_SECOND),
+        ..Scenario::default()
     })
-    .await
-    .expect("fakecloud");
-
-    let data = tempfile::tempdir().expect("data dir");
-    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    .await;
     let names: Vec<String> = (1..=PANES).map(|index| format!("pane-{index:02}")).collect();
-    for name in &names {
-        let mut target = Target::new(name, ProviderKind::Ollama, "bench-model");
-        target.base_url = Some(cloud.base_url());
-        store.save_target(&target).expect("save target");
-    }
-
-    let Some(application) = std::env::var_os("MODELBENCH_APP").map(std::path::PathBuf::from) else {
-        eprintln!("ui_frames: set MODELBENCH_APP to the release app (scripts/bench-ui does)");
-        std::process::exit(2);
-    };
+    let (data, store) = data_dir_with(&cloud, &names);
+    let application = application();
     let runs: usize = std::env::var("UI_BENCH_RUNS")
         .ok()
         .and_then(|value| value.parse().ok())
@@ -150,6 +147,113 @@ async fn main() {
     std::fs::create_dir_all(&dir).expect("bench dir");
     std::fs::write(dir.join("ui_frames.json"), format!("{report:#}\n")).expect("write report");
     cloud.shutdown().await;
+    if session_met == Some(false) {
+        std::process::exit(1);
+    }
+}
+
+const SESSION_TESTS: usize = 1_000;
+const SESSION_TARGETS: usize = 6;
+/// Calls at once in the session case: enough that 6,000 calls end in well under a minute.
+const SESSION_CONCURRENCY: &str = "32";
+
+/// A suite of `tests` tests, one prompt each, with a check each (as a real suite has).
+fn generated_suite(tests: usize) -> String {
+    let mut text = String::from(
+        "name: bench-1000\ndefaults:\n  parameters:\n    max_output_tokens: 64\nprompts:\n  - \"Answer question {{n}} in one line.\"\ntests:\n",
+    );
+    for index in 1..=tests {
+        text.push_str(&format!(
+            "  - id: q{index:04}\n    vars: {{n: {index}}}\n    checks:\n      - type: icontains\n        value: e\n"
+        ));
+    }
+    text
+}
+
+/// The session case: the generated suite stored, six targets saved, the Session view open; the
+/// frames from Start until the status reads `completed`. Whether no frame took over 50 ms.
+async fn session_case(tools: &Tools) -> bool {
+    let application = application();
+    let cloud = serving(Scenario {
+        time_to_first_token: Duration::from_millis(20),
+        tokens: 30,
+        inter_token_delay: Duration::from_millis(1),
+        ..Scenario::default()
+    })
+    .await;
+    let names: Vec<String> = (1..=SESSION_TARGETS).map(|index| format!("cloud-{index}")).collect();
+    let (data, store) = data_dir_with(&cloud, &names);
+    let text = generated_suite(SESSION_TESTS);
+    let suite = Suite::parse(&text, SuiteFormat::Yaml, None).expect("the generated suite loads");
+    store
+        .save_suite(&StoredSuite {
+            hash: suite.hash.clone(),
+            name: suite.suite.name.clone(),
+            format: SuiteFormat::Yaml.as_str().to_owned(),
+            path: None,
+            text,
+            files_json: serde_json::to_string(&suite.files).expect("files"),
+        })
+        .expect("save suite");
+
+    let driver = Driver::start(tools, &[("MODELBENCH_DATA_DIR", OsString::from(data.path()))]).await;
+    let window = driver.session(&application).await;
+    window.click("nav-sessions").await;
+    window.click("session-targets-all").await;
+    window.type_into("session-concurrency", SESSION_CONCURRENCY).await;
+    window
+        .wait_for_contains(
+            "session-estimate-calls",
+            &(SESSION_TESTS * SESSION_TARGETS).to_string(),
+            Duration::from_secs(30),
+        )
+        .await;
+    window
+        .execute("window.__modelbenchFrames.reset(); return true;", json!([]))
+        .await;
+    let started = Instant::now();
+    window.click("session-start").await;
+    // Poll rarely: the page should spend its frames on the session, not on the benchmark.
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let status = window.text("session-status").await.unwrap_or_default();
+        if status.trim() != "running" && !status.is_empty() {
+            assert_eq!(
+                status.trim(),
+                "completed",
+                "the session must complete for the figures to mean anything"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the session did not finish in 10 minutes");
+    }
+    let wall = started.elapsed();
+    let stats = frames_seen(&window).await;
+    window.quit().await;
+    drop(driver);
+    cloud.shutdown().await;
+    let frames = stats["count"].as_u64().expect("count");
+    let longest = stats["longestMs"].as_f64().expect("longestMs");
+    let p99 = stats["p99Ms"].as_f64().expect("p99Ms");
+    let met = longest <= LONGEST_FRAME_TARGET_MS;
+    println!(
+        "ui_frames: session of {SESSION_TESTS} tests x {SESSION_TARGETS} targets ({} calls, concurrency \
+         {SESSION_CONCURRENCY}): {:.1} s wall; {frames} frames, longest {longest:.1} ms, p99 {p99:.1} ms \
+         (target: no frame over {LONGEST_FRAME_TARGET_MS} ms): {}",
+        SESSION_TESTS * SESSION_TARGETS,
+        wall.as_secs_f64(),
+        if met { "target met" } else { "TARGET MISSED" }
+    );
+    let report = json!({
+        "tests": SESSION_TESTS, "targets": SESSION_TARGETS, "calls": SESSION_TESTS * SESSION_TARGETS,
+        "wall_seconds": wall.as_secs_f64(), "frames": frames, "longest_frame_ms": longest,
+        "p99_frame_ms": p99, "target_met": met,
+    });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    std::fs::write(dir.join("ui_frames_session.json"), format!("{report:#}\n")).expect("write report");
+    met
 }
 
 /// What the page's frame probe saw during one run.
@@ -219,12 +323,7 @@ async fn one_run(driver: &Driver, application: &std::path::Path, names: &[String
         );
     }
     let wall = started.elapsed();
-    let stats = window
-        .execute(
-            "const probe = window.__modelbenchFrames; probe.stop(); return probe.snapshot();",
-            json!([]),
-        )
-        .await;
+    let stats = frames_seen(&window).await;
     // Diagnosis: `UI_BENCH_REPORT` is an expression read from the page at the end and printed.
     if let Ok(expression) = std::env::var("UI_BENCH_REPORT") {
         let value = window.execute(&format!("return ({expression});"), json!([])).await;
@@ -239,4 +338,45 @@ async fn one_run(driver: &Driver, application: &std::path::Path, names: &[String
         longest_ms: stats["longestMs"].as_f64().expect("longestMs"),
         wall,
     }
+}
+
+/// The release app to drive (`MODELBENCH_APP`); exits saying so when it is not set.
+fn application() -> std::path::PathBuf {
+    let Some(application) = std::env::var_os("MODELBENCH_APP").map(std::path::PathBuf::from) else {
+        eprintln!("ui_frames: set MODELBENCH_APP to the release app (scripts/bench-ui does)");
+        std::process::exit(2);
+    };
+    application
+}
+
+/// fakecloud serving `scenario` to every request.
+async fn serving(scenario: Scenario) -> FakeCloud {
+    FakeCloud::start(Config {
+        default_scenario: scenario,
+        ..Config::default()
+    })
+    .await
+    .expect("fakecloud")
+}
+
+/// A fresh data dir whose store has a target named each of `names`, all served by `cloud`.
+fn data_dir_with(cloud: &FakeCloud, names: &[String]) -> (tempfile::TempDir, Store) {
+    let data = tempfile::tempdir().expect("data dir");
+    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    for name in names {
+        let mut target = Target::new(name, ProviderKind::Ollama, "bench-model");
+        target.base_url = Some(cloud.base_url());
+        store.save_target(&target).expect("save target");
+    }
+    (data, store)
+}
+
+/// Stops the page's frame probe and reads what it saw.
+async fn frames_seen(window: &modelbench_e2e::desktop::Session) -> serde_json::Value {
+    window
+        .execute(
+            "const probe = window.__modelbenchFrames; probe.stop(); return probe.snapshot();",
+            json!([]),
+        )
+        .await
 }

@@ -1057,3 +1057,153 @@ async fn the_suites_editor_shows_a_broken_check_at_its_field_and_dry_checks_a_te
     );
     drop(driver);
 }
+
+/// Scrolls `id` to the top of its view, for a screenshot of it.
+async fn scroll_to(window: &Session, id: &str) {
+    window
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); return true;",
+            json!([modelbench_e2e::desktop::tid(id)]),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_session_resumes_after_reopening_and_results_open_a_failing_test_and_a_diff() {
+    let Some(tools) = Tools::or_skip("desktop pause and per-test results test") else {
+        return;
+    };
+    let _screen = ONE_WINDOW_AT_A_TIME.lock().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let application = app_binary();
+    let driver =
+        modelbench_e2e::desktop::Driver::start(&tools, &[("MODELBENCH_DATA_DIR", OsString::from(data.path()))]).await;
+
+    let window = driver.session(&application).await;
+    window.click("nav-sessions").await;
+    window.click("session-demo-button").await;
+    window.element("session-target-openai/gpt-5.4").await;
+    window.click("session-targets-none").await;
+    // Two that answer (for a diff) and one whose every call fails (for failing answers).
+    for name in [
+        "openai/gpt-5.4",
+        "gemini/gemini-2.5-flash",
+        "anthropic/claude-sonnet-4-6 (overloaded)",
+    ] {
+        window.click(&format!("session-target-{name}")).await;
+    }
+    // One call at a time, so the pause lands in the middle.
+    window.type_into("session-concurrency", "1").await;
+    window
+        .wait_for_text("session-estimate-calls", &["24"], Duration::from_secs(20))
+        .await;
+    window.click("session-start").await;
+    window
+        .wait_for_script(
+            "a call done",
+            Duration::from_secs(60),
+            "const row = document.querySelector(arguments[0]);
+             const done = row ? Number(row.cells[2].textContent.split('/')[0]) : 0;
+             return done >= 1 ? done : null;",
+            json!([modelbench_e2e::desktop::tid("session-progress-openai/gpt-5.4")]),
+        )
+        .await;
+    window.click("session-pause").await;
+    let status = window
+        .wait_for_text(
+            "session-status",
+            &["paused", "completed", "stopped", "cancelled", "interrupted"],
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(status, "paused");
+    let id = listed_session(&window).await;
+    window
+        .wait_for_text(
+            &format!("session-row-status-{id}"),
+            &["paused"],
+            Duration::from_secs(20),
+        )
+        .await;
+    window.element("session-resume").await;
+    window.quit().await;
+
+    // Reopened: still paused and resumable; Resume sends the rest and the session completes.
+    let window = driver.session(&application).await;
+    window.click("nav-sessions").await;
+    assert_eq!(listed_session(&window).await, id);
+    window
+        .wait_for_text(
+            &format!("session-row-status-{id}"),
+            &["paused"],
+            Duration::from_secs(20),
+        )
+        .await;
+    window.click(&format!("session-resume-{id}")).await;
+    let status = window
+        .wait_for_text(
+            "session-status",
+            &["completed", "paused", "stopped", "cancelled", "interrupted"],
+            Duration::from_secs(180),
+        )
+        .await;
+    assert_eq!(status, "completed");
+    for name in ["openai/gpt-5.4", "gemini/gemini-2.5-flash"] {
+        window
+            .wait_for_contains(&format!("session-progress-{name}"), "8 / 8", Duration::from_secs(5))
+            .await;
+    }
+
+    // Results: a test's row opens its failing answers (the overloaded target's errors), and the
+    // diff between two of its answers.
+    window.click("session-open-results").await;
+    window.element("results-tests").await;
+    let tests = rows_named(&window, "results-test-").await;
+    assert_eq!(tests.len(), 8, "a row per test of the sample suite: {tests:?}");
+    let first = &tests[0];
+    window
+        .execute(
+            "document.querySelector(arguments[0]).querySelector('button').click(); return true;",
+            json!([modelbench_e2e::desktop::tid(&format!("results-test-{first}"))]),
+        )
+        .await;
+    window
+        .element("results-failing-anthropic/claude-sonnet-4-6 (overloaded) #1")
+        .await;
+    window.click("results-diff-open").await;
+    window.element("results-diff").await;
+    window
+        .wait_for_script(
+            "the diff of two answers",
+            Duration::from_secs(20),
+            "const diff = document.querySelector(arguments[0]);
+             const ratio = diff && diff.querySelector('[data-testid=\"diff-ratio\"]');
+             return ratio ? ratio.textContent : null;",
+            json!([modelbench_e2e::desktop::tid("results-diff")]),
+        )
+        .await;
+    scroll_to(&window, &format!("results-test-{first}")).await;
+    save_screenshot(&window.screenshot().await, "results-tests.png");
+
+    // The latency box plots in both themes.
+    scroll_to(&window, "results-latency-chart").await;
+    for theme in ["light", "dark"] {
+        window
+            .execute(
+                "document.documentElement.dataset.theme = arguments[0]; return true;",
+                json!([theme]),
+            )
+            .await;
+        save_screenshot(&window.screenshot().await, &format!("results-latency-{theme}.png"));
+    }
+    window.quit().await;
+    drop(driver);
+
+    let store = Store::open(&data.path().join(modelbench_engine::store::DATABASE_FILE)).expect("store");
+    let sessions = store.list_sessions().expect("sessions");
+    assert_eq!(
+        (sessions[0].status.as_str(), sessions[0].responses, sessions[0].planned),
+        ("completed", 24, 24),
+        "each call answered once, the pause's held-back calls sent by the resume"
+    );
+}

@@ -40,14 +40,14 @@ describe('frame probe', () => {
       clock.frame(interval);
     }
     // The first callback only sets the starting time.
-    expect(probe.snapshot()).toEqual({ longestMs: 50, over16Share: 2 / 4, count: 4 });
+    expect(probe.snapshot()).toEqual({ longestMs: 50, over16Share: 2 / 4, count: 4, p99Ms: 50 });
     expect(LATE_FRAME_MS).toBeGreaterThan(16.7);
 
     probe.reset();
     expect(probe.count).toBe(0);
     clock.frame(16);
     clock.frame(16);
-    expect(probe.snapshot()).toEqual({ longestMs: 16, over16Share: 0, count: 1 });
+    expect(probe.snapshot()).toEqual({ longestMs: 16, over16Share: 0, count: 1, p99Ms: 16 });
 
     probe.stop();
     clock.frame(100);

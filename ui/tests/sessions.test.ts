@@ -27,6 +27,7 @@ import type {
   SessionSummary,
   SuiteInfo,
   TargetFigures,
+  TestAnswer,
 } from '../src/lib/types';
 import { createMockBackend } from './doubles/mock-backend';
 import { target } from './helpers';
@@ -47,7 +48,9 @@ const SUITE: SuiteInfo = {
 function distribution(p50: number, fields: Partial<Distribution> = {}): Distribution {
   return {
     count: 8,
+    p25: p50 * 0.8,
     p50,
+    p75: p50 * 1.2,
     p90: null,
     p95: p50 * 1.5,
     p99: null,
@@ -132,7 +135,18 @@ function analysis(): Analysis {
       figures('ollama/llama3.3', 'llama3.3', 150),
     ],
     parity: [parity('openai/gpt-5.4', 'azure/gpt-5.4', ['better', 'equivalent', 'equivalent', 'too_few_samples'])],
-    tests: [],
+    tests: [
+      {
+        case_id: 'capital-de',
+        test_id: 'capital-de',
+        description: 'the capital of Germany',
+        targets: [
+          { target: 'openai/gpt-5.4', passed: 2, failed: 0, errors: 0, pass_share: 1, self_similarity: 1 },
+          { target: 'azure/gpt-5.4', passed: 1, failed: 1, errors: 0, pass_share: 0.5, self_similarity: 0.4 },
+          { target: 'ollama/llama3.3', passed: 0, failed: 0, errors: 2, pass_share: null, self_similarity: null },
+        ],
+      },
+    ],
     leaderboard: [],
     decisions: [
       {
@@ -168,6 +182,22 @@ function progress(done: number[], planned = 8): SessionProgress {
   };
 }
 
+function answer(target: string, repeat: number, text: string, passed: boolean | null): TestAnswer {
+  return {
+    target,
+    repeat,
+    text,
+    complete: true,
+    passed,
+    reason: passed === false ? 'icontains: no "berlin" in the answer' : '',
+    error: null,
+    checks:
+      passed === null
+        ? []
+        : [{ check: 'icontains', passed, reason: passed ? 'found "berlin"' : 'no "berlin" in the answer' }],
+  };
+}
+
 /** A scripted shell for the session views: the mock's targets and runs, and sessions whose
  * messages the test sends through `emit`. */
 function scriptedBackend() {
@@ -175,6 +205,7 @@ function scriptedBackend() {
   const sessions: SessionSummary[] = [];
   const requests: SessionRequest[] = [];
   const resumed: [string, number | null][] = [];
+  const paused: string[] = [];
   let channel: ((message: SessionMessage) => void) | null = null;
   const backend: Backend = {
     ...base,
@@ -219,6 +250,10 @@ function scriptedBackend() {
       return 's1';
     },
     cancelSession: async (id) => id,
+    pauseSession: async (id) => {
+      paused.push(id);
+      return id;
+    },
     resumeSession: async (id, budget, onEvent) => {
       resumed.push([id, budget]);
       channel = onEvent;
@@ -226,6 +261,17 @@ function scriptedBackend() {
     },
     listSessions: async () => sessions.map((session) => ({ ...session })),
     sessionAnalysis: async () => analysis(),
+    sessionAnswers: async (_id, caseId) => ({
+      case_id: caseId,
+      test_id: caseId,
+      description: null,
+      answers: [
+        answer('openai/gpt-5.4', 1, 'Berlin is the capital.', true),
+        answer('azure/gpt-5.4', 1, 'Berlin.', true),
+        answer('azure/gpt-5.4', 2, 'Bonn was the capital.', false),
+        { ...answer('ollama/llama3.3', 1, '', null), complete: false, error: 'server: 500 from the cloud' },
+      ],
+    }),
     exportSession: async (id, format) => `/tmp/modelbench-${id}.${format}`,
   };
   return {
@@ -233,6 +279,7 @@ function scriptedBackend() {
     sessions,
     requests,
     resumed,
+    paused,
     emit(message: SessionMessage) {
       if (channel === null) {
         throw new Error('no session channel');
@@ -254,9 +301,10 @@ describe('session figures as read', () => {
   });
 
   it('says which sessions can resume and why one stopped', () => {
-    expect(['stopped', 'interrupted', 'completed', 'cancelled', 'running'].filter(resumable)).toEqual([
+    expect(['stopped', 'interrupted', 'paused', 'completed', 'cancelled', 'running'].filter(resumable)).toEqual([
       'stopped',
       'interrupted',
+      'paused',
     ]);
     expect(statusLabel('stopped', 'budget')).toBe('stopped: budget');
     expect(statusLabel('completed', null)).toBe('completed');
@@ -293,6 +341,7 @@ describe('session figures as read', () => {
     const slow = chart.bars[1]!;
     expect(slow.p50).toBeCloseTo(180);
     expect([slow.min, slow.max, slow.p95]).toEqual([90, 360, 270]);
+    expect([slow.p25, slow.p75]).toEqual([144, 216]);
     expect(slow.p50Low).toBeLessThan(slow.p50);
     expect(slow.p50High).toBeGreaterThan(slow.p50);
     expect(latencyChart([], 400).bars).toEqual([]);
@@ -339,6 +388,26 @@ describe('the session workspace', () => {
     expect(shell.resumed).toEqual([['s1', 2]]);
     expect(workspace.running).toBe(true);
   });
+
+  it('pauses a running session, which ends paused and offers Resume', async () => {
+    const shell = scriptedBackend();
+    render(App, { app: new AppState(shell.backend) });
+    await fireEvent.click(screen.getByTestId('nav-sessions'));
+    const start = (await screen.findByTestId('session-start')) as HTMLButtonElement;
+    await waitFor(() => expect(start.disabled).toBe(false));
+    await fireEvent.click(start);
+    shell.emit({ kind: 'started', session_id: 's1', progress: progress([0, 0]) });
+    const pause = (await screen.findByTestId('session-pause')) as HTMLButtonElement;
+    await fireEvent.click(pause);
+    expect(shell.paused).toEqual(['s1']);
+    await waitFor(() => expect(pause.disabled).toBe(true));
+    expect(pause.textContent).toBe('Pausing…');
+    shell.emit({ kind: 'finished', session_id: 's1', status: 'paused', progress: progress([3, 3]) });
+    await waitFor(() => expect(screen.getByTestId('session-status').textContent).toBe('paused'));
+    expect(screen.queryByTestId('session-pause')).toBeNull();
+    await fireEvent.click(screen.getByTestId('session-resume'));
+    expect(shell.resumed).toEqual([['s1', null]]);
+  });
 });
 
 describe('the Session and Results views', () => {
@@ -370,8 +439,50 @@ describe('the Session and Results views', () => {
     expect(azure.textContent).toContain('50.0% [40.0–60.0]');
     expect(azure.textContent).toContain('$1.25');
     expect(screen.getByTestId('results-errors').textContent).toContain('rate_limited');
-    expect(screen.getByTestId('results-latency-chart').querySelectorAll('rect')).toHaveLength(3);
+    const charts = screen.getByTestId('results-latency-chart');
+    expect(within(charts).getByTestId('results-latency-ttft').querySelectorAll('rect.box')).toHaveLength(3);
+    expect(within(charts).getByTestId('results-latency-total').querySelectorAll('rect.box')).toHaveLength(3);
     await fireEvent.click(screen.getByTestId('results-export'));
     await waitFor(() => expect(screen.getByTestId('results-exported').textContent).toBe('saved to /tmp/modelbench-s1.html'));
+  });
+});
+
+describe('the per-test table in Results', () => {
+  it('shows each target\'s pass share per test; a row opens its failing answers and a diff of two answers', async () => {
+    const shell = scriptedBackend();
+    const app = new AppState(shell.backend);
+    render(App, { app });
+    await app.openResults('s1');
+    const row = await screen.findByTestId('results-test-capital-de');
+    expect([...row.querySelectorAll('td')].map((cell) => cell.textContent?.trim())).toEqual([
+      '▸ capital-de the capital of Germany',
+      '100%',
+      '50%',
+      '—',
+    ]);
+    expect(screen.getByTestId('results-tests').querySelectorAll('thead th')).toHaveLength(4);
+
+    await fireEvent.click(within(row).getByRole('button'));
+    const failing = await screen.findByTestId('results-failing-azure/gpt-5.4 #2');
+    expect(failing.textContent).toContain('icontains: no "berlin" in the answer');
+    expect(failing.textContent).toContain('Bonn was the capital.');
+    expect(screen.getByTestId('results-failing-ollama/llama3.3 #1').textContent).toContain('server: 500 from the cloud');
+    expect(screen.queryByTestId('results-failing-openai/gpt-5.4 #1')).toBeNull();
+
+    await fireEvent.click(screen.getByTestId('results-diff-open'));
+    const diff = await screen.findByTestId('results-diff');
+    await waitFor(() => expect(within(diff).getByTestId('diff-ratio')).toBeTruthy());
+    const options = [...(within(diff).getByTestId('diff-a') as HTMLSelectElement).options].map((option) => option.value);
+    expect(options, 'the answers with words, not the empty one').toEqual([
+      'openai/gpt-5.4 #1',
+      'azure/gpt-5.4 #1',
+      'azure/gpt-5.4 #2',
+    ]);
+    await fireEvent.change(within(diff).getByTestId('diff-b'), { target: { value: 'azure/gpt-5.4 #2' } });
+    await waitFor(() => expect(within(diff).getByTestId('diff-output').textContent).toContain('azure/gpt-5.4 #2'));
+
+    await fireEvent.click(within(row).getByRole('button'));
+    await waitFor(() => expect(screen.queryByTestId('results-diff')).toBeNull());
+    expect(screen.queryByTestId('results-failing-azure/gpt-5.4 #2')).toBeNull();
   });
 });

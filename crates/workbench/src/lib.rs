@@ -45,6 +45,8 @@ pub struct Workbench {
     /// Runs target tests, which are not history: the same credentials and prices, no store.
     tester: Runner,
     running: Running,
+    /// The gates of the sessions this process runs, to pause them.
+    pauses: session::pause::Pauses,
     /// The prices the runners cost at, for estimates and spend caps.
     prices: Arc<modelbench_engine::pricing::PriceBook>,
 }
@@ -63,6 +65,7 @@ impl Workbench {
             runner,
             tester,
             running: Running::default(),
+            pauses: session::pause::Pauses::default(),
             prices: Arc::new(prices),
         })
     }
@@ -78,6 +81,10 @@ impl Workbench {
 
     pub fn running(&self) -> &Running {
         &self.running
+    }
+
+    pub(crate) fn pauses(&self) -> &session::pause::Pauses {
+        &self.pauses
     }
 
     /// The saved target `name`.

@@ -12,7 +12,9 @@
 //! second) and picks its suite through [`suites`].
 
 pub mod editor;
+pub mod answers;
 pub mod live;
+pub mod pause;
 pub mod suites;
 
 use std::collections::HashSet;
@@ -29,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::{LiveRun, Workbench};
+use pause::PauseGate;
 
 /// The seed of a session's resampling when none is given: reports reproduce by default.
 pub const DEFAULT_SEED: u64 = 20_261_207;
@@ -82,6 +85,8 @@ pub struct StartedSession {
     pub session_id: RunId,
     pub live: LiveRun,
     pub budget: Option<Arc<Budget>>,
+    /// Asked before each call with the budget; [`Workbench::pause_session`] closes it.
+    pub pause: Arc<PauseGate>,
     /// Calls this start sends (all of them, or what a resume sends again).
     pub calls: u64,
     /// The targets' names, in target order.
@@ -93,6 +98,8 @@ pub const SESSION_RUNNING: &str = "running";
 pub const SESSION_COMPLETED: &str = "completed";
 pub const SESSION_STOPPED: &str = "stopped";
 pub const SESSION_CANCELLED: &str = "cancelled";
+/// Paused by the user: the calls in flight finished, the rest were not sent; it resumes.
+pub const SESSION_PAUSED: &str = "paused";
 pub const SESSION_INTERRUPTED: &str = "interrupted";
 /// Asked to cancel by another process; the running one stops when it sees it.
 pub const SESSION_CANCELLING: &str = "cancelling";
@@ -216,6 +223,19 @@ impl Workbench {
         Ok(run_options)
     }
 
+    /// [`Self::run_options`] for a session: its calls asked of a gate that can pause them, in
+    /// front of `budget`.
+    fn session_run_options(
+        &self,
+        options: &SessionOptions,
+        budget: Option<&Arc<Budget>>,
+    ) -> Result<(RunOptions, Arc<PauseGate>)> {
+        let mut run_options = self.run_options(options, None)?;
+        let gate = Arc::new(PauseGate::new(budget.cloned()));
+        run_options.admission = Some(Arc::clone(&gate) as Arc<dyn Admission>);
+        Ok((run_options, gate))
+    }
+
     /// Stores the suite and starts the session. Must be called inside a tokio runtime.
     pub fn start_session(&self, plan: SessionPlan) -> Result<StartedSession> {
         if plan.suite.suite.cases().is_empty() {
@@ -234,11 +254,12 @@ impl Workbench {
             files_json: serde_json::to_string(&plan.suite.files).map_err(|error| Error::Session(error.to_string()))?,
         };
         self.store().save_suite(&stored_suite)?;
+        let (options, pause) = self.session_run_options(&plan.options, budget.as_ref())?;
         let run_plan = RunPlan {
             targets: plan.targets.clone(),
             prompts: plan.prompts(),
             parameters: plan.parameters(),
-            options: self.run_options(&plan.options, budget.as_ref())?,
+            options,
         };
         let calls = (run_plan.prompts.len() * run_plan.targets.len()) as u64 * u64::from(plan.options.repeat.max(1));
         let live = self.start_plan(run_plan)?;
@@ -260,10 +281,12 @@ impl Workbench {
             finished_at_ms: None,
         };
         self.store().insert_session(&session)?;
+        self.pauses().register(live.run_id, Arc::clone(&pause));
         Ok(StartedSession {
             session_id: live.run_id,
             live,
             budget,
+            pause,
             calls,
             targets: plan.targets.iter().map(|target| target.name.clone()).collect(),
         })
@@ -271,7 +294,34 @@ impl Workbench {
 
     /// Records how a session ended, from its run's end and its guard.
     pub fn finish_session(&self, session_id: RunId, cancelled: bool, budget: Option<&Budget>) -> Result<&'static str> {
-        record_end(self.store(), session_id, cancelled, budget)
+        record_end(self.store(), session_id, cancelled, false, budget)
+    }
+
+    /// Pauses session `id`, which this process runs: no further call goes out, those in flight
+    /// finish, and it ends as `paused`, to resume later with only what was not sent.
+    pub fn pause_session(&self, id: &str) -> Result<RunId> {
+        let row = self
+            .store()
+            .find_session(id)?
+            .ok_or_else(|| Error::Session(format!("no session '{id}'")))?;
+        if !self.running().contains(row.id) || !self.pauses().pause(row.id) {
+            return Err(Error::Session(format!(
+                "session {} is not running here, so it cannot be paused (status: {})",
+                row.id, row.status
+            )));
+        }
+        Ok(row.id)
+    }
+
+    /// Follows `started` for `sink` until it ends, then forgets its pause gate.
+    fn follow_live(&self, started: StartedSession, tally: live::ProgressTally, sink: impl live::SessionSink) {
+        let pauses = self.pauses().clone();
+        let store = self.store().clone();
+        tokio::spawn(async move {
+            let session_id = started.session_id;
+            live::follow(store, started, tally, sink).await;
+            pauses.remove(session_id);
+        });
     }
 
     /// Starts `plan` and follows it for `sink` (see [`live`]): `started`, progress, then how it
@@ -285,7 +335,7 @@ impl Workbench {
             budget_usd,
         );
         let session_id = started.session_id;
-        tokio::spawn(live::follow(self.store().clone(), started, tally, sink));
+        self.follow_live(started, tally, sink);
         Ok(session_id)
     }
 
@@ -314,7 +364,7 @@ impl Workbench {
             return Ok(None);
         };
         let session_id = started.session_id;
-        tokio::spawn(live::follow(self.store().clone(), started, tally, sink));
+        self.follow_live(started, tally, sink);
         Ok(Some(session_id))
     }
 
@@ -457,19 +507,22 @@ impl Workbench {
             .budget_usd
             .map(|cap| self.budget_for(&plan, cap, spent))
             .transpose()?;
+        let (options, pause) = self.session_run_options(&plan.options, budget.as_ref())?;
         let run_plan = RunPlan {
             targets,
             prompts: record.prompts.clone(),
             parameters: record.parameters.clone(),
-            options: self.run_options(&plan.options, budget.as_ref())?,
+            options,
         };
         let calls = only.len() as u64;
         let live = self.resume_plan(run_plan, record, only)?;
         self.store().restart_session(session.row.id, plan.budget_usd)?;
+        self.pauses().register(session.row.id, Arc::clone(&pause));
         Ok(Some(StartedSession {
             session_id: session.row.id,
             live,
             budget,
+            pause,
             calls,
             targets: record.targets.iter().map(|target| target.name.clone()).collect(),
         }))
@@ -575,17 +628,21 @@ pub struct LoadedSession {
     pub status: String,
 }
 
-/// Records how a session ended in `store`, from its run's end and its guard.
+/// Records how a session ended in `store`, from its run's end, its pause (`paused`: the pause
+/// kept calls from going out) and its guard.
 pub(crate) fn record_end(
     store: &modelbench_engine::Store,
     session_id: RunId,
     cancelled: bool,
+    paused: bool,
     budget: Option<&Budget>,
 ) -> Result<&'static str> {
     let (status, reason) = if budget.is_some_and(Budget::stopped) {
         (SESSION_STOPPED, Some("budget"))
     } else if cancelled {
         (SESSION_CANCELLED, Some("cancelled"))
+    } else if paused {
+        (SESSION_PAUSED, Some("paused"))
     } else {
         (SESSION_COMPLETED, None)
     };

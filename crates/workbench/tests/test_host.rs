@@ -484,6 +484,29 @@ async fn session_until_end(received: &SessionReceived) -> Vec<SessionMessage> {
     .expect("the session ends within 30 s")
 }
 
+/// Starts a session of [`SUITE`] twice over on `gpt`, one call at a time, under `budget_usd`.
+fn capitals_twice_on_gpt(
+    workbench: &Workbench,
+    directory: &tempfile::TempDir,
+    budget_usd: Option<f64>,
+) -> (RunId, SessionReceived) {
+    let path = directory.path().join("capitals.yaml");
+    std::fs::write(&path, SUITE).expect("write");
+    let suite = workbench.import_suite(&path).expect("imported");
+    let request = SessionRequest {
+        suite_hash: suite.hash,
+        targets: vec!["gpt".to_owned()],
+        repeat: 2,
+        concurrency: 1,
+        budget_usd,
+    };
+    let (received, sink) = session_sink();
+    let session_id = workbench
+        .start_session_live(workbench.plan_session(&request).expect("a plan"), sink)
+        .expect("started");
+    (session_id, received)
+}
+
 fn finished(messages: &[SessionMessage]) -> (String, SessionProgress) {
     match messages.last() {
         Some(SessionMessage::Finished { status, progress, .. }) => (status.clone(), progress.clone()),
@@ -595,21 +618,8 @@ async fn a_session_stopped_by_its_budget_resumes_from_what_it_had() {
         ..Scenario::default()
     })
     .await;
-    let path = directory.path().join("capitals.yaml");
-    std::fs::write(&path, SUITE).expect("write");
-    let suite = workbench.import_suite(&path).expect("imported");
-    let request = SessionRequest {
-        suite_hash: suite.hash.clone(),
-        targets: vec!["gpt".to_owned()],
-        repeat: 2,
-        concurrency: 1,
-        // Room for about two calls at their worst case (gpt-4o, 50 output tokens).
-        budget_usd: Some(0.0012),
-    };
-    let (received, sink) = session_sink();
-    let session_id = workbench
-        .start_session_live(workbench.plan_session(&request).expect("a plan"), sink)
-        .expect("started");
+    // Room for about two calls at their worst case (gpt-4o, 50 output tokens).
+    let (session_id, received) = capitals_twice_on_gpt(&workbench, &directory, Some(0.0012));
     let (status, stopped) = finished(&session_until_end(&received).await);
     assert_eq!(status, "stopped");
     assert!(stopped.done > 0 && stopped.done < 6, "{stopped:?}");
@@ -784,4 +794,108 @@ async fn a_suite_is_edited_checked_at_its_fields_saved_and_dry_checked_against_a
         "{message}"
     );
     assert!(!message.contains("fake-key"), "no secret in the error: {message}");
+}
+
+#[tokio::test]
+async fn a_paused_session_finishes_its_calls_in_flight_and_resumes_with_the_rest() {
+    let (cloud, directory, workbench) = serving(Scenario {
+        time_to_first_token: Duration::from_millis(80),
+        text: Some("Paris is the capital.".to_owned()),
+        ..Scenario::default()
+    })
+    .await;
+    let (session_id, received) = capitals_twice_on_gpt(&workbench, &directory, None);
+    // Paused once the first answer is in, with the second call in flight.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while cloud.requests().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("a second call goes out");
+    assert_eq!(
+        workbench.pause_session(&session_id.to_string()).expect("paused"),
+        session_id
+    );
+    let (status, paused) = finished(&session_until_end(&received).await);
+    assert_eq!(status, "paused");
+    assert!(paused.done >= 2 && paused.done < 6, "{paused:?}");
+    assert_eq!(
+        cloud.requests().len() as u64,
+        paused.done,
+        "the call in flight finished and counts; none went out after the pause"
+    );
+    assert!(paused.targets[0].errors.is_empty(), "a pause is no error: {paused:?}");
+    assert_eq!(workbench.list_sessions().expect("sessions")[0].status, "paused");
+    let error = workbench
+        .pause_session(&session_id.to_string())
+        .expect_err("not running any more")
+        .to_string();
+    assert!(
+        error.contains(&session_id.to_string()) && error.contains("paused"),
+        "{error}"
+    );
+
+    let (received, sink) = session_sink();
+    let resumed = workbench
+        .resume_session_live(&session_id.to_string(), None, sink)
+        .expect("resumed");
+    assert_eq!(resumed, Some(session_id));
+    let messages = session_until_end(&received).await;
+    let Some(SessionMessage::Started { progress, .. }) = messages.first() else {
+        panic!("started first: {messages:?}");
+    };
+    assert_eq!(progress.done, paused.done, "the answers kept at the pause count");
+    let (status, progress) = finished(&messages);
+    assert_eq!(status, "completed");
+    assert_eq!((progress.done, progress.planned), (6, 6));
+    assert_eq!(cloud.requests().len(), 6, "only the remaining calls were sent");
+}
+
+#[tokio::test]
+async fn a_tests_answers_read_back_graded_with_the_check_that_failed_and_why() {
+    let (_cloud, directory, workbench) = serving(Scenario {
+        text: Some("Paris is the capital.".to_owned()),
+        ..Scenario::default()
+    })
+    .await;
+    let (session_id, received) = capitals_twice_on_gpt(&workbench, &directory, None);
+    assert_eq!(finished(&session_until_end(&received).await).0, "completed");
+    let id = session_id.to_string();
+
+    let berlin = workbench.session_answers(&id, "de").expect("the answers to 'de'");
+    assert_eq!((berlin.case_id.as_str(), berlin.test_id.as_str()), ("de", "de"));
+    let places: Vec<(&str, u32)> = berlin
+        .answers
+        .iter()
+        .map(|answer| (answer.target.as_str(), answer.repeat))
+        .collect();
+    assert_eq!(places, [("gpt", 1), ("gpt", 2)]);
+    for answer in &berlin.answers {
+        assert_eq!(answer.text, "Paris is the capital.");
+        assert_eq!(answer.passed, Some(false), "{answer:?}");
+        assert_eq!(answer.checks.len(), 1);
+        assert_eq!(answer.checks[0].check, "icontains");
+        assert_eq!(answer.checks[0].passed, Some(false));
+        assert!(answer.checks[0].reason.contains("berlin"), "{:?}", answer.checks[0]);
+        assert!(answer.error.is_none());
+    }
+    let paris = workbench.session_answers(&id, "fr").expect("the answers to 'fr'");
+    assert!(
+        paris.answers.iter().all(|answer| answer.passed == Some(true)),
+        "{paris:?}"
+    );
+    let unchecked = workbench.session_answers(&id, "it").expect("the answers to 'it'");
+    assert!(
+        unchecked
+            .answers
+            .iter()
+            .all(|answer| answer.passed.is_none() && answer.checks.is_empty())
+    );
+
+    let error = workbench
+        .session_answers(&id, "es")
+        .expect_err("no such test")
+        .to_string();
+    assert!(error.contains(&id) && error.contains("'es'"), "{error}");
 }

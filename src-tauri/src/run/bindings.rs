@@ -46,6 +46,7 @@ use modelbench_engine::session::{
 };
 use modelbench_engine::store::SessionSummary;
 use modelbench_engine::suite::Margins;
+use modelbench_workbench::session::answers::{CheckResult, TestAnswer, TestAnswers};
 use modelbench_workbench::session::live::{SessionMessage, SessionProgress, TargetProgress};
 use modelbench_workbench::session::suites::{SessionRequest, SuiteInfo};
 use modelbench_workbench::{LiveResponse, RunMessage, RunRequest};
@@ -78,7 +79,7 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
     // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
     // far below 2^53, and JSON.parse gives numbers anyway.
     let config = Config::new().with_large_int("number");
-    let renderers: [fn(&Config) -> Binding; 76] = [
+    let renderers: [fn(&Config) -> Binding; 79] = [
         binding::<ProviderKind>,
         binding::<Api>,
         binding::<Publisher>,
@@ -155,6 +156,9 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
         binding::<BaseModelDecision>,
         binding::<Failure>,
         binding::<Analysis>,
+        binding::<CheckResult>,
+        binding::<TestAnswer>,
+        binding::<TestAnswers>,
     ];
     renderers
         .iter()

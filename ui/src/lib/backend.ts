@@ -37,6 +37,7 @@ import type {
   SuiteInfo,
   Target,
 } from './types';
+import type { TestAnswers } from './types';
 
 export interface ListRunsQuery {
   /** Full-text search over prompts, system prompts and answers; empty lists every run. */
@@ -89,6 +90,10 @@ export interface Backend {
   /** Starts a session; its progress (at most every 250 ms) and its end arrive on `onEvent`. */
   startSession(request: SessionRequest, onEvent: (message: SessionMessage) => void): Promise<RunId>;
   cancelSession(sessionId: RunId): Promise<RunId>;
+  /** The answers of one test of a session, each graded by the test's checks (which failed, why). */
+  sessionAnswers(sessionId: RunId, caseId: string): Promise<TestAnswers>;
+  /** Pauses a running session: calls in flight finish, it ends `paused` and can resume. */
+  pauseSession(sessionId: RunId): Promise<RunId>;
   /** Sends what a stopped or interrupted session is missing; null when nothing was. */
   resumeSession(
     sessionId: RunId,
@@ -148,6 +153,8 @@ export const tauriBackend: Backend = {
     return invoke<RunId>(COMMANDS.startSession, { request, onEvent: channel });
   },
   cancelSession: (sessionId) => invoke<RunId>(COMMANDS.cancelSession, { sessionId }),
+  sessionAnswers: (sessionId, caseId) => invoke<TestAnswers>(COMMANDS.sessionAnswers, { sessionId, caseId }),
+  pauseSession: (sessionId) => invoke<RunId>(COMMANDS.pauseSession, { sessionId }),
   resumeSession: (sessionId, budgetUsd, onEvent) => {
     const channel = new Channel<SessionMessage>();
     channel.onmessage = onEvent;

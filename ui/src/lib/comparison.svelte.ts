@@ -6,8 +6,15 @@
 // answer is applied only if nothing newer was asked since.
 
 import { errorMessage, type Backend } from './backend';
-import type { Pane } from './run-store/pane.svelte';
 import type { Diff, DiffMode, SimilarityMatrix } from './types';
+
+/** What a comparison reads of an answer: a run's pane, or a stored session's answer. */
+export interface Compared {
+  readonly id: string;
+  readonly key: { prompt_index: number };
+  readonly target: { name: string };
+  answer(): string;
+}
 
 /** `b` may name the run's majority instead of a pane. */
 export const MAJORITY = 'majority';
@@ -22,7 +29,7 @@ export class Comparison {
   /** The prompt whose answers are compared (a run with several prompts). */
   prompt = $state(0);
   /** The panes compared, in the matrix's order. */
-  panes = $state.raw<Pane[]>([]);
+  panes = $state.raw<Compared[]>([]);
   matrix = $state.raw<SimilarityMatrix | null>(null);
   matrixError = $state<string | null>(null);
   pair = $state<Pair | null>(null);
@@ -38,13 +45,13 @@ export class Comparison {
   }
 
   /** The pane farthest from the others, if one is. */
-  get outlier(): Pane | null {
+  get outlier(): Compared | null {
     const index = this.matrix?.outlier;
     return index === null || index === undefined ? null : (this.panes[index] ?? null);
   }
 
   /** The answer closest to all the others, if there are three or more. */
-  get majority(): Pane | null {
+  get majority(): Compared | null {
     const index = this.matrix?.majority;
     return index === null || index === undefined ? null : (this.panes[index] ?? null);
   }
@@ -63,7 +70,7 @@ export class Comparison {
 
   /** Compares the answers of `all` to the current prompt; keeps the picked pair when its panes
    * are still there, else picks the first two. */
-  async compare(all: Pane[]): Promise<void> {
+  async compare(all: readonly Compared[]): Promise<void> {
     const asked = ++this.#asked;
     const panes = all.filter((pane) => pane.key.prompt_index === this.prompt && pane.answer() !== '');
     this.panes = panes;

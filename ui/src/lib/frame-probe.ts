@@ -3,8 +3,9 @@
 // interval is a frame the page made late (layout, script or paint took too long).
 //
 // Exposed as `window.__modelbenchFrames`: `reset()` clears and starts sampling, `stop()` stops,
-// `longestMs`, `over16Share` and `count` read the samples (`snapshot()` returns them as one plain
-// object for WebDriver). Sampling also starts at load with `?probe`. Idle, the probe costs nothing.
+// `longestMs`, `over16Share` and `count` read the samples (`snapshot()` returns them, with the
+// 99th percentile, as one plain object for WebDriver). Sampling also starts at load with
+// `?probe`. Idle, the probe costs nothing.
 
 /** A 60 Hz frame's budget plus the vsync jitter a healthy frame still shows. An interval above
  * this missed at least one display refresh. */
@@ -16,6 +17,8 @@ export interface FrameStats {
   /** The share (0..1) of intervals longer than a 60 Hz frame (see `LATE_FRAME_MS`). */
   over16Share: number;
   count: number;
+  /** The 99th percentile interval (nearest rank); 0 with no interval. */
+  p99Ms: number;
 }
 
 export interface FrameProbe extends FrameStats {
@@ -61,7 +64,9 @@ export function createFrameProbe(clock: FrameClock = browserClock): FrameProbe {
         late += 1;
       }
     }
-    return { longestMs: longest, over16Share: count === 0 ? 0 : late / count, count };
+    const sorted = intervals.slice(0, count).sort();
+    const p99Ms = count === 0 ? 0 : (sorted[Math.ceil(0.99 * count) - 1] ?? 0);
+    return { longestMs: longest, over16Share: count === 0 ? 0 : late / count, count, p99Ms };
   };
 
   const stop = (): void => {
@@ -81,6 +86,9 @@ export function createFrameProbe(clock: FrameClock = browserClock): FrameProbe {
     },
     get count() {
       return stats().count;
+    },
+    get p99Ms() {
+      return stats().p99Ms;
     },
     get sampling() {
       return handle !== undefined;

@@ -2,11 +2,12 @@
 // every figure (progress, intervals, verdicts, costs) is the engine's; nothing is recomputed here.
 
 import { DASH, formatCost, formatMilliseconds } from './format';
-import type { Analysis, Distribution, Parity, ParityMetric, Rate, TargetFigures } from './types';
+import type { Compared } from './comparison.svelte';
+import type { Analysis, Distribution, Parity, ParityMetric, Rate, TargetFigures, TestAnswer, TestAnswers } from './types';
 
 /** Sessions that ended before sending everything and may be resumed (a cancelled one may not). */
 export function resumable(status: string): boolean {
-  return status === 'stopped' || status === 'interrupted';
+  return status === 'stopped' || status === 'interrupted' || status === 'paused';
 }
 
 /** A session's status as shown: the engine's word, with the reason a stopped one stopped. */
@@ -26,6 +27,7 @@ export function statusTone(status: string): Tone {
     completed: 'ok',
     stopped: 'warn',
     interrupted: 'warn',
+    paused: 'warn',
     cancelled: 'bad',
   };
   return tones[status] ?? 'neutral';
@@ -163,12 +165,15 @@ export function errorKinds(targets: TargetFigures[]): string[] {
   return [...kinds].sort();
 }
 
-/** One target's latency drawn on a shared axis: the range (min to max), the p50 with its
- * bootstrap interval, and the p95; every x in pixels from the plot's left edge. */
+/** One target's latency drawn on a shared axis as a box plot: the range (min to max), the
+ * quartiles (the box), the p50 with its bootstrap interval, and the p95; every x in pixels from
+ * the plot's left edge. */
 export interface LatencyBar {
   target: string;
   min: number;
   max: number;
+  p25: number;
+  p75: number;
   p50: number;
   p50Low: number;
   p50High: number;
@@ -222,6 +227,8 @@ export function latencyChart(
       target,
       min: x(distribution.min ?? p50),
       max: x(distribution.max ?? p50),
+      p25: x(distribution.p25 ?? p50),
+      p75: x(distribution.p75 ?? p50),
       p50: x(p50),
       p50Low: x(interval[0]),
       p50High: x(interval[1]),
@@ -229,4 +236,32 @@ export function latencyChart(
     };
   });
   return { width, axisMs, ticks, bars };
+}
+
+/** A target's pass share on one test as shown in the per-test table: `67%`, or a dash when no
+ * repeat could be graded. */
+export function passShare(share: number | null): string {
+  return share === null ? DASH : `${Math.round(100 * share)}%`;
+}
+
+/** The answers of a test that failed: their checks said no, or the call ended in an error. */
+export function failingAnswers(answers: TestAnswers): TestAnswer[] {
+  return answers.answers.filter((answer) => answer.passed === false || answer.error !== null);
+}
+
+/** An answer's name in the per-test table and the diff: `target #repeat`. */
+export function answerLabel(answer: TestAnswer): string {
+  return `${answer.target} #${answer.repeat}`;
+}
+
+/** A test's answers with words, as the Diff panel compares them (every one on the same prompt). */
+export function comparedAnswers(answers: TestAnswers): Compared[] {
+  return answers.answers
+    .filter((answer) => answer.text !== '')
+    .map((answer) => ({
+      id: answerLabel(answer),
+      key: { prompt_index: 0 },
+      target: { name: answerLabel(answer) },
+      answer: () => answer.text,
+    }));
 }

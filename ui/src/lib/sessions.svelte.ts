@@ -6,6 +6,7 @@
 import { SvelteSet } from 'svelte/reactivity';
 
 import { errorMessage, type Backend } from './backend';
+import { Comparison } from './comparison.svelte';
 import { parseBudget, parseCount } from './session-view';
 import type {
   Analysis,
@@ -17,13 +18,16 @@ import type {
   SessionRequest,
   SessionSummary,
   SuiteInfo,
+  TestAnswers,
 } from './types';
 
 /** The session this window started or resumed, as its channel tells it. */
 export interface LiveSession {
   sessionId: RunId | null;
-  /** `running` until the end message says `completed`, `stopped` or `cancelled`. */
+  /** `running` until the end message says `completed`, `stopped`, `paused` or `cancelled`. */
   status: string;
+  /** Pause was asked: the calls in flight are finishing. */
+  pausing?: boolean;
   progress: SessionProgress | null;
   error: string | null;
 }
@@ -50,6 +54,12 @@ export class SessionWorkspace {
   resultsError = $state<string | null>(null);
   resultsLoading = $state(false);
   exported = $state<string | null>(null);
+  /** The test expanded in Results' per-test table, and its answers as the workbench graded them. */
+  openTest = $state<string | null>(null);
+  testAnswers = $state.raw<TestAnswers | null>(null);
+  testError = $state<string | null>(null);
+  /** The Diff panel over the open test's answers, when asked for. */
+  testDiff = $state<Comparison | null>(null);
 
   /** Bumped by each estimate request, so an older answer never replaces a newer one. */
   #estimateGeneration = 0;
@@ -192,6 +202,23 @@ export class SessionWorkspace {
     }
   }
 
+  /** Pauses the running session; its end message then says `paused`. */
+  async pause(): Promise<void> {
+    const sessionId = this.live?.sessionId;
+    if (!sessionId || this.live === null) {
+      return;
+    }
+    this.live = { ...this.live, pausing: true };
+    try {
+      await this.#backend.pauseSession(sessionId);
+    } catch (error) {
+      if (this.live !== null) {
+        this.live = { ...this.live, pausing: false };
+      }
+      this.formError = errorMessage(error);
+    }
+  }
+
   /** Sends what session `sessionId` is missing, with the form's budget if one is set. */
   async resume(sessionId: RunId): Promise<void> {
     const budget = parseBudget(this.budgetText);
@@ -224,7 +251,13 @@ export class SessionWorkspace {
         this.live = { ...live, progress: message.progress };
         break;
       case 'finished':
-        this.live = { ...live, sessionId: message.session_id, status: message.status, progress: message.progress };
+        this.live = {
+          ...live,
+          sessionId: message.session_id,
+          status: message.status,
+          progress: message.progress,
+          pausing: false,
+        };
         void this.#backend.listSessions().then((sessions) => (this.sessions = sessions)).catch(() => {});
         break;
       case 'failed':
@@ -239,6 +272,9 @@ export class SessionWorkspace {
     this.resultsLoading = true;
     this.resultsError = null;
     this.exported = null;
+    this.openTest = null;
+    this.testAnswers = null;
+    this.testDiff = null;
     try {
       const analysis = await this.#backend.sessionAnalysis(sessionId);
       if (this.resultsId === sessionId) {
@@ -250,6 +286,39 @@ export class SessionWorkspace {
     } finally {
       this.resultsLoading = false;
     }
+  }
+
+  /** Expands test `caseId` of the session in Results (collapses it when it is open). */
+  async toggleTest(caseId: string): Promise<void> {
+    this.testDiff = null;
+    if (this.openTest === caseId) {
+      this.openTest = null;
+      this.testAnswers = null;
+      return;
+    }
+    const sessionId = this.resultsId;
+    if (sessionId === null) {
+      return;
+    }
+    this.openTest = caseId;
+    this.testAnswers = null;
+    this.testError = null;
+    try {
+      const answers = await this.#backend.sessionAnswers(sessionId, caseId);
+      if (this.openTest === caseId && this.resultsId === sessionId) {
+        this.testAnswers = answers;
+      }
+    } catch (error) {
+      if (this.openTest === caseId) {
+        this.testError = errorMessage(error);
+      }
+    }
+  }
+
+  /** Opens the Diff panel on the open test's answers (the first two picked); closes it if open. */
+  toggleTestDiff(): Comparison | null {
+    this.testDiff = this.testDiff === null && this.testAnswers !== null ? new Comparison(this.#backend) : null;
+    return this.testDiff;
   }
 
   async exportResults(format: ReportFormat): Promise<void> {

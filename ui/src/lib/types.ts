@@ -85,3 +85,7 @@ export type { DryCheckRequest } from './bindings/DryCheckRequest';
 export type { SuiteDocument } from './bindings/SuiteDocument';
 export type { SuiteDraft } from './bindings/SuiteDraft';
 export type { SuiteFieldError } from './bindings/SuiteFieldError';
+export type { CheckResult } from './bindings/CheckResult';
+export type { TestAnswer } from './bindings/TestAnswer';
+export type { TestAnswers } from './bindings/TestAnswers';
+export type { TestFigures } from './bindings/TestFigures';

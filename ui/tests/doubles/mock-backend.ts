@@ -592,6 +592,12 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
     async resumeSession(sessionId) {
       throw commandError('not_found', `no session '${sessionId}'`);
     },
+    async sessionAnswers(sessionId) {
+      throw commandError('not_found', `no session '${sessionId}'`);
+    },
+    async pauseSession(sessionId) {
+      throw commandError('not_found', `no session '${sessionId}'`);
+    },
     async listSessions() {
       return [];
     },

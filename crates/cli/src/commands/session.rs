@@ -257,6 +257,7 @@ async fn follow(workbench: &Workbench, started: StartedSession, json: bool) -> R
         budget,
         calls,
         targets,
+        pause: _,
     } = started;
     let canceller = live.canceller();
     let per_target = calls / targets.len().max(1) as u64;

@@ -88,6 +88,10 @@ pub trait Admission: Send + Sync + std::fmt::Debug {
     fn admit(&self, target: &Target, key: ResponseKey) -> bool;
     /// The admitted call ended with `record`.
     fn settle(&self, record: &ResponseRecord);
+    /// Why the calls it refused were not sent, for their records.
+    fn refusal(&self) -> &'static str {
+        "not sent: it could take the session over its budget"
+    }
 }
 
 /// The default [`RunOptions::max_output_bytes`]: far beyond any real answer (a million tokens
@@ -759,16 +763,18 @@ impl Job {
         }
     }
 
-    /// A call its admission refused (a spend cap it could break): recorded as never sent.
+    /// A call its admission refused (a spend cap it could break, a pause): recorded as never
+    /// sent, with the admission's reason.
     fn refused_before_start(&self) -> ResponseRecord {
         let mut progress = self.begin();
         progress.never_sent = true;
+        let reason = self
+            .admission
+            .as_ref()
+            .map_or("not sent", |admission| admission.refusal());
         self.emit(
             &mut progress,
-            StreamEvent::Error(self.error(
-                ErrorKind::Cancelled,
-                "not sent: it could take the session over its budget",
-            )),
+            StreamEvent::Error(self.error(ErrorKind::Cancelled, reason)),
         );
         self.finish(progress, Vec::new())
     }

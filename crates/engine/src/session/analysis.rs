@@ -77,7 +77,10 @@ pub struct Rate {
 #[ts(export)]
 pub struct Distribution {
     pub count: usize,
+    /// The quartiles: a box plot's box.
+    pub p25: Option<f64>,
     pub p50: Option<f64>,
+    pub p75: Option<f64>,
     pub p90: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
@@ -423,7 +426,9 @@ fn distribution(values: &[f64], seed: u64) -> Distribution {
     };
     Distribution {
         count: values.len(),
+        p25: summary.map(|summary| summary.p25),
         p50: summary.map(|summary| summary.p50),
+        p75: summary.map(|summary| summary.p75),
         p90: summary.map(|summary| summary.p90),
         p95: summary.map(|summary| summary.p95),
         p99: summary.map(|summary| summary.p99),

@@ -46,7 +46,10 @@ pub struct Summary {
     pub count: usize,
     pub mean: f64,
     pub minimum: f64,
+    /// The quartiles around the median: a box plot's box.
+    pub p25: f64,
     pub p50: f64,
+    pub p75: f64,
     pub p90: f64,
     pub p95: f64,
     pub p99: f64,
@@ -67,7 +70,9 @@ impl Summary {
             count: sorted.len(),
             mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
             minimum: sorted[0],
+            p25: at(0.25),
             p50: at(0.50),
+            p75: at(0.75),
             p90: at(0.90),
             p95: at(0.95),
             p99: at(0.99),
@@ -138,6 +143,8 @@ mod tests {
         assert_eq!(summary.count, 7);
         assert!((summary.mean - 10.107142857142858).abs() < 1e-12);
         assert_eq!((summary.minimum, summary.p50, summary.maximum), (1.0, 7.0, 40.0));
+        // numpy.quantile(values, [0.25, 0.75]) (linear interpolation).
+        assert_eq!((summary.p25, summary.p75), (2.75, 8.625));
         assert!(Summary::new(&[]).is_err());
         assert_eq!(Summary::new(&[1.0, f64::NAN]), Err(StatsError::NotFinite));
     }

@@ -38,7 +38,8 @@ pub enum SessionMessage {
     Progress {
         progress: SessionProgress,
     },
-    /// The session ended: `completed`, `stopped` (its budget), `cancelled`; the last figures.
+    /// The session ended: `completed`, `stopped` (its budget), `paused`, `cancelled`; the last
+    /// figures.
     Finished {
         session_id: RunId,
         status: String,
@@ -229,6 +230,7 @@ pub async fn follow(store: Arc<Store>, started: StartedSession, mut tally: Progr
         session_id,
         mut live,
         budget,
+        pause,
         ..
     } = started;
     sink.send(SessionMessage::Started {
@@ -253,7 +255,13 @@ pub async fn follow(store: Arc<Store>, started: StartedSession, mut tally: Progr
     forward_progress(&mut live.handle.events, &mut tally, &sink).await;
     watcher.abort();
     let ended = match live.outcome().await {
-        Ok(outcome) => record_end(&store, session_id, outcome.cancelled, budget.as_deref()),
+        Ok(outcome) => record_end(
+            &store,
+            session_id,
+            outcome.cancelled,
+            pause.held_back(),
+            budget.as_deref(),
+        ),
         Err(error) => Err(error.into()),
     };
     sink.send(match ended {

@@ -3,4 +3,8 @@
 /**
  * A latency-like distribution: quantiles, and bootstrap intervals of p50 and p95.
  */
-export type Distribution = { count: number, p50: number | null, p90: number | null, p95: number | null, p99: number | null, p50_ci: [number, number] | null, p95_ci: [number, number] | null, p90_ci: [number, number] | null, p99_ci: [number, number] | null, mean: number | null, min: number | null, max: number | null, };
+export type Distribution = { count: number, 
+/**
+ * The quartiles: a box plot's box.
+ */
+p25: number | null, p50: number | null, p75: number | null, p90: number | null, p95: number | null, p99: number | null, p50_ci: [number, number] | null, p95_ci: [number, number] | null, p90_ci: [number, number] | null, p99_ci: [number, number] | null, mean: number | null, min: number | null, max: number | null, };

@@ -34,4 +34,6 @@ export const COMMANDS = {
   saveSuiteDraft: 'save_suite_draft',
   exportSuiteDraft: 'export_suite_draft',
   dryCheckSuite: 'dry_check_suite',
+  pauseSession: 'pause_session',
+  sessionAnswers: 'session_answers',
 } as const;
