@@ -110,7 +110,9 @@ impl From<modelbench_workbench::Error> for CommandError {
             | Error::StillRunning(_)
             | Error::Session(_)
             | Error::Panel(_)
-            | Error::Judge(_) => CommandErrorKind::Validation,
+            | Error::Judge(_)
+            | Error::Report(_)
+            | Error::Evidence(_) => CommandErrorKind::Validation,
             Error::NoTestResponse(_) => CommandErrorKind::Protocol,
             Error::Stopped(_) => CommandErrorKind::Internal,
             Error::OpenDatabase { .. } | Error::NotADirectory(_) | Error::ImportedCatalog { .. } => {

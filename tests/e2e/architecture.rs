@@ -22,8 +22,9 @@ use serde_json::Value;
 /// Each workspace crate and the workspace crates it depends on (normal dependencies).
 const CRATE_ARROWS: &[(&str, &[&str])] = &[
     ("modelbench-diff", &[]),
+    ("modelbench-pdf", &[]),
     ("modelbench-engine", &["modelbench-diff"]),
-    ("modelbench-workbench", &["modelbench-engine"]),
+    ("modelbench-workbench", &["modelbench-engine", "modelbench-pdf"]),
     ("modelbench-demo", &["modelbench-engine", "fakecloud"]),
     (
         "modelbench-cli",

@@ -26,5 +26,6 @@ mod recordings;
 mod reliability;
 mod scenarios;
 mod sessions;
+mod signoff;
 mod stream_ends;
 mod timing;

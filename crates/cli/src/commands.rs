@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cleanup;
 pub mod demo;
 pub mod diff;
+pub mod evidence;
 pub mod export;
 pub mod judge;
 pub mod keys;

@@ -21,7 +21,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use commands::{
-    bench, cleanup, demo, diff, export, judge, keys, panel, prices, run, runs, search, session, suite, targets,
+    bench, cleanup, demo, diff, evidence, export, judge, keys, panel, prices, run, runs, search, session, suite,
+    targets,
 };
 
 #[derive(Parser)]
@@ -55,8 +56,11 @@ enum Command {
     /// An LLM judge of a session: `judge SESSION --judge TARGET --pairwise|--rubric FILE|--checks`
     /// (pairs asked in both orders), and `judge show SESSION`.
     Judge(Box<judge::JudgeArgs>),
-    /// A stored run as a report: md, csv, json or html.
+    /// A stored run as a report: md, csv, json, html or pdf.
     Export(export::ExportArgs),
+    /// Evidence bundles of sessions: export (sealed and optionally signed), verify, keygen.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
     /// Full-text search over prompts and responses.
     Search(search::SearchArgs),
     /// Where a run's answers differ (or files'), and how alike they all are.
@@ -153,6 +157,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Session(command) => return session::run(data_dir, command).await,
         Command::Panel(command) => return panel::run(data_dir, command).await,
         Command::Judge(args) => return judge::run(data_dir, *args).await,
+        Command::Evidence(command) => return evidence::run(data_dir, command).await,
         Command::Db(command) => cleanup::db(&database::open(data_dir)?, &command)?,
         Command::Export(args) => export::run(&database::open(data_dir)?, args)?,
         Command::Search(args) => search::run(&database::open(data_dir)?, &args)?,

@@ -9,12 +9,14 @@
 //! Each table has its file in `store/`: `runs` (listing, loading, short ids, repairing runs whose
 //! process died), `responses` (responses and their stream events), `targets` (saved targets) and
 //! `price_overrides`. Searching the history lives in `search`, deleting runs and giving their
-//! space back in `deletion`, and every write of a run in `writer`.
+//! space back in `deletion`, every write of a run in `writer`, and a session's rows copied into a
+//! database of their own for evidence bundles, with a digest of every table, in `evidence`.
 //!
 //! Left out on purpose: secrets (targets hold key references only), and costs and metrics
 //! (computed elsewhere from what is stored here).
 
 mod deletion;
+pub mod evidence;
 mod judges;
 mod migrations;
 mod panels;

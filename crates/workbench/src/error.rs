@@ -48,6 +48,12 @@ pub enum Error {
     /// A panel that cannot be created, or a ratings file that cannot be imported, with the reason.
     #[error("{0}")]
     Panel(String),
+    /// A report that cannot be made (a PDF that did not typeset, a sign-off without a name).
+    #[error("report: {0}")]
+    Report(String),
+    /// An evidence bundle that cannot be made or read, or a signing key that cannot be used.
+    #[error("evidence: {0}")]
+    Evidence(String),
     /// A judge run that cannot start, resume or load, with the reason.
     #[error("judge: {0}")]
     Judge(String),

@@ -18,10 +18,12 @@
 pub mod data_dir;
 pub mod diff;
 pub mod error;
+pub mod evidence;
 pub mod export;
 pub mod history;
 pub mod judge;
 pub mod panel;
+pub mod pdf;
 pub mod run;
 pub mod session;
 

@@ -1,4 +1,4 @@
-//! `modelbench export`: a stored run as a report file (Markdown, CSV, JSON or HTML).
+//! `modelbench export`: a stored run as a report file (Markdown, CSV, JSON, HTML or PDF).
 //!
 //! The engine builds and renders the report (through the workbench's `export`, as the desktop
 //! app does); this only picks the format and writes the bytes, to stdout or a file.
@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use modelbench_engine::report::Format;
 use modelbench_engine::store::Store;
+use modelbench_workbench::pdf;
 
 #[derive(Args)]
 pub struct ExportArgs {
@@ -29,6 +30,9 @@ pub struct ExportArgs {
     /// Replace the file given with -o if it exists.
     #[arg(long, requires = "output")]
     force: bool,
+    /// Who signs the PDF report off, as "Name, Role" (repeatable; default: two blank blocks).
+    #[arg(long, value_name = "NAME, ROLE")]
+    signoff: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -41,15 +45,19 @@ enum ExportFormat {
     Json,
     /// One self-contained page: no script, nothing loaded from outside
     Html,
+    /// A paginated document to sign off, fonts embedded (--signoff names who signs)
+    Pdf,
 }
 
 impl ExportFormat {
-    fn engine(self) -> Format {
+    /// The engine's text format; `None` for the PDF, which the workbench typesets.
+    fn engine(self) -> Option<Format> {
         match self {
-            Self::Md => Format::Markdown,
-            Self::Csv => Format::Csv,
-            Self::Json => Format::Json,
-            Self::Html => Format::Html,
+            Self::Md => Some(Format::Markdown),
+            Self::Csv => Some(Format::Csv),
+            Self::Json => Some(Format::Json),
+            Self::Html => Some(Format::Html),
+            Self::Pdf => None,
         }
     }
 }
@@ -57,31 +65,47 @@ impl ExportFormat {
 pub fn run(store: &Store, args: ExportArgs) -> Result<()> {
     let run = crate::database::find_run(store, &args.run_id)?;
     let id = run.record.id;
-    let format = args.format.engine();
-    let text = modelbench_workbench::export::render(&run, format);
+    let (report, format) = match args.format.engine() {
+        Some(format) => (
+            modelbench_workbench::export::render(&run, format).into_bytes(),
+            format.as_str(),
+        ),
+        None => (pdf::run_pdf(&run, &signers(&args.signoff)?)?, "pdf"),
+    };
     match &args.output {
         Some(path) => {
-            write_report(path, text.as_bytes(), args.force, store.path())
+            write_report(path, &report, args.force, store.path())
                 .with_context(|| format!("cannot write the report to {}", path.display()))?;
             eprintln!("wrote the {format} report of run {id} to {}", path.display());
+        }
+        None if format == "pdf" && std::io::stdout().is_terminal() => {
+            bail!("a PDF is not for the terminal: write it with -o FILE (or pipe it)")
         }
         // A report read on a terminal is shown like everything else; piped, it is the file.
         None if std::io::stdout().is_terminal() => {
             let mut out = crate::terminal::stdout().lock();
-            out.write_all(text.as_bytes())?;
+            out.write_all(&report)?;
             out.flush()?;
         }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
+            out.write_all(&report)?;
             out.flush()?;
         }
     }
     Ok(())
 }
 
+/// The sign-off block's people, from `--signoff "Name, Role"` values.
+pub(crate) fn signers(values: &[String]) -> Result<Vec<pdf::Signer>> {
+    Ok(values
+        .iter()
+        .map(|value| pdf::Signer::parse(value))
+        .collect::<Result<_, _>>()?)
+}
+
 /// Writes `bytes` to `path` as the module docs say.
-fn write_report(path: &Path, bytes: &[u8], force: bool, database: &Path) -> Result<()> {
+pub(crate) fn write_report(path: &Path, bytes: &[u8], force: bool, database: &Path) -> Result<()> {
     refuse_database(path, database)?;
     let existing = match std::fs::symlink_metadata(path) {
         Ok(metadata) => Some(metadata),

@@ -55,7 +55,7 @@ pub enum SessionCommand {
     },
     /// Stop a session (one running in another process stops when it sees the request).
     Cancel { id: String },
-    /// The session report: html, md, json or csv.
+    /// The session report: html, md, json, csv or pdf.
     Export {
         id: String,
         #[arg(long, default_value = "html")]
@@ -63,6 +63,9 @@ pub enum SessionCommand {
         /// Where to write it (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Who signs the PDF report off, as "Name, Role" (repeatable; default: two blank blocks).
+        #[arg(long, value_name = "NAME, ROLE")]
+        signoff: Vec<String>,
     },
 }
 
@@ -143,19 +146,28 @@ pub async fn run(data_dir: Option<&Path>, command: SessionCommand) -> Result<Exi
             store.checkpoint();
             Ok(ExitCode::SUCCESS)
         }
-        SessionCommand::Export { id, format, output } => {
+        SessionCommand::Export {
+            id,
+            format,
+            output,
+            signoff,
+        } => {
             let store = Arc::new(database::open(data_dir)?);
             let workbench = workbench(&store)?;
-            let (session, analysis) = workbench.analyse_session(&id)?;
-            let format = modelbench_engine::session::report::Format::parse(&format)
-                .with_context(|| format!("unknown format '{format}': html, md, json or csv"))?;
-            let method = modelbench_workbench::session::method(&session, &analysis);
-            let document = modelbench_engine::session::report::render(&analysis, &method, format);
+            let document = if format == "pdf" {
+                workbench.export_session_pdf(&id, &super::export::signers(&signoff)?)?
+            } else {
+                let format = modelbench_engine::session::report::Format::parse(&format)
+                    .with_context(|| format!("unknown format '{format}': html, md, json, csv or pdf"))?;
+                workbench.export_session(&id, format)?.into_bytes()
+            };
             match output {
-                Some(path) => {
-                    std::fs::write(&path, document).with_context(|| format!("cannot write {}", path.display()))?
+                Some(path) => super::export::write_report(&path, &document, true, store.path())
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None if format == "pdf" && std::io::stdout().is_terminal() => {
+                    bail!("a PDF is not for the terminal: write it with -o FILE (or pipe it)")
                 }
-                None => terminal::stdout().lock().write_all(document.as_bytes())?,
+                None => terminal::stdout().lock().write_all(&document)?,
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -70,13 +70,7 @@ impl Format {
 pub fn render(analysis: &Analysis, method: &Method, format: Format) -> String {
     match format {
         Format::Json => {
-            #[derive(Serialize)]
-            struct Document<'a> {
-                #[serde(flatten)]
-                analysis: &'a Analysis,
-                method: &'a Method,
-            }
-            let mut text = serde_json::to_string_pretty(&Document { analysis, method }).unwrap_or_default();
+            let mut text = serde_json::to_string_pretty(&json_document(analysis, method)).unwrap_or_default();
             text.push('\n');
             text
         }
@@ -84,6 +78,18 @@ pub fn render(analysis: &Analysis, method: &Method, format: Format) -> String {
         Format::Markdown => markdown(analysis, method),
         Format::Html => html(analysis, method),
     }
+}
+
+/// The JSON report: the analysis with the method beside it (what `--format json` writes, and what
+/// the PDF report typesets).
+pub fn json_document(analysis: &Analysis, method: &Method) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct Document<'a> {
+        #[serde(flatten)]
+        analysis: &'a Analysis,
+        method: &'a Method,
+    }
+    serde_json::to_value(Document { analysis, method }).unwrap_or_default()
 }
 
 fn ms(value: Option<f64>) -> String {
