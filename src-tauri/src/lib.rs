@@ -54,6 +54,12 @@ declare_commands![
     list_sessions,
     session_analysis,
     export_session,
+    list_panels,
+    create_rating_panel,
+    join_panel,
+    rating_item,
+    rate_item,
+    session_leaderboard,
 ];
 
 mod commands;

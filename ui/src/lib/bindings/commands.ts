@@ -28,4 +28,10 @@ export const COMMANDS = {
   listSessions: 'list_sessions',
   sessionAnalysis: 'session_analysis',
   exportSession: 'export_session',
+  listPanels: 'list_panels',
+  createRatingPanel: 'create_rating_panel',
+  joinPanel: 'join_panel',
+  ratingItem: 'rating_item',
+  rateItem: 'rate_item',
+  sessionLeaderboard: 'session_leaderboard',
 } as const;
