@@ -17,5 +17,6 @@ pub use packet::{
 pub use plan::{AnswerRef, Criterion, Item, PanelKind, PanelPlan, PlanInput, Shown, add_rater, parse_criteria, plan};
 pub use results::{
     Agreement, CONFIDENCE, CriterionScore, JudgeAgreement, JudgedScore, JudgedVerdict, PanelResults, RESAMPLES,
-    RaterResult, Rating, ResultsInput, Separation, TargetResult, judge_agreement, results, rubric_judge_agreement,
+    RaterResult, Rating, ResultsInput, Separation, TargetResult, alpha_reading, judge_agreement, results,
+    rubric_judge_agreement,
 };

@@ -309,6 +309,10 @@ async fn ratings_given_in_the_app_count_exactly_like_an_imported_ratings_file() 
     );
     assert_eq!(leaderboard.alpha, from_files.agreement.alpha);
     assert_eq!(
+        leaderboard.alpha_reading.as_deref(),
+        from_files.agreement.alpha.map(panel::alpha_reading)
+    );
+    assert_eq!(
         leaderboard.position_bias.map(|bias| bias.decided),
         from_files.position_bias.map(|bias| bias.decided)
     );

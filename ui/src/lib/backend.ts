@@ -19,6 +19,11 @@ import type {
   DiffMode,
   Estimate,
   FieldError,
+  GivenRating,
+  Leaderboard,
+  PanelKind,
+  PanelStatus,
+  RatingItem,
   ReportFormat,
   ResponseRecord,
   RunId,
@@ -97,6 +102,18 @@ export interface Backend {
   sessionAnalysis(sessionId: RunId): Promise<Analysis>;
   /** Asks where to save (the native dialog) and writes the session report; null when cancelled. */
   exportSession(sessionId: RunId, format: ReportFormat): Promise<string | null>;
+  /** The blind panels of a session, newest first, with each rater's progress. */
+  listPanels(sessionId: RunId): Promise<PanelStatus[]>;
+  /** Creates a blind panel over a finished session with `rater` its first rater. */
+  createRatingPanel(sessionId: RunId, kind: PanelKind, rater: string): Promise<PanelStatus>;
+  /** The rater's first unrated item, adding them to the panel when they are new. */
+  joinPanel(panelId: string, rater: string): Promise<RatingItem>;
+  /** The rater's item number `n` (1-based): the prompt and the labelled answers only. */
+  ratingItem(panelId: string, rater: string, n: number): Promise<RatingItem>;
+  /** Stores a rating at once (replacing an earlier one of the item) and returns the item. */
+  rateItem(panelId: string, rater: string, n: number, rating: GivenRating): Promise<RatingItem>;
+  /** The leaderboard of the session's newest panel with ratings; null when none has any. */
+  sessionLeaderboard(sessionId: RunId): Promise<Leaderboard | null>;
 }
 
 export { COMMANDS };
@@ -140,6 +157,13 @@ export const tauriBackend: Backend = {
   listSessions: () => invoke<SessionSummary[]>(COMMANDS.listSessions),
   sessionAnalysis: (sessionId) => invoke<Analysis>(COMMANDS.sessionAnalysis, { sessionId }),
   exportSession: (sessionId, format) => invoke<string | null>(COMMANDS.exportSession, { sessionId, format }),
+  listPanels: (sessionId) => invoke<PanelStatus[]>(COMMANDS.listPanels, { sessionId }),
+  createRatingPanel: (sessionId, kind, rater) =>
+    invoke<PanelStatus>(COMMANDS.createRatingPanel, { sessionId, kind, rater }),
+  joinPanel: (panelId, rater) => invoke<RatingItem>(COMMANDS.joinPanel, { panelId, rater }),
+  ratingItem: (panelId, rater, n) => invoke<RatingItem>(COMMANDS.ratingItem, { panelId, rater, n }),
+  rateItem: (panelId, rater, n, rating) => invoke<RatingItem>(COMMANDS.rateItem, { panelId, rater, n, rating }),
+  sessionLeaderboard: (sessionId) => invoke<Leaderboard | null>(COMMANDS.sessionLeaderboard, { sessionId }),
 };
 
 /** Whether the page runs inside the Tauri shell (its IPC bridge is injected before any script). */

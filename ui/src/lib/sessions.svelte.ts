@@ -10,6 +10,7 @@ import { parseBudget, parseCount } from './session-view';
 import type {
   Analysis,
   Estimate,
+  Leaderboard,
   ReportFormat,
   RunId,
   SessionMessage,
@@ -50,6 +51,8 @@ export class SessionWorkspace {
   resultsError = $state<string | null>(null);
   resultsLoading = $state(false);
   exported = $state<string | null>(null);
+  /** The leaderboard of the opened session's newest rated panel, when it has one. */
+  leaderboard = $state.raw<Leaderboard | null>(null);
 
   /** Bumped by each estimate request, so an older answer never replaces a newer one. */
   #estimateGeneration = 0;
@@ -249,6 +252,19 @@ export class SessionWorkspace {
       this.resultsError = errorMessage(error);
     } finally {
       this.resultsLoading = false;
+    }
+    await this.#openLeaderboard(sessionId);
+  }
+
+  async #openLeaderboard(sessionId: RunId): Promise<void> {
+    this.leaderboard = null;
+    try {
+      const leaderboard = await this.#backend.sessionLeaderboard(sessionId);
+      if (this.resultsId === sessionId) {
+        this.leaderboard = leaderboard;
+      }
+    } catch (error) {
+      this.resultsError = errorMessage(error);
     }
   }
 

@@ -136,6 +136,8 @@ pub struct Leaderboard {
     /// or more; `None` with a note when it is undefined.
     pub alpha: Option<f64>,
     pub alpha_level: String,
+    /// `reliable`, `tentative` or `too low to rely on`, when there is an alpha.
+    pub alpha_reading: Option<String>,
     pub units: u64,
     pub agreement_note: Option<String>,
     pub position_bias: Option<PositionNote>,
@@ -275,6 +277,10 @@ impl Workbench {
             rows,
             alpha: results.agreement.alpha,
             alpha_level: results.agreement.level.to_owned(),
+            alpha_reading: results
+                .agreement
+                .alpha
+                .map(|alpha| panel::alpha_reading(alpha).to_owned()),
             units: results.agreement.units,
             agreement_note: results.agreement.note,
             position_bias: results.position_bias.map(|bias| PositionNote {

@@ -15,4 +15,8 @@ rows: Array<LeaderboardRow>,
  * Krippendorff's alpha, `nominal` (pairwise) or `ordinal` (rubric), over `units` rated twice
  * or more; `None` with a note when it is undefined.
  */
-alpha: number | null, alpha_level: string, units: number, agreement_note: string | null, position_bias: PositionNote | null, notes: Array<string>, };
+alpha: number | null, alpha_level: string, 
+/**
+ * `reliable`, `tentative` or `too low to rely on`, when there is an alpha.
+ */
+alpha_reading: string | null, units: number, agreement_note: string | null, position_bias: PositionNote | null, notes: Array<string>, };
