@@ -260,8 +260,8 @@ describe('the Rate view and the leaderboard', () => {
     expect(first.textContent).toContain('88% [53%–98%]');
     expect(first.querySelectorAll('svg rect.interval')).toHaveLength(2);
     expect(screen.getByTestId('results-leaderboard-acme-terse').textContent).toContain('13%');
-    expect(screen.getByTestId('results-leaderboard-agreement').textContent).toContain('1.000 over 4');
-    expect(screen.getByTestId('results-leaderboard-agreement').textContent).toContain('reliable');
-    expect(screen.getByTestId('results-leaderboard-position').textContent).toContain('no position bias shown');
+    expect(screen.getByTestId('results-panel-agreement').textContent).toContain('1.000 over 4');
+    expect(screen.getByTestId('results-panel-agreement').textContent).toContain('reliable');
+    expect(screen.getByTestId('results-panel-position').textContent).toContain('no position bias shown');
   });
 });
