@@ -7,6 +7,7 @@
 
 use modelbench_engine::credentials::Secret;
 use modelbench_engine::diff::{self, Diff, DiffMode, SimilarityMatrix};
+use modelbench_engine::panel::PanelKind;
 use modelbench_engine::report::Format;
 use modelbench_engine::session::{Analysis, Estimate};
 use modelbench_engine::store::SessionSummary;
@@ -16,6 +17,8 @@ use modelbench_engine::{ResponseRecord, RunId, RunSummary, Target};
 use modelbench_workbench::history::DEFAULT_RUN_LIMIT;
 use modelbench_workbench::session::editor::{self, DryCheck, DryCheckRequest, SuiteDraft};
 use modelbench_workbench::session::answers::TestAnswers;
+use modelbench_workbench::panel::PanelStatus;
+use modelbench_workbench::panel::rate::{GivenRating, Leaderboard, RatingItem};
 use modelbench_workbench::session::live::SessionMessage;
 use modelbench_workbench::session::suites::{SessionRequest, SuiteInfo};
 use modelbench_workbench::{RunMessage, RunRequest, blocking};
@@ -306,4 +309,56 @@ pub async fn export_suite_draft(app: AppHandle, name: String, text: String) -> C
 #[tauri::command]
 pub async fn dry_check_suite(state: State<'_, AppState>, request: DryCheckRequest) -> CommandResult<DryCheck> {
     Ok(state.workbench.dry_check(request).await?)
+}
+
+/// The blind panels of a session, newest first, with each rater's progress.
+#[tauri::command]
+pub async fn list_panels(state: State<'_, AppState>, session_id: String) -> CommandResult<Vec<PanelStatus>> {
+    Ok(state.workbench.list_panels(Some(&session_id))?)
+}
+
+/// Creates a blind panel over a finished session with `rater` its first rater.
+#[tauri::command]
+pub async fn create_rating_panel(
+    state: State<'_, AppState>,
+    session_id: String,
+    kind: PanelKind,
+    rater: String,
+) -> CommandResult<PanelStatus> {
+    Ok(state.workbench.create_rating_panel(&session_id, kind, &rater)?)
+}
+
+/// `rater`'s first unrated item of a panel, adding them to it when they are new.
+#[tauri::command]
+pub async fn join_panel(state: State<'_, AppState>, panel_id: String, rater: String) -> CommandResult<RatingItem> {
+    Ok(state.workbench.join_panel(&panel_id, &rater)?)
+}
+
+/// `rater`'s item number `n` (1-based): the prompt and the answers under their labels only.
+#[tauri::command]
+pub async fn rating_item(
+    state: State<'_, AppState>,
+    panel_id: String,
+    rater: String,
+    n: u32,
+) -> CommandResult<RatingItem> {
+    Ok(state.workbench.rating_item(&panel_id, &rater, n)?)
+}
+
+/// Stores `rater`'s rating of their item `n` at once (replacing an earlier one).
+#[tauri::command]
+pub async fn rate_item(
+    state: State<'_, AppState>,
+    panel_id: String,
+    rater: String,
+    n: u32,
+    rating: GivenRating,
+) -> CommandResult<RatingItem> {
+    Ok(state.workbench.rate_item(&panel_id, &rater, n, &rating)?)
+}
+
+/// The leaderboard of the session's newest panel with ratings; `None` when it has none.
+#[tauri::command]
+pub async fn session_leaderboard(state: State<'_, AppState>, session_id: String) -> CommandResult<Option<Leaderboard>> {
+    Ok(state.workbench.session_leaderboard(&session_id)?)
 }

@@ -62,6 +62,12 @@ declare_commands![
     dry_check_suite,
     pause_session,
     session_answers,
+    list_panels,
+    create_rating_panel,
+    join_panel,
+    rating_item,
+    rate_item,
+    session_leaderboard,
 ];
 
 mod commands;

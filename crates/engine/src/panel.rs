@@ -14,8 +14,9 @@ pub use packet::{
     PacketAnswer, PacketContent, PacketItem, PacketPrompt, PacketTurn, RATINGS_FORMAT, RatingsFile, RatingsPayload,
     RawRating, label, new_id, new_token, read_ratings, render_packet, sign, verify,
 };
-pub use plan::{AnswerRef, Criterion, Item, PanelKind, PanelPlan, PlanInput, Shown, parse_criteria, plan};
+pub use plan::{AnswerRef, Criterion, Item, PanelKind, PanelPlan, PlanInput, Shown, add_rater, parse_criteria, plan};
 pub use results::{
     Agreement, CONFIDENCE, CriterionScore, JudgeAgreement, JudgedScore, JudgedVerdict, PanelResults, RESAMPLES,
-    RaterResult, Rating, ResultsInput, Separation, TargetResult, judge_agreement, results, rubric_judge_agreement,
+    RaterResult, Rating, ResultsInput, Separation, TargetResult, alpha_reading, judge_agreement, results,
+    rubric_judge_agreement,
 };

@@ -12,15 +12,18 @@ use std::collections::{BTreeMap, HashMap};
 use modelbench_engine::judge::{JudgeMode, PairOutcome as JudgedOutcome};
 use modelbench_engine::panel::{
     self, AnswerRef, Criterion, JudgedScore, JudgedVerdict, PacketAnswer, PacketContent, PacketItem, PacketPrompt,
-    PacketTurn, PanelKind, PanelResults, PlanInput, RATINGS_FORMAT, Rating, ResultsInput, Shown,
+    PacketTurn, PanelKind, PanelResults, PlanInput, RATINGS_FORMAT, Rating, RawRating, ResultsInput, Shown,
 };
 use modelbench_engine::record::now_unix_ms;
 use modelbench_engine::store::{PacketRow, PanelItemRow, PanelRow, RatingRow};
 use modelbench_engine::{Prompt, RunId};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::Workbench;
 use crate::error::{Error, Result};
+
+pub mod rate;
 
 /// What panel to create.
 #[derive(Clone, Debug)]
@@ -77,7 +80,8 @@ pub struct ImportedRatings {
 }
 
 /// A rater's progress.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct RaterProgress {
     pub rater: String,
     pub rated: usize,
@@ -87,7 +91,8 @@ pub struct RaterProgress {
 }
 
 /// `panel status`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct PanelStatus {
     pub id: String,
     pub session_id: RunId,
@@ -373,8 +378,13 @@ impl Workbench {
     pub fn panel_packets(&self, id: &str) -> Result<Vec<Packet>> {
         let loaded = self.load_panel(id)?;
         let session = self.load_session_header(&loaded.row.session_id.to_string())?;
-        let wanted: HashMap<(u32, u32), u32> = loaded
-            .items
+        let texts = self.answer_texts(loaded.row.session_id, &loaded.items)?;
+        Ok(render_packets(&loaded, session.suite.suite.cases(), &texts))
+    }
+
+    /// The normalised texts of `items`' answers, by (case, target).
+    fn answer_texts(&self, session_id: RunId, items: &[panel::Item]) -> Result<HashMap<(u32, u32), String>> {
+        let wanted: HashMap<(u32, u32), u32> = items
             .iter()
             .flat_map(|item| {
                 item.answers
@@ -383,14 +393,14 @@ impl Workbench {
             })
             .collect();
         let mut texts: HashMap<(u32, u32), String> = HashMap::new();
-        self.store().load_run_visiting(loaded.row.session_id, &mut |response| {
+        self.store().load_run_visiting(session_id, &mut |response| {
             let slot = (response.key.prompt_index, response.key.target_index);
             if wanted.get(&slot) == Some(&response.key.repeat_index) {
                 texts.insert(slot, panel::normalise_answer(&response.text));
             }
             Ok(())
         })?;
-        Ok(render_packets(&loaded, session.suite.suite.cases(), &texts))
+        Ok(texts)
     }
 
     /// Checks a ratings file against its packet (signature, panel, rater, item numbers, values)
@@ -432,84 +442,7 @@ impl Workbench {
                 ))
             })?
             .1;
-        let imported_at_ms = now_unix_ms();
-        let mut rows: BTreeMap<u32, RatingRow> = BTreeMap::new();
-        for rating in &payload.ratings {
-            let at = |problem: String| {
-                Error::Panel(format!(
-                    "ratings file of '{}', item {}: {problem}",
-                    packet.rater, rating.n
-                ))
-            };
-            let Some(view) = rating
-                .n
-                .checked_sub(1)
-                .and_then(|position| shown.get(position as usize))
-            else {
-                return Err(at(format!("the packet has items 1 to {}", shown.len())));
-            };
-            let first_shown = view.order.first().copied().unwrap_or(0);
-            let (winner, scores_json) = match loaded.kind {
-                PanelKind::Pairwise => {
-                    let choice = rating.choice.as_deref().map(str::to_ascii_lowercase);
-                    let shown_as = |label: usize| {
-                        view.order.get(label).copied().map(Some).ok_or_else(|| {
-                            damaged(
-                                "packets",
-                                &loaded.row.id,
-                                format!("item {} shows fewer than two answers", rating.n),
-                            )
-                        })
-                    };
-                    let winner = match choice.as_deref() {
-                        Some("a") => shown_as(0)?,
-                        Some("b") => shown_as(1)?,
-                        Some("tie") => None,
-                        other => return Err(at(format!("choice {other:?} is not A, B or tie"))),
-                    };
-                    (winner, None)
-                }
-                PanelKind::Rubric => {
-                    let scores = rating.scores.as_ref().ok_or_else(|| at("no scores".to_owned()))?;
-                    let mut triples: Vec<(u32, String, u8)> = Vec::new();
-                    for (label, by_criterion) in scores {
-                        let position = label
-                            .parse::<usize>()
-                            .ok()
-                            .and_then(|number| number.checked_sub(1))
-                            .filter(|position| *position < view.order.len())
-                            .ok_or_else(|| at(format!("answer '{label}' is not one of 1 to {}", view.order.len())))?;
-                        for (criterion, score) in by_criterion {
-                            if !loaded.criteria.iter().any(|known| &known.name == criterion) {
-                                return Err(at(format!("'{criterion}' is not one of the panel's criteria")));
-                            }
-                            if !(1..=5).contains(score) {
-                                return Err(at(format!("score {score} for '{criterion}' is not 1 to 5")));
-                            }
-                            triples.push((view.order[position], criterion.clone(), *score));
-                        }
-                    }
-                    (
-                        None,
-                        Some(serde_json::to_string(&triples).map_err(|error| Error::Panel(error.to_string()))?),
-                    )
-                }
-            };
-            rows.insert(
-                view.item,
-                RatingRow {
-                    packet_id: packet.id.clone(),
-                    item_index: view.item,
-                    winner,
-                    first_shown,
-                    scores_json,
-                    reason: rating.reason.clone().filter(|reason| !reason.trim().is_empty()),
-                    rated_at: rating.rated_at.clone(),
-                    imported_at_ms,
-                },
-            );
-        }
-        let rows: Vec<RatingRow> = rows.into_values().collect();
+        let rows = rating_rows(&loaded, &packet, shown, &payload.ratings)?;
         self.store().save_ratings(&rows)?;
         let rated = self
             .store()
@@ -668,6 +601,95 @@ impl Workbench {
             .map(|row| self.panel_status(&row.id))
             .collect()
     }
+}
+
+/// The rows `ratings` of `packet` (whose items are `shown`) store: each checked against the
+/// packet (item numbers, A/B/tie, labels, criteria, 1–5) and put in the items' terms. A ratings
+/// file's import and a rating given in the app both come through here, so they count alike.
+fn rating_rows(
+    loaded: &LoadedPanel,
+    packet: &PacketRow,
+    shown: &[Shown],
+    ratings: &[RawRating],
+) -> Result<Vec<RatingRow>> {
+    let imported_at_ms = now_unix_ms();
+    let mut rows: BTreeMap<u32, RatingRow> = BTreeMap::new();
+    for rating in ratings {
+        let at = |problem: String| {
+            Error::Panel(format!(
+                "ratings file of '{}', item {}: {problem}",
+                packet.rater, rating.n
+            ))
+        };
+        let Some(view) = rating
+            .n
+            .checked_sub(1)
+            .and_then(|position| shown.get(position as usize))
+        else {
+            return Err(at(format!("the packet has items 1 to {}", shown.len())));
+        };
+        let first_shown = view.order.first().copied().unwrap_or(0);
+        let (winner, scores_json) = match loaded.kind {
+            PanelKind::Pairwise => {
+                let choice = rating.choice.as_deref().map(str::to_ascii_lowercase);
+                let shown_as = |label: usize| {
+                    view.order.get(label).copied().map(Some).ok_or_else(|| {
+                        damaged(
+                            "packets",
+                            &loaded.row.id,
+                            format!("item {} shows fewer than two answers", rating.n),
+                        )
+                    })
+                };
+                let winner = match choice.as_deref() {
+                    Some("a") => shown_as(0)?,
+                    Some("b") => shown_as(1)?,
+                    Some("tie") => None,
+                    other => return Err(at(format!("choice {other:?} is not A, B or tie"))),
+                };
+                (winner, None)
+            }
+            PanelKind::Rubric => {
+                let scores = rating.scores.as_ref().ok_or_else(|| at("no scores".to_owned()))?;
+                let mut triples: Vec<(u32, String, u8)> = Vec::new();
+                for (label, by_criterion) in scores {
+                    let position = label
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|number| number.checked_sub(1))
+                        .filter(|position| *position < view.order.len())
+                        .ok_or_else(|| at(format!("answer '{label}' is not one of 1 to {}", view.order.len())))?;
+                    for (criterion, score) in by_criterion {
+                        if !loaded.criteria.iter().any(|known| &known.name == criterion) {
+                            return Err(at(format!("'{criterion}' is not one of the panel's criteria")));
+                        }
+                        if !(1..=5).contains(score) {
+                            return Err(at(format!("score {score} for '{criterion}' is not 1 to 5")));
+                        }
+                        triples.push((view.order[position], criterion.clone(), *score));
+                    }
+                }
+                (
+                    None,
+                    Some(serde_json::to_string(&triples).map_err(|error| Error::Panel(error.to_string()))?),
+                )
+            }
+        };
+        rows.insert(
+            view.item,
+            RatingRow {
+                packet_id: packet.id.clone(),
+                item_index: view.item,
+                winner,
+                first_shown,
+                scores_json,
+                reason: rating.reason.clone().filter(|reason| !reason.trim().is_empty()),
+                rated_at: rating.rated_at.clone(),
+                imported_at_ms,
+            },
+        );
+    }
+    Ok(rows.into_values().collect())
 }
 
 /// Every rater's packet of `loaded`, from the cases and the normalised answer texts.

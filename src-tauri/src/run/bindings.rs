@@ -40,6 +40,7 @@ use ts_rs::{Config, TS};
 
 use crate::error::{CommandError, CommandErrorKind};
 use modelbench_engine::accumulate::LiveMetrics;
+use modelbench_engine::panel::{PacketAnswer, PacketPrompt, PacketTurn, PanelKind};
 use modelbench_engine::session::{
     Analysis, BaseModelDecision, CostFigures, Distribution, Estimate, Failure, Leader, Parity, ParityMetric, Rate,
     TargetEstimate, TargetFigures, TestFigures, TestTarget,
@@ -47,6 +48,10 @@ use modelbench_engine::session::{
 use modelbench_engine::store::SessionSummary;
 use modelbench_engine::suite::Margins;
 use modelbench_workbench::session::answers::{CheckResult, TestAnswer, TestAnswers};
+use modelbench_workbench::panel::rate::{
+    Choice, GivenRating, Leaderboard, LeaderboardRow, PositionNote, RatingCriterion, RatingItem,
+};
+use modelbench_workbench::panel::{PanelStatus, RaterProgress};
 use modelbench_workbench::session::live::{SessionMessage, SessionProgress, TargetProgress};
 use modelbench_workbench::session::suites::{SessionRequest, SuiteInfo};
 use modelbench_workbench::{LiveResponse, RunMessage, RunRequest};
@@ -79,7 +84,7 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
     // u64 and i64 as `number`, not `bigint`: token counts, milliseconds and sequence numbers stay
     // far below 2^53, and JSON.parse gives numbers anyway.
     let config = Config::new().with_large_int("number");
-    let renderers: [fn(&Config) -> Binding; 79] = [
+    let renderers: [fn(&Config) -> Binding; 92] = [
         binding::<ProviderKind>,
         binding::<Api>,
         binding::<Publisher>,
@@ -159,6 +164,19 @@ fn bindings() -> BTreeMap<PathBuf, Binding> {
         binding::<CheckResult>,
         binding::<TestAnswer>,
         binding::<TestAnswers>,
+        binding::<PanelKind>,
+        binding::<RaterProgress>,
+        binding::<PanelStatus>,
+        binding::<PacketTurn>,
+        binding::<PacketPrompt>,
+        binding::<PacketAnswer>,
+        binding::<Choice>,
+        binding::<GivenRating>,
+        binding::<RatingCriterion>,
+        binding::<RatingItem>,
+        binding::<LeaderboardRow>,
+        binding::<PositionNote>,
+        binding::<Leaderboard>,
     ];
     renderers
         .iter()

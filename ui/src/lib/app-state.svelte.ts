@@ -8,12 +8,13 @@ import { errorMessage, type Backend } from './backend';
 import { Comparison } from './comparison.svelte';
 import { needsKeychain } from './keychain';
 import { draftFromParameters, emptyParameterDraft, parseParameters, type ParameterDraft } from './parameters';
+import { RatingWorkspace } from './rating.svelte';
 import { RunStore, type RunStoreOptions } from './run-store.svelte';
 import { SessionWorkspace } from './sessions.svelte';
 import { SuiteEditor } from './suite-editor.svelte';
 import type { RunSummary, StoredRun, Target } from './types';
 
-export type View = 'compare' | 'targets' | 'history' | 'suites' | 'sessions' | 'results';
+export type View = 'compare' | 'targets' | 'history' | 'suites' | 'sessions' | 'results' | 'rate';
 
 /** The prompt the first-launch demo fills in (the one `modelbench demo` asks). */
 export const DEMO_PROMPT = 'In two sentences: why would a team run the same model on more than one cloud?';
@@ -58,6 +59,8 @@ export class AppState {
   readonly sessions: SessionWorkspace;
   /** The suite open in the Suites view's editor. */
   readonly suiteEditor: SuiteEditor;
+  /** The Rate view: blind rating of a session's answers. */
+  readonly rating: RatingWorkspace;
 
   constructor(backend: Backend, runOptions: RunStoreOptions = {}) {
     this.backend = backend;
@@ -67,6 +70,7 @@ export class AppState {
     this.historyComparison = new Comparison(backend);
     this.sessions = new SessionWorkspace(backend);
     this.suiteEditor = new SuiteEditor(backend);
+    this.rating = new RatingWorkspace(backend);
   }
 
   /** Opens session `sessionId` in the Results view. */

@@ -21,6 +21,11 @@ import type {
   DryCheckRequest,
   Estimate,
   FieldError,
+  GivenRating,
+  Leaderboard,
+  PanelKind,
+  PanelStatus,
+  RatingItem,
   ReportFormat,
   ResponseRecord,
   RunId,
@@ -118,6 +123,18 @@ export interface Backend {
   exportSuiteDraft(name: string, text: string): Promise<string | null>;
   /** Sends one test of a suite to one saved target and grades the answer; nothing is stored. */
   dryCheckSuite(request: DryCheckRequest): Promise<DryCheck>;
+  /** The blind panels of a session, newest first, with each rater's progress. */
+  listPanels(sessionId: RunId): Promise<PanelStatus[]>;
+  /** Creates a blind panel over a finished session with `rater` its first rater. */
+  createRatingPanel(sessionId: RunId, kind: PanelKind, rater: string): Promise<PanelStatus>;
+  /** The rater's first unrated item, adding them to the panel when they are new. */
+  joinPanel(panelId: string, rater: string): Promise<RatingItem>;
+  /** The rater's item number `n` (1-based): the prompt and the labelled answers only. */
+  ratingItem(panelId: string, rater: string, n: number): Promise<RatingItem>;
+  /** Stores a rating at once (replacing an earlier one of the item) and returns the item. */
+  rateItem(panelId: string, rater: string, n: number, rating: GivenRating): Promise<RatingItem>;
+  /** The leaderboard of the session's newest panel with ratings; null when none has any. */
+  sessionLeaderboard(sessionId: RunId): Promise<Leaderboard | null>;
 }
 
 export { COMMANDS };
@@ -169,6 +186,13 @@ export const tauriBackend: Backend = {
   saveSuiteDraft: (text) => invoke<SuiteInfo>(COMMANDS.saveSuiteDraft, { text }),
   exportSuiteDraft: (name, text) => invoke<string | null>(COMMANDS.exportSuiteDraft, { name, text }),
   dryCheckSuite: (request) => invoke<DryCheck>(COMMANDS.dryCheckSuite, { request }),
+  listPanels: (sessionId) => invoke<PanelStatus[]>(COMMANDS.listPanels, { sessionId }),
+  createRatingPanel: (sessionId, kind, rater) =>
+    invoke<PanelStatus>(COMMANDS.createRatingPanel, { sessionId, kind, rater }),
+  joinPanel: (panelId, rater) => invoke<RatingItem>(COMMANDS.joinPanel, { panelId, rater }),
+  ratingItem: (panelId, rater, n) => invoke<RatingItem>(COMMANDS.ratingItem, { panelId, rater, n }),
+  rateItem: (panelId, rater, n, rating) => invoke<RatingItem>(COMMANDS.rateItem, { panelId, rater, n, rating }),
+  sessionLeaderboard: (sessionId) => invoke<Leaderboard | null>(COMMANDS.sessionLeaderboard, { sessionId }),
 };
 
 /** Whether the page runs inside the Tauri shell (its IPC bridge is injected before any script). */

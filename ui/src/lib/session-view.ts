@@ -1,9 +1,19 @@
 // How a session's numbers read in the Session and Results views. Formatting and layout only:
 // every figure (progress, intervals, verdicts, costs) is the engine's; nothing is recomputed here.
 
-import { DASH, formatCost, formatMilliseconds } from './format';
+import { DASH, formatCost, formatDateTime, formatMilliseconds } from './format';
 import type { Compared } from './comparison.svelte';
-import type { Analysis, Distribution, Parity, ParityMetric, Rate, TargetFigures, TestAnswer, TestAnswers } from './types';
+import type {
+  Analysis,
+  Distribution,
+  Parity,
+  ParityMetric,
+  Rate,
+  SessionSummary,
+  TargetFigures,
+  TestAnswer,
+  TestAnswers,
+} from './types';
 
 /** Sessions that ended before sending everything and may be resumed (a cancelled one may not). */
 export function resumable(status: string): boolean {
@@ -16,6 +26,11 @@ export function statusLabel(status: string, stopReason?: string | null): string 
     return `stopped: ${stopReason}`;
   }
   return status;
+}
+
+/** A stored session as a list names it: suite, when, how it ended. */
+export function sessionLabel(session: SessionSummary): string {
+  return `${session.suite_name} · ${formatDateTime(session.created_at_ms)} · ${statusLabel(session.status, session.stop_reason)}`;
 }
 
 /** The colour a status or verdict chip takes (a class of app.css's `.chip`). */

@@ -11,6 +11,7 @@ import { parseBudget, parseCount } from './session-view';
 import type {
   Analysis,
   Estimate,
+  Leaderboard,
   ReportFormat,
   RunId,
   SessionMessage,
@@ -60,6 +61,8 @@ export class SessionWorkspace {
   testError = $state<string | null>(null);
   /** The Diff panel over the open test's answers, when asked for. */
   testDiff = $state<Comparison | null>(null);
+  /** The leaderboard of the opened session's newest rated panel, when it has one. */
+  leaderboard = $state.raw<Leaderboard | null>(null);
 
   /** Bumped by each estimate request, so an older answer never replaces a newer one. */
   #estimateGeneration = 0;
@@ -285,6 +288,19 @@ export class SessionWorkspace {
       this.resultsError = errorMessage(error);
     } finally {
       this.resultsLoading = false;
+    }
+    await this.#openLeaderboard(sessionId);
+  }
+
+  async #openLeaderboard(sessionId: RunId): Promise<void> {
+    this.leaderboard = null;
+    try {
+      const leaderboard = await this.#backend.sessionLeaderboard(sessionId);
+      if (this.resultsId === sessionId) {
+        this.leaderboard = leaderboard;
+      }
+    } catch (error) {
+      this.resultsError = errorMessage(error);
     }
   }
 

@@ -140,6 +140,10 @@ function percentile(sorted: number[], share: number): number | null {
   return sorted[Math.max(0, index)] ?? null;
 }
 
+async function noPanel(panelId: string): Promise<never> {
+  throw commandError('validation', `no panel '${panelId}'`);
+}
+
 export function createMockBackend(options: MockOptions = {}): Backend & { readonly activeRuns: number } {
   const tokensPerSecond = options.tokensPerSecond ?? 60;
   const latencyScale = options.latencyScale ?? 1;
@@ -626,6 +630,19 @@ export function createMockBackend(options: MockOptions = {}): Backend & { readon
     },
     async dryCheckSuite() {
       throw commandError('validation', 'suites are not simulated by the mock backend');
+    },
+    // Panels belong to sessions, which the mock has none of.
+    async listPanels() {
+      return [];
+    },
+    async createRatingPanel(sessionId) {
+      throw commandError('not_found', `no session '${sessionId}'`);
+    },
+    joinPanel: noPanel,
+    ratingItem: noPanel,
+    rateItem: noPanel,
+    async sessionLeaderboard() {
+      return null;
     },
   };
 }

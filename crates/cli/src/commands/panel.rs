@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use modelbench_engine::credentials::KeychainCredentials;
 use modelbench_engine::keychain::Keychain;
-use modelbench_engine::panel::{PanelKind, parse_criteria};
+use modelbench_engine::panel::{self, PanelKind, parse_criteria};
 use modelbench_engine::store::Store;
 use modelbench_workbench::Workbench;
 use modelbench_workbench::panel::{Packet, PanelRequest, PanelStatus};
@@ -371,13 +371,7 @@ fn print_results(
             "Agreement: Krippendorff's alpha ({}) {alpha:.3} over {} unit(s) rated twice or more ({})",
             results.agreement.level,
             results.agreement.units,
-            if alpha >= 0.8 {
-                "reliable"
-            } else if alpha >= 0.667 {
-                "tentative"
-            } else {
-                "too low to rely on"
-            }
+            panel::alpha_reading(alpha)
         )?,
         None => writeln!(
             out,

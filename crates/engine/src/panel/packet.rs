@@ -22,6 +22,7 @@ use base64::Engine as _;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use ts_rs::TS;
 
 use super::plan::{Criterion, PanelKind};
 
@@ -32,21 +33,25 @@ const SCRIPT: &str = include_str!("../../../../assets/panel/packet.js");
 const STYLE: &str = include_str!("../../../../assets/panel/packet.css");
 
 /// A turn of the prompt as the rater sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct PacketTurn {
     /// `user` or `assistant`.
     pub role: String,
     pub content: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct PacketPrompt {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub system: Option<String>,
     pub messages: Vec<PacketTurn>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct PacketAnswer {
     /// `A`, `B`, … (pairwise) or `1`, `2`, … (rubric).
     pub label: String,

@@ -8,12 +8,14 @@
 //! position in turn.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::stats::SeededRandom;
 
 /// What raters do with an item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum PanelKind {
     /// Two answers: A, B or a tie, optionally with a reason.
     Pairwise,
@@ -200,25 +202,49 @@ pub fn plan(input: &PlanInput<'_>) -> Result<PanelPlan, String> {
         })
         .collect();
     let packets = (0..input.raters)
-        .map(|rater| {
-            let mut shown: Vec<Shown> = items
-                .iter()
-                .zip(&bases)
-                .map(|(item, base)| {
-                    let mut order = base.clone();
-                    let len = order.len();
-                    order.rotate_left(rater % len);
-                    Shown {
-                        item: item.index,
-                        order,
-                    }
-                })
-                .collect();
-            shuffle(&mut shown, &mut random);
-            shown
-        })
+        .map(|rater| rater_view(&items, &bases, rater, &mut random))
         .collect();
     Ok(PanelPlan { items, packets })
+}
+
+/// What rater number `rater` sees: every item with its base order rotated `rater` places, the
+/// items in an order of their own.
+fn rater_view(items: &[Item], bases: &[Vec<u32>], rater: usize, random: &mut SeededRandom) -> Vec<Shown> {
+    let mut shown: Vec<Shown> = items
+        .iter()
+        .zip(bases)
+        .map(|(item, base)| {
+            let mut order = base.clone();
+            let len = order.len().max(1);
+            order.rotate_left(rater % len);
+            Shown {
+                item: item.index,
+                order,
+            }
+        })
+        .collect();
+    shuffle(&mut shown, random);
+    shown
+}
+
+/// What a rater who joins a planned panel later sees, as [`plan`] would have shown rater number
+/// `rater`: the items' base orders are those the panel's first rater sees (rotated 0 places),
+/// rotated `rater` places, so positions stay balanced; the items come in an order seeded by the
+/// panel's seed and the rater's number.
+pub fn add_rater(items: &[Item], first_rater: &[Shown], rater: usize, seed: u64) -> Result<Vec<Shown>, String> {
+    let bases = items
+        .iter()
+        .map(|item| {
+            first_rater
+                .iter()
+                .find(|shown| shown.item == item.index)
+                .map(|shown| shown.order.clone())
+                .ok_or_else(|| format!("the panel's first rater does not see item {}", item.index + 1))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    // Golden-ratio spacing keeps each rater's stream apart from the others' and the plan's own.
+    let mut random = SeededRandom::new(seed ^ (rater as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    Ok(rater_view(items, &bases, rater, &mut random))
 }
 
 /// Fisher–Yates with the stats layer's seeded, version-stable indices.
@@ -358,6 +384,54 @@ mod tests {
         let error = plan(&input(PanelKind::Pairwise, &[0], &[0, 1], &none, 2, None)).expect_err("an error");
         assert!(error.contains("no test with answers"), "{error}");
         assert!(plan(&input(PanelKind::Pairwise, &[0], &[0, 1], &every_answer, 2, Some(0))).is_err());
+    }
+
+    #[test]
+    fn a_rater_added_later_rotates_the_first_raters_orders_in_an_order_of_their_own() {
+        let cases: Vec<u32> = (0..6).collect();
+        let targets = [0, 1, 2];
+        for kind in [PanelKind::Pairwise, PanelKind::Rubric] {
+            let planned = plan(&input(kind, &cases, &targets, &every_answer, 3, None)).expect("a value");
+            for rater in 1..3 {
+                let added = add_rater(&planned.items, &planned.packets[0], rater, 7).expect("a value");
+                let by_item = |shown: &[Shown]| -> BTreeMap<u32, Vec<u32>> {
+                    shown.iter().map(|view| (view.item, view.order.clone())).collect()
+                };
+                // The same answers in the same places as the planned rater of that number.
+                assert_eq!(
+                    by_item(&added),
+                    by_item(&planned.packets[rater]),
+                    "{kind:?} rater {rater}"
+                );
+            }
+            let again = add_rater(&planned.items, &planned.packets[0], 3, 7).expect("a value");
+            assert_eq!(
+                again,
+                add_rater(&planned.items, &planned.packets[0], 3, 7).expect("a value")
+            );
+            assert_ne!(
+                again.iter().map(|view| view.item).collect::<Vec<_>>(),
+                add_rater(&planned.items, &planned.packets[0], 4, 7)
+                    .expect("a value")
+                    .iter()
+                    .map(|view| view.item)
+                    .collect::<Vec<_>>(),
+                "each rater has an item order of their own"
+            );
+        }
+        assert!(
+            add_rater(
+                &[Item {
+                    index: 0,
+                    case_index: 0,
+                    answers: Vec::new()
+                }],
+                &[],
+                1,
+                7
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -142,6 +142,18 @@ pub struct PanelResults {
     pub notes: Vec<String>,
 }
 
+/// How far an alpha can be relied on, by Krippendorff's own lines (0.8, and 0.667 for tentative
+/// conclusions).
+pub fn alpha_reading(alpha: f64) -> &'static str {
+    if alpha >= 0.8 {
+        "reliable"
+    } else if alpha >= 0.667 {
+        "tentative"
+    } else {
+        "too low to rely on"
+    }
+}
+
 /// The results of a panel's ratings.
 pub fn results(input: &ResultsInput<'_>) -> PanelResults {
     let players = input.targets.len();

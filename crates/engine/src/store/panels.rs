@@ -202,6 +202,22 @@ impl Store {
         Ok(rows)
     }
 
+    /// Adds a rater's packet to a stored panel (a rater who joins after it was created).
+    pub fn insert_packet(&self, packet: &PacketRow) -> Result<()> {
+        self.connection().execute(
+            &format!("INSERT INTO panel_packets ({PACKET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+            params![
+                packet.id,
+                packet.panel_id,
+                packet.rater_index,
+                packet.rater,
+                packet.token,
+                packet.shown_json
+            ],
+        )?;
+        Ok(())
+    }
+
     pub fn find_packet(&self, packet_id: &str) -> Result<Option<PacketRow>> {
         Ok(self
             .connection()
@@ -332,6 +348,15 @@ mod tests {
         let raters: Vec<String> = store.panel_packets("abcd0001")?.into_iter().map(|p| p.rater).collect();
         assert_eq!(raters, ["alice", "bob"]);
         assert_eq!(store.find_packet("k-bob")?.map(|p| p.rater_index), Some(1));
+        let mut carol = packet("k-carol", 2, "carol");
+        store.insert_packet(&carol)?;
+        assert_eq!(
+            store.panel_packets("abcd0001")?.last(),
+            Some(&carol),
+            "a rater who joins later"
+        );
+        carol.id = "k-carol-again".to_owned();
+        assert!(store.insert_packet(&carol).is_err(), "one packet per rater name");
         store.insert_panel(&panel("abcd0002", session_id), &[], &[])?;
         assert!(store.find_panel("abcd").is_err(), "an ambiguous prefix");
         assert_eq!(store.list_panels(Some(session_id))?.len(), 2);

@@ -36,4 +36,10 @@ export const COMMANDS = {
   dryCheckSuite: 'dry_check_suite',
   pauseSession: 'pause_session',
   sessionAnswers: 'session_answers',
+  listPanels: 'list_panels',
+  createRatingPanel: 'create_rating_panel',
+  joinPanel: 'join_panel',
+  ratingItem: 'rating_item',
+  rateItem: 'rate_item',
+  sessionLeaderboard: 'session_leaderboard',
 } as const;
