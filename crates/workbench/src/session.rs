@@ -11,8 +11,8 @@
 //! A window starts and follows a session through [`live`] (progress messages, at most four a
 //! second) and picks its suite through [`suites`].
 
-pub mod editor;
 pub mod answers;
+pub mod editor;
 pub mod live;
 pub mod pause;
 pub mod suites;

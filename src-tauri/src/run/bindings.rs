@@ -47,11 +47,11 @@ use modelbench_engine::session::{
 };
 use modelbench_engine::store::SessionSummary;
 use modelbench_engine::suite::Margins;
-use modelbench_workbench::session::answers::{CheckResult, TestAnswer, TestAnswers};
 use modelbench_workbench::panel::rate::{
     Choice, GivenRating, Leaderboard, LeaderboardRow, PositionNote, RatingCriterion, RatingItem,
 };
 use modelbench_workbench::panel::{PanelStatus, RaterProgress};
+use modelbench_workbench::session::answers::{CheckResult, TestAnswer, TestAnswers};
 use modelbench_workbench::session::live::{SessionMessage, SessionProgress, TargetProgress};
 use modelbench_workbench::session::suites::{SessionRequest, SuiteInfo};
 use modelbench_workbench::{LiveResponse, RunMessage, RunRequest};
