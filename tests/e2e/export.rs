@@ -272,10 +272,10 @@ async fn export_errors_name_their_cause() {
     );
     assert!(!stderr(&output).contains("panicked"));
 
-    let output = cli(data.path(), &["export", &run_id, "--format", "pdf"], &[], None).await;
+    let output = cli(data.path(), &["export", &run_id, "--format", "docx"], &[], None).await;
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("possible values: md, csv, json, html"),
+        stderr(&output).contains("possible values: md, csv, json, html, pdf"),
         "{}",
         stderr(&output)
     );
